@@ -8,8 +8,19 @@
  *
  * @packageDocumentation
  */
-export { type RN, RNSchema, Rng, type Source, SourceSchema, file_rng_rng } from "./gen/rng/rng_pb.js";
+
 export {
+  file_grpc_health_v1_health,
+  Health,
+  type HealthCheckRequest,
+  HealthCheckRequestSchema,
+  type HealthCheckResponse,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+} from "./gen/grpc/health/v1/health_pb.js";
+export { file_rng_rng, type RN, RNSchema, Rng, type Source, SourceSchema } from "./gen/rng/rng_pb.js";
+export {
+  file_rng_v1_rng_service,
   type GenerateRequest,
   GenerateRequestSchema,
   type GenerateResponse,
@@ -19,14 +30,4 @@ export {
   type GenerateStreamResponse,
   GenerateStreamResponseSchema,
   RngService,
-  file_rng_v1_rng_service,
 } from "./gen/rng/v1/rng_service_pb.js";
-export {
-  Health,
-  type HealthCheckRequest,
-  HealthCheckRequestSchema,
-  type HealthCheckResponse,
-  HealthCheckResponseSchema,
-  HealthCheckResponse_ServingStatus,
-  file_grpc_health_v1_health,
-} from "./gen/grpc/health/v1/health_pb.js";
