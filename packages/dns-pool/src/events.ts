@@ -1,0 +1,52 @@
+import type { ConnectError } from "@connectrpc/connect";
+import type { ConnectivityState } from "./connectivity.js";
+
+/** A resolution brought a (possibly unchanged) address list. */
+export interface ResolutionEvent {
+  /** Every address, e.g. ["127.0.0.2:8081", "127.0.0.3:8081"]. */
+  readonly addresses: readonly string[];
+  /** Addresses new in this resolution. */
+  readonly added: readonly string[];
+  /** Addresses gone in this resolution; their connections drain. */
+  readonly removed: readonly string[];
+  /** The smallest record TTL, when DNS gave one. */
+  readonly ttlSeconds: number | undefined;
+}
+
+/** A resolution failed; the pool kept its last good address list. */
+export interface ResolutionErrorEvent {
+  readonly error: ConnectError;
+  /** How many addresses the pool kept using. */
+  readonly keptAddresses: number;
+}
+
+/** One endpoint's connectivity changed. */
+export interface EndpointStateEvent {
+  readonly address: string;
+  readonly previous: ConnectivityState;
+  readonly state: ConnectivityState;
+  /** Why, for TRANSIENT_FAILURE and lost connections. */
+  readonly error: Error | undefined;
+}
+
+/** The pool's overall state changed (READY if any endpoint is READY, ...). */
+export interface PoolStateEvent {
+  readonly previous: ConnectivityState;
+  readonly state: ConnectivityState;
+}
+
+/** A call was sent to an endpoint. Emitted only while someone listens. */
+export interface PickEvent {
+  readonly address: string;
+  /** "/rng.Rng/Rng" */
+  readonly procedure: string;
+}
+
+/** The pool's events and their payloads. */
+export interface PoolEvents {
+  resolution: ResolutionEvent;
+  resolutionError: ResolutionErrorEvent;
+  endpointState: EndpointStateEvent;
+  state: PoolStateEvent;
+  pick: PickEvent;
+}
