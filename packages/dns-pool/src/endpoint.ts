@@ -5,8 +5,10 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import type { Balanceable } from "./balancer/picker.js";
-import type { ConnectivityState } from "./connectivity.js";
+import { ConnectivityState } from "./connectivity.js";
+import { type HealthStatus, HealthWatcher } from "./health-check.js";
 import type { PoolProtocol, PoolTransportOptions } from "./options.js";
+import type { OutlierTracked } from "./outlier-detection.js";
 import type { Subchannel } from "./subchannel.js";
 
 /** The connect-node transport options a pool passes through to every endpoint. */
@@ -25,21 +27,36 @@ export type EndpointTransportOptions = Pick<
 
 /**
  * One address of the pool: its connection (the subchannel), a stock
- * connect-node transport running calls on that connection, and call counts.
+ * connect-node transport running calls on that connection, its health as
+ * the server reports it, its outlier-ejection record and call counts.
+ *
+ * Its `state` is what the balancer sees: the connection's state, except that
+ * a connected endpoint that reports NOT_SERVING or is ejected counts as
+ * TRANSIENT_FAILURE (as gRPC maps health to the subchannel state).
  */
-export class Endpoint implements Balanceable {
+export class Endpoint implements Balanceable, OutlierTracked {
   /** Calls running now. */
   inFlight = 0;
   /** Calls started here. */
   calls = 0;
   /** Calls that ended with an error. */
   failures = 0;
+  intervalSuccesses = 0;
+  intervalFailures = 0;
+  ejectedUntil = 0;
+  ejectionMultiplier = 0;
+  /** "PENDING" until the first health answer when checking is on, else "UNCHECKED". */
+  health: HealthStatus;
+  healthReason: string | undefined;
   readonly transport: Transport;
+  private readonly healthWatcher: HealthWatcher | undefined;
 
   constructor(
     readonly subchannel: Subchannel,
     protocol: PoolProtocol,
     options: EndpointTransportOptions,
+    healthService: string | undefined,
+    onHealthChange: () => void,
   ) {
     const common = { ...options, baseUrl: subchannel.authority, sessionManager: subchannel };
     switch (protocol) {
@@ -53,6 +70,20 @@ export class Endpoint implements Balanceable {
         this.transport = createConnectTransport({ ...common, httpVersion: "2" });
         break;
     }
+    this.health = healthService === undefined ? "UNCHECKED" : "PENDING";
+    if (healthService !== undefined) {
+      // Health checks always speak gRPC, whatever the calls' protocol.
+      const healthTransport =
+        protocol === "grpc"
+          ? this.transport
+          : createGrpcTransport({ baseUrl: subchannel.authority, sessionManager: subchannel });
+      this.healthWatcher = new HealthWatcher(healthTransport, healthService, (status, why) => {
+        if (status === this.health) return;
+        this.health = status;
+        this.healthReason = why;
+        onHealthChange();
+      });
+    }
   }
 
   /** "127.0.0.2:8081" */
@@ -61,6 +92,25 @@ export class Endpoint implements Balanceable {
   }
 
   get state(): ConnectivityState {
-    return this.subchannel.state;
+    const state = this.subchannel.state;
+    if (state !== ConnectivityState.READY) return state;
+    if (this.health === "NOT_SERVING" || this.ejectedUntil !== 0) return ConnectivityState.TRANSIENT_FAILURE;
+    // gRFC A17: with health checking on, not READY before the first answer.
+    if (this.health === "PENDING") return ConnectivityState.CONNECTING;
+    return state;
+  }
+
+  /** Starts or stops health watching as the connection comes and goes. */
+  connectionChanged(): void {
+    if (this.subchannel.state === ConnectivityState.READY) {
+      this.healthWatcher?.start();
+    } else {
+      this.healthWatcher?.stop();
+      // A new connection is judged anew (a server without health service stays unchecked).
+      if (this.health !== "UNCHECKED") {
+        this.health = "PENDING";
+        this.healthReason = undefined;
+      }
+    }
   }
 }

@@ -42,6 +42,25 @@ export interface PickEvent {
   readonly procedure: string;
 }
 
+/** A call is retried on another (or the same) endpoint. */
+export interface RetryEvent {
+  /** Where the failed attempt went. */
+  readonly address: string;
+  readonly procedure: string;
+  /** "transparent": the attempt never reached a server; "policy": per the retryPolicy option. */
+  readonly kind: "transparent" | "policy";
+  /** Why the attempt failed. */
+  readonly error: ConnectError;
+}
+
+/** Outlier detection took an endpoint out of the picker, or let it back in. */
+export interface EjectionEvent {
+  readonly address: string;
+  readonly ejected: boolean;
+  /** For an ejection: for how long. */
+  readonly untilMs: number | undefined;
+}
+
 /** The pool's events and their payloads. */
 export interface PoolEvents {
   resolution: ResolutionEvent;
@@ -49,4 +68,6 @@ export interface PoolEvents {
   endpointState: EndpointStateEvent;
   state: PoolStateEvent;
   pick: PickEvent;
+  retry: RetryEvent;
+  ejection: EjectionEvent;
 }

@@ -12,14 +12,23 @@ export type { Balanceable, Picker } from "./balancer/picker.js";
 export type { BalancingPolicy, PolicyName } from "./balancer/policy.js";
 export { ConnectivityState } from "./connectivity.js";
 export type {
+  EjectionEvent,
   EndpointStateEvent,
   PickEvent,
   PoolEvents,
   PoolStateEvent,
   ResolutionErrorEvent,
   ResolutionEvent,
+  RetryEvent,
 } from "./events.js";
-export type { PoolProtocol, PoolTlsOptions, PoolTransportOptions } from "./options.js";
+export type { HealthStatus } from "./health-check.js";
+export type {
+  OutlierDetectionOptions,
+  PoolProtocol,
+  PoolTlsOptions,
+  PoolTransportOptions,
+  RetryPolicy,
+} from "./options.js";
 export { createPoolTransport, type EndpointStats, type PoolStats, PoolTransport } from "./pool.js";
 export type { Resolution, Resolver, ResolverListener } from "./resolver/resolver.js";
 export type { KeepaliveOptions } from "./subchannel.js";

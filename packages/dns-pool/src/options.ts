@@ -6,7 +6,7 @@ import type {
   JsonReadOptions,
   JsonWriteOptions,
 } from "@bufbuild/protobuf";
-import type { Interceptor } from "@connectrpc/connect";
+import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
 import type { BackoffOptions } from "./backoff.js";
 import type { PolicyName } from "./balancer/policy.js";
@@ -93,6 +93,31 @@ export interface PoolTransportOptions {
   waitForReady?: boolean;
   /** Timeout for calls that set none, in milliseconds. Default: none. */
   defaultTimeoutMs?: number;
+  /**
+   * How many times a unary call that never reached a server (no connection,
+   * stream refused, above a GOAWAY's last stream id) is retried on another
+   * endpoint, within its deadline. Such retries are always safe. Default 3.
+   */
+  transparentRetries?: number;
+  /**
+   * Opt-in retries of unary calls that did reach a server, as gRFC A6: only
+   * for the listed codes, with exponential backoff, within the deadline.
+   * Only for idempotent methods. Default: none.
+   */
+  retryPolicy?: RetryPolicy;
+  /**
+   * Active health checking per endpoint with `grpc.health.v1.Health/Watch`
+   * (gRFC A17): an endpoint that reports NOT_SERVING leaves the picker at once
+   * and returns on SERVING; a server answering UNIMPLEMENTED is not checked.
+   * `false` turns it off. Default `{ service: "" }` (the whole server).
+   */
+  healthCheck?: false | { service: string };
+  /**
+   * Outlier ejection (gRFC A50): endpoints whose calls fail much more than
+   * the others' are taken out of the picker for a while. `false` turns it
+   * off. Defaults: see {@link OutlierDetectionOptions}.
+   */
+  outlierDetection?: false | Partial<OutlierDetectionOptions>;
   /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). */
   http2Options?: Omit<http2.ClientSessionOptions, "createConnection">;
   /** Interceptors, run on every call after the endpoint is picked. */
@@ -115,6 +140,59 @@ export interface PoolTransportOptions {
   writeMaxBytes?: number;
 }
 
+/** A gRFC A6 retry policy for calls that reached a server. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included: 2 to 5. */
+  maxAttempts: number;
+  /** Codes worth another attempt, e.g. [Code.Unavailable]. */
+  retryableCodes: Code[];
+  /** Delay before the first retry (jittered). Default 100. */
+  initialBackoffMs?: number;
+  /** Largest delay. Default 1000. */
+  maxBackoffMs?: number;
+  /** Growth of the delay per retry. Default 2. */
+  backoffMultiplier?: number;
+}
+
+/**
+ * Outlier ejection settings (gRFC A50). An endpoint is ejected for
+ * `baseEjectionTimeMs` x (times ejected), at most `maxEjectionTimeMs`.
+ */
+export interface OutlierDetectionOptions {
+  /** How often endpoints are judged. Default 2000. */
+  intervalMs: number;
+  /** Default 30000. */
+  baseEjectionTimeMs: number;
+  /** Default 300000. */
+  maxEjectionTimeMs: number;
+  /** Never eject more than this share of endpoints (one is always allowed). Default 10. */
+  maxEjectionPercent: number;
+  /** Eject an endpoint whose failure percentage is above `threshold`. `false` disables. */
+  failurePercentage:
+    | false
+    | {
+        /** Default 85. */
+        threshold: number;
+        /** Judge only with at least this many endpoints having enough calls. Default 3. */
+        minimumHosts: number;
+        /** Calls an endpoint needs in the interval to be judged. Default 20. */
+        requestVolume: number;
+      };
+  /** Eject an endpoint whose success rate is below mean - stdevFactor x stdev. `false` disables. */
+  successRate:
+    | false
+    | {
+        /** Default 1.9. */
+        stdevFactor: number;
+        /** Default 5. */
+        minimumHosts: number;
+        /** Default 100. */
+        requestVolume: number;
+      };
+  /** The codes that count as a failure. Default UNKNOWN, INTERNAL, UNAVAILABLE, DATA_LOSS, DEADLINE_EXCEEDED. */
+  failureCodes: Code[];
+}
+
 /** Options with every default filled in. */
 export interface ResolvedPoolOptions {
   readonly protocol: PoolProtocol;
@@ -129,6 +207,10 @@ export interface ResolvedPoolOptions {
   readonly reconnectBackoff: BackoffOptions;
   readonly waitForReady: boolean;
   readonly defaultTimeoutMs: number | undefined;
+  readonly transparentRetries: number;
+  readonly retryPolicy: Required<RetryPolicy> | undefined;
+  readonly healthCheck: false | { service: string };
+  readonly outlierDetection: false | OutlierDetectionOptions;
 }
 
 const PROTOCOLS: readonly PoolProtocol[] = ["grpc", "grpc-web", "connect"];
@@ -198,5 +280,80 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
     reconnectBackoff: backoff,
     waitForReady: o.waitForReady ?? false,
     defaultTimeoutMs: ms("defaultTimeoutMs", o.defaultTimeoutMs, undefined, 1),
+    transparentRetries: int("transparentRetries", o.transparentRetries, 3, 0, 10),
+    retryPolicy: o.retryPolicy && {
+      maxAttempts: int("retryPolicy.maxAttempts", o.retryPolicy.maxAttempts, 2, 2, 5),
+      retryableCodes: o.retryPolicy.retryableCodes,
+      initialBackoffMs: ms("retryPolicy.initialBackoffMs", o.retryPolicy.initialBackoffMs, 100, 1) as number,
+      maxBackoffMs: ms("retryPolicy.maxBackoffMs", o.retryPolicy.maxBackoffMs, 1000, 1) as number,
+      backoffMultiplier: ms("retryPolicy.backoffMultiplier", o.retryPolicy.backoffMultiplier, 2, 1) as number,
+    },
+    healthCheck: o.healthCheck === false ? false : { service: o.healthCheck?.service ?? "" },
+    outlierDetection:
+      o.outlierDetection === false ? false : resolveOutlierDetection(o.outlierDetection ?? {}),
+  };
+}
+
+function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(
+      `option ${name} must be a whole number from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function resolveOutlierDetection(o: Partial<OutlierDetectionOptions>): OutlierDetectionOptions {
+  const positive = (name: string, value: number | undefined, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (!(Number.isFinite(value) && value > 0)) {
+      throw invalidArgument(`option outlierDetection.${name} must be a number > 0, got ${String(value)}`);
+    }
+    return value;
+  };
+  const fp = o.failurePercentage;
+  const sr = o.successRate;
+  const percent = int("outlierDetection.maxEjectionPercent", o.maxEjectionPercent, 10, 0, 100);
+  return {
+    intervalMs: positive("intervalMs", o.intervalMs, 2000),
+    baseEjectionTimeMs: positive("baseEjectionTimeMs", o.baseEjectionTimeMs, 30_000),
+    maxEjectionTimeMs: positive("maxEjectionTimeMs", o.maxEjectionTimeMs, 300_000),
+    maxEjectionPercent: percent,
+    failurePercentage:
+      fp === false
+        ? false
+        : {
+            threshold: int("outlierDetection.failurePercentage.threshold", fp?.threshold, 85, 0, 100),
+            minimumHosts: int(
+              "outlierDetection.failurePercentage.minimumHosts",
+              fp?.minimumHosts,
+              3,
+              1,
+              10_000,
+            ),
+            requestVolume: int(
+              "outlierDetection.failurePercentage.requestVolume",
+              fp?.requestVolume,
+              20,
+              1,
+              1e9,
+            ),
+          },
+    successRate:
+      sr === false
+        ? false
+        : {
+            stdevFactor: positive("successRate.stdevFactor", sr?.stdevFactor, 1.9),
+            minimumHosts: int("outlierDetection.successRate.minimumHosts", sr?.minimumHosts, 5, 1, 10_000),
+            requestVolume: int("outlierDetection.successRate.requestVolume", sr?.requestVolume, 100, 1, 1e9),
+          },
+    failureCodes: o.failureCodes ?? [
+      Code.Unknown,
+      Code.Internal,
+      Code.Unavailable,
+      Code.DataLoss,
+      Code.DeadlineExceeded,
+    ],
   };
 }

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, Transport, UnaryResponse } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -7,9 +8,11 @@ import { EMPTY_PICKER, type Picker } from "./balancer/picker.js";
 import { type BalancingPolicy, createPolicy } from "./balancer/policy.js";
 import { ConnectivityState } from "./connectivity.js";
 import { Endpoint, type EndpointTransportOptions } from "./endpoint.js";
-import { describeError } from "./errors.js";
+import { describeError, neverProcessed } from "./errors.js";
 import type { PoolEvents } from "./events.js";
+import type { HealthStatus } from "./health-check.js";
 import { type PoolTransportOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
+import { sweepOutliers } from "./outlier-detection.js";
 import { DnsResolver } from "./resolver/dns-resolver.js";
 import {
   type Resolution,
@@ -30,8 +33,12 @@ export interface EndpointStats {
   readonly calls: number;
   /** Of those, calls that ended with an error. */
   readonly failures: number;
-  /** The last connection error, if any. */
+  /** The last connection error or health complaint, if any. */
   readonly lastError: string | undefined;
+  /** What health checking says: PENDING, SERVING, NOT_SERVING or UNCHECKED. */
+  readonly health: HealthStatus;
+  /** How much longer outlier detection keeps it out of the picker; 0 when it is in. */
+  readonly ejectedForMs: number;
 }
 
 /** A snapshot of the pool, from {@link PoolTransport.stats}. */
@@ -45,6 +52,8 @@ export interface PoolStats {
   readonly draining: number;
   /** The last resolution error, cleared by the next success. */
   readonly lastResolutionError: string | undefined;
+  /** Calls retried: `transparent` (never reached a server), `policy` (per retryPolicy). */
+  readonly retries: { readonly transparent: number; readonly policy: number };
 }
 
 /** Request headers as connect's Transport takes them (the Fetch API's HeadersInit). */
@@ -89,6 +98,8 @@ export class PoolTransport implements Transport {
   private rebuildAgain = false;
   private closedPromise: Promise<void> | undefined;
   private waitingHandle: NodeJS.Timeout | undefined;
+  private readonly outlierTimer: NodeJS.Timeout | undefined;
+  private readonly retried = { transparent: 0, policy: 0 };
 
   /** @throws ConnectError (InvalidArgument) for a malformed target or option. */
   constructor(options: PoolTransportOptions) {
@@ -117,6 +128,26 @@ export class PoolTransport implements Transport {
             dnsServer: this.parsed.dnsServer,
           });
     this.resolver.start(this.resolverListener);
+    const od = this.options.outlierDetection;
+    if (od) {
+      this.outlierTimer = setInterval(() => this.sweepOutliers(od), od.intervalMs);
+      this.outlierTimer.unref();
+    }
+  }
+
+  private sweepOutliers(od: Exclude<ResolvedPoolOptions["outlierDetection"], false>): void {
+    const before = new Map(this.ordered.map((e) => [e, e.ejectedUntil]));
+    if (!sweepOutliers(this.ordered, od, Date.now())) return;
+    for (const [e, was] of before) {
+      if ((was === 0) !== (e.ejectedUntil === 0)) {
+        this.emit("ejection", {
+          address: e.address,
+          ejected: e.ejectedUntil !== 0,
+          untilMs: e.ejectedUntil === 0 ? undefined : e.ejectedUntil - Date.now(),
+        });
+      }
+    }
+    this.rebuild();
   }
 
   /** The pool's overall connectivity: READY if any endpoint is READY. */
@@ -148,8 +179,11 @@ export class PoolTransport implements Transport {
         inFlight: e.inFlight,
         calls: e.calls,
         failures: e.failures,
-        lastError: e.subchannel.lastError && describeError(e.subchannel.lastError),
+        lastError: e.healthReason ?? (e.subchannel.lastError && describeError(e.subchannel.lastError)),
+        health: e.health,
+        ejectedForMs: e.ejectedUntil === 0 ? 0 : Math.max(0, e.ejectedUntil - Date.now()),
       })),
+      retries: { ...this.retried },
       draining: this.draining.size,
       lastResolutionError: this.lastResolutionError?.rawMessage,
     };
@@ -162,6 +196,7 @@ export class PoolTransport implements Transport {
   close(): Promise<void> {
     this.closedPromise ??= (async () => {
       this.resolver.close();
+      clearInterval(this.outlierTimer);
       this.setState(ConnectivityState.SHUTDOWN);
       const err = new ConnectError(`the pool for "${this.target}" is closed`, Code.Unavailable);
       for (const w of this.waiters.splice(0)) w.reject(err);
@@ -182,19 +217,84 @@ export class PoolTransport implements Transport {
   ): Promise<UnaryResponse<I, O>> {
     const started = Date.now();
     const timeout = timeoutMs ?? this.options.defaultTimeoutMs;
-    const endpoint = this.picker.pick() ?? (await this.waitForEndpoint(signal, timeout));
-    const remaining = remainingTimeout(timeout, started);
+    const policy = this.options.retryPolicy;
+    let transparentLeft = this.options.transparentRetries;
+    for (let attempt = 1; ; ) {
+      const endpoint =
+        this.picker.pick() ?? (await this.waitForEndpoint(signal, remainingTimeout(timeout, started)));
+      const remaining = remainingTimeout(timeout, started);
+      this.callStarted(endpoint, method);
+      let error: ConnectError;
+      try {
+        const response = await endpoint.transport.unary(
+          method,
+          signal,
+          remaining,
+          header,
+          input,
+          contextValues,
+        );
+        this.callEnded(endpoint, undefined);
+        return response;
+      } catch (err) {
+        error = ConnectError.from(err);
+        this.callEnded(endpoint, error);
+      }
+      if (signal?.aborted) throw error;
+      // Never seen by a server: always safe to send elsewhere (gRPC transparent retry).
+      if (transparentLeft > 0 && neverProcessed(error)) {
+        transparentLeft--;
+        this.retried.transparent++;
+        this.emitRetry(endpoint, method, "transparent", error);
+        continue;
+      }
+      // Seen by a server: only when the user opted in for this code (gRFC A6).
+      if (policy && attempt < policy.maxAttempts && policy.retryableCodes.includes(error.code)) {
+        const ceiling = Math.min(
+          policy.initialBackoffMs * policy.backoffMultiplier ** (attempt - 1),
+          policy.maxBackoffMs,
+        );
+        const delay = Math.random() * ceiling;
+        if (timeout !== undefined && Date.now() - started + delay >= timeout) throw error;
+        try {
+          await sleep(delay, undefined, { signal });
+        } catch {
+          throw error;
+        }
+        attempt++;
+        this.retried.policy++;
+        this.emitRetry(endpoint, method, "policy", error);
+        continue;
+      }
+      throw error;
+    }
+  }
+
+  /** Bookkeeping at the start of a call on `endpoint`. */
+  private callStarted(endpoint: Endpoint, method: { parent: { typeName: string }; name: string }): void {
     endpoint.inFlight++;
     endpoint.calls++;
     if (this.emitter.listenerCount("pick") > 0) this.emitPick(endpoint, method);
-    try {
-      return await endpoint.transport.unary(method, signal, remaining, header, input, contextValues);
-    } catch (err) {
-      endpoint.failures++;
-      throw err;
-    } finally {
-      endpoint.inFlight--;
-    }
+  }
+
+  /** Bookkeeping at the end of a call: counts, and outcomes for outlier detection. */
+  private callEnded(endpoint: Endpoint, error: ConnectError | undefined): void {
+    endpoint.inFlight--;
+    if (error) endpoint.failures++;
+    const od = this.options.outlierDetection;
+    if (!od) return;
+    if (error && od.failureCodes.includes(error.code)) endpoint.intervalFailures++;
+    else endpoint.intervalSuccesses++;
+  }
+
+  private emitRetry(
+    endpoint: Endpoint,
+    method: { parent: { typeName: string }; name: string },
+    kind: "transparent" | "policy",
+    error: ConnectError,
+  ): void {
+    if (this.emitter.listenerCount("retry") === 0) return;
+    this.emit("retry", { address: endpoint.address, procedure: procedureOf(method), kind, error });
   }
 
   async stream<I extends DescMessage, O extends DescMessage>(
@@ -209,21 +309,18 @@ export class PoolTransport implements Transport {
     const timeout = timeoutMs ?? this.options.defaultTimeoutMs;
     const endpoint = this.picker.pick() ?? (await this.waitForEndpoint(signal, timeout));
     const remaining = remainingTimeout(timeout, started);
-    endpoint.inFlight++;
-    endpoint.calls++;
-    if (this.emitter.listenerCount("pick") > 0) this.emitPick(endpoint, method);
+    this.callStarted(endpoint, method);
     let finished = false;
-    const finish = (failed: boolean) => {
+    const finish = (error: unknown) => {
       if (finished) return;
       finished = true;
-      endpoint.inFlight--;
-      if (failed) endpoint.failures++;
+      this.callEnded(endpoint, error === undefined ? undefined : ConnectError.from(error));
     };
     let response: StreamResponse<I, O>;
     try {
       response = await endpoint.transport.stream(method, signal, remaining, header, input, contextValues);
     } catch (err) {
-      finish(true);
+      finish(err);
       throw err;
     }
     // The call is in flight until its response stream ends, however it ends.
@@ -231,19 +328,18 @@ export class PoolTransport implements Transport {
     async function* counted() {
       try {
         yield* messages;
-        finish(false);
       } catch (err) {
-        finish(true);
+        finish(err);
         throw err;
       } finally {
-        finish(false);
+        finish(undefined);
       }
     }
     return { ...response, message: counted() };
   }
 
   private emitPick(endpoint: Endpoint, method: { parent: { typeName: string }; name: string }): void {
-    this.emit("pick", { address: endpoint.address, procedure: `/${method.parent.typeName}/${method.name}` });
+    this.emit("pick", { address: endpoint.address, procedure: procedureOf(method) });
   }
 
   /** Waits for a READY endpoint, or fails as gRPC does (see `waitForReady`). */
@@ -342,6 +438,7 @@ export class PoolTransport implements Transport {
   private readonly subchannelListener: SubchannelListener = {
     onStateChange: (subchannel, previous, error) => {
       const state = subchannel.state;
+      this.endpoints.get(subchannel.key)?.connectionChanged();
       this.emit("endpointState", { address: subchannel.key, previous, state, error });
       // A lost or failed connection may mean the pod is gone: ask DNS (rate-limited).
       if (
@@ -412,7 +509,14 @@ export class PoolTransport implements Transport {
       },
       this.subchannelListener,
     );
-    return new Endpoint(subchannel, this.options.protocol, this.transportOptions);
+    const health = this.options.healthCheck;
+    return new Endpoint(
+      subchannel,
+      this.options.protocol,
+      this.transportOptions,
+      health ? health.service : undefined,
+      () => this.rebuild(),
+    );
   }
 
   /**
@@ -486,6 +590,11 @@ export class PoolTransport implements Transport {
  */
 export function createPoolTransport(options: PoolTransportOptions): PoolTransport {
   return new PoolTransport(options);
+}
+
+/** "/rng.Rng/Rng" */
+function procedureOf(method: { parent: { typeName: string }; name: string }): string {
+  return `/${method.parent.typeName}/${method.name}`;
 }
 
 function remainingTimeout(timeoutMs: number | undefined, startedAt: number): number | undefined {

@@ -1,11 +1,11 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { type Address, formatAddress, isUnixAddress } from "./address.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ConnectivityState } from "./connectivity.js";
-import { describeError } from "./errors.js";
+import { describeError, unsentError } from "./errors.js";
+import { HEALTH_WATCH_PATH } from "./health-check.js";
 
 /** Client-side HTTP/2 keepalive (gRFC A8). */
 export interface KeepaliveOptions {
@@ -114,7 +114,8 @@ export class Subchannel {
       const session = this.session ?? (await this.awaitReady());
       try {
         const stream = session.request({ ...headers, ":method": method, ":path": path }, options);
-        this.trackStream(session, stream);
+        // Health watches run for the connection's whole life; only calls hold the process open.
+        if (path !== HEALTH_WATCH_PATH) this.trackStream(session, stream);
         return stream;
       } catch (err) {
         // The session closed between READY and this request (nodejs/help#2105): try again.
@@ -141,9 +142,7 @@ export class Subchannel {
       this.stopKeepalive();
       this.session = undefined;
       this.setState(ConnectivityState.SHUTDOWN, undefined);
-      this.rejectWaiters(
-        new ConnectError(`endpoint ${this.key} was removed from the pool`, Code.Unavailable),
-      );
+      this.rejectWaiters(unsentError(`endpoint ${this.key} was removed from the pool`));
     }
     const closing = [...this.sessions.keys()].map(
       (s) => new Promise<void>((resolve) => (s.closed || s.destroyed ? resolve() : s.once("close", resolve))),
@@ -218,9 +217,7 @@ export class Subchannel {
   private onConnectFailed(err: Error): void {
     this.lastErrorValue = err;
     this.setState(ConnectivityState.TRANSIENT_FAILURE, err);
-    this.rejectWaiters(
-      new ConnectError(`cannot connect to ${this.key}: ${describeError(err)}`, Code.Unavailable),
-    );
+    this.rejectWaiters(unsentError(`cannot connect to ${this.key}: ${describeError(err)}`));
     const delay = this.backoff.nextDelayMs();
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
@@ -242,16 +239,11 @@ export class Subchannel {
 
   private awaitReady(): Promise<http2.ClientHttp2Session> {
     if (this.stateValue === ConnectivityState.SHUTDOWN) {
-      return Promise.reject(
-        new ConnectError(`endpoint ${this.key} was removed from the pool`, Code.Unavailable),
-      );
+      return Promise.reject(unsentError(`endpoint ${this.key} was removed from the pool`));
     }
     if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) {
       return Promise.reject(
-        new ConnectError(
-          `cannot connect to ${this.key}: ${describeError(this.lastErrorValue)}`,
-          Code.Unavailable,
-        ),
+        unsentError(`cannot connect to ${this.key}: ${describeError(this.lastErrorValue)}`),
       );
     }
     const waiting = new Promise<http2.ClientHttp2Session>((resolve, reject) => {

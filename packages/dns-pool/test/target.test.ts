@@ -23,13 +23,12 @@ describe("parseTarget (gRPC naming spec)", () => {
       host: "rng-headless.default.svc.cluster.local",
       port: 8081,
     });
-    assert.deepEqual(
-      parseTarget("dns://[::1]/svc:1").scheme === "dns" && parseTarget("dns://[::1]/svc:1").dnsServer,
-      {
-        host: "::1",
-        port: 53,
-      },
-    );
+    assert.deepEqual(parseTarget("dns://[::1]/svc:1"), {
+      scheme: "dns",
+      dnsServer: { host: "::1", port: 53 },
+      host: "svc",
+      port: 1,
+    });
   });
 
   it("parses ipv4:, ipv6:, unix:, unix-abstract: and passthrough", () => {

@@ -1,0 +1,75 @@
+import type { OutlierDetectionOptions } from "./options.js";
+
+/** The per-endpoint bookkeeping outlier detection needs. */
+export interface OutlierTracked {
+  /** Calls that succeeded since the last sweep. */
+  intervalSuccesses: number;
+  /** Calls that failed (with a failure code) since the last sweep. */
+  intervalFailures: number;
+  /** Ejected until this time (ms since epoch); 0 when not ejected. */
+  ejectedUntil: number;
+  /** Grows with each ejection, shrinks with each clean interval (A50's multiplier). */
+  ejectionMultiplier: number;
+}
+
+/**
+ * Judges endpoints every interval, as gRFC A50 describes: success-rate and
+ * failure-percentage ejection, ejection time growing with repeat offences,
+ * and never more than `maxEjectionPercent` of the endpoints ejected (one
+ * ejection is always allowed). Returns true when any ejection changed.
+ */
+export function sweepOutliers(
+  endpoints: readonly OutlierTracked[],
+  o: OutlierDetectionOptions,
+  now: number,
+): boolean {
+  let changed = false;
+  for (const e of endpoints) {
+    if (e.ejectedUntil !== 0 && e.ejectedUntil <= now) {
+      e.ejectedUntil = 0;
+      changed = true;
+    } else if (e.ejectedUntil === 0 && e.ejectionMultiplier > 0) {
+      e.ejectionMultiplier--;
+    }
+  }
+  let ejected = endpoints.filter((e) => e.ejectedUntil !== 0).length;
+  const eject = (e: OutlierTracked) => {
+    if (e.ejectedUntil !== 0) return;
+    // A50: check the share before ejecting, so at least one can always go.
+    if ((ejected * 100) / endpoints.length >= o.maxEjectionPercent && ejected > 0) return;
+    e.ejectionMultiplier++;
+    const time = Math.min(
+      o.baseEjectionTimeMs * e.ejectionMultiplier,
+      Math.max(o.baseEjectionTimeMs, o.maxEjectionTimeMs),
+    );
+    e.ejectedUntil = now + time;
+    ejected++;
+    changed = true;
+  };
+  if (o.successRate) {
+    const { requestVolume, minimumHosts, stdevFactor } = o.successRate;
+    const judged = endpoints.filter((e) => e.intervalSuccesses + e.intervalFailures >= requestVolume);
+    if (judged.length >= minimumHosts) {
+      const rates = judged.map((e) => e.intervalSuccesses / (e.intervalSuccesses + e.intervalFailures));
+      const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
+      const stdev = Math.sqrt(rates.reduce((a, r) => a + (r - mean) ** 2, 0) / rates.length);
+      judged.forEach((e, i) => {
+        if ((rates[i] as number) < mean - stdevFactor * stdev) eject(e);
+      });
+    }
+  }
+  if (o.failurePercentage) {
+    const { requestVolume, minimumHosts, threshold } = o.failurePercentage;
+    const judged = endpoints.filter((e) => e.intervalSuccesses + e.intervalFailures >= requestVolume);
+    if (judged.length >= minimumHosts) {
+      for (const e of judged) {
+        if ((e.intervalFailures * 100) / (e.intervalSuccesses + e.intervalFailures) > threshold) eject(e);
+      }
+    }
+  }
+  for (const e of endpoints) {
+    e.intervalSuccesses = 0;
+    e.intervalFailures = 0;
+  }
+  return changed;
+}
