@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FlagError, parseDuration, parseFlags, USAGE } from "../src/flags.js";
+
+function config(argv: string[]) {
+  const parsed = parseFlags(argv);
+  assert.equal(parsed.help, false);
+  return (parsed as Extract<typeof parsed, { help: false }>).config;
+}
+
+function rejects(argv: string[], message: RegExp) {
+  assert.throws(
+    () => parseFlags(argv),
+    (err: unknown) => err instanceof FlagError && message.test(err.message),
+    `expected FlagError matching ${message} for ${JSON.stringify(argv)}`,
+  );
+}
+
+describe("parseDuration", () => {
+  it("accepts Go-style durations", () => {
+    assert.equal(parseDuration("500ms"), 500);
+    assert.equal(parseDuration("1s"), 1000);
+    assert.equal(parseDuration("1.5s"), 1500);
+    assert.equal(parseDuration("2m"), 120_000);
+    assert.equal(parseDuration("1h"), 3_600_000);
+    assert.equal(parseDuration("1m30s"), 90_000);
+    assert.equal(parseDuration("0"), 0);
+    assert.equal(parseDuration("0s"), 0);
+  });
+  it("rejects anything else", () => {
+    for (const bad of ["", "1", "-1s", "1 s", "s", "1x", "1.s", "ms", "1s2", "1e3ms"]) {
+      assert.equal(parseDuration(bad), undefined, bad);
+    }
+  });
+});
+
+describe("parseFlags", () => {
+  it("fills in the defaults", () => {
+    assert.deepEqual(config([]), {
+      target: "dns:///rng-headless:8081",
+      policy: "round_robin",
+      protocol: "grpc",
+      connect: "eager",
+      intervalMs: 1000,
+      count: undefined,
+      concurrency: 1,
+      timeoutMs: 2000,
+      json: false,
+      verbose: false,
+    });
+  });
+
+  it("reads every flag, as --flag value, --flag=value and Go's -flag value", () => {
+    assert.deepEqual(
+      config([
+        "--target",
+        "ipv4:127.0.0.2:8081,127.0.0.3:8081",
+        "--policy=pick_first",
+        "-protocol",
+        "connect",
+        "--connect",
+        "lazy",
+        "-interval=250ms",
+        "--count",
+        "7",
+        "--concurrency",
+        "4",
+        "--timeout",
+        "1.5s",
+        "--json",
+        "-v",
+      ]),
+      {
+        target: "ipv4:127.0.0.2:8081,127.0.0.3:8081",
+        policy: "pick_first",
+        protocol: "connect",
+        connect: "lazy",
+        intervalMs: 250,
+        count: 7,
+        concurrency: 4,
+        timeoutMs: 1500,
+        json: true,
+        verbose: true,
+      },
+    );
+  });
+
+  it("takes --count 0 as no limit and --interval 0 as no pause", () => {
+    const c = config(["--count", "0", "--interval", "0"]);
+    assert.equal(c.count, undefined);
+    assert.equal(c.intervalMs, 0);
+  });
+
+  it('skips the "--" that pnpm passes on', () => {
+    assert.equal(config(["--", "--count", "3"]).count, 3);
+  });
+
+  it("answers --help and -h", () => {
+    assert.deepEqual(parseFlags(["--help"]), { help: true });
+    assert.deepEqual(parseFlags(["--count", "3", "-h"]), { help: true });
+  });
+
+  it("documents every flag with its default", () => {
+    for (const flag of [
+      "target",
+      "policy",
+      "protocol",
+      "connect",
+      "interval",
+      "count",
+      "concurrency",
+      "timeout",
+    ]) {
+      assert.match(USAGE, new RegExp(`--${flag} <[a-z]+>.*default \\S+`), flag);
+    }
+    assert.match(USAGE, /--json/);
+    assert.match(USAGE, /--verbose/);
+    assert.match(USAGE, /--help/);
+    assert.match(USAGE, /Exit status/);
+  });
+
+  it("names the flag of a bad value", () => {
+    rejects(["--interval", "5"], /^--interval must be a duration such as 500ms, 1s or 2m; got "5"$/);
+    rejects(["--timeout", "0"], /^--timeout must be more than 0; got "0"$/);
+    rejects(["--timeout", "soon"], /^--timeout must be a duration/);
+    rejects(["--count", "-1"], /^--count needs a value/);
+    rejects(["--count=-1"], /^--count must be a whole number from 0 to \d+; got "-1"$/);
+    rejects(["--count", "2.5"], /^--count must be a whole number/);
+    rejects(["--count", ""], /^--count must be a whole number/);
+    rejects(["--concurrency", "0"], /^--concurrency must be a whole number from 1 to 1000; got "0"$/);
+    rejects(
+      ["--policy", "random"],
+      /^--policy must be round_robin, pick_first, least_request; got "random"$/,
+    );
+    rejects(["--protocol", "http"], /^--protocol must be grpc, grpc-web, connect; got "http"$/);
+    rejects(["--connect", "now"], /^--connect must be eager, lazy; got "now"$/);
+  });
+
+  it("rejects a malformed target, naming --target", () => {
+    rejects(["--target", "dns:///"], /^--target: /);
+    rejects(["--target", "ipv4:nonsense"], /^--target: /);
+    rejects(["--target", "dns:///rng-headless"], /^--target: .*port/);
+  });
+
+  it("rejects unknown flags, missing values and stray arguments", () => {
+    rejects(["--taget", "x"], /^unknown flag --taget$/);
+    rejects(["--target"], /^--target needs a value$/);
+    rejects(["--json=yes"], /^--json takes no value$/);
+    rejects(["--count", "3", "extra"], /^unexpected argument "extra"/);
+  });
+});
