@@ -15,6 +15,8 @@ Flags (each also read from the environment variable shown; flags win):
   --shutdown-delay-ms <n>        serve NOT_SERVING first     RNG_SHUTDOWN_DELAY_MS      default 0
   --max-connection-age-ms <n>    GOAWAY after (0 = off)      RNG_MAX_CONNECTION_AGE_MS  default 0
   --log-level <level>            debug|info|warn|error       RNG_LOG_LEVEL              default info
+  --fault <kind>                 none|unavailable|not-serving RNG_FAULT                 default none
+                                 (fault injection for demos and chaos tests)
   -h, --help                     print this help
 
 SIGTERM or SIGINT drains gracefully and exits 0; a second signal exits at once.`;
@@ -23,7 +25,7 @@ SIGTERM or SIGINT drains gracefully and exits 0; a second signal exits at once.`
 export type ServerConfig = Required<
   Pick<
     RngServerOptions,
-    "host" | "port" | "readMaxBytes" | "drainTimeoutMs" | "shutdownDelayMs" | "maxConnectionAgeMs"
+    "host" | "port" | "readMaxBytes" | "drainTimeoutMs" | "shutdownDelayMs" | "maxConnectionAgeMs" | "fault"
   >
 > & { logLevel: "debug" | "info" | "warn" | "error" };
 
@@ -48,6 +50,7 @@ export function parseServerConfig(
         "shutdown-delay-ms": { type: "string" },
         "max-connection-age-ms": { type: "string" },
         "log-level": { type: "string" },
+        fault: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -72,6 +75,10 @@ export function parseServerConfig(
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError(`--log-level must be debug, info, warn or error, got "${logLevel}"`);
   }
+  const fault = pick("fault", "RNG_FAULT").v || "none";
+  if (!["none", "unavailable", "not-serving"].includes(fault)) {
+    throw new ConfigError(`--fault must be none, unavailable or not-serving, got "${fault}"`);
+  }
   return {
     help: false,
     config: {
@@ -82,6 +89,7 @@ export function parseServerConfig(
       shutdownDelayMs: int("shutdown-delay-ms", "RNG_SHUTDOWN_DELAY_MS", 0, 0, 3_600_000),
       maxConnectionAgeMs: int("max-connection-age-ms", "RNG_MAX_CONNECTION_AGE_MS", 0, 0, 2 ** 31 - 1),
       logLevel: logLevel as ServerConfig["logLevel"],
+      fault: fault as ServerConfig["fault"],
     },
   };
 }

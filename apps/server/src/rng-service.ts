@@ -11,29 +11,35 @@ export interface Instance {
   readonly name: string;
 }
 
+/** Injected misbehaviour (see RngServerOptions.fault). */
+export type Fault = "none" | "unavailable" | "not-serving";
+
 /** Longest delay or interval a request may ask for. */
 const MAX_DELAY_MS = 60_000;
 /** Most messages one GenerateStream call may ask for. */
 const MAX_STREAM_COUNT = 1000;
 
 /** The legacy `rng.Rng` service of the grpc-go demo. */
-export function createLegacyRngService(instance: Instance): ServiceImpl<typeof Rng> {
+export function createLegacyRngService(instance: Instance, fault: Fault = "none"): ServiceImpl<typeof Rng> {
   return {
     rng() {
+      checkFault(fault, instance);
       return { RN: instance.rn };
     },
   };
 }
 
 /** The current `rng.v1.RngService`. */
-export function createRngService(instance: Instance): ServiceImpl<typeof RngService> {
+export function createRngService(instance: Instance, fault: Fault = "none"): ServiceImpl<typeof RngService> {
   return {
     async generate(request, context) {
+      checkFault(fault, instance);
       checkRange("delay_ms", request.delayMs, 0, MAX_DELAY_MS);
       if (request.delayMs > 0) await sleep(request.delayMs, undefined, { signal: context.signal });
       return { rn: instance.rn, instance: instance.name };
     },
     async *generateStream(request, context) {
+      checkFault(fault, instance);
       checkRange("count", request.count, 1, MAX_STREAM_COUNT);
       checkRange("interval_ms", request.intervalMs, 0, MAX_DELAY_MS);
       for (let sequence = 0; sequence < request.count; sequence++) {
@@ -49,5 +55,11 @@ export function createRngService(instance: Instance): ServiceImpl<typeof RngServ
 function checkRange(field: string, value: number, min: number, max: number): void {
   if (value < min || value > max) {
     throw new ConnectError(`${field} must be between ${min} and ${max}, got ${value}`, Code.InvalidArgument);
+  }
+}
+
+function checkFault(fault: Fault, instance: Instance): void {
+  if (fault === "unavailable") {
+    throw new ConnectError(`fault injected on ${instance.name}: every call fails`, Code.Unavailable);
   }
 }

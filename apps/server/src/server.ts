@@ -15,7 +15,7 @@ import { createHealthService, HealthRegistry } from "./health.js";
 import { DualProtocolListener } from "./listener.js";
 import { createJsonLogger, type Logger } from "./log.js";
 import { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
-import { createLegacyRngService, createRngService, type Instance } from "./rng-service.js";
+import { createLegacyRngService, createRngService, type Fault, type Instance } from "./rng-service.js";
 import { unknownMethodFallback } from "./unknown-method.js";
 
 /** Options of {@link startRngServer}. */
@@ -45,6 +45,12 @@ export interface RngServerOptions {
   maxConnectionAgeGraceMs?: number;
   /** The random number to serve; default a random non-negative int64 (as the original demo). */
   rn?: bigint;
+  /**
+   * Fault injection, to watch clients cope with a bad pod: "unavailable"
+   * fails every Rng call with UNAVAILABLE; "not-serving" reports NOT_SERVING
+   * in health checks but still answers. Default "none".
+   */
+  fault?: Fault;
   /** Logger; default JSON lines on stdout. */
   logger?: Logger;
 }
@@ -75,6 +81,7 @@ export async function startRngServer(options: RngServerOptions = {}): Promise<Rn
   const graceMs = options.maxConnectionAgeGraceMs ?? 10_000;
   const logger = options.logger ?? createJsonLogger();
   const health = new HealthRegistry();
+  const fault = options.fault ?? "none";
   const rn = options.rn ?? randomBytes(8).readBigInt64BE() & 0x7fff_ffff_ffff_ffffn;
   const instance: { rn: bigint; name: string } = { rn, name: hostname() };
   const reflection = new ReflectionIndex([Rng, RngService, Health, ...reflectionServices]);
@@ -83,8 +90,8 @@ export async function startRngServer(options: RngServerOptions = {}): Promise<Rn
   const handler = connectNodeAdapter({
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
     routes(router) {
-      router.service(Rng, createLegacyRngService(instance));
-      router.service(RngService, createRngService(instance));
+      router.service(Rng, createLegacyRngService(instance, fault));
+      router.service(RngService, createRngService(instance, fault));
       router.service(Health, createHealthService(health));
       for (const service of reflectionServices) router.service(service, createReflectionService(reflection));
     },
@@ -115,8 +122,10 @@ export async function startRngServer(options: RngServerOptions = {}): Promise<Rn
   const listener = new DualProtocolListener(h1, h2);
   const address = await listener.listen(host, options.port ?? 8081);
   instance.name = `${hostname()}/${address.address}:${address.port}`;
-  for (const service of HEALTH_SERVICES) health.setStatus(service, ServingStatus.SERVING);
+  const serving = fault === "not-serving" ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
+  for (const service of HEALTH_SERVICES) health.setStatus(service, serving);
   logger.log("info", "listening", {
+    ...(fault === "none" ? {} : { fault }),
     address: `${address.address}:${address.port}`,
     rn: instance.rn,
     protocols: ["grpc", "grpc-web", "connect"],

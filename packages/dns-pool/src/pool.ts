@@ -219,9 +219,11 @@ export class PoolTransport implements Transport {
     const timeout = timeoutMs ?? this.options.defaultTimeoutMs;
     const policy = this.options.retryPolicy;
     let transparentLeft = this.options.transparentRetries;
+    let failedOn: Endpoint[] | undefined;
     for (let attempt = 1; ; ) {
       const endpoint =
-        this.picker.pick() ?? (await this.waitForEndpoint(signal, remainingTimeout(timeout, started)));
+        this.pickAvoiding(failedOn) ??
+        (await this.waitForEndpoint(signal, remainingTimeout(timeout, started)));
       const remaining = remainingTimeout(timeout, started);
       this.callStarted(endpoint, method);
       let error: ConnectError;
@@ -241,6 +243,7 @@ export class PoolTransport implements Transport {
         this.callEnded(endpoint, error);
       }
       if (signal?.aborted) throw error;
+      (failedOn ??= []).push(endpoint);
       // Never seen by a server: always safe to send elsewhere (gRPC transparent retry).
       if (transparentLeft > 0 && neverProcessed(error)) {
         transparentLeft--;
@@ -268,6 +271,17 @@ export class PoolTransport implements Transport {
       }
       throw error;
     }
+  }
+
+  /**
+   * A pick for a retry: another endpoint than those the call already failed
+   * on, if the picker offers one within a few picks (still O(1)).
+   */
+  private pickAvoiding(failedOn: Endpoint[] | undefined): Endpoint | undefined {
+    let endpoint = this.picker.pick();
+    if (!failedOn) return endpoint;
+    for (let i = 0; i < 4 && endpoint && failedOn.includes(endpoint); i++) endpoint = this.picker.pick();
+    return endpoint;
   }
 
   /** Bookkeeping at the start of a call on `endpoint`. */

@@ -12,42 +12,7 @@ import {
 } from "@rngbalance/dns-pool";
 import { EmbeddedDnsServer, LocalFleet } from "@rngbalance/local-fleet";
 import { Rng } from "@rngbalance/proto";
-import { countBy } from "./support.js";
-
-/** Calls `Rng` in a loop until stopped; records every answer and failure. */
-function steadyLoad(pool: PoolTransport, intervalMs = 5) {
-  const client = createClient(Rng, pool);
-  const answers: { at: number; rn: bigint }[] = [];
-  const failures: ConnectError[] = [];
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      try {
-        answers.push({ at: Date.now(), rn: (await client.rng({}, { timeoutMs: 2000 })).RN });
-      } catch (e) {
-        failures.push(ConnectError.from(e));
-      }
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  })();
-  return {
-    answers,
-    failures,
-    async stop() {
-      running = false;
-      await done;
-    },
-  };
-}
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return Date.now() - started;
-}
+import { countBy, startLoad, until } from "./support.js";
 
 describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/rng-headless)", () => {
   let fleet: LocalFleet;
@@ -92,7 +57,7 @@ describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/r
 
   it("scale up: a 4th pod gets calls within 2 s with TTL 1 s and default options", async () => {
     const p = pool();
-    const load = steadyLoad(p);
+    const load = startLoad(p, { concurrency: 1, ratePerSecond: 200 });
     await until(() => load.answers.length > 10, 5000, "first answers");
     const added = await fleet.addServer();
     const addedAt = Date.now();
@@ -104,12 +69,12 @@ describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/r
     await load.stop();
     assert.ok(tookMs <= 2000, `new pod got its first call after ${tookMs} ms`);
     assert.deepEqual(load.failures, []);
-    console.log(`# scale-up pickup: ${tookMs} ms`);
+    console.log(`scale-up pickup: ${tookMs} ms`);
   });
 
   it("scale down: remove a record, drain that server: no failed calls", async () => {
     const p = pool();
-    const load = steadyLoad(p, 1);
+    const load = startLoad(p, { concurrency: 1, ratePerSecond: 1000 });
     await until(
       () => new Set(load.answers.map((a) => a.rn)).size === fleet.servers.length,
       5000,
@@ -122,7 +87,7 @@ describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/r
     await until(() => load.answers.length > afterStop + 50, 5000, "more answers");
     await load.stop();
     assert.deepEqual(
-      load.failures.map((f) => f.message),
+      load.failures.map((f) => f.error.message),
       [],
     );
     assert.ok(
@@ -135,7 +100,7 @@ describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/r
     const p = pool({ dnsTimeoutMs: 200 });
     const errors: string[] = [];
     p.on("resolutionError", (e) => errors.push(e.error.rawMessage));
-    const load = steadyLoad(p);
+    const load = startLoad(p, { concurrency: 1, ratePerSecond: 200 });
     await until(
       () => new Set(load.answers.map((a) => a.rn)).size === fleet.servers.length,
       5000,

@@ -58,20 +58,25 @@ export class EmbeddedDnsServer {
   private readonly failures = new Map<string, DnsFailureMode>();
   private readonly queries = new Map<string, number>();
   private readonly connections = new Set<net.Socket>();
+  private listening = true;
 
   private constructor(
-    private readonly udp: dgram.Socket,
-    private readonly tcp: net.Server,
+    private udp: dgram.Socket,
+    private tcp: net.Server,
     /** The address it listens on. */
     readonly host: string,
     /** The port it listens on (UDP and TCP). */
     readonly port: number,
   ) {
-    udp.on("message", (msg, rinfo) => {
+    this.attach();
+  }
+
+  private attach(): void {
+    this.udp.on("message", (msg, rinfo) => {
       const response = this.answer(msg, "udp");
-      if (response) udp.send(response, rinfo.port, rinfo.address);
+      if (response) this.udp.send(response, rinfo.port, rinfo.address);
     });
-    tcp.on("connection", (socket) => this.serveTcp(socket));
+    this.tcp.on("connection", (socket) => this.serveTcp(socket));
   }
 
   /** Starts listening on UDP and TCP, on the same port. */
@@ -150,8 +155,38 @@ export class EmbeddedDnsServer {
     return n;
   }
 
+  /**
+   * Stops answering as if the server were killed: the sockets close, so
+   * queries are refused. The records stay; `resume()` listens again on the
+   * same port.
+   */
+  pause(): Promise<void> {
+    return this.close();
+  }
+
+  /** Listens again on the same port after `pause()`. */
+  async resume(): Promise<void> {
+    const udp = dgram.createSocket(isIP(this.host) === 6 ? "udp6" : "udp4");
+    udp.on("error", () => {});
+    await new Promise<void>((resolve, reject) => {
+      udp.once("error", reject);
+      udp.bind(this.port, this.host, () => resolve());
+    });
+    const tcp = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      tcp.once("error", reject);
+      tcp.listen(this.port, this.host, () => resolve());
+    });
+    this.udp = udp;
+    this.tcp = tcp;
+    this.listening = true;
+    this.attach();
+  }
+
   /** Stops listening and closes every TCP connection. */
   async close(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
     for (const socket of this.connections) socket.destroy();
     await Promise.all([
       new Promise<void>((resolve) => this.udp.close(() => resolve())),
