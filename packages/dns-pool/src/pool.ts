@@ -243,7 +243,8 @@ export class PoolTransport implements Transport {
         this.callEnded(endpoint, error);
       }
       if (signal?.aborted) throw error;
-      (failedOn ??= []).push(endpoint);
+      failedOn ??= [];
+      failedOn.push(endpoint);
       // Never seen by a server: always safe to send elsewhere (gRPC transparent retry).
       if (transparentLeft > 0 && neverProcessed(error)) {
         transparentLeft--;
