@@ -226,6 +226,7 @@ export class PoolTransport implements Transport {
         (await this.waitForEndpoint(signal, remainingTimeout(timeout, started)));
       const remaining = remainingTimeout(timeout, started);
       this.callStarted(endpoint, method);
+      const losses = endpoint.subchannel.connectionLosses;
       let error: ConnectError;
       try {
         const response = await endpoint.transport.unary(
@@ -239,7 +240,7 @@ export class PoolTransport implements Transport {
         this.callEnded(endpoint, undefined);
         return response;
       } catch (err) {
-        error = ConnectError.from(err);
+        error = connectionLossAsUnavailable(err, endpoint, losses, signal);
         this.callEnded(endpoint, error);
       }
       if (signal?.aborted) throw error;
@@ -325,6 +326,7 @@ export class PoolTransport implements Transport {
     const endpoint = this.picker.pick() ?? (await this.waitForEndpoint(signal, timeout));
     const remaining = remainingTimeout(timeout, started);
     this.callStarted(endpoint, method);
+    const losses = endpoint.subchannel.connectionLosses;
     let finished = false;
     const finish = (error: unknown) => {
       if (finished) return;
@@ -335,8 +337,9 @@ export class PoolTransport implements Transport {
     try {
       response = await endpoint.transport.stream(method, signal, remaining, header, input, contextValues);
     } catch (err) {
-      finish(err);
-      throw err;
+      const error = connectionLossAsUnavailable(err, endpoint, losses, signal);
+      finish(error);
+      throw error;
     }
     // The call is in flight until its response stream ends, however it ends.
     const messages = response.message;
@@ -344,8 +347,9 @@ export class PoolTransport implements Transport {
       try {
         yield* messages;
       } catch (err) {
-        finish(err);
-        throw err;
+        const error = connectionLossAsUnavailable(err, endpoint, losses, signal);
+        finish(error);
+        throw error;
       } finally {
         finish(undefined);
       }
@@ -605,6 +609,35 @@ export class PoolTransport implements Transport {
  */
 export function createPoolTransport(options: PoolTransportOptions): PoolTransport {
   return new PoolTransport(options);
+}
+
+/**
+ * gRPC status semantics: a call whose connection broke under it ends with
+ * UNAVAILABLE. connect-node reports the same event as ABORTED (ECONNRESET)
+ * or CANCELED (Node resets open streams with CANCEL when a session dies);
+ * when the caller did not cancel and the connection was lost meanwhile,
+ * say what happened.
+ */
+function connectionLossAsUnavailable(
+  err: unknown,
+  endpoint: Endpoint,
+  lossesAtStart: number,
+  signal: AbortSignal | undefined,
+): ConnectError {
+  const error = ConnectError.from(err);
+  if (error.code !== Code.Canceled && error.code !== Code.Aborted) return error;
+  if (signal?.aborted) return error;
+  const lost =
+    endpoint.subchannel.connectionLosses !== lossesAtStart ||
+    /ECONNRESET|EPIPE|socket hang up/.test(error.rawMessage);
+  if (!lost) return error;
+  return new ConnectError(
+    `connection to ${endpoint.address} was lost during the call (${error.rawMessage}); the call may or may not have run`,
+    Code.Unavailable,
+    error.metadata,
+    undefined,
+    error,
+  );
 }
 
 /** "/rng.Rng/Rng" */

@@ -73,6 +73,11 @@ export class Subchannel {
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private lastReadAt = 0;
   private wanted = false;
+  /**
+   * How many READY connections were lost (closed, failed or GOAWAY); a call
+   * that saw this change while running lost its connection.
+   */
+  connectionLosses = 0;
   private readyWaiters: { resolve: (s: http2.ClientHttp2Session) => void; reject: (e: Error) => void }[] = [];
 
   constructor(
@@ -230,6 +235,7 @@ export class Subchannel {
   /** The READY connection is gone (closed, failed or GOAWAY): back to IDLE, as in gRPC. */
   private onConnectionLost(session: http2.ClientHttp2Session, err: Error | undefined): void {
     if (this.session !== session) return;
+    this.connectionLosses++;
     this.session = undefined;
     this.stopKeepalive();
     if (err) this.lastErrorValue = err;
