@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { once } from "node:events";
+import * as http2 from "node:http2";
 import { createRequire } from "node:module";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -242,3 +244,22 @@ async function waitForLog(server: RngServerProcess, msg: string): Promise<void> 
   }
   throw new Error(`no "${msg}" log line`);
 }
+
+describe("rng-server max connection age", () => {
+  it("sends GOAWAY to a connection older than --max-connection-age-ms, and serves new ones", async () => {
+    const server = await spawnRngServer({ args: ["--max-connection-age-ms", "300"] });
+    try {
+      const session = http2.connect(`http://${server.address}`);
+      const started = Date.now();
+      const [code] = (await once(session, "goaway")) as [number];
+      const ageMs = Date.now() - started;
+      assert.equal(code, http2.constants.NGHTTP2_NO_ERROR);
+      assert.ok(ageMs >= 250 && ageMs < 2000, `GOAWAY after ${ageMs} ms`);
+      session.destroy();
+      const rn = await rngClient(createGrpcTransport({ baseUrl: `http://${server.address}` })).rng({});
+      assert.equal(rn.RN, server.rn);
+    } finally {
+      await server.stop();
+    }
+  });
+});

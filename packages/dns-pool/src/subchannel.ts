@@ -277,11 +277,14 @@ export class Subchannel {
   private startKeepalive(): void {
     const { timeMs, timeoutMs, permitWithoutCalls } = this.options.keepalive;
     if (timeMs === undefined) return;
+    let pingPending = false;
     const tick = () => {
       const session = this.session;
-      if (!session) return;
+      // Destroyed sessions emit "close" a tick later: do not ping them meanwhile.
+      if (!session || session.destroyed || session.closed) return;
       const streams = this.sessions.get(session)?.streams ?? 0;
-      if (Date.now() - this.lastReadAt >= timeMs && (streams > 0 || permitWithoutCalls)) {
+      if (!pingPending && Date.now() - this.lastReadAt >= timeMs && (streams > 0 || permitWithoutCalls)) {
+        pingPending = true;
         const timeout = setTimeout(
           () =>
             session.destroy(new Error(`keepalive ping to ${this.key} not answered within ${timeoutMs} ms`)),
@@ -289,6 +292,7 @@ export class Subchannel {
         );
         timeout.unref();
         session.ping((err) => {
+          pingPending = false;
           clearTimeout(timeout);
           if (!err) this.lastReadAt = Date.now();
         });
