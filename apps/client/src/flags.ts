@@ -25,6 +25,11 @@ export interface ClientConfig {
   readonly json: boolean;
   /** Also print the pool's events (DNS changes, connection states) to stderr. */
   readonly verbose: boolean;
+  /** Subsetting: use at most this many endpoints; undefined uses every endpoint. */
+  readonly subsetSize: number | undefined;
+  /** This client's index among `clientCount` clients (exact subset balance). */
+  readonly clientIndex: number | undefined;
+  readonly clientCount: number | undefined;
 }
 
 /** The defaults, as `--help` shows them. */
@@ -63,6 +68,10 @@ Flags:
   --count <n>              stop after n calls (0 = until interrupted)  default ${DEFAULTS.count}
   --concurrency <n>        calls in flight at once (1-1000)            default ${DEFAULTS.concurrency}
   --timeout <duration>     deadline of each call (> 0)                 default ${DEFAULTS.timeout}
+  --subset-size <n>        connect to at most n of the endpoints,      default off (all)
+                           chosen per client (see dns-pool's docs/subsetting.md)
+  --client-index <i>       this client's index among --client-count    default none
+  --client-count <n>       clients: with --client-index, exact balance default none
   --json                   one JSON object per call, summary as JSON   default off
   -v, --verbose            also print pool events to stderr: DNS       default off
                            changes, connection states, retries
@@ -122,6 +131,9 @@ export function parseFlags(argv: readonly string[]): { help: true } | { help: fa
         concurrency: { type: "string" },
         timeout: { type: "string" },
         json: { type: "boolean" },
+        "subset-size": { type: "string" },
+        "client-index": { type: "string" },
+        "client-count": { type: "string" },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
       },
@@ -164,6 +176,16 @@ export function parseFlags(argv: readonly string[]): { help: true } | { help: fa
     return n;
   };
   const count = int("count", DEFAULTS.count, 0, Number.MAX_SAFE_INTEGER);
+  const optionalInt = (flag: string, min: number) =>
+    str(flag) === undefined ? undefined : int(flag, 0, min, Number.MAX_SAFE_INTEGER);
+  const clientIndex = optionalInt("client-index", 0);
+  const clientCount = optionalInt("client-count", 1);
+  if ((clientIndex === undefined) !== (clientCount === undefined)) {
+    throw new FlagError("--client-index and --client-count go together");
+  }
+  if (clientIndex !== undefined && clientCount !== undefined && clientIndex >= clientCount) {
+    throw new FlagError(`--client-index must be below --client-count (${clientCount}); got ${clientIndex}`);
+  }
   return {
     help: false,
     config: {
@@ -177,6 +199,9 @@ export function parseFlags(argv: readonly string[]): { help: true } | { help: fa
       timeoutMs: duration("timeout", DEFAULTS.timeout, true),
       json: values.json === true,
       verbose: values.verbose === true,
+      subsetSize: optionalInt("subset-size", 1),
+      clientIndex,
+      clientCount,
     },
   };
 }

@@ -30,6 +30,16 @@ try {
     policy: config.policy,
     protocol: config.protocol,
     connect: config.connect,
+    ...(config.subsetSize === undefined
+      ? {}
+      : {
+          subset: {
+            size: config.subsetSize,
+            ...(config.clientIndex === undefined
+              ? {}
+              : { clientIndex: config.clientIndex, clientCount: config.clientCount }),
+          },
+        }),
   });
 } catch (err) {
   fail(`--target: ${ConnectError.from(err).rawMessage}`);

@@ -47,6 +47,9 @@ describe("parseFlags", () => {
       timeoutMs: 2000,
       json: false,
       verbose: false,
+      subsetSize: undefined,
+      clientIndex: undefined,
+      clientCount: undefined,
     });
   });
 
@@ -69,6 +72,12 @@ describe("parseFlags", () => {
         "1.5s",
         "--json",
         "-v",
+        "--subset-size",
+        "2",
+        "--client-index",
+        "1",
+        "--client-count",
+        "6",
       ]),
       {
         target: "ipv4:127.0.0.2:8081,127.0.0.3:8081",
@@ -81,8 +90,20 @@ describe("parseFlags", () => {
         timeoutMs: 1500,
         json: true,
         verbose: true,
+        subsetSize: 2,
+        clientIndex: 1,
+        clientCount: 6,
       },
     );
+  });
+
+  it("takes --client-index and --client-count together only, the index below the count", () => {
+    assert.throws(() => config(["--client-index", "1"]), /--client-index and --client-count go together/);
+    assert.throws(
+      () => config(["--client-index", "6", "--client-count", "6"]),
+      /--client-index must be below --client-count \(6\); got 6/,
+    );
+    assert.throws(() => config(["--subset-size", "0"]), /--subset-size must be a whole number from 1/);
   });
 
   it("takes --count 0 as no limit and --interval 0 as no pause", () => {

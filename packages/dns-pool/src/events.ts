@@ -3,8 +3,10 @@ import type { ConnectivityState } from "./connectivity.js";
 
 /** A resolution brought a (possibly unchanged) address list. */
 export interface ResolutionEvent {
-  /** Every address, e.g. ["127.0.0.2:8081", "127.0.0.3:8081"]. */
+  /** Every address in use, e.g. ["127.0.0.2:8081", "127.0.0.3:8081"] (with `subset`, this client's subset). */
   readonly addresses: readonly string[];
+  /** How many addresses the target resolved to (more than `addresses` with `subset`). */
+  readonly resolved: number;
   /** Addresses new in this resolution. */
   readonly added: readonly string[];
   /** Addresses gone in this resolution; their connections drain. */

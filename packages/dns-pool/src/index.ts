@@ -28,8 +28,16 @@ export type {
   PoolTlsOptions,
   PoolTransportOptions,
   RetryPolicy,
+  SubsetOptions,
 } from "./options.js";
 export { createPoolTransport, type EndpointStats, type PoolStats, PoolTransport } from "./pool.js";
 export type { Resolution, Resolver, ResolverListener } from "./resolver/resolver.js";
 export type { KeepaliveOptions } from "./subchannel.js";
+export {
+  createSubsetter,
+  defaultClientId,
+  type Subsetter,
+  type SubsetterKind,
+  type SubsetterOptions,
+} from "./subset/index.js";
 export { parseTarget, type Target } from "./target.js";

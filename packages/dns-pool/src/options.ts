@@ -12,6 +12,8 @@ import type { BackoffOptions } from "./backoff.js";
 import type { PolicyName } from "./balancer/policy.js";
 import { invalidArgument } from "./errors.js";
 import type { KeepaliveOptions } from "./subchannel.js";
+import type { SubsetterKind } from "./subset/index.js";
+import type { SubsetterOptions } from "./subset/subsetter.js";
 
 /** The wire protocols a pool can speak; all three run over HTTP/2. */
 export type PoolProtocol = "grpc" | "grpc-web" | "connect";
@@ -78,6 +80,13 @@ export interface PoolTransportOptions {
   dnsTimeoutMs?: number;
   /** Resolve `dns:` names through SRV records (ports from the records). Default false. */
   srv?: boolean;
+  /**
+   * For `kubernetes:` targets: a `KubeConfig` of @kubernetes/client-node (an
+   * optional peer dependency). Default: `loadFromDefault()`, which inside a
+   * pod uses its service account (RBAC: get, list, watch on
+   * discovery.k8s.io endpointslices).
+   */
+  kubeConfig?: object;
   /** How long one connection attempt may take, TCP + TLS + HTTP/2 settings. Default 20000. */
   connectTimeoutMs?: number;
   /** HTTP/2 keepalive pings. Default: off (`timeMs` undefined), `timeoutMs` 20000, `permitWithoutCalls` false. */
@@ -113,6 +122,13 @@ export interface PoolTransportOptions {
    */
   healthCheck?: false | { service: string };
   /**
+   * Connect to at most `size` of the resolved endpoints, chosen
+   * deterministically per client so that load stays even across servers and
+   * a change of one server changes about one endpoint per client (see
+   * docs/subsetting.md). Default: no subsetting (every endpoint).
+   */
+  subset?: SubsetOptions;
+  /**
    * Outlier ejection (gRFC A50): endpoints whose calls fail much more than
    * the others' are taken out of the picker for a while. `false` turns it
    * off. Defaults: see {@link OutlierDetectionOptions}.
@@ -138,6 +154,18 @@ export interface PoolTransportOptions {
   readMaxBytes?: number;
   /** Largest request message sent. Default ~4 GiB, as connect-node. */
   writeMaxBytes?: number;
+}
+
+/** Subsetting: each client uses a few endpoints only (see docs/subsetting.md). */
+export interface SubsetOptions extends SubsetterOptions {
+  /** Endpoints per client. */
+  size: number;
+  /**
+   * The algorithm: "auto" (default) picks "aperture" when `clientIndex` and
+   * `clientCount` are given (exact balance), else "rendezvous" (no
+   * coordination needed, minimal churn).
+   */
+  kind?: SubsetterKind | "auto";
 }
 
 /** A gRFC A6 retry policy for calls that reached a server. */

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, Transport, UnaryResponse } from "@connectrpc/connect";
@@ -14,6 +15,7 @@ import type { HealthStatus } from "./health-check.js";
 import { type PoolTransportOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
 import { sweepOutliers } from "./outlier-detection.js";
 import { DnsResolver } from "./resolver/dns-resolver.js";
+import { KubernetesResolver } from "./resolver/kubernetes-resolver.js";
 import {
   type Resolution,
   type Resolver,
@@ -21,6 +23,8 @@ import {
   StaticResolver,
 } from "./resolver/resolver.js";
 import { Subchannel, type SubchannelListener } from "./subchannel.js";
+import { createSubsetter, type Subsetter } from "./subset/index.js";
+import { checkSubsetSize } from "./subset/subsetter.js";
 import { defaultAuthority, parseTarget, staticAddresses, type Target } from "./target.js";
 
 /** One endpoint in {@link PoolStats}. */
@@ -100,6 +104,7 @@ export class PoolTransport implements Transport {
   private waitingHandle: NodeJS.Timeout | undefined;
   private readonly outlierTimer: NodeJS.Timeout | undefined;
   private readonly retried = { transparent: 0, policy: 0 };
+  private readonly subset: { size: number; subsetter: Subsetter } | undefined;
 
   /** @throws ConnectError (InvalidArgument) for a malformed target or option. */
   constructor(options: PoolTransportOptions) {
@@ -117,16 +122,18 @@ export class PoolTransport implements Transport {
     this.transportOptions = pickTransportOptions(options);
     this.policy = createPolicy(this.options.policy);
     this.active = this.options.connect === "eager";
-    const fixed = staticAddresses(this.parsed);
-    this.resolver =
-      fixed !== undefined || this.parsed.scheme !== "dns"
-        ? new StaticResolver(fixed ?? [])
-        : new DnsResolver({
-            ...this.options,
-            host: this.parsed.host,
-            port: this.parsed.port,
-            dnsServer: this.parsed.dnsServer,
-          });
+    if (options.subset) {
+      try {
+        this.subset = {
+          size: options.subset.size,
+          subsetter: createSubsetter(options.subset.kind ?? "auto", options.subset),
+        };
+        checkSubsetSize(options.subset.size);
+      } catch (err) {
+        throw new ConnectError(`option subset: ${(err as Error).message}`, Code.InvalidArgument);
+      }
+    }
+    this.resolver = createResolver(this.parsed, this.options, options.kubeConfig);
     this.resolver.start(this.resolverListener);
     const od = this.options.outlierDetection;
     if (od) {
@@ -475,7 +482,13 @@ export class PoolTransport implements Transport {
     if (this.closedPromise) return;
     const next = new Map<string, Endpoint>();
     const added: string[] = [];
-    for (const address of resolution.addresses) {
+    let addresses = resolution.addresses;
+    if (this.subset) {
+      const byKey = new Map(addresses.map((a) => [formatAddress(a), a]));
+      const chosen = this.subset.subsetter.select([...byKey.keys()], this.subset.size);
+      addresses = chosen.map((k) => byKey.get(k) as Address);
+    }
+    for (const address of addresses) {
       const key = formatAddress(address);
       let endpoint = this.endpoints.get(key);
       if (!endpoint) {
@@ -500,6 +513,7 @@ export class PoolTransport implements Transport {
       addresses: this.ordered.map((e) => e.address),
       added,
       removed,
+      resolved: resolution.addresses.length,
       ttlSeconds: resolution.ttlSeconds,
     });
     this.rebuild();
@@ -609,6 +623,47 @@ export class PoolTransport implements Transport {
  */
 export function createPoolTransport(options: PoolTransportOptions): PoolTransport {
   return new PoolTransport(options);
+}
+
+/** The resolver for a target: fixed addresses, DNS or the Kubernetes API. */
+function createResolver(
+  target: Target,
+  options: ResolvedPoolOptions,
+  kubeConfig: object | undefined,
+): Resolver {
+  const fixed = staticAddresses(target);
+  if (fixed) return new StaticResolver(fixed);
+  switch (target.scheme) {
+    case "dns":
+      return new DnsResolver({
+        ...options,
+        host: target.host,
+        port: target.port,
+        dnsServer: target.dnsServer,
+      });
+    case "kubernetes":
+      return new KubernetesResolver({
+        service: target.service,
+        namespace: target.namespace ?? podNamespace(),
+        port: target.port,
+        kubeConfig,
+        initialBackoffMs: options.minResolveIntervalMs,
+        maxBackoffMs: options.maxResolveIntervalMs,
+      });
+    default:
+      throw new Error(`no resolver for ${target.scheme}`);
+  }
+}
+
+/** The namespace this pod runs in, from its service account; "default" outside a cluster. */
+function podNamespace(): string {
+  try {
+    return (
+      readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim() || "default"
+    );
+  } catch {
+    return "default";
+  }
 }
 
 /**

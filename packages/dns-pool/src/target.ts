@@ -26,6 +26,18 @@ export type Target =
       readonly path: string;
     }
   | {
+      /**
+       * `kubernetes:///service.namespace:port` (or `k8s:///`): watch the
+       * Service's EndpointSlices through the Kubernetes API. `port` is the
+       * pod's port number or the name of a port of the Service.
+       */
+      readonly scheme: "kubernetes";
+      readonly service: string;
+      /** Undefined: the pod's own namespace (from its service account), else "default". */
+      readonly namespace: string | undefined;
+      readonly port: number | string;
+    }
+  | {
       /** `host:port` or `passthrough:///host:port`: one connection, the OS resolves. */
       readonly scheme: "passthrough";
       readonly host: string;
@@ -33,9 +45,9 @@ export type Target =
     };
 
 const DNS_PORT = 53;
-const SCHEMES = ["dns", "ipv4", "ipv6", "unix", "unix-abstract", "passthrough"];
+const SCHEMES = ["dns", "ipv4", "ipv6", "unix", "unix-abstract", "passthrough", "kubernetes", "k8s"];
 const EXAMPLES =
-  "expected dns:///host:port, dns://dns-server[:port]/host:port, ipv4:a.b.c.d:port[,...], ipv6:[addr]:port[,...], unix:/path or host:port";
+  "expected dns:///host:port, dns://dns-server[:port]/host:port, ipv4:a.b.c.d:port[,...], ipv6:[addr]:port[,...], unix:/path, kubernetes:///service.namespace:port or host:port";
 
 /**
  * Parses a gRPC-style target. `defaultPort` fills in a missing port; without
@@ -97,6 +109,28 @@ export function parseTarget(target: string, defaultPort?: number): Target {
       if (path === "") throw fail("the socket path is missing");
       return { scheme: "unix", path };
     }
+    case "kubernetes":
+    case "k8s": {
+      if (!rest.startsWith("///")) throw fail(`${scheme}: must be followed by ///service.namespace:port`);
+      const endpoint = rest.slice(3);
+      const colon = endpoint.lastIndexOf(":");
+      if (colon < 0) throw fail("the port (number or name) is missing");
+      const name = endpoint.slice(0, colon);
+      const portText = endpoint.slice(colon + 1);
+      // service.namespace, also written service.namespace.svc[.cluster.local]
+      const [service, namespace] = name.replace(/\.svc(\..*)?$/, "").split(".");
+      const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+      if (!service || !dnsLabel.test(service)) throw fail(`"${service ?? ""}" is not a valid Service name`);
+      if (namespace !== undefined && !dnsLabel.test(namespace))
+        throw fail(`"${namespace}" is not a valid namespace`);
+      if (/^\d+$/.test(portText)) {
+        const port = Number(portText);
+        if (port < 1 || port > 65535) throw fail(`port "${portText}" is not a number from 1 to 65535`);
+        return { scheme: "kubernetes", service, namespace, port };
+      }
+      if (!dnsLabel.test(portText)) throw fail(`"${portText}" is neither a port number nor a port name`);
+      return { scheme: "kubernetes", service, namespace, port: portText };
+    }
     case "unix-abstract":
       if (rest === "") throw fail("the abstract socket name is missing");
       return { scheme: "unix", path: `\0${rest}` };
@@ -126,6 +160,10 @@ export function defaultAuthority(target: Target): string {
     }
     case "unix":
       return "localhost";
+    case "kubernetes": {
+      const host = `${target.service}.${target.namespace ?? "default"}`;
+      return typeof target.port === "number" ? `${host}:${target.port}` : host;
+    }
   }
 }
 
@@ -139,6 +177,8 @@ export function staticAddresses(target: Target): Address[] | undefined {
       return [{ path: target.path }];
     case "passthrough":
       return [{ host: target.host, port: target.port }];
+    case "kubernetes":
+      return undefined;
     case "dns":
       // An IP literal needs no DNS query (as in gRPC).
       return isIP(target.host) ? [{ host: target.host, port: target.port }] : undefined;

@@ -1,0 +1,217 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Address } from "../address.js";
+import { Backoff } from "../backoff.js";
+import type { Resolver, ResolverListener } from "./resolver.js";
+
+/** Settings of {@link KubernetesResolver}. */
+export interface KubernetesResolverOptions {
+  /** The Service whose EndpointSlices to watch. */
+  readonly service: string;
+  readonly namespace: string;
+  /** The pod port: a number, or the name of a port in the EndpointSlices. */
+  readonly port: number | string;
+  /** A `KubeConfig` of @kubernetes/client-node; default `loadFromDefault()` (in cluster: the service account). */
+  readonly kubeConfig: object | undefined;
+  /** Backoff between failed list/watch attempts. */
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+/** The parts of a discovery.k8s.io/v1 EndpointSlice that matter here. */
+interface EndpointSlice {
+  metadata?: { name?: string; resourceVersion?: string };
+  ports?: { name?: string; port?: number }[] | null;
+  endpoints?: { addresses?: string[]; conditions?: { ready?: boolean | null } }[] | null;
+}
+
+/** A watch that must start over from a fresh list (410 Gone, or an ERROR event). */
+class RelistNeeded extends Error {}
+
+/**
+ * Resolves `kubernetes:///service.namespace:port` by watching the Service's
+ * `discovery.k8s.io/v1` EndpointSlices, as kube-proxy does: a full list
+ * (all slices of the Service, paged), then a watch from its resourceVersion.
+ * Every change is applied at once, so a new ready pod is seen in
+ * milliseconds, with no DNS TTL in between. Only endpoints whose `ready`
+ * condition is not false count. A watch that ends is resumed from the last
+ * resourceVersion; a 410 Gone, or any failure, relists with backoff, and the
+ * pool keeps its last good addresses meanwhile.
+ */
+export class KubernetesResolver implements Resolver {
+  private listener: ResolverListener | undefined;
+  private readonly slices = new Map<string, EndpointSlice>();
+  private closed = false;
+  private abortWatch: AbortController | undefined;
+  private readonly sleeper = new AbortController();
+  private readonly backoff: Backoff;
+
+  constructor(private readonly options: KubernetesResolverOptions) {
+    this.backoff = new Backoff({
+      initialMs: options.initialBackoffMs,
+      maxMs: options.maxBackoffMs,
+      multiplier: 2,
+      jitter: 0.2,
+    });
+  }
+
+  start(listener: ResolverListener): void {
+    this.listener = listener;
+    void this.run();
+  }
+
+  /** The watch sees every change as it happens: nothing to do. */
+  resolveNow(): void {}
+
+  close(): void {
+    this.closed = true;
+    this.abortWatch?.abort();
+    this.sleeper.abort();
+  }
+
+  private get what(): string {
+    return `EndpointSlices of Service ${this.options.namespace}/${this.options.service}`;
+  }
+
+  private async run(): Promise<void> {
+    let k8s: typeof import("@kubernetes/client-node");
+    try {
+      k8s = await import("@kubernetes/client-node");
+    } catch {
+      this.listener?.onResolutionError(
+        new ConnectError(
+          "kubernetes: targets need the optional peer dependency @kubernetes/client-node: install it next to @rngbalance/dns-pool",
+          Code.FailedPrecondition,
+        ),
+      );
+      return;
+    }
+    let kc: InstanceType<typeof k8s.KubeConfig>;
+    try {
+      kc =
+        (this.options.kubeConfig as InstanceType<typeof k8s.KubeConfig> | undefined) ?? new k8s.KubeConfig();
+      if (!this.options.kubeConfig) kc.loadFromDefault();
+    } catch (err) {
+      this.report(`cannot load a kubeconfig: ${(err as Error).message}`);
+      return;
+    }
+    const api = kc.makeApiClient(k8s.DiscoveryV1Api);
+    const watch = new k8s.Watch(kc);
+    const { namespace, service } = this.options;
+    const labelSelector = `kubernetes.io/service-name=${service}`;
+    const path = `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`;
+    while (!this.closed) {
+      try {
+        // List every slice (paged), then publish them as one address set.
+        this.slices.clear();
+        let resourceVersion: string | undefined;
+        let next: string | undefined;
+        do {
+          const page = await api.listNamespacedEndpointSlice({
+            namespace,
+            labelSelector,
+            limit: 500,
+            _continue: next,
+          });
+          for (const slice of page.items) this.slices.set(slice.metadata?.name ?? "", slice as EndpointSlice);
+          next = page.metadata?._continue || undefined;
+          resourceVersion = page.metadata?.resourceVersion;
+        } while (next);
+        this.publish();
+        this.backoff.reset();
+        // Watch from there; a watch the server ends is resumed where it stopped.
+        for (;;) {
+          resourceVersion = await this.watchOnce(watch, path, labelSelector, resourceVersion);
+          if (this.closed) return;
+        }
+      } catch (err) {
+        if (this.closed) return;
+        if (!(err instanceof RelistNeeded)) this.report(describe(err));
+        try {
+          await sleep(err instanceof RelistNeeded ? 0 : this.backoff.nextDelayMs(), undefined, {
+            signal: this.sleeper.signal,
+            ref: false,
+          });
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  /** One watch request; resolves with the last resourceVersion when the server ends it. */
+  private watchOnce(
+    watch: { watch: (...args: never[]) => Promise<AbortController> },
+    path: string,
+    labelSelector: string,
+    resourceVersion: string | undefined,
+  ): Promise<string | undefined> {
+    let rv = resourceVersion;
+    return new Promise((resolve, reject) => {
+      const onEvent = (type: string, obj: EndpointSlice & { code?: number; message?: string }) => {
+        if (type === "ERROR") {
+          // 410 Gone: our resourceVersion is too old; anything else: start over too.
+          this.abortWatch?.abort();
+          reject(
+            obj.code === 410 ? new RelistNeeded() : new Error(`watch error ${obj.code}: ${obj.message}`),
+          );
+          return;
+        }
+        rv = obj.metadata?.resourceVersion ?? rv;
+        const name = obj.metadata?.name ?? "";
+        if (type === "ADDED" || type === "MODIFIED") this.slices.set(name, obj);
+        else if (type === "DELETED") this.slices.delete(name);
+        else return; // BOOKMARK: only the resourceVersion moves
+        this.publish();
+      };
+      const onDone = (err: unknown) => (err && !this.closed ? reject(err) : resolve(rv));
+      (watch.watch as (...args: unknown[]) => Promise<AbortController>)(
+        path,
+        { labelSelector, resourceVersion: rv, allowWatchBookmarks: true },
+        onEvent,
+        onDone,
+      ).then((controller) => {
+        this.abortWatch = controller;
+        if (this.closed) controller.abort();
+      }, reject);
+    });
+  }
+
+  private publish(): void {
+    const { port } = this.options;
+    const seen = new Map<string, Address>();
+    for (const slice of this.slices.values()) {
+      const podPort = typeof port === "number" ? port : slice.ports?.find((p) => p.name === port)?.port;
+      if (podPort === undefined) continue;
+      for (const endpoint of slice.endpoints ?? []) {
+        // EndpointSlice API: a missing `ready` means ready.
+        if (endpoint.conditions?.ready === false) continue;
+        for (const host of endpoint.addresses ?? []) seen.set(`${host}:${podPort}`, { host, port: podPort });
+      }
+    }
+    if (seen.size === 0) {
+      this.report(
+        typeof port === "string" &&
+          ![...this.slices.values()].some((s) => s.ports?.some((p) => p.name === port))
+          ? `no port named "${port}" in the ${this.what}`
+          : `no ready endpoint in the ${this.what} (${this.slices.size} slices)`,
+      );
+      return;
+    }
+    this.listener?.onResolution({
+      addresses: [...seen.keys()].sort().map((k) => seen.get(k) as Address),
+      ttlSeconds: undefined,
+    });
+  }
+
+  private report(why: string): void {
+    this.listener?.onResolutionError(new ConnectError(`kubernetes: ${this.what}: ${why}`, Code.Unavailable));
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  if (typeof e.code === "number")
+    return `API server answered HTTP ${e.code}: ${String(e.body ?? e.message).slice(0, 200)}`;
+  return e.message ?? String(err);
+}
