@@ -31,3 +31,8 @@ export class Backoff {
     this.next = this.options.initialMs;
   }
 }
+
+/** The backoff both resolvers use after a failed resolution: doubling from `initialMs` to `maxMs`, ±20 %. */
+export function resolutionBackoff(initialMs: number, maxMs: number): Backoff {
+  return new Backoff({ initialMs, maxMs, multiplier: 2, jitter: 0.2 });
+}

@@ -1,7 +1,7 @@
 import * as dns from "node:dns";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Address, formatAddress, formatHostPort, type TcpAddress } from "../address.js";
-import { Backoff } from "../backoff.js";
+import { type Backoff, resolutionBackoff } from "../backoff.js";
 import { readSearchConfig, type SearchConfig, searchCandidates } from "./resolv-conf.js";
 import type { Resolution, Resolver, ResolverListener } from "./resolver.js";
 
@@ -69,12 +69,7 @@ export class DnsResolver implements Resolver {
     } else {
       this.serverLabel = `the system resolver (${this.resolver.getServers().join(", ") || "no servers in /etc/resolv.conf"})`;
     }
-    this.failureBackoff = new Backoff({
-      initialMs: options.minResolveIntervalMs,
-      maxMs: options.maxResolveIntervalMs,
-      multiplier: 2,
-      jitter: 0.2,
-    });
+    this.failureBackoff = resolutionBackoff(options.minResolveIntervalMs, options.maxResolveIntervalMs);
   }
 
   start(listener: ResolverListener): void {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Address } from "../address.js";
-import { Backoff } from "../backoff.js";
+import { type Backoff, resolutionBackoff } from "../backoff.js";
 import type { Resolver, ResolverListener } from "./resolver.js";
 
 /** Settings of {@link KubernetesResolver}. */
@@ -47,12 +47,7 @@ export class KubernetesResolver implements Resolver {
   private readonly backoff: Backoff;
 
   constructor(private readonly options: KubernetesResolverOptions) {
-    this.backoff = new Backoff({
-      initialMs: options.initialBackoffMs,
-      maxMs: options.maxBackoffMs,
-      multiplier: 2,
-      jitter: 0.2,
-    });
+    this.backoff = resolutionBackoff(options.initialBackoffMs, options.maxBackoffMs);
   }
 
   start(listener: ResolverListener): void {
