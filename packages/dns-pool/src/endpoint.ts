@@ -6,6 +6,7 @@ import {
 } from "@connectrpc/connect-node";
 import type { Balanceable } from "./balancer/picker.js";
 import { ConnectivityState } from "./connectivity.js";
+import { type FastUnaryOptions, fastGrpcUnary, type SerializerCache } from "./fast/grpc-unary.js";
 import { type HealthStatus, HealthWatcher } from "./health-check.js";
 import type { PoolProtocol, PoolTransportOptions } from "./options.js";
 import type { OutlierTracked } from "./outlier-detection.js";
@@ -24,6 +25,20 @@ export type EndpointTransportOptions = Pick<
   | "readMaxBytes"
   | "writeMaxBytes"
 >;
+
+/**
+ * The fast unary path covers what it implements: binary gRPC without
+ * interceptors or compression. Anything else takes connect-node's path.
+ */
+function fastPathAllowed(o: EndpointTransportOptions): boolean {
+  return (
+    (o.interceptors === undefined || o.interceptors.length === 0) &&
+    o.useBinaryFormat !== false &&
+    o.sendCompression === undefined &&
+    (o.acceptCompression === undefined || o.acceptCompression.length === 0) &&
+    o.jsonOptions === undefined
+  );
+}
 
 /**
  * One address of the pool: its connection (the subchannel), a stock
@@ -49,6 +64,11 @@ export class Endpoint implements Balanceable, OutlierTracked {
   health: HealthStatus;
   healthReason: string | undefined;
   readonly transport: Transport;
+  /**
+   * How unary calls run: the lean gRPC path on node:http2 when the options
+   * allow it (see `fastPathAllowed`), else the connect-node transport.
+   */
+  readonly unary: Transport["unary"];
   private readonly healthWatcher: HealthWatcher | undefined;
 
   constructor(
@@ -57,6 +77,8 @@ export class Endpoint implements Balanceable, OutlierTracked {
     options: EndpointTransportOptions,
     healthService: string | undefined,
     onHealthChange: () => void,
+    fastPath: boolean,
+    serializers: SerializerCache,
   ) {
     const common = { ...options, baseUrl: subchannel.authority, sessionManager: subchannel };
     switch (protocol) {
@@ -69,6 +91,17 @@ export class Endpoint implements Balanceable, OutlierTracked {
       case "connect":
         this.transport = createConnectTransport({ ...common, httpVersion: "2" });
         break;
+    }
+    if (fastPath && protocol === "grpc" && fastPathAllowed(options)) {
+      const fastOptions: FastUnaryOptions = {
+        readMaxBytes: options.readMaxBytes ?? 0xffffffff,
+        writeMaxBytes: options.writeMaxBytes ?? 0xffffffff,
+        binaryOptions: options.binaryOptions,
+      };
+      this.unary = (method, signal, timeoutMs, header, input) =>
+        fastGrpcUnary(subchannel, serializers, fastOptions, method, signal, timeoutMs, header, input);
+    } else {
+      this.unary = this.transport.unary.bind(this.transport);
     }
     this.health = healthService === undefined ? "UNCHECKED" : "PENDING";
     if (healthService !== undefined) {

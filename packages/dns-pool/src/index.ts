@@ -8,7 +8,7 @@
 export type { Address, TcpAddress, UnixAddress } from "./address.js";
 export { formatAddress } from "./address.js";
 export type { BackoffOptions } from "./backoff.js";
-export type { Balanceable, Picker } from "./balancer/picker.js";
+export { type Balanceable, LeastRequestPicker, type Picker, RoundRobinPicker } from "./balancer/picker.js";
 export type { BalancingPolicy, PolicyName } from "./balancer/policy.js";
 export { ConnectivityState } from "./connectivity.js";
 export type {

@@ -11,6 +11,7 @@ import { ConnectivityState } from "./connectivity.js";
 import { Endpoint, type EndpointTransportOptions } from "./endpoint.js";
 import { describeError, neverProcessed } from "./errors.js";
 import type { PoolEvents } from "./events.js";
+import { SerializerCache } from "./fast/grpc-unary.js";
 import type { HealthStatus } from "./health-check.js";
 import { type PoolTransportOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
 import { sweepOutliers } from "./outlier-detection.js";
@@ -104,6 +105,7 @@ export class PoolTransport implements Transport {
   private waitingHandle: NodeJS.Timeout | undefined;
   private readonly outlierTimer: NodeJS.Timeout | undefined;
   private readonly retried = { transparent: 0, policy: 0 };
+  private readonly serializers = new SerializerCache();
   private readonly subset: { size: number; subsetter: Subsetter } | undefined;
 
   /** @throws ConnectError (InvalidArgument) for a malformed target or option. */
@@ -236,14 +238,7 @@ export class PoolTransport implements Transport {
       const losses = endpoint.subchannel.connectionLosses;
       let error: ConnectError;
       try {
-        const response = await endpoint.transport.unary(
-          method,
-          signal,
-          remaining,
-          header,
-          input,
-          contextValues,
-        );
+        const response = await endpoint.unary(method, signal, remaining, header, input, contextValues);
         this.callEnded(endpoint, undefined);
         return response;
       } catch (err) {
@@ -549,6 +544,8 @@ export class PoolTransport implements Transport {
       this.transportOptions,
       health ? health.service : undefined,
       () => this.rebuild(),
+      this.options.fastPath,
+      this.serializers,
     );
   }
 

@@ -100,6 +100,8 @@ describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/r
     const p = pool({ dnsTimeoutMs: 200 });
     const errors: string[] = [];
     p.on("resolutionError", (e) => errors.push(e.error.rawMessage));
+    let resolutions = 0;
+    p.on("resolution", () => resolutions++);
     const load = startLoad(p, { concurrency: 1, ratePerSecond: 200 });
     await until(
       () => new Set(load.answers.map((a) => a.rn)).size === fleet.servers.length,
@@ -114,7 +116,10 @@ describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/r
       const mark = load.answers.length;
       await until(() => load.answers.length > mark + 30, 5000, "calls keep flowing");
       assert.deepEqual(new Set(load.answers.slice(mark).map((a) => a.rn)), expected, `${mode}: same pods`);
+      // DNS recovers: wait for a good resolution, which also resets the pool's backoff.
+      const good = resolutions;
       fleet.dns.failWith(fleet.name, undefined);
+      await until(() => resolutions > good, 10_000, "a good resolution again");
     }
     await load.stop();
     assert.deepEqual(load.failures, []);

@@ -40,12 +40,12 @@ export class LeastRequestPicker<E extends Balanceable> implements Picker<E> {
 
   pick(): E | undefined {
     const n = this.ready.length;
-    const a = this.ready[Math.floor(Math.random() * n)] as E;
+    const i = Math.floor(Math.random() * n);
+    const a = this.ready[i] as E;
     if (n === 1) return a;
-    // A second index distinct from the first, still uniform.
+    // A second index distinct from the first, still uniform: O(1), no search.
     let j = Math.floor(Math.random() * (n - 1));
-    const first = this.ready.indexOf(a);
-    if (j >= first) j++;
+    if (j >= i) j++;
     const b = this.ready[j] as E;
     return b.inFlight < a.inFlight ? b : a;
   }
