@@ -2,13 +2,15 @@
 # Images for rng-server and rng-client, from one multi-stage build:
 #   docker build --target server -t rngbalance/server .
 #   docker build --target client -t rngbalance/client .
+# deploy/test/dockerfile.test.ts checks this file against the repository.
 
 FROM node:20-bookworm-slim AS build
 # pnpm from npm, at the version package.json pins in "packageManager"
 # (corepack's signature check fails on machines without its key list).
-RUN npm install -g pnpm@10.34.9
+RUN npm install -g --no-fund --no-audit pnpm@10.34.9
 WORKDIR /src
 # Manifests first: the dependency layer is rebuilt only when they change.
+# Every workspace package's package.json is here (the test enforces it).
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml turbo.json tsconfig.base.json buf.yaml buf.gen.yaml ./
 COPY packages/proto/package.json packages/proto/
 COPY packages/dns-pool/package.json packages/dns-pool/
@@ -22,20 +24,30 @@ RUN pnpm install --frozen-lockfile
 COPY proto ./proto
 COPY packages ./packages
 COPY apps ./apps
-# The stubs in packages/proto/src/gen are committed: no buf run is needed here.
+# turbo builds the apps and the workspace packages they use, in order. Its
+# "generate" step reruns buf with local plugins only (no network), which
+# rewrites the committed stubs in packages/proto/src/gen identically.
 RUN pnpm exec turbo run build --filter=@rngbalance/server... --filter=@rngbalance/client...
-# A self-contained directory per app: its production dependencies, workspace
-# packages included (--legacy: pnpm 10 otherwise needs inject-workspace-packages).
+# One self-contained directory per app: its files ("files": dist), its
+# production dependencies only (--prod), workspace packages copied in.
+# pnpm 10 deploys only workspaces with inject-workspace-packages=true unless
+# --legacy is given; --legacy keeps the workspace as it is.
 RUN pnpm deploy --filter=@rngbalance/server --prod --legacy /out/server \
  && pnpm deploy --filter=@rngbalance/client --prod --legacy /out/client
 
-# node runs as PID 1 directly: both apps handle SIGTERM and SIGINT themselves
-# (graceful drain) and start no child processes, so there are no zombies to
-# reap and tini would add nothing.
+# Runtime targets. node runs as PID 1, with no tini: as PID 1 the kernel
+# gives it no default signal actions, so a SIGTERM without a handler would be
+# ignored. Both apps handle SIGTERM and SIGINT themselves (rng-server drains
+# then exits 0, rng-client stops and prints its summary; a second signal exits
+# at once), start no child processes, so there are no zombies to reap, and
+# ENTRYPOINT is in exec form, so no shell sits between the runtime and node.
+# tini would add nothing but a package. The files stay owned by root: the
+# app's user can read, not change them (the pods also mount / read-only).
+# USER is numeric so that Kubernetes' runAsNonRoot can verify it.
 FROM node:20-bookworm-slim AS server
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build --chown=10001:10001 /out/server ./
+COPY --from=build /out/server ./
 USER 10001:10001
 EXPOSE 8081
 STOPSIGNAL SIGTERM
@@ -44,7 +56,7 @@ ENTRYPOINT ["node", "dist/main.js"]
 FROM node:20-bookworm-slim AS client
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build --chown=10001:10001 /out/client ./
+COPY --from=build /out/client ./
 USER 10001:10001
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "dist/main.js"]
