@@ -1,0 +1,112 @@
+/**
+ * What the parent asks a client child to do for one cell, and what the
+ * child reports back (one JSON line on stdout).
+ */
+
+/** The legacy method, as grpc-js sends it. */
+export const RNG_PATH = "/rng.Rng/Rng";
+
+/** The clients compared. */
+export type ClientKind =
+  /** Our pool, round_robin, gRPC protocol. */
+  | "pool-rr"
+  /** Our pool, least_request, gRPC protocol. */
+  | "pool-lr"
+  /** Our pool, round_robin, Connect protocol. */
+  | "pool-connect"
+  /** One stock connect-node `createGrpcTransport` to one server. */
+  | "stock-connect"
+  /** `@grpc/grpc-js` with an `ipv4:` target of the 3 servers and round_robin. */
+  | "grpc-js"
+  /**
+   * Profile mode only: a floor, not a product. gRPC unary written straight
+   * on node:http2 (one session per server, rotation, no deadline, no
+   * cancellation, no interceptors): what a pool fast path could cost.
+   */
+  | "raw-http2";
+
+export const CLIENT_KINDS: readonly ClientKind[] = [
+  "pool-rr",
+  "pool-lr",
+  "pool-connect",
+  "stock-connect",
+  "grpc-js",
+  "raw-http2",
+];
+
+/** What each client is, in words (for the report). */
+export const CLIENT_DESCRIPTIONS: Readonly<Record<ClientKind, string>> = {
+  "pool-rr": "createPoolTransport, round_robin, gRPC protocol, 3 endpoints via the embedded DNS (dns://)",
+  "pool-lr": "createPoolTransport, least_request, gRPC protocol, 3 endpoints via the embedded DNS (dns://)",
+  "pool-connect":
+    "createPoolTransport, round_robin, Connect protocol (binary), 3 endpoints via the embedded DNS (dns://)",
+  "stock-connect": "one stock connect-node createGrpcTransport to the first server (one HTTP/2 connection)",
+  "grpc-js":
+    "@grpc/grpc-js Client, target ipv4:127.0.0.2:P,127.0.0.3:P,127.0.0.4:P, round_robin service config, makeUnaryRequest with protobuf-es toBinary/fromBinary",
+  "raw-http2":
+    "(profile mode only) gRPC unary written straight on node:http2, one session per server, rotation, protobuf-es toBinary/fromBinary; no deadlines, cancellation or interceptors: a floor for a pool fast path",
+};
+
+/** The two sets of servers. */
+export type ServerSet =
+  /** 3 rng-server processes (connect-node server), LocalFleet. */
+  | "rng-server"
+  /** 3 grpc-js server processes written in the bench. */
+  | "grpc-js-server";
+
+export const SERVER_SETS: readonly ServerSet[] = ["rng-server", "grpc-js-server"];
+
+/** Which clients run against which servers (grpc-js servers speak only gRPC). */
+export const CLIENTS_PER_SET: Readonly<Record<ServerSet, readonly ClientKind[]>> = {
+  "rng-server": ["pool-rr", "stock-connect", "grpc-js", "pool-lr", "pool-connect"],
+  "grpc-js-server": ["pool-rr", "stock-connect", "grpc-js"],
+};
+
+/** One cell, as the parent sends it to the child (argv[2], JSON). */
+export interface CellConfig {
+  readonly client: ClientKind;
+  readonly serverSet: ServerSet;
+  /** Calls in flight (closed loop: this many workers). */
+  readonly concurrency: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** The pool's target (dns://...). */
+  readonly poolTarget: string;
+  /** "host:port" of each server, in order. */
+  readonly addresses: readonly string[];
+}
+
+/** What a child reports for one cell. */
+export interface CellResult {
+  readonly client: ClientKind;
+  readonly serverSet: ServerSet;
+  readonly concurrency: number;
+  /** Measured window, ms. */
+  readonly elapsedMs: number;
+  /** Successful calls in the window. */
+  readonly calls: number;
+  readonly callsPerSecond: number;
+  /** Latency percentiles of every call in the window, µs (histogram, ~1 % precision). */
+  readonly p50Us: number;
+  readonly p99Us: number;
+  /** Client process CPU (user + system) per successful call, µs. */
+  readonly cpuUsPerCall: number;
+  /** Client process RSS at the end of the window, MB. */
+  readonly rssMb: number;
+  /** Failed calls in the window (warm-up included). */
+  readonly errors: number;
+  /** The first error, if any. */
+  readonly firstError: string | undefined;
+  /** Pool clients: calls per endpoint during the whole run (warm-up included). */
+  readonly spread: readonly number[] | undefined;
+  /** The measured window on the monotonic clock (process.hrtime), µs: V8 CPU profiles use the same clock. */
+  readonly windowUs: readonly [number, number];
+  /** Server processes' CPU (user + system) per call during the window, µs (parent-measured). */
+  serverCpuUsPerCall?: number;
+  /**
+   * CPU used during the window by everything else on the machine (other
+   * processes, not the client, not the servers), in cores (parent-measured):
+   * a noisy neighbour shows here.
+   */
+  otherLoadCores?: number;
+}

@@ -1,0 +1,64 @@
+import { type Balanceable, ConnectivityState, type Picker } from "@rngbalance/dns-pool";
+import { median } from "./stats.js";
+
+export interface PickConfig {
+  readonly sizes: readonly number[];
+  /** Picks per timed round. */
+  readonly picks: number;
+  readonly rounds: number;
+  /** For the fallback: listening endpoints (at least max(sizes)). */
+  readonly addresses: readonly string[];
+  /** For the fallback: measured time per size and policy. */
+  readonly callMs: number;
+}
+
+export interface PickRow {
+  readonly policy: "round_robin" | "least_request";
+  readonly endpoints: number;
+  /** ns per pick (real picker) or µs per call (fallback). */
+  readonly value: number;
+}
+
+export interface PickResult {
+  /** "picker": the real picker classes; "transport": the fallback through createPoolTransport. */
+  readonly method: "picker" | "transport";
+  readonly unit: "ns/pick" | "µs/call";
+  readonly rows: readonly PickRow[];
+  readonly note: string;
+}
+
+/** The constructor shape of the pool's pickers (LeastRequestPicker ignores the cursor). */
+export type PickerClass = new (
+  ready: readonly Balanceable[],
+  cursor: { next: number },
+) => Picker<Balanceable>;
+
+/** ns per pick of the given picker classes: median of `rounds` timed rounds after a warm-up round. */
+export function realPickers(config: PickConfig, rr: PickerClass, lr: PickerClass): PickResult {
+  const rows: PickRow[] = [];
+  let sink = 0;
+  for (const policy of ["round_robin", "least_request"] as const) {
+    for (const n of config.sizes) {
+      const endpoints: Balanceable[] = Array.from({ length: n }, (_, i) => ({
+        state: ConnectivityState.READY,
+        inFlight: i % 4,
+      }));
+      const picker =
+        policy === "round_robin" ? new rr(endpoints, { next: 0 }) : new lr(endpoints, { next: 0 });
+      const round = () => {
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < config.picks; i++) sink += picker.pick()?.inFlight ?? 0;
+        return Number(process.hrtime.bigint() - t0) / config.picks;
+      };
+      round(); // warm-up: let the JIT settle
+      const samples = Array.from({ length: config.rounds }, round);
+      rows.push({ policy, endpoints: n, value: median(samples) });
+    }
+  }
+  return {
+    method: "picker",
+    unit: "ns/pick",
+    rows,
+    note: `real RoundRobinPicker / LeastRequestPicker from @rngbalance/dns-pool, ${config.picks} picks x ${config.rounds} rounds (median), checksum ${sink}`,
+  };
+}

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Balanceable, Picker } from "@rngbalance/dns-pool";
+import { parseBenchFlags } from "../src/flags.js";
+import { Histogram } from "../src/histogram.js";
+import { realPickers } from "../src/pick.js";
+import { type RepeatCell, summarize } from "../src/report.js";
+import { spread } from "../src/stats.js";
+
+describe("Histogram", () => {
+  it("gives percentiles within about 1 %", () => {
+    const h = new Histogram();
+    for (let v = 1; v <= 10_000; v++) h.record(v);
+    assert.equal(h.count, 10_000);
+    const p50 = h.percentile(50);
+    const p99 = h.percentile(99);
+    assert.ok(Math.abs(p50 - 5000) / 5000 < 0.011, `p50 ${p50}`);
+    assert.ok(Math.abs(p99 - 9900) / 9900 < 0.011, `p99 ${p99}`);
+    assert.equal(new Histogram().percentile(50), 0);
+  });
+
+  it("clamps to the values seen", () => {
+    const h = new Histogram();
+    h.record(0.2);
+    h.record(0.3);
+    assert.ok(h.percentile(99) <= 0.3);
+  });
+});
+
+describe("spread", () => {
+  it("gives min, median and max", () => {
+    assert.deepEqual(spread([3, 1, 2]), { min: 1, median: 2, max: 3 });
+    assert.deepEqual(spread([4, 1, 2, 3]), { min: 1, median: 2.5, max: 4 });
+    assert.ok(Number.isNaN(spread([]).median));
+  });
+});
+
+describe("summarize", () => {
+  const cell = (client: RepeatCell["client"], repeat: number, callsPerSecond: number): RepeatCell => ({
+    client,
+    serverSet: "rng-server",
+    concurrency: 16,
+    repeat,
+    elapsedMs: 1000,
+    calls: callsPerSecond,
+    callsPerSecond,
+    p50Us: 100,
+    p99Us: 200,
+    cpuUsPerCall: 50,
+    rssMb: 80,
+    errors: 0,
+    firstError: undefined,
+    spread: undefined,
+    windowUs: [0, 1000],
+  });
+
+  it("pairs the ratios per repeat", () => {
+    const cells = [
+      cell("pool-rr", 0, 200),
+      cell("stock-connect", 0, 100),
+      cell("grpc-js", 0, 400),
+      cell("pool-rr", 1, 300),
+      cell("stock-connect", 1, 100),
+      cell("grpc-js", 1, 300),
+    ];
+    const { summary, ratios } = summarize(cells, [16]);
+    const rr = ratios.find((r) => r.serverSet === "rng-server");
+    assert.deepEqual(rr?.poolOverStockConnect, { min: 2, median: 2.5, max: 3 });
+    assert.deepEqual(rr?.poolOverGrpcJs, { min: 0.5, median: 0.75, max: 1 });
+    assert.deepEqual(rr?.cpuGrpcJsOverPool, { min: 1, median: 1, max: 1 });
+    assert.deepEqual(summary.find((r) => r.client === "pool-rr")?.callsPerSecond, {
+      min: 200,
+      median: 250,
+      max: 300,
+    });
+  });
+});
+
+describe("parseBenchFlags", () => {
+  it("has full and quick defaults", () => {
+    const full = parseBenchFlags([]);
+    assert.ok(!full.help);
+    assert.equal(full.config.repeats, 3);
+    assert.deepEqual(full.config.concurrencies, [1, 16, 64]);
+    const quick = parseBenchFlags(["--", "--quick"]);
+    assert.ok(!quick.help);
+    assert.equal(quick.config.repeats, 1);
+    assert.equal(quick.config.durationMs, 500);
+    assert.deepEqual(quick.config.concurrencies, [1, 16]);
+  });
+
+  it("rejects bad values", () => {
+    assert.throws(() => parseBenchFlags(["--concurrency", "1,x"]), /--concurrency/);
+    assert.throws(() => parseBenchFlags(["--nope"]), /Unknown option/);
+  });
+});
+
+describe("realPickers", () => {
+  it("times any picker class with the pool's constructor shape", () => {
+    class Rotation implements Picker<Balanceable> {
+      constructor(
+        private readonly ready: readonly Balanceable[],
+        private readonly cursor: { next: number },
+      ) {}
+      pick() {
+        return this.ready[this.cursor.next++ % this.ready.length];
+      }
+    }
+    const result = realPickers(
+      { sizes: [3, 100], picks: 1000, rounds: 3, addresses: [], callMs: 0 },
+      Rotation,
+      Rotation,
+    );
+    assert.equal(result.method, "picker");
+    assert.equal(result.unit, "ns/pick");
+    assert.deepEqual(
+      result.rows.map((r) => `${r.policy} ${r.endpoints}`),
+      ["round_robin 3", "round_robin 100", "least_request 3", "least_request 100"],
+    );
+    assert.ok(result.rows.every((r) => r.value > 0));
+  });
+});
