@@ -17,6 +17,24 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/**
+ * The child side of {@link runJsonChild}: prints what `work` resolves to as
+ * one JSON line and exits 0 (not waiting for lingering handles such as
+ * grpc-js timers or half-closed sockets), or prints the error and exits 1.
+ */
+export function reportJsonResult(work: Promise<unknown>): void {
+  work.then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
 /** A node child that runs to completion and reports one JSON line on stdout. */
 export interface JsonRun<T> {
   readonly value: T;

@@ -7,6 +7,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { CellConfig, CellResult } from "./cell.js";
+import { reportJsonResult } from "./child.js";
 import { createCaller } from "./clients.js";
 import { Histogram } from "./histogram.js";
 
@@ -79,14 +80,4 @@ function sleep(ms: number): Promise<void> {
 }
 
 const config = JSON.parse(process.argv[2] ?? "") as CellConfig;
-runCell(config).then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    // Do not wait for lingering handles (grpc-js timers, half-closed sockets).
-    process.exit(0);
-  },
-  (err: unknown) => {
-    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+reportJsonResult(runCell(config));

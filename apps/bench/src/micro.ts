@@ -15,6 +15,7 @@ import { createClient } from "@connectrpc/connect";
 import * as dnsPool from "@rngbalance/dns-pool";
 import { ConnectivityState, createPoolTransport } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
+import { reportJsonResult } from "./child.js";
 import { type PickConfig, type PickerClass, type PickResult, type PickRow, realPickers } from "./pick.js";
 
 export interface MemoryConfig {
@@ -141,13 +142,4 @@ const work =
     : mode === "memory"
       ? memoryBench(arg as MemoryConfig)
       : Promise.reject(new Error(`unknown mode ${mode}`));
-work.then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (err: unknown) => {
-    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+reportJsonResult(work);

@@ -24,6 +24,7 @@ import {
   type SubsetterOptions,
   spread,
   subsetChurn,
+  syntheticPodAddresses,
 } from "../src/subset/index.js";
 
 const USAGE = `usage: simulate-subsetting [--clients C] [--servers S] [--subset k] [--trials T] [--out DIR]
@@ -130,17 +131,6 @@ function clientId(i: number): string {
   return `rng-client-${i}/1`;
 }
 
-/** `count` distinct pod-like addresses in 10.0.0.0/8, port 8081, from a fixed seed. */
-function podAddresses(count: number, seed: string): string[] {
-  const random = seededRandom(hash64(seed));
-  const seen = new Set<string>();
-  while (seen.size < count) {
-    const n = Math.floor(random() * 0x100_0000);
-    seen.add(`10.${n >>> 16}.${(n >>> 8) & 0xff}.${n & 0xff}:8081`);
-  }
-  return [...seen];
-}
-
 interface Churn {
   mean: number;
   max: number;
@@ -169,7 +159,7 @@ function summarize(values: number[]): Churn {
 
 function simulate(config: Config): Result[] {
   const { clients: C, servers: S, subset: k, trials } = config;
-  const all = podAddresses(S + trials, `simulate-subsetting/${S}/${trials}`);
+  const all = syntheticPodAddresses(S + trials, `simulate-subsetting/${S}/${trials}`);
   const servers = all.slice(0, S);
   const extras = all.slice(S);
   const pickRemoved = seededRandom(hash64(`simulate-subsetting/remove/${S}`));

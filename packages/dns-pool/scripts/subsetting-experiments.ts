@@ -10,7 +10,7 @@
  *
  * Deterministic; takes about a minute.
  */
-import { combine64, fnv1a64, hash64, seededRandom, top53 } from "../src/subset/hash.js";
+import { combine64, fnv1a64, hash64, top53 } from "../src/subset/hash.js";
 import {
   canonicalEndpoints,
   connectionsPerServer,
@@ -18,23 +18,14 @@ import {
   type SubsetterKind,
   spread,
   subsetChurn,
+  syntheticPodAddresses,
 } from "../src/subset/index.js";
 
 const C = 300;
 const S = 300;
 const K = 10;
 
-function pods(count: number, seed: string): string[] {
-  const random = seededRandom(hash64(seed));
-  const out = new Set<string>();
-  while (out.size < count) {
-    const n = Math.floor(random() * 0x100_0000);
-    out.add(`10.${n >>> 16}.${(n >>> 8) & 0xff}.${n & 0xff}:8081`);
-  }
-  return [...out];
-}
-
-const SERVERS = pods(S, "experiments/servers");
+const SERVERS = syntheticPodAddresses(S, "experiments/servers");
 const ids = (set: number, count = C) => Array.from({ length: count }, (_, i) => `rng-client-${set}-${i}/1`);
 const f2 = (n: number) => n.toFixed(2);
 const f3 = (n: number) => n.toFixed(3);
@@ -168,7 +159,7 @@ function boundedLoadExperiment(): void {
     "| ε (cap = ⌈(1+ε)Ck/S⌉) | conns max/mean | S+1 churn mean | max | S−1 churn mean | max | C+1 churn mean | max |\n| --: | --: | --: | --: | --: | --: | --: | --: |\n",
   );
   const clientIds = ids(0);
-  const extra = pods(S + 10, "experiments/servers").slice(S);
+  const extra = syntheticPodAddresses(S + 10, "experiments/servers").slice(S);
   for (const epsilon of [0.1, 0.25, 0.5]) {
     const base = boundedAssignment(clientIds, SERVERS, K, epsilon);
     const conns = spread(
@@ -326,7 +317,7 @@ function rolloutExperiment(): void {
   process.stdout.write(
     "| algorithm | client position | total churn per client: mean | min | max |\n| --- | --- | --: | --: | --: |\n",
   );
-  const fresh = pods(2 * S, "experiments/servers").slice(S);
+  const fresh = syntheticPodAddresses(2 * S, "experiments/servers").slice(S);
   for (const [kind, position] of [
     ["aperture", "index"],
     ["deterministic", "index"],

@@ -15,18 +15,8 @@ import {
   spread,
   statefulSetOrdinal,
   subsetChurn,
+  syntheticPodAddresses,
 } from "../src/subset/index.js";
-
-/** `count` distinct pod-like addresses, reproducible from `seed`. */
-function pods(count: number, seed = "pods"): string[] {
-  const random = seededRandom(hash64(seed));
-  const out = new Set<string>();
-  while (out.size < count) {
-    const n = Math.floor(random() * 0x100_0000);
-    out.add(`10.${n >>> 16}.${(n >>> 8) & 0xff}.${n & 0xff}:8081`);
-  }
-  return [...out];
-}
 
 /** A reproducible shuffle of `list`. */
 function shuffled<T>(list: readonly T[], seed: string): T[] {
@@ -64,7 +54,7 @@ function fleet(kind: SubsetterKind | "auto", mode: Mode, count: number): Subsett
  */
 function churnOnResize(clients: Subsetter[], servers: string[], k: number, changes: number) {
   const base = clients.map((c) => c.select(servers, k));
-  const extra = pods(servers.length + changes, "extra").filter((e) => !servers.includes(e));
+  const extra = syntheticPodAddresses(servers.length + changes, "extra").filter((e) => !servers.includes(e));
   const add: number[] = [];
   const remove: number[] = [];
   for (let t = 0; t < changes; t++) {
@@ -81,7 +71,7 @@ function churnOnResize(clients: Subsetter[], servers: string[], k: number, chang
 const C = 300;
 const S = 300;
 const K = 10;
-const SERVERS = pods(S);
+const SERVERS = syntheticPodAddresses(S, "pods");
 
 describe("subset hashing", () => {
   const M = (1n << 64n) - 1n;
@@ -311,7 +301,7 @@ describe(`churn when S goes ${S} -> ${S + 1} and ${S} -> ${S - 1}`, () => {
         assert.equal(subsetChurn(base[i]!, c.select(minus, K)), base[i]!.includes(gone) ? 1 : 0);
       });
     }
-    for (const extra of pods(5, "new servers")) {
+    for (const extra of syntheticPodAddresses(5, "new servers")) {
       clients.forEach((c, i) => {
         const after = c.select([...SERVERS, extra], K);
         assert.equal(subsetChurn(base[i]!, after), after.includes(extra) ? 1 : 0);
@@ -336,7 +326,7 @@ describe(`churn when S goes ${S} -> ${S + 1} and ${S} -> ${S - 1}`, () => {
   });
 
   it("a single add or remove changes at most 1 endpoint with rendezvous, 2 with aperture (exhaustive, small)", () => {
-    const universe = pods(24, "small");
+    const universe = syntheticPodAddresses(24, "small");
     for (const s of [1, 2, 3, 5, 8, 13, 20]) {
       const servers = universe.slice(0, s);
       for (const k of [1, 2, 3, 5, 8]) {

@@ -1,3 +1,4 @@
+import { hash64, seededRandom } from "./hash.js";
 /**
  * Measures of a subsetting outcome, shared by the tests and the simulator.
  *
@@ -74,4 +75,18 @@ export function subsetChurn(before: readonly string[], after: readonly string[])
   for (const e of now) if (!old.has(e)) added++;
   for (const e of old) if (!now.has(e)) removed++;
   return Math.max(added, removed);
+}
+
+/**
+ * `count` distinct pod-like addresses in 10.0.0.0/8 with port 8081,
+ * reproducible from `seed`: fleets for simulations and tests.
+ */
+export function syntheticPodAddresses(count: number, seed: string): string[] {
+  const random = seededRandom(hash64(seed));
+  const seen = new Set<string>();
+  while (seen.size < count) {
+    const n = Math.floor(random() * 0x100_0000);
+    seen.add(`10.${n >>> 16}.${(n >>> 8) & 0xff}.${n & 0xff}:8081`);
+  }
+  return [...seen];
 }

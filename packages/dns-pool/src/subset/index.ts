@@ -18,6 +18,7 @@ export {
   type Spread,
   spread,
   subsetChurn,
+  syntheticPodAddresses,
 } from "./analysis.js";
 export { apertureSubsetter } from "./aperture.js";
 export { defaultClientId, rankAmongPeers, statefulSetOrdinal } from "./client-id.js";
