@@ -2,19 +2,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { childProcessEnv } from "@rngbalance/server";
 
 /** Path of a built entry point next to this file, e.g. "client-child.js". */
 export function entry(name: string): string {
   return fileURLToPath(new URL(`./${name}`, import.meta.url));
-}
-
-/**
- * The environment for a node child: without NODE_TEST_CONTEXT, which node:test
- * sets and which would make a child's own output disappear into the test runner.
- */
-export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  return { ...env, ...extra };
 }
 
 /**
@@ -55,7 +47,7 @@ export async function runJsonChild<T>(
   }: { nodeArgs?: readonly string[]; timeoutMs?: number; onLine?: (line: string) => void } = {},
 ): Promise<JsonRun<T>> {
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
-    env: childEnv(),
+    env: childProcessEnv(),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -102,7 +94,7 @@ export async function startServiceChild<T>(
   { nodeArgs = [], timeoutMs = 15_000 }: { nodeArgs?: readonly string[]; timeoutMs?: number } = {},
 ): Promise<ServiceChild<T>> {
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
-    env: childEnv(),
+    env: childProcessEnv(),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = once(child, "exit");

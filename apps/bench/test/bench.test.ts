@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { childProcessEnv } from "@rngbalance/server";
 import { CLIENTS_PER_SET, SERVER_SETS } from "../src/cell.js";
 import type { BenchReport } from "../src/report.js";
 
@@ -19,10 +20,12 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the built bench as a real process; NODE_TEST_CONTEXT removed, or node:test swallows its output. */
+/** Runs the built bench as a real process. */
 async function runBench(args: string[], timeoutMs = 240_000): Promise<Run> {
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  const child = spawn(process.execPath, [BENCH_MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [BENCH_MAIN, ...args], {
+    env: childProcessEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (c: string) => {

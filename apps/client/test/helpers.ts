@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { childProcessEnv } from "@rngbalance/server";
 
 /** The built `rng-client` entry point (tests run after the build). */
 export const CLIENT_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -16,13 +17,12 @@ export interface ClientProcess {
   waitForLines(pattern: RegExp, n: number, timeoutMs?: number): Promise<void>;
 }
 
-/**
- * Starts `rng-client` with `args`. NODE_TEST_CONTEXT is removed from its
- * environment: with it, a node child talks node:test's protocol on stdout.
- */
+/** Starts `rng-client` with `args` (see childProcessEnv for its environment). */
 export function startClient(args: string[]): ClientProcess {
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  const child = spawn(process.execPath, [CLIENT_MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLIENT_MAIN, ...args], {
+    env: childProcessEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   const waiters = new Set<() => void>();

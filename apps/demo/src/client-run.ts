@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { childProcessEnv } from "@rngbalance/server";
 
 /** The built `rng-client` entry point, found through the workspace dependency. */
 export const CLIENT_MAIN = fileURLToPath(import.meta.resolve("@rngbalance/client/main"));
@@ -64,9 +65,10 @@ export class ClientRun {
     readonly args: readonly string[],
     private readonly handlers: ClientRunHandlers = {},
   ) {
-    // A node child of a node:test test would talk the test protocol on stdout.
-    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-    this.child = spawn(process.execPath, [CLIENT_MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(process.execPath, [CLIENT_MAIN, ...args], {
+      env: childProcessEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.exited = once(this.child, "close").then(([code, signal]) => {
       this.ended = true;
       for (const w of this.waiters) w();

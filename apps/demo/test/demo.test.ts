@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { childProcessEnv } from "@rngbalance/server";
 
 const DEMO_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const CALL = /^ {2}(pod-\d+|\?)\s+│ \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d request (\d+) from (\S+) /;
@@ -14,11 +15,10 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the built demo; NODE_TEST_CONTEXT removed, or node:test swallows its stdout. */
+/** Starts the built demo, without colours. */
 function startDemo(args: string[]): Run {
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   const child = spawn(process.execPath, [DEMO_MAIN, ...args], {
-    env: { ...env, NO_COLOR: "1" },
+    env: childProcessEnv({ NO_COLOR: "1" }),
     stdio: ["pipe", "pipe", "pipe"],
   });
   let out = "";

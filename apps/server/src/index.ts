@@ -7,6 +7,7 @@
 export type { HealthRegistry } from "./health.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel } from "./log.js";
 export {
+  childProcessEnv,
   type ExitStatus,
   RNG_SERVER_MAIN,
   type RngServerProcess,

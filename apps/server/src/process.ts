@@ -39,6 +39,17 @@ export interface RngServerProcess {
   stop(signal?: NodeJS.Signals): Promise<ExitStatus>;
 }
 
+/**
+ * The environment for a node child process started from this one: `extra`
+ * added, and NODE_TEST_CONTEXT removed. node:test sets that variable, and
+ * a node child that inherits it talks the test runner's protocol on stdout,
+ * so its own output disappears.
+ */
+export function childProcessEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  return { ...env, ...extra };
+}
+
 /** Path of the built `rng-server` entry point. */
 export const RNG_SERVER_MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
 
@@ -51,7 +62,7 @@ export async function spawnRngServer(options: SpawnRngServerOptions = {}): Promi
   const child = spawn(
     process.execPath,
     [RNG_SERVER_MAIN, "--host", host, "--port", String(options.port ?? 0), ...(options.args ?? [])],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } },
+    { stdio: ["ignore", "pipe", "pipe"], env: childProcessEnv(options.env) },
   );
   const exited = once(child, "exit").then(([code, signal]) => ({ code, signal }) as ExitStatus);
   const logs: Record<string, unknown>[] = [];

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, Transport, UnaryResponse } from "@connectrpc/connect";
@@ -85,6 +86,8 @@ export class PoolTransport implements Transport {
   private readonly options: ResolvedPoolOptions;
   private readonly parsed: Target;
   private readonly origin: string;
+  /** The TLS server name: the authority's host, unless that is an IP literal. */
+  private readonly sniHost: string | undefined;
   private readonly transportOptions: EndpointTransportOptions;
   private readonly rawOptions: PoolTransportOptions;
   private readonly resolver: Resolver;
@@ -116,11 +119,14 @@ export class PoolTransport implements Transport {
     this.parsed = parseTarget(options.target, options.defaultPort);
     const authority = options.authority ?? defaultAuthority(this.parsed);
     this.origin = `${options.tls ? "https" : "http"}://${authority}`;
+    let authorityHost: string;
     try {
-      new URL(this.origin);
+      authorityHost = new URL(this.origin).hostname.replace(/^\[|\]$/g, "");
     } catch {
       throw new ConnectError(`invalid authority "${authority}": expected host[:port]`, Code.InvalidArgument);
     }
+    // SNI must be a host name; RFC 6066 forbids IP literals there.
+    this.sniHost = isIP(authorityHost) ? undefined : authorityHost;
     this.transportOptions = pickTransportOptions(options);
     this.policy = createPolicy(this.options.policy);
     this.active = this.options.connect === "eager";
@@ -516,7 +522,6 @@ export class PoolTransport implements Transport {
 
   private createEndpoint(address: Address): Endpoint {
     const tls = this.rawOptions.tls;
-    const authorityHost = new URL(this.origin).hostname.replace(/^\[|\]$/g, "");
     const subchannel = new Subchannel(
       {
         address,
@@ -525,9 +530,7 @@ export class PoolTransport implements Transport {
           tls === undefined || tls === false
             ? undefined
             : {
-                // SNI must be a host name; RFC 6066 forbids IP literals there.
-                servername:
-                  /^[\d.]+$|:/.test(authorityHost) || isUnixAddress(address) ? undefined : authorityHost,
+                servername: isUnixAddress(address) ? undefined : this.sniHost,
                 ...(tls === true ? {} : tls),
               },
         connectTimeoutMs: this.options.connectTimeoutMs,

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ConnectivityState, createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
 import { Rng, RngService } from "@rngbalance/proto";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server";
+import { childProcessEnv, type RngServerProcess, spawnRngServer } from "@rngbalance/server";
 import { countBy, freePort } from "./support.js";
 
 describe("pool over fixed addresses (ipv4:, passthrough)", () => {
@@ -229,7 +229,7 @@ describe("pool lifecycle", () => {
           cwd: new URL("..", import.meta.url),
           stdio: ["ignore", "pipe", "pipe"],
           // Not a test-runner child: its stdout is plain output.
-          env: withoutTestContext(),
+          env: childProcessEnv(),
         });
         let out = "";
         child.stderr.on("data", (d) => {
@@ -260,10 +260,4 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-/** The environment minus NODE_TEST_CONTEXT, which would make a child report as a test file. */
-function withoutTestContext(): NodeJS.ProcessEnv {
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  return env;
 }

@@ -22,18 +22,8 @@ describe("simulate-subsetting script", () => {
   after(() => rmSync(out, { recursive: true, force: true }));
 
   it("prints a Markdown table for every algorithm and writes the SVG chart", () => {
-    const run = simulate(
-      "--clients",
-      "40",
-      "--servers",
-      "30",
-      "--subset",
-      "5",
-      "--trials",
-      "2",
-      "--out",
-      out,
-    );
+    const flags = ["--clients", "40", "--servers", "30", "--subset", "5", "--trials", "2", "--out", out];
+    const run = simulate(...flags);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /### C=40 clients, S=30 servers, k=5/);
     assert.match(run.stdout, /\| algorithm \| client position \| conns\/server min \|/);
@@ -47,18 +37,7 @@ describe("simulate-subsetting script", () => {
     assert.match(svg, /<\/svg>\n$/);
     assert.equal(svg.match(/<polyline /g)?.length, 6);
     // Deterministic: the same flags give the same output.
-    const again = simulate(
-      "--clients",
-      "40",
-      "--servers",
-      "30",
-      "--subset",
-      "5",
-      "--trials",
-      "2",
-      "--out",
-      out,
-    );
+    const again = simulate(...flags);
     assert.equal(again.stdout, run.stdout);
   });
 
