@@ -12,19 +12,30 @@ import type { PoolProtocol, PoolTransportOptions } from "./options.js";
 import type { OutlierTracked } from "./outlier-detection.js";
 import type { Subchannel } from "./subchannel.js";
 
+const ENDPOINT_TRANSPORT_OPTION_KEYS = [
+  "interceptors",
+  "useBinaryFormat",
+  "jsonOptions",
+  "binaryOptions",
+  "acceptCompression",
+  "sendCompression",
+  "compressMinBytes",
+  "readMaxBytes",
+  "writeMaxBytes",
+] as const;
+
 /** The connect-node transport options a pool passes through to every endpoint. */
 export type EndpointTransportOptions = Pick<
   PoolTransportOptions,
-  | "interceptors"
-  | "useBinaryFormat"
-  | "jsonOptions"
-  | "binaryOptions"
-  | "acceptCompression"
-  | "sendCompression"
-  | "compressMinBytes"
-  | "readMaxBytes"
-  | "writeMaxBytes"
+  (typeof ENDPOINT_TRANSPORT_OPTION_KEYS)[number]
 >;
+
+/** The pool options that are passed through to every endpoint's transport, those set only. */
+export function endpointTransportOptions(o: PoolTransportOptions): EndpointTransportOptions {
+  const out: Record<string, unknown> = {};
+  for (const k of ENDPOINT_TRANSPORT_OPTION_KEYS) if (o[k] !== undefined) out[k] = o[k];
+  return out as EndpointTransportOptions;
+}
 
 /**
  * The fast unary path covers what it implements: binary gRPC without

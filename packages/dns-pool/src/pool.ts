@@ -9,7 +9,7 @@ import { type Address, formatAddress, isUnixAddress } from "./address.js";
 import { EMPTY_PICKER, type Picker } from "./balancer/picker.js";
 import { type BalancingPolicy, createPolicy } from "./balancer/policy.js";
 import { ConnectivityState } from "./connectivity.js";
-import { Endpoint, type EndpointTransportOptions } from "./endpoint.js";
+import { Endpoint, type EndpointTransportOptions, endpointTransportOptions } from "./endpoint.js";
 import { describeError, neverProcessed } from "./errors.js";
 import type { PoolEvents } from "./events.js";
 import { SerializerCache } from "./fast/grpc-unary.js";
@@ -127,7 +127,7 @@ export class PoolTransport implements Transport {
     }
     // SNI must be a host name; RFC 6066 forbids IP literals there.
     this.sniHost = isIP(authorityHost) ? undefined : authorityHost;
-    this.transportOptions = pickTransportOptions(options);
+    this.transportOptions = endpointTransportOptions(options);
     this.policy = createPolicy(this.options.policy);
     this.active = this.options.connect === "eager";
     if (options.subset) {
@@ -709,21 +709,4 @@ function remainingTimeout(timeoutMs: number | undefined, startedAt: number): num
       Code.DeadlineExceeded,
     );
   return left;
-}
-
-function pickTransportOptions(o: PoolTransportOptions): EndpointTransportOptions {
-  const out: EndpointTransportOptions = {};
-  const keys = [
-    "interceptors",
-    "useBinaryFormat",
-    "jsonOptions",
-    "binaryOptions",
-    "acceptCompression",
-    "sendCompression",
-    "compressMinBytes",
-    "readMaxBytes",
-    "writeMaxBytes",
-  ] as const;
-  for (const k of keys) if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
-  return out;
 }
