@@ -1,5 +1,163 @@
-import { parseArgs } from "node:util";
+import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
+import { SERVER_DEFAULTS as D } from "./defaults.js";
 import type { RngServerOptions } from "./server.js";
+
+const MS_MAX = 2 ** 31 - 1;
+
+/** The server's flags: each also read from its environment variable; defaults from SERVER_DEFAULTS. */
+export const SERVER_FLAGS = {
+  host: { type: "string", env: "RNG_HOST", default: D.host, placeholder: "addr", help: "listen address" },
+  port: { type: "int", env: "RNG_PORT", default: D.port, max: 65535, help: "listen port (0 = any free)" },
+  "read-max-bytes": {
+    type: "int",
+    env: "RNG_READ_MAX_BYTES",
+    default: D.readMaxBytes,
+    min: 1,
+    max: MS_MAX,
+    help: "largest request message",
+  },
+  "json-read-max-bytes": {
+    type: "int",
+    env: "RNG_JSON_READ_MAX_BYTES",
+    default: D.jsonReadMaxBytes,
+    min: 1,
+    max: MS_MAX,
+    help: "largest JSON request message",
+  },
+  "json-max-depth": {
+    type: "int",
+    env: "RNG_JSON_MAX_DEPTH",
+    default: D.jsonMaxDepth,
+    min: 1,
+    max: 10_000,
+    help: "deepest JSON nesting",
+  },
+  "drain-timeout-ms": {
+    type: "int",
+    env: "RNG_DRAIN_TIMEOUT_MS",
+    default: D.drainTimeoutMs,
+    max: 3_600_000,
+    help: "in-flight calls may finish; then UNAVAILABLE",
+  },
+  "shutdown-delay-ms": {
+    type: "int",
+    env: "RNG_SHUTDOWN_DELAY_MS",
+    default: D.shutdownDelayMs,
+    max: 3_600_000,
+    help: "serve NOT_SERVING first",
+  },
+  "max-connection-age-ms": {
+    type: "int",
+    env: "RNG_MAX_CONNECTION_AGE_MS",
+    default: D.maxConnectionAgeMs,
+    max: MS_MAX,
+    help: "GOAWAY after (0 = off)",
+  },
+  "max-connection-age-grace-ms": {
+    type: "int",
+    env: "RNG_MAX_CONNECTION_AGE_GRACE_MS",
+    default: D.maxConnectionAgeGraceMs,
+    max: MS_MAX,
+    help: "then calls may finish",
+  },
+  "detect-timeout-ms": {
+    type: "int",
+    env: "RNG_DETECT_TIMEOUT_MS",
+    default: D.detectTimeoutMs,
+    min: 1,
+    max: MS_MAX,
+    help: "first bytes of a connection",
+  },
+  "http1-headers-timeout-ms": {
+    type: "int",
+    env: "RNG_HTTP1_HEADERS_TIMEOUT_MS",
+    default: D.http1HeadersTimeoutMs,
+    min: 1,
+    max: MS_MAX,
+    help: "HTTP/1.1 request headers",
+  },
+  "http1-request-timeout-ms": {
+    type: "int",
+    env: "RNG_HTTP1_REQUEST_TIMEOUT_MS",
+    default: D.http1RequestTimeoutMs,
+    min: 1,
+    max: MS_MAX,
+    help: "HTTP/1.1 whole request",
+  },
+  "http1-keepalive-timeout-ms": {
+    type: "int",
+    env: "RNG_HTTP1_KEEPALIVE_TIMEOUT_MS",
+    default: D.http1KeepaliveTimeoutMs,
+    min: 1,
+    max: MS_MAX,
+    help: "HTTP/1.1 idle keep-alive",
+  },
+  "idle-timeout-ms": {
+    type: "int",
+    env: "RNG_IDLE_TIMEOUT_MS",
+    default: D.idleTimeoutMs,
+    max: MS_MAX,
+    help: "HTTP/2 GOAWAY with no call (0 = off)",
+  },
+  "keepalive-time-ms": {
+    type: "int",
+    env: "RNG_KEEPALIVE_TIME_MS",
+    default: D.keepaliveTimeMs,
+    max: MS_MAX,
+    help: "HTTP/2 PING period (0 = off)",
+  },
+  "keepalive-timeout-ms": {
+    type: "int",
+    env: "RNG_KEEPALIVE_TIMEOUT_MS",
+    default: D.keepaliveTimeoutMs,
+    min: 1,
+    max: MS_MAX,
+    help: "unanswered PING cuts",
+  },
+  "keepalive-min-time-ms": {
+    type: "int",
+    env: "RNG_KEEPALIVE_MIN_TIME_MS",
+    default: D.keepaliveMinTimeMs,
+    max: MS_MAX,
+    help: "client PINGs faster: too_many_pings",
+  },
+  "keepalive-permit-without-calls": {
+    type: "boolean",
+    env: "RNG_KEEPALIVE_PERMIT_WITHOUT_CALLS",
+    help: "allow client PINGs with no call",
+  },
+  "max-concurrent-streams": {
+    type: "int",
+    env: "RNG_MAX_CONCURRENT_STREAMS",
+    default: D.maxConcurrentStreams,
+    min: 1,
+    max: 2 ** 32 - 1,
+    help: "HTTP/2 calls per connection",
+  },
+  "max-connections": {
+    type: "int",
+    env: "RNG_MAX_CONNECTIONS",
+    default: D.maxConnections,
+    max: 1_000_000,
+    help: "open connections (0 = no cap)",
+  },
+  "log-level": {
+    type: "enum",
+    env: "RNG_LOG_LEVEL",
+    values: ["debug", "info", "warn", "error"],
+    default: "info",
+    placeholder: "level",
+    help: "debug|info|warn|error",
+  },
+  fault: {
+    type: "enum",
+    env: "RNG_FAULT",
+    values: ["none", "unavailable", "not-serving"],
+    default: D.fault,
+    placeholder: "kind",
+    help: "none|unavailable|not-serving\n(fault injection for demos and chaos tests)",
+  },
+} as const satisfies Record<string, FlagSpec>;
 
 /** Usage text of `rng-server --help`. */
 export const USAGE = `Usage: rng-server [flags]
@@ -8,88 +166,51 @@ Serves the Rng service (legacy /rng.Rng/Rng and rng.v1.RngService) over gRPC,
 gRPC-Web and Connect on one port, with grpc.health.v1 and server reflection.
 
 Flags (each also read from the environment variable shown; flags win):
-  --host <addr>                  listen address              RNG_HOST                   default 0.0.0.0
-  --port <n>                     listen port (0 = any free)  RNG_PORT                   default 8081
-  --read-max-bytes <n>           largest request message    RNG_READ_MAX_BYTES         default 4194304
-  --drain-timeout-ms <n>         in-flight calls may finish  RNG_DRAIN_TIMEOUT_MS       default 10000
-  --shutdown-delay-ms <n>        serve NOT_SERVING first     RNG_SHUTDOWN_DELAY_MS      default 0
-  --max-connection-age-ms <n>    GOAWAY after (0 = off)      RNG_MAX_CONNECTION_AGE_MS  default 0
-  --log-level <level>            debug|info|warn|error       RNG_LOG_LEVEL              default info
-  --fault <kind>                 none|unavailable|not-serving RNG_FAULT                 default none
-                                 (fault injection for demos and chaos tests)
-  -h, --help                     print this help
+${renderFlagTable(SERVER_FLAGS)}
 
 SIGTERM or SIGINT drains gracefully and exits 0; a second signal exits at once.`;
 
 /** What the command line asks for. */
-export type ServerConfig = Required<
-  Pick<
-    RngServerOptions,
-    "host" | "port" | "readMaxBytes" | "drainTimeoutMs" | "shutdownDelayMs" | "maxConnectionAgeMs" | "fault"
-  >
-> & { logLevel: "debug" | "info" | "warn" | "error" };
+export type ServerConfig = Required<Omit<RngServerOptions, "rn" | "logger">> & {
+  logLevel: "debug" | "info" | "warn" | "error";
+};
 
 /** A flag or variable with a bad value; the message says which and why. */
-export class ConfigError extends Error {}
+export { FlagError as ConfigError };
 
 /** Parses flags over environment variables over defaults. Throws ConfigError. */
 export function parseServerConfig(
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): { help: true } | { help: false; config: ServerConfig } {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        "read-max-bytes": { type: "string" },
-        "drain-timeout-ms": { type: "string" },
-        "shutdown-delay-ms": { type: "string" },
-        "max-connection-age-ms": { type: "string" },
-        "log-level": { type: "string" },
-        fault: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-  if (values.help) return { help: true };
-  const pick = (flag: string, variable: string) => {
-    const v = values[flag];
-    return typeof v === "string" ? { v, from: `--${flag}` } : { v: env[variable], from: variable };
-  };
-  const int = (flag: string, variable: string, fallback: number, min: number, max: number) => {
-    const { v, from } = pick(flag, variable);
-    if (v === undefined || v === "") return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new ConfigError(`${from} must be a whole number from ${min} to ${max}, got "${v}"`);
-    }
-    return n;
-  };
-  const logLevel = pick("log-level", "RNG_LOG_LEVEL").v ?? "info";
-  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
-    throw new ConfigError(`--log-level must be debug, info, warn or error, got "${logLevel}"`);
-  }
-  const fault = pick("fault", "RNG_FAULT").v || "none";
-  if (!["none", "unavailable", "not-serving"].includes(fault)) {
-    throw new ConfigError(`--fault must be none, unavailable or not-serving, got "${fault}"`);
-  }
+  const parsed = parseFlags(SERVER_FLAGS, argv, env);
+  if (parsed.help) return { help: true };
+  const v = parsed.values;
   return {
     help: false,
     config: {
-      host: pick("host", "RNG_HOST").v || "0.0.0.0",
-      port: int("port", "RNG_PORT", 8081, 0, 65535),
-      readMaxBytes: int("read-max-bytes", "RNG_READ_MAX_BYTES", 4 * 1024 * 1024, 1, 2 ** 31 - 1),
-      drainTimeoutMs: int("drain-timeout-ms", "RNG_DRAIN_TIMEOUT_MS", 10_000, 0, 3_600_000),
-      shutdownDelayMs: int("shutdown-delay-ms", "RNG_SHUTDOWN_DELAY_MS", 0, 0, 3_600_000),
-      maxConnectionAgeMs: int("max-connection-age-ms", "RNG_MAX_CONNECTION_AGE_MS", 0, 0, 2 ** 31 - 1),
-      logLevel: logLevel as ServerConfig["logLevel"],
-      fault: fault as ServerConfig["fault"],
+      host: v.host || D.host,
+      port: v.port,
+      readMaxBytes: v["read-max-bytes"],
+      jsonReadMaxBytes: v["json-read-max-bytes"],
+      jsonMaxDepth: v["json-max-depth"],
+      drainTimeoutMs: v["drain-timeout-ms"],
+      shutdownDelayMs: v["shutdown-delay-ms"],
+      maxConnectionAgeMs: v["max-connection-age-ms"],
+      maxConnectionAgeGraceMs: v["max-connection-age-grace-ms"],
+      detectTimeoutMs: v["detect-timeout-ms"],
+      http1HeadersTimeoutMs: v["http1-headers-timeout-ms"],
+      http1RequestTimeoutMs: v["http1-request-timeout-ms"],
+      http1KeepaliveTimeoutMs: v["http1-keepalive-timeout-ms"],
+      idleTimeoutMs: v["idle-timeout-ms"],
+      keepaliveTimeMs: v["keepalive-time-ms"],
+      keepaliveTimeoutMs: v["keepalive-timeout-ms"],
+      keepaliveMinTimeMs: v["keepalive-min-time-ms"],
+      keepalivePermitWithoutCalls: v["keepalive-permit-without-calls"],
+      maxConcurrentStreams: v["max-concurrent-streams"],
+      maxConnections: v["max-connections"],
+      logLevel: v["log-level"],
+      fault: v.fault,
     },
   };
 }

@@ -1,9 +1,24 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import * as net from "node:net";
+import type { Logger } from "./log.js";
 
 /** The first bytes of every HTTP/2 connection with prior knowledge (RFC 9113, 3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** Options of {@link DualProtocolListener}. */
+export interface DualProtocolListenerOptions {
+  /**
+   * How long a new connection may take to send enough bytes to tell HTTP/2
+   * from HTTP/1.1, counted from accept (not reset by a trickle of bytes).
+   * Port scanners, TCP health checks and stalled clients are closed after it.
+   */
+  readonly detectTimeoutMs: number;
+  /** Most open connections; more are closed as soon as they are accepted. 0 = no cap. */
+  readonly maxConnections: number;
+  /** Where "connection dropped" lines go. */
+  readonly logger: Logger;
+}
 
 /**
  * One TCP listener for both HTTP/2 cleartext (h2c with prior knowledge, as
@@ -14,15 +29,33 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * matching server. Node's http2 session feeds bytes that were pushed back
  * with `unshift()` to nghttp2 on the next tick, provided the socket is still
  * paused then (nodejs/node#35475), so the h2 branch must not resume it.
+ *
+ * Sockets still being detected belong to no server, so the listener tracks
+ * them itself: each has a deadline, and a drain closes them at once (they
+ * carry no call). Without that, one silent socket kept `net.Server.close()`
+ * from ever finishing.
  */
 export class DualProtocolListener {
   readonly tcp: net.Server;
+  private readonly undetected = new Map<net.Socket, NodeJS.Timeout>();
+  private dropped = 0;
+  private dropLogTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly h1: http.Server,
     readonly h2: http2.Http2Server,
+    private readonly options: DualProtocolListenerOptions,
   ) {
     this.tcp = net.createServer((socket) => this.route(socket));
+    if (options.maxConnections > 0) {
+      this.tcp.maxConnections = options.maxConnections;
+      this.tcp.on("drop", () => this.countDrop());
+    }
+  }
+
+  /** Connections accepted whose protocol is not known yet. */
+  get detecting(): number {
+    return this.undetected.size;
   }
 
   /** Listens on host:port (port 0 picks a free one) and returns the bound address. */
@@ -36,16 +69,33 @@ export class DualProtocolListener {
     });
   }
 
+  /**
+   * Stops accepting and closes every connection still being detected; the
+   * promise settles once the listening socket and every connection it
+   * accepted are closed (the HTTP servers close theirs).
+   */
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    for (const socket of [...this.undetected.keys()]) socket.destroy();
+    return closed;
+  }
+
   private route(socket: net.Socket): void {
     let head = Buffer.alloc(0);
+    const finish = () => {
+      clearTimeout(this.undetected.get(socket));
+      this.undetected.delete(socket);
+      socket.off("data", onData);
+      socket.off("error", onEarlyError);
+      socket.off("close", finish);
+    };
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const n = Math.min(head.length, H2_PREFACE.length);
       const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       // Decide as soon as the bytes seen rule one protocol out.
       if (isH2 && n < H2_PREFACE.length) return;
-      socket.off("data", onData);
-      socket.off("error", onEarlyError);
+      finish();
       socket.pause();
       socket.unshift(head);
       if (isH2) {
@@ -57,7 +107,33 @@ export class DualProtocolListener {
       }
     };
     const onEarlyError = () => socket.destroy();
+    const timer = setTimeout(() => {
+      this.options.logger.log("debug", "connection closed: protocol not detected in time", {
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        bytes: head.length,
+        detectTimeoutMs: this.options.detectTimeoutMs,
+      });
+      socket.destroy();
+    }, this.options.detectTimeoutMs);
+    timer.unref();
+    this.undetected.set(socket, timer);
     socket.on("data", onData);
     socket.on("error", onEarlyError);
+    socket.on("close", finish);
+  }
+
+  /** One warning per second at most, however many connections a flood brings. */
+  private countDrop(): void {
+    this.dropped++;
+    if (this.dropLogTimer) return;
+    this.dropLogTimer = setTimeout(() => {
+      this.options.logger.log("warn", "connections refused: at --max-connections", {
+        dropped: this.dropped,
+        maxConnections: this.options.maxConnections,
+      });
+      this.dropped = 0;
+      this.dropLogTimer = undefined;
+    }, 1000);
+    this.dropLogTimer.unref();
   }
 }

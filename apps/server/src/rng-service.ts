@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Rng, RngService } from "@rngbalance/proto";
@@ -35,7 +34,7 @@ export function createRngService(instance: Instance, fault: Fault = "none"): Ser
     async generate(request, context) {
       checkFault(fault, instance);
       checkRange("delay_ms", request.delayMs, 0, MAX_DELAY_MS);
-      if (request.delayMs > 0) await sleep(request.delayMs, undefined, { signal: context.signal });
+      if (request.delayMs > 0) await sleep(request.delayMs, context.signal);
       return { rn: instance.rn, instance: instance.name };
     },
     async *generateStream(request, context) {
@@ -44,7 +43,7 @@ export function createRngService(instance: Instance, fault: Fault = "none"): Ser
       checkRange("interval_ms", request.intervalMs, 0, MAX_DELAY_MS);
       for (let sequence = 0; sequence < request.count; sequence++) {
         if (sequence > 0 && request.intervalMs > 0) {
-          await sleep(request.intervalMs, undefined, { signal: context.signal });
+          await sleep(request.intervalMs, context.signal);
         }
         yield { rn: instance.rn, instance: instance.name, sequence };
       }
@@ -62,4 +61,27 @@ function checkFault(fault: Fault, instance: Instance): void {
   if (fault === "unavailable") {
     throw new ConnectError(`fault injected on ${instance.name}: every call fails`, Code.Unavailable);
   }
+}
+
+/**
+ * Waits `ms`, or rejects with the signal's own reason when it aborts: a
+ * ConnectError such as the drain's UNAVAILABLE then reaches the client as
+ * is (node's timers/promises would wrap it in an AbortError, read as CANCELED).
+ */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }

@@ -4,21 +4,26 @@ import * as http2 from "node:http2";
 import type * as net from "node:net";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
   Health,
   Rng,
   RngService,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "@rngbalance/proto";
+import { createConnectHandler } from "./connect-handler.js";
+import { SERVER_DEFAULTS } from "./defaults.js";
 import { createHealthService, HealthRegistry } from "./health.js";
+import { Http2Sessions } from "./http2-sessions.js";
 import { DualProtocolListener } from "./listener.js";
 import { createJsonLogger, type Logger } from "./log.js";
 import { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
 import { createLegacyRngService, createRngService, type Fault, type Instance } from "./rng-service.js";
 import { unknownMethodFallback } from "./unknown-method.js";
 
-/** Options of {@link startRngServer}. */
+export { SERVER_DEFAULTS };
+
+/** Options of {@link startRngServer}. Every default is in {@link SERVER_DEFAULTS}. */
 export interface RngServerOptions {
   /** Address to listen on. Default "0.0.0.0". */
   host?: string;
@@ -26,7 +31,19 @@ export interface RngServerOptions {
   port?: number;
   /** Largest request message accepted, in bytes; larger ones fail with RESOURCE_EXHAUSTED. Default 4 MiB. */
   readMaxBytes?: number;
-  /** After a drain starts, how long in-flight calls may run before connections are cut. Default 10000. */
+  /**
+   * Largest JSON request (Connect JSON, or a +json codec message), in bytes;
+   * larger ones fail with RESOURCE_EXHAUSTED before they are parsed. Default 1 MiB.
+   */
+  jsonReadMaxBytes?: number;
+  /** Deepest nesting of a JSON request; deeper ones fail with INVALID_ARGUMENT unparsed. Default 100. */
+  jsonMaxDepth?: number;
+  /**
+   * After a drain starts (and `shutdownDelayMs` has passed), how long
+   * in-flight calls may run. At the deadline their handlers' signals abort
+   * with UNAVAILABLE, and calls still open end with UNAVAILABLE, so clients
+   * retry them elsewhere. Default 10000.
+   */
   drainTimeoutMs?: number;
   /**
    * After a drain starts, how long the server keeps serving (with health
@@ -43,6 +60,35 @@ export interface RngServerOptions {
   maxConnectionAgeMs?: number;
   /** After max connection age, how long calls may finish before the connection is cut. Default 10000. */
   maxConnectionAgeGraceMs?: number;
+  /**
+   * How long a new connection may take to show whether it speaks HTTP/2 or
+   * HTTP/1.1 (its first 24 bytes at most), from accept. Default 10000.
+   */
+  detectTimeoutMs?: number;
+  /** HTTP/1.1: time to receive a request's headers (Node's headersTimeout). Default 10000. */
+  http1HeadersTimeoutMs?: number;
+  /** HTTP/1.1: time to receive a whole request (Node's requestTimeout). Default 60000. */
+  http1RequestTimeoutMs?: number;
+  /** HTTP/1.1: how long an idle keep-alive connection stays open. Default 5000. */
+  http1KeepaliveTimeoutMs?: number;
+  /** HTTP/2: GOAWAY a connection with no call for this long (MaxConnectionIdle). 0 disables. Default 300000. */
+  idleTimeoutMs?: number;
+  /** HTTP/2: PING each connection this often; 0 disables. Default 60000. */
+  keepaliveTimeMs?: number;
+  /** HTTP/2: a PING unanswered this long cuts the connection. Default 20000. */
+  keepaliveTimeoutMs?: number;
+  /**
+   * HTTP/2 ping enforcement: a client pinging more often than this (with
+   * nothing sent in between) gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
+   * on its third strike, as from grpc-go. Default 300000 (grpc-go's).
+   */
+  keepaliveMinTimeMs?: number;
+  /** HTTP/2 ping enforcement: allow pings on a connection with no call. Default false. */
+  keepalivePermitWithoutCalls?: boolean;
+  /** HTTP/2: most calls open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). Default 250. */
+  maxConcurrentStreams?: number;
+  /** Most open connections; more are closed as they arrive. 0 = no cap. Default 0. */
+  maxConnections?: number;
   /** The random number to serve; default a random non-negative int64 (as the original demo). */
   rn?: bigint;
   /**
@@ -66,7 +112,8 @@ export interface RngServer {
   /**
    * Drains gracefully: health NOT_SERVING, wait `shutdownDelayMs`, stop
    * accepting, GOAWAY every HTTP/2 connection, let in-flight calls finish
-   * (at most `drainTimeoutMs`), then cut what is left. Idempotent.
+   * (at most `drainTimeoutMs`), then end what is left with UNAVAILABLE and
+   * close every connection, however idle or stalled. Idempotent.
    */
   drain(): Promise<void>;
 }
@@ -76,56 +123,94 @@ const HEALTH_SERVICES = ["", Rng.typeName, RngService.typeName];
 
 /** Starts an Rng server: Connect, gRPC and gRPC-Web over h2c and HTTP/1.1 on one port. */
 export async function startRngServer(options: RngServerOptions = {}): Promise<RngServer> {
-  const host = options.host ?? "0.0.0.0";
-  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
-  const graceMs = options.maxConnectionAgeGraceMs ?? 10_000;
+  const o = { ...SERVER_DEFAULTS, ...withoutUndefined(options) };
   const logger = options.logger ?? createJsonLogger();
   const health = new HealthRegistry();
-  const fault = options.fault ?? "none";
   const rn = options.rn ?? randomBytes(8).readBigInt64BE() & 0x7fff_ffff_ffff_ffffn;
   const instance: { rn: bigint; name: string } = { rn, name: hostname() };
   const reflection = new ReflectionIndex([Rng, RngService, Health, ...reflectionServices]);
+  // Aborted at the drain deadline: every handler's signal then fires with
+  // UNAVAILABLE, and handlers that honour it end their calls properly.
+  const shutdown = new AbortController();
 
   let draining = false;
-  const handler = connectNodeAdapter({
-    readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
+  const handler = createConnectHandler({
+    readMaxBytes: o.readMaxBytes,
+    json: { readMaxBytes: o.jsonReadMaxBytes, maxDepth: o.jsonMaxDepth },
+    shutdownSignal: shutdown.signal,
     routes(router) {
-      router.service(Rng, createLegacyRngService(instance, fault));
-      router.service(RngService, createRngService(instance, fault));
+      router.service(Rng, createLegacyRngService(instance, o.fault));
+      router.service(RngService, createRngService(instance, o.fault));
       router.service(Health, createHealthService(health));
       for (const service of reflectionServices) router.service(service, createReflectionService(reflection));
     },
     fallback: unknownMethodFallback,
+    onHandlerError(err, h) {
+      logger.log("warn", "writing a response failed", {
+        method: `${h.service.typeName}/${h.method.name}`,
+        err,
+      });
+    },
   });
 
   const h1Sockets = new Set<net.Socket>();
-  const h1 = http.createServer((req, res) => {
-    // During a drain, HTTP/1.1 connections close after their current response.
-    if (draining) res.setHeader("Connection", "close");
-    handler(req, res);
-  });
+  // HTTP/1.1 sockets with a request being answered; the others are idle or
+  // still sending headers, and a drain closes them at once.
+  const h1Busy = new WeakSet<net.Socket>();
+  const closeIdleHttp1 = () => {
+    for (const socket of h1Sockets) if (!h1Busy.has(socket)) socket.destroy();
+  };
+  const h1 = http.createServer(
+    {
+      headersTimeout: o.http1HeadersTimeoutMs,
+      requestTimeout: o.http1RequestTimeoutMs,
+      keepAliveTimeout: o.http1KeepaliveTimeoutMs,
+      // Node checks the two timeouts above on this period (default 30 s).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, o.http1HeadersTimeoutMs / 4)),
+    },
+    (req, res) => {
+      // During a drain, HTTP/1.1 connections close after their current response.
+      if (draining) res.setHeader("Connection", "close");
+      h1Busy.add(req.socket);
+      res.once("close", () => h1Busy.delete(req.socket));
+      handler(req, res);
+    },
+  );
   h1.on("connection", (socket: net.Socket) => {
     h1Sockets.add(socket);
     socket.once("close", () => h1Sockets.delete(socket));
   });
 
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const h2 = http2.createServer({}, handler);
-  h2.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-    // A stream error is the client's problem; never let it crash the process.
-    session.on("error", (err) => logger.log("debug", "http2 session error", { err }));
-    if (options.maxConnectionAgeMs) scheduleMaxAge(session, options.maxConnectionAgeMs, graceMs);
-  });
+  const sessions = new Http2Sessions(
+    {
+      idleTimeoutMs: o.idleTimeoutMs,
+      maxConnectionAgeMs: o.maxConnectionAgeMs,
+      maxConnectionAgeGraceMs: o.maxConnectionAgeGraceMs,
+      keepaliveTimeMs: o.keepaliveTimeMs,
+      keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+      keepaliveMinTimeMs: o.keepaliveMinTimeMs,
+      keepalivePermitWithoutCalls: o.keepalivePermitWithoutCalls,
+    },
+    logger,
+  );
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: o.maxConcurrentStreams } }, handler);
+  h2.on("session", (session) => sessions.add(session));
 
-  const listener = new DualProtocolListener(h1, h2);
-  const address = await listener.listen(host, options.port ?? 8081);
+  const listener = new DualProtocolListener(h1, h2, {
+    detectTimeoutMs: o.detectTimeoutMs,
+    maxConnections: o.maxConnections,
+    logger,
+  });
+  const address = await listener.listen(o.host, o.port);
+  // The HTTP/1.1 server is fed sockets by the listener and never listens
+  // itself, but Node starts its header/request timeout checks (and the
+  // connection list closeIdleConnections() needs) on "listening".
+  h1.emit("listening");
   instance.name = `${hostname()}/${address.address}:${address.port}`;
-  const serving = fault === "not-serving" ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
+  const serving = o.fault === "not-serving" ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
   for (const service of HEALTH_SERVICES) health.setStatus(service, serving);
   logger.log("info", "listening", {
-    ...(fault === "none" ? {} : { fault }),
+    ...(o.fault === "none" ? {} : { fault: o.fault }),
     address: `${address.address}:${address.port}`,
     rn: instance.rn,
     protocols: ["grpc", "grpc-web", "connect"],
@@ -146,33 +231,46 @@ export async function startRngServer(options: RngServerOptions = {}): Promise<Rn
     const started = Date.now();
     draining = true;
     health.shutdown();
-    logger.log("info", "draining", { shutdownDelayMs: options.shutdownDelayMs ?? 0, drainTimeoutMs });
-    if (options.shutdownDelayMs) await sleep(options.shutdownDelayMs);
-    const closed = new Promise<void>((resolve) => listener.tcp.close(() => resolve()));
-    // session.close() sends GOAWAY: the client may not open new streams here,
-    // and the session ends once its open streams have finished.
-    for (const session of sessions) session.close();
-    const deadline = Date.now() + drainTimeoutMs;
-    while ((sessions.size > 0 || h1Sockets.size > 0) && Date.now() < deadline) {
-      h1.closeIdleConnections();
+    logger.log("info", "draining", { shutdownDelayMs: o.shutdownDelayMs, drainTimeoutMs: o.drainTimeoutMs });
+    if (o.shutdownDelayMs) await sleep(o.shutdownDelayMs);
+    // Stops accepting, and closes connections still being detected: no call is on them.
+    const closed = listener.close();
+    // GOAWAY: the client may not open new streams here, and each
+    // connection closes once its open streams have finished.
+    sessions.goawayAll();
+    const deadline = Date.now() + o.drainTimeoutMs;
+    const open = () => sessions.size + h1Sockets.size;
+    while (open() > 0 && Date.now() < deadline) {
+      closeIdleHttp1();
       await sleep(20);
     }
-    const cut = sessions.size + h1Sockets.size;
-    for (const session of sessions) session.destroy();
-    for (const socket of h1Sockets) socket.destroy();
+    // Connections the deadline caught with calls still open.
+    const cut = open();
+    if (cut > 0) {
+      // The deadline: handlers see their signal abort with UNAVAILABLE, and
+      // get a moment to answer with it; whatever is left is refused.
+      shutdown.abort(
+        new ConnectError("the server is shutting down: retry on another instance", Code.Unavailable),
+      );
+      const grace = Date.now() + CUT_GRACE_MS;
+      while (open() > 0 && Date.now() < grace) {
+        closeIdleHttp1();
+        await sleep(10);
+      }
+      sessions.cutAll("the server is shutting down: retry on another instance");
+      for (const socket of h1Sockets) socket.destroy();
+    }
     await closed;
+    sessions.stop();
+    h1.close();
     logger.log("info", "drained", { tookMs: Date.now() - started, connectionsCut: cut });
   }
+}
 
-  function scheduleMaxAge(session: http2.ServerHttp2Session, ageMs: number, graceMs: number): void {
-    const jittered = ageMs * (0.9 + Math.random() * 0.2);
-    const ageTimer = setTimeout(() => {
-      session.close();
-      const graceTimer = setTimeout(() => session.destroy(), graceMs);
-      graceTimer.unref();
-      session.once("close", () => clearTimeout(graceTimer));
-    }, jittered);
-    ageTimer.unref();
-    session.once("close", () => clearTimeout(ageTimer));
-  }
+/** After the drain deadline, how long handlers get to answer UNAVAILABLE before their calls are refused. */
+const CUT_GRACE_MS = 250;
+
+/** `options` without the keys set to undefined, so spreading it over defaults keeps them. */
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { percentEncodeGrpcMessage } from "./grpc-message.js";
 
 type NodeHandlerFn = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 
@@ -35,18 +36,3 @@ export const unknownMethodFallback: NodeHandlerFn = (req, res) => {
   res.writeHead(404, { "content-type": "application/json" });
   res.end(JSON.stringify({ code: "unimplemented", message }));
 };
-
-/**
- * Percent-encodes a grpc-message value as the gRPC HTTP/2 spec asks: every
- * byte outside printable ASCII (0x20-0x7E), and "%" itself.
- */
-function percentEncodeGrpcMessage(message: string): string {
-  let out = "";
-  for (const byte of Buffer.from(message, "utf8")) {
-    out +=
-      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
-        ? String.fromCharCode(byte)
-        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
-}
