@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Address } from "../address.js";
-import { type Backoff, resolutionBackoff } from "../backoff.js";
+import { type Backoff, resolutionBackoff } from "../connection/backoff.js";
+import type { Address } from "./address.js";
 import type { Resolver, ResolverListener } from "./resolver.js";
 
 /** Settings of {@link KubernetesResolver}. */

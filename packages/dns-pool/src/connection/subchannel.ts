@@ -1,27 +1,14 @@
-import * as http2 from "node:http2";
-import * as net from "node:net";
-import * as tls from "node:tls";
-import { type Address, formatAddress, isUnixAddress } from "./address.js";
+import type * as http2 from "node:http2";
+import type * as tls from "node:tls";
+import { type Clock, systemClock, type TimerHandle } from "../clock.js";
+import { describeError, unsentError } from "../errors.js";
+import { HEALTH_WATCH_PATH } from "../health/health-check.js";
+import { type Address, formatAddress } from "../resolver/address.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ConnectivityState } from "./connectivity.js";
-import { describeError, unsentError } from "./errors.js";
-import { HEALTH_WATCH_PATH } from "./health-check.js";
+import { Http2Connection, type Http2ConnectionListener, type KeepaliveOptions } from "./http2-connection.js";
 
-/** Client-side HTTP/2 keepalive (gRFC A8). */
-export interface KeepaliveOptions {
-  /**
-   * Send a PING after this long without reading from the connection, and
-   * close the connection if no answer comes within `timeoutMs`.
-   * Undefined turns keepalive off (gRPC's default): servers such as grpc-go
-   * answer pings more often than every 5 minutes with GOAWAY "too_many_pings"
-   * unless their enforcement policy allows it.
-   */
-  timeMs?: number;
-  /** How long to wait for the PING's answer. */
-  timeoutMs: number;
-  /** Also ping connections that carry no call. */
-  permitWithoutCalls: boolean;
-}
+export type { KeepaliveOptions } from "./http2-connection.js";
 
 /** Everything a subchannel needs to reach its address. */
 export interface SubchannelOptions {
@@ -35,6 +22,8 @@ export interface SubchannelOptions {
   readonly backoff: BackoffOptions;
   /** Extra options for `http2.connect()` (settings, maxSessionMemory, ...). */
   readonly http2Options: http2.ClientSessionOptions | undefined;
+  /** Timers of the reconnect backoff. Default {@link systemClock}. */
+  readonly clock?: Clock;
 }
 
 /** What a subchannel reports to the pool. */
@@ -46,16 +35,15 @@ export interface SubchannelListener {
 }
 
 /**
- * One endpoint of the pool: one HTTP/2 connection to one address, with
- * gRPC's connectivity states, reconnect backoff and keepalive.
+ * One endpoint's connectivity: gRPC's state machine (IDLE → CONNECTING →
+ * READY ⇄ TRANSIENT_FAILURE, SHUTDOWN) and reconnect backoff over a series
+ * of {@link Http2Connection}s, at most one of them READY for new calls
+ * (older ones drain after GOAWAY).
  *
  * It implements connect-node's `NodeHttp2ClientSessionManager`, so stock
  * connect-node transports (gRPC, gRPC-Web, Connect) run their calls on it,
  * while the pool sees every state change. The socket goes to the pod's
  * address, but `:authority` (and TLS SNI) carry the target's host name.
- *
- * A READY connection that carries no call is unref'd, so a process that is
- * done exits by itself even if nobody closes the pool.
  */
 export class Subchannel {
   /** The address as a string, e.g. "127.0.0.2:8081": the endpoint's identity. */
@@ -65,20 +53,19 @@ export class Subchannel {
   private stateValue = ConnectivityState.IDLE;
   private lastErrorValue: Error | undefined;
   /** The connection new streams go on; undefined unless READY. */
-  private session: http2.ClientHttp2Session | undefined;
+  private current: Http2Connection | undefined;
   /** Every open connection, including ones going away after GOAWAY. */
-  private readonly sessions = new Map<http2.ClientHttp2Session, { streams: number }>();
+  private readonly connections = new Set<Http2Connection>();
   private readonly backoff: Backoff;
-  private backoffTimer: NodeJS.Timeout | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private lastReadAt = 0;
+  private readonly clock: Clock;
+  private backoffTimer: TimerHandle | undefined;
   private wanted = false;
   /**
    * How many READY connections were lost (closed, failed or GOAWAY); a call
    * that saw this change while running lost its connection.
    */
   connectionLosses = 0;
-  private readyWaiters: { resolve: (s: http2.ClientHttp2Session) => void; reject: (e: Error) => void }[] = [];
+  private readyWaiters: { resolve: (c: Http2Connection) => void; reject: (e: Error) => void }[] = [];
 
   constructor(
     private readonly options: SubchannelOptions,
@@ -87,6 +74,7 @@ export class Subchannel {
     this.key = formatAddress(options.address);
     this.authority = options.authority;
     this.backoff = new Backoff(options.backoff);
+    this.clock = options.clock ?? systemClock;
   }
 
   /** The connectivity state. */
@@ -120,22 +108,20 @@ export class Subchannel {
 
   /**
    * Opens a stream with headers that already carry `:method` and `:path`
-   * (the pool's fast unary path builds them so, saving a copy per call).
+   * (the fast unary path builds them so, saving a copy per call).
    */
   async openStream(
     headers: http2.OutgoingHttpHeaders,
     options: Omit<http2.ClientSessionRequestOptions, "signal"> = {},
   ): Promise<http2.ClientHttp2Stream> {
     for (;;) {
-      const session = this.session ?? (await this.awaitReady());
+      const connection = this.current ?? (await this.awaitReady());
       try {
-        const stream = session.request(headers, options);
         // Health watches run for the connection's whole life; only calls hold the process open.
-        if (headers[":path"] !== HEALTH_WATCH_PATH) this.trackStream(session, stream);
-        return stream;
+        return connection.request(headers, options, headers[":path"] !== HEALTH_WATCH_PATH);
       } catch (err) {
         // The session closed between READY and this request (nodejs/help#2105): try again.
-        if (session.closed || session.destroyed) continue;
+        if (connection.closing) continue;
         throw err;
       }
     }
@@ -143,7 +129,7 @@ export class Subchannel {
 
   /** connect-node reports each read; keepalive skips pings while data flows. */
   notifyResponseByteRead(_stream: http2.ClientHttp2Stream): void {
-    this.lastReadAt = Date.now();
+    this.current?.noteRead();
   }
 
   /**
@@ -154,19 +140,13 @@ export class Subchannel {
   async shutdown(graceful = true): Promise<void> {
     if (this.stateValue !== ConnectivityState.SHUTDOWN) {
       this.wanted = false;
-      clearTimeout(this.backoffTimer);
-      this.stopKeepalive();
-      this.session = undefined;
+      this.clock.clearTimeout(this.backoffTimer);
+      this.current?.stopKeepalive();
+      this.current = undefined;
       this.setState(ConnectivityState.SHUTDOWN, undefined);
       this.rejectWaiters(unsentError(`endpoint ${this.key} was removed from the pool`));
     }
-    const closing = [...this.sessions.keys()].map(
-      (s) => new Promise<void>((resolve) => (s.closed || s.destroyed ? resolve() : s.once("close", resolve))),
-    );
-    for (const s of this.sessions.keys()) {
-      if (graceful) s.close();
-      else s.destroy();
-    }
+    const closing = [...this.connections].map((c) => c.close(graceful));
     // An idle connection is unref'd: whoever awaits this shutdown must still
     // see it end, so hold the process open until every connection is closed.
     const hold = setInterval(() => {}, 60_000);
@@ -178,56 +158,44 @@ export class Subchannel {
   }
 
   private startConnecting(): void {
-    clearTimeout(this.backoffTimer);
+    this.clock.clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     this.setState(ConnectivityState.CONNECTING, undefined);
-    const { address, tls: tlsOptions, connectTimeoutMs } = this.options;
-    const session = http2.connect(this.authority, {
-      ...this.options.http2Options,
-      createConnection: () => openSocket(address, tlsOptions),
-    });
-    this.sessions.set(session, { streams: 0 });
-    const timer = setTimeout(
-      () => session.destroy(new Error(`no HTTP/2 connection to ${this.key} within ${connectTimeoutMs} ms`)),
-      connectTimeoutMs,
-    );
-    timer.unref();
-    let error: Error | undefined;
     let ready = false;
-    session.on("error", (err: Error) => {
-      error = err;
-    });
-    // READY only once the server's SETTINGS arrive: the peer speaks HTTP/2.
-    session.once("remoteSettings", () => {
-      clearTimeout(timer);
-      if (this.stateValue !== ConnectivityState.CONNECTING) return;
-      ready = true;
-      this.session = session;
-      // Connecting held the process open; an idle connection must not.
-      if (this.sessions.get(session)?.streams === 0) session.unref();
-      this.backoff.reset();
-      this.lastReadAt = Date.now();
-      this.setState(ConnectivityState.READY, undefined);
-      this.startKeepalive();
-      const waiters = this.readyWaiters;
-      this.readyWaiters = [];
-      for (const w of waiters) w.resolve(session);
-    });
-    session.once("goaway", () => {
-      // No new streams on this connection; in-flight ones may finish.
-      if (this.session === session) this.onConnectionLost(session, undefined);
-      this.listener.onGoaway(this);
-    });
-    session.once("close", () => {
-      clearTimeout(timer);
-      this.sessions.delete(session);
-      if (this.stateValue === ConnectivityState.SHUTDOWN) return;
-      if (!ready) {
-        this.onConnectFailed(error ?? new Error(`connection to ${this.key} closed before HTTP/2 settings`));
-      } else if (this.session === session) {
-        this.onConnectionLost(session, error);
-      }
-    });
+    const listener: Http2ConnectionListener = {
+      onSettings: (connection) => {
+        if (this.stateValue !== ConnectivityState.CONNECTING) return;
+        ready = true;
+        this.current = connection;
+        connection.becameReady();
+        this.backoff.reset();
+        this.setState(ConnectivityState.READY, undefined);
+        const waiters = this.readyWaiters;
+        this.readyWaiters = [];
+        for (const w of waiters) w.resolve(connection);
+      },
+      onGoaway: (connection) => {
+        // No new streams on this connection; in-flight ones may finish.
+        if (this.current === connection) this.onConnectionLost(connection, undefined);
+        this.listener.onGoaway(this);
+      },
+      onClose: (connection, error) => {
+        this.connections.delete(connection);
+        if (this.stateValue === ConnectivityState.SHUTDOWN) return;
+        if (!ready) {
+          this.onConnectFailed(error ?? new Error(`connection to ${this.key} closed before HTTP/2 settings`));
+        } else if (this.current === connection) {
+          this.onConnectionLost(connection, error);
+        }
+      },
+    };
+    const { address, authority, tls, connectTimeoutMs, keepalive, http2Options } = this.options;
+    this.connections.add(
+      new Http2Connection(
+        { address, label: this.key, authority, tls, connectTimeoutMs, keepalive, http2Options },
+        listener,
+      ),
+    );
   }
 
   private onConnectFailed(err: Error): void {
@@ -235,7 +203,7 @@ export class Subchannel {
     this.setState(ConnectivityState.TRANSIENT_FAILURE, err);
     this.rejectWaiters(unsentError(`cannot connect to ${this.key}: ${describeError(err)}`));
     const delay = this.backoff.nextDelayMs();
-    this.backoffTimer = setTimeout(() => {
+    this.backoffTimer = this.clock.setTimeout(() => {
       this.backoffTimer = undefined;
       if (this.wanted) this.startConnecting();
       else this.setState(ConnectivityState.IDLE, undefined);
@@ -244,17 +212,17 @@ export class Subchannel {
   }
 
   /** The READY connection is gone (closed, failed or GOAWAY): back to IDLE, as in gRPC. */
-  private onConnectionLost(session: http2.ClientHttp2Session, err: Error | undefined): void {
-    if (this.session !== session) return;
+  private onConnectionLost(connection: Http2Connection, err: Error | undefined): void {
+    if (this.current !== connection) return;
     this.connectionLosses++;
-    this.session = undefined;
-    this.stopKeepalive();
+    this.current = undefined;
+    connection.stopKeepalive();
     if (err) this.lastErrorValue = err;
     this.setState(ConnectivityState.IDLE, err);
     if (this.wanted && this.stateValue === ConnectivityState.IDLE) this.startConnecting();
   }
 
-  private awaitReady(): Promise<http2.ClientHttp2Session> {
+  private awaitReady(): Promise<Http2Connection> {
     if (this.stateValue === ConnectivityState.SHUTDOWN) {
       return Promise.reject(unsentError(`endpoint ${this.key} was removed from the pool`));
     }
@@ -263,7 +231,7 @@ export class Subchannel {
         unsentError(`cannot connect to ${this.key}: ${describeError(this.lastErrorValue)}`),
       );
     }
-    const waiting = new Promise<http2.ClientHttp2Session>((resolve, reject) => {
+    const waiting = new Promise<Http2Connection>((resolve, reject) => {
       this.readyWaiters.push({ resolve, reject });
     });
     if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();
@@ -276,60 +244,10 @@ export class Subchannel {
     for (const w of waiters) w.reject(err);
   }
 
-  private trackStream(session: http2.ClientHttp2Session, stream: http2.ClientHttp2Stream): void {
-    const entry = this.sessions.get(session);
-    if (!entry) return;
-    if (entry.streams++ === 0) session.ref();
-    stream.once("close", () => {
-      if (--entry.streams === 0) session.unref();
-    });
-  }
-
-  private startKeepalive(): void {
-    const { timeMs, timeoutMs, permitWithoutCalls } = this.options.keepalive;
-    if (timeMs === undefined) return;
-    let pingPending = false;
-    const tick = () => {
-      const session = this.session;
-      // Destroyed sessions emit "close" a tick later: do not ping them meanwhile.
-      if (!session || session.destroyed || session.closed) return;
-      const streams = this.sessions.get(session)?.streams ?? 0;
-      if (!pingPending && Date.now() - this.lastReadAt >= timeMs && (streams > 0 || permitWithoutCalls)) {
-        pingPending = true;
-        const timeout = setTimeout(
-          () =>
-            session.destroy(new Error(`keepalive ping to ${this.key} not answered within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        timeout.unref();
-        session.ping((err) => {
-          pingPending = false;
-          clearTimeout(timeout);
-          if (!err) this.lastReadAt = Date.now();
-        });
-      }
-      this.keepaliveTimer = setTimeout(tick, timeMs);
-      this.keepaliveTimer.unref();
-    };
-    this.keepaliveTimer = setTimeout(tick, timeMs);
-    this.keepaliveTimer.unref();
-  }
-
-  private stopKeepalive(): void {
-    clearTimeout(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
-  }
-
   private setState(next: ConnectivityState, error: Error | undefined): void {
     const previous = this.stateValue;
     if (previous === next) return;
     this.stateValue = next;
     this.listener.onStateChange(this, previous, error);
   }
-}
-
-function openSocket(address: Address, tlsOptions: tls.ConnectionOptions | undefined): net.Socket {
-  const where = isUnixAddress(address) ? { path: address.path } : { host: address.host, port: address.port };
-  if (!tlsOptions) return net.connect({ ...where, noDelay: true });
-  return tls.connect({ ALPNProtocols: ["h2"], ...tlsOptions, ...where });
 }

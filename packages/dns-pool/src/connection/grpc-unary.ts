@@ -12,7 +12,8 @@ import {
   type MethodSerializationLookup,
 } from "@connectrpc/connect/protocol";
 import { requestHeader, validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
-import type { Subchannel } from "../subchannel.js";
+import { errorCodesInChain, noteStreamReset } from "../errors.js";
+import type { Subchannel } from "./subchannel.js";
 
 /** Options of the fast unary path: those of connect-node's gRPC transport it honours. */
 export interface FastUnaryOptions {
@@ -82,7 +83,7 @@ export function fastGrpcUnary<I extends DescMessage, O extends DescMessage>(
         timeoutMs,
       );
     }
-    subchannel.request("POST", path, nodeHeaders, {}).then(
+    subchannel.openStream(nodeHeaders).then(
       (s) => {
         stream = s;
         if (settled) {
@@ -349,19 +350,18 @@ const RESET_CODES: Record<number, Code> = {
 function errorFromReset(rstCode: number): ConnectError | undefined {
   const code = RESET_CODES[rstCode];
   if (code === undefined) return undefined;
-  return new ConnectError(
+  const err = new ConnectError(
     `http/2 stream closed with error code ${H2_CODE_NAMES[rstCode]} (0x${rstCode.toString(16)})`,
     code,
   );
+  // Classified by code, not by message (see errors.ts): e.g. REFUSED_STREAM is safe to retry.
+  noteStreamReset(err, rstCode);
+  return err;
 }
 
 /** As connect-node maps a Node error (its connectErrorFromNodeReason). */
 function errorFromNodeReason(reason: Error): ConnectError {
-  const codes: string[] = [];
-  for (let e: unknown = reason; e instanceof Error && codes.length < 10; e = e.cause) {
-    const c = (e as { code?: unknown }).code;
-    if (typeof c === "string") codes.push(c);
-  }
+  const codes = errorCodesInChain(reason);
   let code = Code.Internal;
   if (codes.includes("ERR_STREAM_WRITE_AFTER_END")) code = Code.Aborted;
   else if (

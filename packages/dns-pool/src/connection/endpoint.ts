@@ -4,12 +4,12 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
-import type { Balanceable } from "./balancer/picker.js";
+import type { PoolEndpoint } from "../balancer/endpoint-set.js";
+import { type HealthStatus, HealthWatcher } from "../health/health-check.js";
+import type { OutlierTracked } from "../health/outlier-detection.js";
+import type { PoolProtocol, PoolTransportOptions } from "../options.js";
 import { ConnectivityState } from "./connectivity.js";
-import { type FastUnaryOptions, fastGrpcUnary, type SerializerCache } from "./fast/grpc-unary.js";
-import { type HealthStatus, HealthWatcher } from "./health-check.js";
-import type { PoolProtocol, PoolTransportOptions } from "./options.js";
-import type { OutlierTracked } from "./outlier-detection.js";
+import { type FastUnaryOptions, fastGrpcUnary, type SerializerCache } from "./grpc-unary.js";
 import type { Subchannel } from "./subchannel.js";
 
 const ENDPOINT_TRANSPORT_OPTION_KEYS = [
@@ -60,7 +60,7 @@ function fastPathAllowed(o: EndpointTransportOptions): boolean {
  * a connected endpoint that reports NOT_SERVING or is ejected counts as
  * TRANSIENT_FAILURE (as gRPC maps health to the subchannel state).
  */
-export class Endpoint implements Balanceable, OutlierTracked {
+export class Endpoint implements PoolEndpoint, OutlierTracked {
   /** Calls running now. */
   inFlight = 0;
   /** Calls started here. */
@@ -135,6 +135,27 @@ export class Endpoint implements Balanceable, OutlierTracked {
     return this.subchannel.key;
   }
 
+  /** Why the last connection attempt failed or the last connection was lost. */
+  get lastError(): Error | undefined {
+    return this.subchannel.lastError;
+  }
+
+  /** READY connections lost so far; a call that saw this change lost its connection. */
+  get connectionLosses(): number {
+    return this.subchannel.connectionLosses;
+  }
+
+  /** Asks for a connection (the policy wants this endpoint connected). */
+  connect(): void {
+    this.subchannel.requestConnection();
+  }
+
+  /** Leaves the pool: no new calls; in-flight calls finish, then the connection closes. */
+  shutdown(): Promise<void> {
+    return this.subchannel.shutdown(true);
+  }
+
+  /** The balancer's view: the connection's state, lowered by health and ejection. */
   get state(): ConnectivityState {
     const state = this.subchannel.state;
     if (state !== ConnectivityState.READY) return state;
