@@ -8,25 +8,46 @@ import { invalidArgument } from "./errors.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { PoolProtocol, PoolTransportOptions } from "./options.js";
 
-/** Options with every default filled in. */
+/** Options with every default filled in; each field is the option of the same name (see options.ts). */
 export interface ResolvedPoolOptions {
+  /** Wire protocol. */
   readonly protocol: PoolProtocol;
   /** A registered policy name. */
   readonly policy: PolicyName | (string & {});
+  /** "lazy" or "eager". */
   readonly connect: "lazy" | "eager";
+  /** Never re-resolve more often. */
   readonly minResolveIntervalMs: number;
+  /** Re-resolve at least this often. */
   readonly maxResolveIntervalMs: number;
+  /** Per DNS query. */
   readonly dnsTimeoutMs: number;
+  /** Resolve through SRV records. */
   readonly srv: boolean;
+  /** Per connection attempt. */
   readonly connectTimeoutMs: number;
+  /** Keepalive pings. */
   readonly keepalive: KeepaliveOptions;
+  /** Delays between connection attempts. */
   readonly reconnectBackoff: BackoffOptions;
+  /** Wait for READY through failures. */
   readonly waitForReady: boolean;
+  /** Deadline for calls that set none. */
   readonly defaultTimeoutMs: number | undefined;
+  /** Use the fast unary path where it applies. */
   readonly fastPath: boolean;
+  /** Retries of calls that never reached a server. */
   readonly transparentRetries: number;
+  /** gRFC A6 retries, or undefined. */
   readonly retryPolicy: Required<RetryPolicy> | undefined;
-  readonly healthCheck: false | { service: string };
+  /** Health watching, or false. */
+  readonly healthCheck:
+    | false
+    | {
+        /** The service to watch. */
+        service: string;
+      };
+  /** Outlier ejection, or false. */
   readonly outlierDetection: false | OutlierDetectionOptions;
 }
 

@@ -45,7 +45,11 @@ export interface PoolTransportOptions {
    * - `dns://10.96.0.10:53/rng-headless.default.svc.cluster.local:8081`: ask that DNS server;
    * - `ipv4:10.0.0.1:8081,10.0.0.2:8081`, `ipv6:[fd00::1]:8081`: fixed addresses;
    * - `unix:/run/rng.sock`, `unix-abstract:rng`: a Unix domain socket;
-   * - `rng-headless:8081`: passthrough, one connection, the OS picks the address (as grpc-go without `dns:///`).
+   * - `rng-headless:8081`: passthrough, one connection, the OS picks the address (as grpc-go without `dns:///`);
+   * - `kubernetes:///rng.default:8081`: the Service's EndpointSlices;
+   * - `scheme:...`: a scheme added with `registerResolver()`.
+   *
+   * Required; no default.
    */
   target: string;
   /** Wire protocol. Default "grpc". */
@@ -136,7 +140,12 @@ export interface PoolTransportOptions {
    * and returns on SERVING; a server answering UNIMPLEMENTED is not checked.
    * `false` turns it off. Default `{ service: "" }` (the whole server).
    */
-  healthCheck?: false | { service: string };
+  healthCheck?:
+    | false
+    | {
+        /** The service name to watch; "" (the default) is the whole server. */
+        service: string;
+      };
   /**
    * Connect to at most `size` of the resolved endpoints, chosen
    * deterministically per client so that load stays even across servers and
@@ -150,15 +159,18 @@ export interface PoolTransportOptions {
    * off. Defaults: see {@link OutlierDetectionOptions}.
    */
   outlierDetection?: false | Partial<OutlierDetectionOptions>;
-  /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). */
+  /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). Default: none. */
   http2Options?: Omit<http2.ClientSessionOptions, "createConnection">;
-  /** Interceptors, run on every call after the endpoint is picked. */
+  /**
+   * Interceptors, run on every call after the endpoint is picked. Default:
+   * none (calls with interceptors take connect-node's path, not the fast one).
+   */
   interceptors?: Interceptor[];
   /** Binary (default) or JSON; JSON applies to Connect and gRPC-Web. Default true. */
   useBinaryFormat?: boolean;
-  /** Protobuf JSON options. */
+  /** Protobuf JSON options. Default: protobuf-es defaults. */
   jsonOptions?: Partial<JsonReadOptions & JsonWriteOptions>;
-  /** Protobuf binary options. */
+  /** Protobuf binary options. Default: protobuf-es defaults. */
   binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
   /** Response compressions accepted. Default gzip and br, as connect-node. */
   acceptCompression?: Compression[];

@@ -55,7 +55,12 @@ export interface PoolStats {
   /** The last resolution error, cleared by the next success. */
   readonly lastResolutionError: string | undefined;
   /** Calls retried: `transparent` (never reached a server), `policy` (per retryPolicy). */
-  readonly retries: { readonly transparent: number; readonly policy: number };
+  readonly retries: {
+    /** Retries of calls that never reached a server. */
+    readonly transparent: number;
+    /** Retries per the retryPolicy option. */
+    readonly policy: number;
+  };
 }
 
 /**

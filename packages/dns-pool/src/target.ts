@@ -14,17 +14,21 @@ export type Target =
       readonly scheme: "dns";
       /** The DNS server to ask (`authority`), or undefined for the system's. */
       readonly dnsServer: TcpAddress | undefined;
+      /** The name to resolve (or an IP literal, which needs no query). */
       readonly host: string;
+      /** The port of every address. */
       readonly port: number;
     }
   | {
       /** `ipv4:a:p,b:p`, `ipv6:[a]:p,[b]:p`: a fixed list of addresses. */
       readonly scheme: "ipv4" | "ipv6";
+      /** The addresses, in the order given. */
       readonly addresses: readonly TcpAddress[];
     }
   | {
       /** `unix:path`, `unix:///abs/path` or `unix-abstract:name`. */
       readonly scheme: "unix";
+      /** The socket path; "\0name" for the abstract namespace. */
       readonly path: string;
     }
   | {
@@ -34,20 +38,25 @@ export type Target =
        * pod's port number or the name of a port of the Service.
        */
       readonly scheme: "kubernetes";
+      /** The Service's name. */
       readonly service: string;
       /** Undefined: the pod's own namespace (from its service account), else "default". */
       readonly namespace: string | undefined;
+      /** A port number, or the name of one of the Service's ports. */
       readonly port: number | string;
     }
   | {
       /** `host:port` or `passthrough:///host:port`: one connection, the OS resolves. */
       readonly scheme: "passthrough";
+      /** The host the OS resolves. */
       readonly host: string;
+      /** The port. */
       readonly port: number;
     }
   | {
       /** A scheme added with `registerResolver()`: its resolver gets `uri`. */
       readonly scheme: "custom";
+      /** The target split per the naming spec; `uri.scheme` is the registered scheme. */
       readonly uri: TargetUri;
     };
 
@@ -56,6 +65,7 @@ const EXAMPLES =
 
 /** A target, parsed, with what the pool needs of its scheme. */
 export interface ResolvedTarget {
+  /** The parsed target. */
   readonly parsed: Target;
   /** `:authority` when the user sets none: the name asked for, never a pod IP. */
   readonly authority: string;

@@ -7,7 +7,10 @@ export interface PickSource<E> {
   /** The aggregate state. */
   readonly state: ConnectivityState;
   /** The current picker. */
-  readonly picker: { pick(): E | undefined };
+  readonly picker: {
+    /** A READY endpoint, or undefined. */
+    pick(): E | undefined;
+  };
   /** True once the pool is closed. */
   readonly closed: boolean;
   /** Starts connecting if not yet; true if it was not (a new picker is then in place). */

@@ -25,8 +25,16 @@ export interface RetryState {
 
 /** What to do after a failed attempt. */
 export type RetryDecision =
-  | { readonly kind: "transparent" }
-  | { readonly kind: "policy"; readonly delayMs: number }
+  | {
+      /** Retry at once: the attempt never reached a server. */
+      readonly kind: "transparent";
+    }
+  | {
+      /** Retry per the retry policy, after `delayMs`. */
+      readonly kind: "policy";
+      /** The jittered backoff delay. */
+      readonly delayMs: number;
+    }
   | undefined;
 
 const TRANSPARENT = { kind: "transparent" } as const;

@@ -67,13 +67,19 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
   calls = 0;
   /** Calls that ended with an error. */
   failures = 0;
+  /** Outlier detection: successes since the last sweep. */
   intervalSuccesses = 0;
+  /** Outlier detection: failures since the last sweep. */
   intervalFailures = 0;
+  /** Outlier detection: ejected until this time (ms since epoch); 0 when not ejected. */
   ejectedUntil = 0;
+  /** Outlier detection: grows with each ejection (A50's multiplier). */
   ejectionMultiplier = 0;
   /** "PENDING" until the first health answer when checking is on, else "UNCHECKED". */
   health: HealthStatus;
+  /** Why health checking says NOT_SERVING, for stats. */
   healthReason: string | undefined;
+  /** The stock connect-node transport on this endpoint's connection (streams, other protocols). */
   readonly transport: Transport;
   /**
    * How unary calls run: the lean gRPC path on node:http2 when the options

@@ -18,8 +18,11 @@ import type { Subchannel } from "./subchannel.js";
 
 /** Options of the fast unary path: those of connect-node's gRPC transport it honours. */
 export interface FastUnaryOptions {
+  /** Largest response message accepted. */
   readonly readMaxBytes: number;
+  /** Largest request message sent. */
   readonly writeMaxBytes: number;
+  /** Protobuf binary options. */
   readonly binaryOptions: Parameters<typeof createMethodSerializationLookup>[1];
 }
 
@@ -147,6 +150,7 @@ export function fastGrpcUnary<I extends DescMessage, O extends DescMessage>(
 export class SerializerCache {
   private readonly byMethod = new WeakMap<object, MethodSerializationLookup<DescMessage, DescMessage>>();
 
+  /** The lookup for `method`, made on first use. */
   get(method: DescMethodUnary<DescMessage, DescMessage>, options: FastUnaryOptions) {
     let s = this.byMethod.get(method);
     if (!s) {

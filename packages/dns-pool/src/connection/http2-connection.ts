@@ -22,6 +22,7 @@ export interface KeepaliveOptions {
 
 /** Everything one connection attempt needs. */
 export interface Http2ConnectionOptions {
+  /** Where to dial (the pod's address). */
   readonly address: Address;
   /** The address as text, for messages. */
   readonly label: string;
@@ -29,7 +30,9 @@ export interface Http2ConnectionOptions {
   readonly authority: string;
   /** TLS options, or undefined for cleartext HTTP/2 (h2c). */
   readonly tls: tls.ConnectionOptions | undefined;
+  /** How long TCP + TLS + the server's SETTINGS may take. */
   readonly connectTimeoutMs: number;
+  /** Keepalive pings. */
   readonly keepalive: KeepaliveOptions;
   /** Extra options for `http2.connect()` (settings, maxSessionMemory, ...). */
   readonly http2Options: http2.ClientSessionOptions | undefined;
@@ -38,12 +41,44 @@ export interface Http2ConnectionOptions {
 /** What a connection reports to its subchannel. */
 export interface Http2ConnectionListener {
   /** The server's SETTINGS arrived: the peer speaks HTTP/2. */
-  onSettings(connection: Http2Connection): void;
+  onSettings(connection: Connection): void;
   /** The server sent GOAWAY: no new streams here, in-flight ones may finish. */
-  onGoaway(connection: Http2Connection): void;
+  onGoaway(connection: Connection): void;
   /** The connection is gone; `error` is the last error it raised, if any. */
-  onClose(connection: Http2Connection, error: Error | undefined): void;
+  onClose(connection: Connection, error: Error | undefined): void;
 }
+
+/**
+ * What a {@link Subchannel} needs of one connection: {@link Http2Connection},
+ * or a fake in tests of the state machine.
+ */
+export interface Connection {
+  /** True once closing or gone: no new streams. */
+  readonly closing: boolean;
+  /** Opens a stream; `track` counts it as a call. @throws when the connection takes no new stream. */
+  request(
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal">,
+    track: boolean,
+  ): http2.ClientHttp2Stream;
+  /** A response byte was read. */
+  noteRead(): void;
+  /** It became the subchannel's READY connection. */
+  becameReady(): void;
+  /** It is no longer the one new calls use. */
+  stopKeepalive(): void;
+  /** Closes (gracefully: in-flight streams finish); resolves when closed. */
+  close(graceful: boolean): Promise<void>;
+}
+
+/** Dials a connection (the default makes an {@link Http2Connection}). */
+export type ConnectionFactory = (
+  options: Http2ConnectionOptions,
+  listener: Http2ConnectionListener,
+) => Connection;
+
+/** The real dialer. */
+export const dialHttp2: ConnectionFactory = (options, listener) => new Http2Connection(options, listener);
 
 /**
  * One HTTP/2 connection (one `ClientHttp2Session`) to one address: dialing
@@ -52,7 +87,8 @@ export interface Http2ConnectionListener {
  * process alive) and keepalive pings. Connectivity states and reconnecting
  * are the {@link Subchannel}'s business, not this class's.
  */
-export class Http2Connection {
+export class Http2Connection implements Connection {
+  /** The Node session. */
   readonly session: http2.ClientHttp2Session;
   /** Streams of calls open now (health watches are not counted). */
   private streams = 0;

@@ -6,24 +6,38 @@ import { HEALTH_WATCH_PATH } from "../health/health-check.js";
 import { type Address, formatAddress } from "../resolver/address.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ConnectivityState } from "./connectivity.js";
-import { Http2Connection, type Http2ConnectionListener, type KeepaliveOptions } from "./http2-connection.js";
+import {
+  type Connection,
+  type ConnectionFactory,
+  dialHttp2,
+  type Http2ConnectionListener,
+  type KeepaliveOptions,
+} from "./http2-connection.js";
 
 export type { KeepaliveOptions } from "./http2-connection.js";
 
 /** Everything a subchannel needs to reach its address. */
 export interface SubchannelOptions {
+  /** Where to dial (the pod's address). */
   readonly address: Address;
   /** Origin of every request, e.g. "http://rng-headless:8081": sets `:authority`. */
   readonly authority: string;
   /** TLS options, or undefined for cleartext HTTP/2 (h2c). */
   readonly tls: tls.ConnectionOptions | undefined;
+  /** How long one connection attempt may take. */
   readonly connectTimeoutMs: number;
+  /** Keepalive pings. */
   readonly keepalive: KeepaliveOptions;
+  /** Delays between connection attempts. */
   readonly backoff: BackoffOptions;
   /** Extra options for `http2.connect()` (settings, maxSessionMemory, ...). */
   readonly http2Options: http2.ClientSessionOptions | undefined;
   /** Timers of the reconnect backoff. Default {@link systemClock}. */
   readonly clock?: Clock;
+  /** Dials connections. Default: a real {@link Http2Connection}; tests pass a fake. */
+  readonly dial?: ConnectionFactory;
+  /** Uniform numbers in [0, 1) for the backoff jitter. Default `Math.random`. */
+  readonly random?: () => number;
 }
 
 /** What a subchannel reports to the pool. */
@@ -53,9 +67,9 @@ export class Subchannel {
   private stateValue = ConnectivityState.IDLE;
   private lastErrorValue: Error | undefined;
   /** The connection new streams go on; undefined unless READY. */
-  private current: Http2Connection | undefined;
+  private current: Connection | undefined;
   /** Every open connection, including ones going away after GOAWAY. */
-  private readonly connections = new Set<Http2Connection>();
+  private readonly connections = new Set<Connection>();
   private readonly backoff: Backoff;
   private readonly clock: Clock;
   private backoffTimer: TimerHandle | undefined;
@@ -65,7 +79,7 @@ export class Subchannel {
    * that saw this change while running lost its connection.
    */
   connectionLosses = 0;
-  private readyWaiters: { resolve: (c: Http2Connection) => void; reject: (e: Error) => void }[] = [];
+  private readyWaiters: { resolve: (c: Connection) => void; reject: (e: Error) => void }[] = [];
 
   constructor(
     private readonly options: SubchannelOptions,
@@ -73,7 +87,7 @@ export class Subchannel {
   ) {
     this.key = formatAddress(options.address);
     this.authority = options.authority;
-    this.backoff = new Backoff(options.backoff);
+    this.backoff = new Backoff(options.backoff, options.random);
     this.clock = options.clock ?? systemClock;
   }
 
@@ -190,11 +204,9 @@ export class Subchannel {
       },
     };
     const { address, authority, tls, connectTimeoutMs, keepalive, http2Options } = this.options;
+    const dial = this.options.dial ?? dialHttp2;
     this.connections.add(
-      new Http2Connection(
-        { address, label: this.key, authority, tls, connectTimeoutMs, keepalive, http2Options },
-        listener,
-      ),
+      dial({ address, label: this.key, authority, tls, connectTimeoutMs, keepalive, http2Options }, listener),
     );
   }
 
@@ -212,7 +224,7 @@ export class Subchannel {
   }
 
   /** The READY connection is gone (closed, failed or GOAWAY): back to IDLE, as in gRPC. */
-  private onConnectionLost(connection: Http2Connection, err: Error | undefined): void {
+  private onConnectionLost(connection: Connection, err: Error | undefined): void {
     if (this.current !== connection) return;
     this.connectionLosses++;
     this.current = undefined;
@@ -222,7 +234,7 @@ export class Subchannel {
     if (this.wanted && this.stateValue === ConnectivityState.IDLE) this.startConnecting();
   }
 
-  private awaitReady(): Promise<Http2Connection> {
+  private awaitReady(): Promise<Connection> {
     if (this.stateValue === ConnectivityState.SHUTDOWN) {
       return Promise.reject(unsentError(`endpoint ${this.key} was removed from the pool`));
     }
@@ -231,7 +243,7 @@ export class Subchannel {
         unsentError(`cannot connect to ${this.key}: ${describeError(this.lastErrorValue)}`),
       );
     }
-    const waiting = new Promise<Http2Connection>((resolve, reject) => {
+    const waiting = new Promise<Connection>((resolve, reject) => {
       this.readyWaiters.push({ resolve, reject });
     });
     if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();

@@ -11,6 +11,7 @@ import type { EndpointInfo, LoadBalancingPolicy } from "../balancer/policy.js";
 import { ConnectivityState } from "../connection/connectivity.js";
 
 export { FakeClock, flushMicrotasks } from "./fake-clock.js";
+export { FakeConnection, FakeDialer } from "./fake-connection.js";
 export { FakeEndpoint, fakeEndpoints } from "./fake-endpoint.js";
 export { FakeResolver } from "./fake-resolver.js";
 
