@@ -33,7 +33,11 @@ export class EndpointFactory {
     try {
       authorityHost = new URL(this.origin).hostname.replace(/^\[|\]$/g, "");
     } catch {
-      throw new ConnectError(`invalid authority "${authority}": expected host[:port]`, Code.InvalidArgument);
+      // A resolver's default authority can be wrong too (a custom scheme's endpoint need not be host:port).
+      throw new ConnectError(
+        `invalid authority "${authority}": expected host[:port]; set the authority option (or defaultAuthority in the resolver's factory)`,
+        Code.InvalidArgument,
+      );
     }
     // SNI must be a host name; RFC 6066 forbids IP literals there.
     this.sniHost = isIP(authorityHost) ? undefined : authorityHost;

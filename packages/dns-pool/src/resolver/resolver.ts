@@ -92,6 +92,7 @@ export interface ResolverOptions {
  *
  * @example
  * registerResolver("static-list", {
+ *   defaultAuthority: () => "rng.internal:8081",
  *   create: (target) => new StaticResolver(target.endpoint.split(",").map(parseHostPort)),
  * });
  * createPoolTransport({ target: "static-list:10.0.0.1:80,10.0.0.2:80" });
@@ -106,7 +107,7 @@ export interface ResolverFactory {
   create(target: TargetUri, options: ResolverOptions): Resolver;
   /**
    * The `:authority` (and TLS server name) for calls when the user sets
-   * none. Default: the target's `endpoint`.
+   * none. Default: the target's `endpoint`, which must then be host[:port].
    */
   defaultAuthority?(target: TargetUri): string;
 }
