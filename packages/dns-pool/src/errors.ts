@@ -113,12 +113,11 @@ export function classifyTransportError(err: unknown): TransportErrorKind {
  */
 export function neverProcessed(err: unknown): boolean {
   if (!(err instanceof ConnectError)) return false;
-  if (unsent.has(err)) return true;
+  const kind = classifyTransportError(err);
   // connect-node reports a refused stream as INTERNAL when Node raises
   // ERR_HTTP2_STREAM_ERROR, and as UNAVAILABLE when it reads the reset code.
   return (
-    (err.code === Code.Unavailable || err.code === Code.Internal) &&
-    streamResetInChain(err) === h2.NGHTTP2_REFUSED_STREAM
+    kind === "unsent" || (kind === "refused" && (err.code === Code.Unavailable || err.code === Code.Internal))
   );
 }
 
