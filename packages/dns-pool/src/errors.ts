@@ -1,3 +1,4 @@
+import { constants as h2 } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** A malformed target or option: what is wrong and how it should look. */
@@ -27,6 +28,84 @@ export function unsentError(message: string): ConnectError {
 }
 
 /**
+ * The HTTP/2 reset code (RST_STREAM, or the code nghttp2 closed the stream
+ * with, e.g. REFUSED_STREAM above a GOAWAY's last stream id) behind an
+ * error. Node's ERR_HTTP2_STREAM_ERROR carries the code only in its message,
+ * so the subchannel, which sees every stream first, records it here by
+ * identity; connect-node keeps that error as the `cause` of its own.
+ */
+const resetCodes = new WeakMap<object, number>();
+
+/** Records that `err` reports a stream reset with `rstCode` (an NGHTTP2_* code). */
+export function noteStreamReset(err: object, rstCode: number): void {
+  resetCodes.set(err, rstCode);
+}
+
+/** How deep {@link errorCodesInChain} looks; causes are rarely more than 3 deep. */
+const MAX_CHAIN = 10;
+
+/**
+ * The Node.js error codes (`err.code` strings such as "ECONNREFUSED",
+ * "ERR_HTTP2_STREAM_ERROR", "ERR_HTTP2_GOAWAY_SESSION") along the `cause`
+ * chain, outermost first. ConnectError's numeric codes are not included
+ * (see {@link classifyTransportError}). Safe against cycles.
+ */
+export function errorCodesInChain(err: unknown): string[] {
+  const codes: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < MAX_CHAIN; depth++, e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") codes.push(code);
+  }
+  return codes;
+}
+
+/** The first of `codes` found along `err`'s cause chain, or undefined. */
+export function errorCodeInChain(err: unknown, codes: readonly string[]): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < MAX_CHAIN; depth++, e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && codes.includes(code)) return code;
+  }
+  return undefined;
+}
+
+/** The HTTP/2 reset code recorded for any error along the cause chain (see {@link noteStreamReset}). */
+export function streamResetInChain(err: unknown): number | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < MAX_CHAIN; depth++, e = e.cause) {
+    const code = resetCodes.get(e);
+    if (code !== undefined) return code;
+  }
+  return undefined;
+}
+
+/**
+ * What a failed call's error says about the transport, from codes only
+ * (never message text):
+ * - "unsent": the pool never sent it (no connection could carry it);
+ * - "refused": the server refused the stream (REFUSED_STREAM), so its
+ *   application never saw the call;
+ * - "connection-lost": the connection broke (ECONNRESET, EPIPE);
+ * - "connect-failed": no connection could be made (ECONNREFUSED, ETIMEDOUT,
+ *   ENOTFOUND, EAI_AGAIN, EHOSTUNREACH, ENETUNREACH);
+ * - "other": anything else, including errors the server sent.
+ */
+export type TransportErrorKind = "unsent" | "refused" | "connection-lost" | "connect-failed" | "other";
+
+const LOST_CODES = ["ECONNRESET", "EPIPE"] as const;
+const CONNECT_CODES = ["ECONNREFUSED", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"];
+
+/** Classifies an error by its ConnectError code and the Node/HTTP/2 codes along its cause chain. */
+export function classifyTransportError(err: unknown): TransportErrorKind {
+  if (err instanceof ConnectError && unsent.has(err)) return "unsent";
+  if (streamResetInChain(err) === h2.NGHTTP2_REFUSED_STREAM) return "refused";
+  if (errorCodeInChain(err, LOST_CODES) !== undefined) return "connection-lost";
+  if (errorCodeInChain(err, CONNECT_CODES) !== undefined) return "connect-failed";
+  return "other";
+}
+
+/**
  * True when the call certainly did not reach the server's application, so
  * it may be retried transparently (gRPC's rules): it was never sent, or the
  * server refused its stream (REFUSED_STREAM, which HTTP/2 also uses for
@@ -34,10 +113,15 @@ export function unsentError(message: string): ConnectError {
  */
 export function neverProcessed(err: unknown): boolean {
   if (!(err instanceof ConnectError)) return false;
-  if (unsent.has(err)) return true;
-  // connect-node reports a refused stream as UNAVAILABLE when it reads the
-  // reset code itself, and as INTERNAL when Node raises ERR_HTTP2_STREAM_ERROR.
+  const kind = classifyTransportError(err);
+  // connect-node reports a refused stream as INTERNAL when Node raises
+  // ERR_HTTP2_STREAM_ERROR, and as UNAVAILABLE when it reads the reset code.
   return (
-    (err.code === Code.Unavailable || err.code === Code.Internal) && /REFUSED_STREAM/.test(err.rawMessage)
+    kind === "unsent" || (kind === "refused" && (err.code === Code.Unavailable || err.code === Code.Internal))
   );
+}
+
+/** True when the error says the connection under the call broke (ECONNRESET, EPIPE, "socket hang up"). */
+export function connectionLost(err: unknown): boolean {
+  return errorCodeInChain(err, LOST_CODES) !== undefined;
 }

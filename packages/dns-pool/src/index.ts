@@ -1,16 +1,45 @@
 /**
  * Client-side load balancing for Connect-ES: a `Transport` that resolves a
- * gRPC-style target (`dns:`, `ipv4:`, `ipv6:`, `unix:`) and spreads calls
- * over every address, re-resolving as pods come and go.
+ * gRPC-style target (`dns:`, `ipv4:`, `ipv6:`, `unix:`, `kubernetes:`, or a
+ * scheme added with {@link registerResolver}) and spreads calls over every
+ * address with a balancing policy (built-in, or added with
+ * {@link registerPolicy}), re-resolving as pods come and go.
  *
  * @packageDocumentation
  */
-export type { Address, TcpAddress, UnixAddress } from "./address.js";
-export { formatAddress } from "./address.js";
-export type { BackoffOptions } from "./backoff.js";
-export { type Balanceable, LeastRequestPicker, type Picker, RoundRobinPicker } from "./balancer/picker.js";
-export type { BalancingPolicy, PolicyName } from "./balancer/policy.js";
-export { ConnectivityState } from "./connectivity.js";
+
+// Extension point: balancing policies and pickers.
+export {
+  type Balanceable,
+  type CallResult,
+  EMPTY_PICKER,
+  FixedPicker,
+  LeastRequestPicker,
+  type Picker,
+  RoundRobinPicker,
+} from "./balancer/picker.js";
+export { LeastRequestPolicy, PickFirstPolicy, RoundRobinPolicy } from "./balancer/policies.js";
+export {
+  type BalancingPolicy,
+  type EndpointInfo,
+  type LoadBalancingPolicy,
+  type LoadBalancingPolicyFactory,
+  type PolicyContext,
+  type PolicyName,
+  registeredPolicies,
+  registerPolicy,
+} from "./balancer/policy.js";
+export { type Clock, systemClock, type TimerHandle } from "./clock.js";
+// Connections and health.
+export type { BackoffOptions } from "./connection/backoff.js";
+export { ConnectivityState } from "./connection/connectivity.js";
+export type { KeepaliveOptions } from "./connection/http2-connection.js";
+export {
+  classifyTransportError,
+  errorCodeInChain,
+  errorCodesInChain,
+  type TransportErrorKind,
+} from "./errors.js";
 export type {
   EjectionEvent,
   EndpointStateEvent,
@@ -21,7 +50,7 @@ export type {
   ResolutionEvent,
   RetryEvent,
 } from "./events.js";
-export type { HealthStatus } from "./health-check.js";
+export type { HealthStatus } from "./health/health-check.js";
 export type {
   OutlierDetectionOptions,
   PoolProtocol,
@@ -30,9 +59,22 @@ export type {
   RetryPolicy,
   SubsetOptions,
 } from "./options.js";
+// The transport and its options.
 export { createPoolTransport, type EndpointStats, type PoolStats, PoolTransport } from "./pool.js";
-export type { Resolution, Resolver, ResolverListener } from "./resolver/resolver.js";
-export type { KeepaliveOptions } from "./subchannel.js";
+// Extension point: resolvers by target scheme.
+export type { Address, TcpAddress, UnixAddress } from "./resolver/address.js";
+export { formatAddress } from "./resolver/address.js";
+export { registeredSchemes, registerResolver } from "./resolver/registry.js";
+export {
+  type Resolution,
+  type Resolver,
+  type ResolverFactory,
+  type ResolverListener,
+  type ResolverOptions,
+  StaticResolver,
+  type TargetUri,
+} from "./resolver/resolver.js";
+// Subsetting algorithms.
 export {
   createSubsetter,
   defaultClientId,
@@ -40,4 +82,5 @@ export {
   type SubsetterKind,
   type SubsetterOptions,
 } from "./subset/index.js";
+export { SubsettingResolver } from "./subset/subset-resolver.js";
 export { parseTarget, type Target } from "./target.js";

@@ -1,21 +1,67 @@
-import { ConnectivityState } from "../connectivity.js";
-import {
-  type Balanceable,
-  EMPTY_PICKER,
-  FixedPicker,
-  LeastRequestPicker,
-  type Picker,
-  RoundRobinPicker,
-} from "./picker.js";
+import type { Clock } from "../clock.js";
+import type { HealthStatus } from "../health/health-check.js";
+import type { Balanceable, Picker } from "./picker.js";
+import { LeastRequestPolicy, PickFirstPolicy, RoundRobinPolicy } from "./policies.js";
 
-/** The balancing policies, named as in gRPC service config. */
+/** The built-in balancing policies, named as in gRPC service config. */
 export type PolicyName = "round_robin" | "pick_first" | "least_request";
 
 /**
- * A load-balancing policy: which endpoints hold connections, and how a call
- * picks among the READY ones. Given the endpoints in address order.
+ * What a policy sees of one endpoint. The objects are the pool's own and
+ * live as long as the address stays resolved, so a policy may key per-
+ * endpoint state (EWMA, weights) on them, e.g. in a WeakMap.
+ */
+export interface EndpointInfo extends Balanceable {
+  /** The address, e.g. "10.0.0.1:8081", "[fd00::1]:8081" or "unix:/run/rng.sock". */
+  readonly address: string;
+  /** Calls started on it since it joined the pool. */
+  readonly calls: number;
+  /** Of those, calls that ended with an error. */
+  readonly failures: number;
+  /** What health checking says of it. */
+  readonly health: HealthStatus;
+}
+
+/**
+ * A load-balancing policy: which endpoints hold connections, and a picker
+ * over the READY ones. One instance per pool; register a factory for it
+ * with {@link registerPolicy} and select it with the `policy` option.
+ */
+export interface LoadBalancingPolicy<E extends EndpointInfo = EndpointInfo> {
+  /** The name it is registered under. */
+  readonly name: string;
+  /**
+   * The endpoints that should be connected now (given in address order).
+   * Optional; default: every endpoint, as round_robin does.
+   */
+  wanted?(endpoints: readonly E[]): readonly E[];
+  /**
+   * A picker for the current states, called after every change (resolution,
+   * connectivity, health, ejection). `ready` holds the READY endpoints,
+   * `all` every endpoint, both in address order. A policy that has nothing
+   * to offer returns `EMPTY_PICKER`.
+   */
+  buildPicker(ready: readonly E[], all: readonly E[]): Picker<E>;
+}
+
+/** What a policy factory gets from the pool. */
+export interface PolicyContext {
+  /** The pool's target, as given. */
+  readonly target: string;
+  /** The pool's clock (for time-decayed policies such as peak EWMA). */
+  readonly clock: Clock;
+}
+
+/** Makes one policy instance per pool. */
+export type LoadBalancingPolicyFactory = (context: PolicyContext) => LoadBalancingPolicy;
+
+/**
+ * The earlier form of a policy, which gets every endpoint and filters READY
+ * ones itself.
+ * @deprecated Implement {@link LoadBalancingPolicy}; kept for source compatibility.
  */
 export interface BalancingPolicy<E extends Balanceable> {
+  /** The policy's name. */
   readonly name: PolicyName;
   /** The endpoints that should be connected now. */
   wanted(endpoints: readonly E[]): readonly E[];
@@ -23,76 +69,41 @@ export interface BalancingPolicy<E extends Balanceable> {
   buildPicker(endpoints: readonly E[]): Picker<E>;
 }
 
-function ready<E extends Balanceable>(endpoints: readonly E[]): E[] {
-  return endpoints.filter((e) => e.state === ConnectivityState.READY);
+const policies = new Map<string, LoadBalancingPolicyFactory>([
+  ["round_robin", () => new RoundRobinPolicy()],
+  ["pick_first", () => new PickFirstPolicy()],
+  ["least_request", () => new LeastRequestPolicy()],
+]);
+
+/**
+ * Registers a balancing policy under `name` for pools created afterwards
+ * (`policy: name`), as grpc-js's `registerLoadBalancerType`. The built-in
+ * round_robin, pick_first and least_request are registered the same way; a
+ * later registration of a name replaces the earlier one.
+ *
+ * @throws TypeError for an empty name.
+ */
+export function registerPolicy(name: string, factory: LoadBalancingPolicyFactory): void {
+  if (typeof name !== "string" || name === "") throw new TypeError("a policy needs a non-empty name");
+  policies.set(name, factory);
 }
 
-/** Connects to every endpoint; rotates strictly over READY ones from a random start. */
-export class RoundRobinPolicy<E extends Balanceable> implements BalancingPolicy<E> {
-  readonly name = "round_robin";
-  private readonly cursor = { next: Math.floor(Math.random() * 1_000_000) };
-
-  wanted(endpoints: readonly E[]): readonly E[] {
-    return endpoints;
-  }
-
-  buildPicker(endpoints: readonly E[]): Picker<E> {
-    const r = ready(endpoints);
-    return r.length === 0 ? EMPTY_PICKER : new RoundRobinPicker(r, this.cursor);
-  }
-}
-
-/** Connects to every endpoint; sends each call to the less busy of two random READY ones. */
-export class LeastRequestPolicy<E extends Balanceable> implements BalancingPolicy<E> {
-  readonly name = "least_request";
-
-  wanted(endpoints: readonly E[]): readonly E[] {
-    return endpoints;
-  }
-
-  buildPicker(endpoints: readonly E[]): Picker<E> {
-    const r = ready(endpoints);
-    return r.length === 0 ? EMPTY_PICKER : new LeastRequestPicker(r);
-  }
+/** The names of every registered policy, in registration order (built-ins first). */
+export function registeredPolicies(): string[] {
+  return [...policies.keys()];
 }
 
 /**
- * Connects to the first endpoint that works, in address order, and sends
- * every call there while it stays READY (gRPC's pick_first).
+ * A new instance of the policy registered as `name`.
+ * @throws RangeError when no policy is registered under that name.
  */
-export class PickFirstPolicy<E extends Balanceable> implements BalancingPolicy<E> {
-  readonly name = "pick_first";
-  private selected: E | undefined;
-
-  wanted(endpoints: readonly E[]): readonly E[] {
-    const chosen = this.choose(endpoints);
-    if (chosen) return [chosen];
-    // Nothing READY: try the first endpoint not known to fail; all of them if all fail.
-    const next = endpoints.find((e) => e.state !== ConnectivityState.TRANSIENT_FAILURE);
-    return next ? [next] : endpoints;
-  }
-
-  buildPicker(endpoints: readonly E[]): Picker<E> {
-    const chosen = this.choose(endpoints);
-    return chosen ? new FixedPicker(chosen) : EMPTY_PICKER;
-  }
-
-  private choose(endpoints: readonly E[]): E | undefined {
-    if (!(this.selected?.state === ConnectivityState.READY && endpoints.includes(this.selected))) {
-      this.selected = endpoints.find((e) => e.state === ConnectivityState.READY);
-    }
-    return this.selected;
-  }
-}
-
-/** Creates the named policy. */
-export function createPolicy<E extends Balanceable>(name: PolicyName): BalancingPolicy<E> {
-  switch (name) {
-    case "round_robin":
-      return new RoundRobinPolicy();
-    case "least_request":
-      return new LeastRequestPolicy();
-    case "pick_first":
-      return new PickFirstPolicy();
-  }
+export function createPolicy<E extends EndpointInfo>(
+  name: string,
+  context: PolicyContext,
+): LoadBalancingPolicy<E> {
+  const factory = policies.get(name);
+  if (!factory) throw new RangeError(`no balancing policy "${name}"`);
+  // Pickers return the objects they were given, so a policy typed for
+  // EndpointInfo hands back the pool's own endpoint objects.
+  return factory(context) as unknown as LoadBalancingPolicy<E>;
 }

@@ -1,13 +1,15 @@
 import * as dns from "node:dns";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type Address, formatAddress, formatHostPort, type TcpAddress } from "../address.js";
-import { type Backoff, resolutionBackoff } from "../backoff.js";
+import { type Backoff, resolutionBackoff } from "../connection/backoff.js";
+import { type Address, formatAddress, formatHostPort, type TcpAddress } from "./address.js";
 import { readSearchConfig, type SearchConfig, searchCandidates } from "./resolv-conf.js";
 import type { Resolution, Resolver, ResolverListener } from "./resolver.js";
 
 /** Settings of {@link DnsResolver}. */
 export interface DnsResolverOptions {
+  /** The name to resolve. */
   readonly host: string;
+  /** The port every resolved address gets (SRV records bring their own). */
   readonly port: number;
   /** The DNS server to ask; undefined: the system's servers and search list. */
   readonly dnsServer: TcpAddress | undefined;
@@ -72,11 +74,13 @@ export class DnsResolver implements Resolver {
     this.failureBackoff = resolutionBackoff(options.minResolveIntervalMs, options.maxResolveIntervalMs);
   }
 
+  /** Resolves now, and again as the TTL says. */
   start(listener: ResolverListener): void {
     this.listener = listener;
     void this.run();
   }
 
+  /** Re-resolves soon, no sooner than the min interval after the last query (and the failure backoff). */
   resolveNow(): void {
     if (this.closed) return;
     if (this.running) {
@@ -87,6 +91,7 @@ export class DnsResolver implements Resolver {
     this.schedule(Math.max(0, earliest - Date.now()));
   }
 
+  /** Stops: clears the timer; no more results. */
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);

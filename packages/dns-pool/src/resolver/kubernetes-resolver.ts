@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Address } from "../address.js";
-import { type Backoff, resolutionBackoff } from "../backoff.js";
+import { type Backoff, resolutionBackoff } from "../connection/backoff.js";
+import type { Address } from "./address.js";
 import type { Resolver, ResolverListener } from "./resolver.js";
 
 /** Settings of {@link KubernetesResolver}. */
 export interface KubernetesResolverOptions {
   /** The Service whose EndpointSlices to watch. */
   readonly service: string;
+  /** The Service's namespace. */
   readonly namespace: string;
   /** The pod port: a number, or the name of a port in the EndpointSlices. */
   readonly port: number | string;
@@ -15,6 +16,7 @@ export interface KubernetesResolverOptions {
   readonly kubeConfig: object | undefined;
   /** Backoff between failed list/watch attempts. */
   readonly initialBackoffMs: number;
+  /** The longest delay between failed attempts. */
   readonly maxBackoffMs: number;
 }
 
@@ -50,6 +52,7 @@ export class KubernetesResolver implements Resolver {
     this.backoff = resolutionBackoff(options.initialBackoffMs, options.maxBackoffMs);
   }
 
+  /** Lists the EndpointSlices, then watches them. */
   start(listener: ResolverListener): void {
     this.listener = listener;
     void this.run();
@@ -58,6 +61,7 @@ export class KubernetesResolver implements Resolver {
   /** The watch sees every change as it happens: nothing to do. */
   resolveNow(): void {}
 
+  /** Stops the watch and any backoff sleep. */
   close(): void {
     this.closed = true;
     this.abortWatch?.abort();

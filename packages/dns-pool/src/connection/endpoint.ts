@@ -4,12 +4,12 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
-import type { Balanceable } from "./balancer/picker.js";
+import type { PoolEndpoint } from "../balancer/endpoint-set.js";
+import { type HealthStatus, HealthWatcher } from "../health/health-check.js";
+import type { OutlierTracked } from "../health/outlier-detection.js";
+import type { PoolProtocol, PoolTransportOptions } from "../options.js";
 import { ConnectivityState } from "./connectivity.js";
-import { type FastUnaryOptions, fastGrpcUnary, type SerializerCache } from "./fast/grpc-unary.js";
-import { type HealthStatus, HealthWatcher } from "./health-check.js";
-import type { PoolProtocol, PoolTransportOptions } from "./options.js";
-import type { OutlierTracked } from "./outlier-detection.js";
+import { type FastUnaryOptions, fastGrpcUnary, type SerializerCache } from "./grpc-unary.js";
 import type { Subchannel } from "./subchannel.js";
 
 const ENDPOINT_TRANSPORT_OPTION_KEYS = [
@@ -60,20 +60,26 @@ function fastPathAllowed(o: EndpointTransportOptions): boolean {
  * a connected endpoint that reports NOT_SERVING or is ejected counts as
  * TRANSIENT_FAILURE (as gRPC maps health to the subchannel state).
  */
-export class Endpoint implements Balanceable, OutlierTracked {
+export class Endpoint implements PoolEndpoint, OutlierTracked {
   /** Calls running now. */
   inFlight = 0;
   /** Calls started here. */
   calls = 0;
   /** Calls that ended with an error. */
   failures = 0;
+  /** Outlier detection: successes since the last sweep. */
   intervalSuccesses = 0;
+  /** Outlier detection: failures since the last sweep. */
   intervalFailures = 0;
+  /** Outlier detection: ejected until this time (ms since epoch); 0 when not ejected. */
   ejectedUntil = 0;
+  /** Outlier detection: grows with each ejection (A50's multiplier). */
   ejectionMultiplier = 0;
   /** "PENDING" until the first health answer when checking is on, else "UNCHECKED". */
   health: HealthStatus;
+  /** Why health checking says NOT_SERVING, for stats. */
   healthReason: string | undefined;
+  /** The stock connect-node transport on this endpoint's connection (streams, other protocols). */
   readonly transport: Transport;
   /**
    * How unary calls run: the lean gRPC path on node:http2 when the options
@@ -135,6 +141,27 @@ export class Endpoint implements Balanceable, OutlierTracked {
     return this.subchannel.key;
   }
 
+  /** Why the last connection attempt failed or the last connection was lost. */
+  get lastError(): Error | undefined {
+    return this.subchannel.lastError;
+  }
+
+  /** READY connections lost so far; a call that saw this change lost its connection. */
+  get connectionLosses(): number {
+    return this.subchannel.connectionLosses;
+  }
+
+  /** Asks for a connection (the policy wants this endpoint connected). */
+  connect(): void {
+    this.subchannel.requestConnection();
+  }
+
+  /** Leaves the pool: no new calls; in-flight calls finish, then the connection closes. */
+  shutdown(): Promise<void> {
+    return this.subchannel.shutdown(true);
+  }
+
+  /** The balancer's view: the connection's state, lowered by health and ejection. */
   get state(): ConnectivityState {
     const state = this.subchannel.state;
     if (state !== ConnectivityState.READY) return state;

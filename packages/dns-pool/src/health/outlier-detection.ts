@@ -1,4 +1,43 @@
-import type { OutlierDetectionOptions } from "./options.js";
+import type { Code } from "@connectrpc/connect";
+
+/**
+ * Outlier ejection settings (gRFC A50). An endpoint is ejected for
+ * `baseEjectionTimeMs` x (times ejected), at most `maxEjectionTimeMs`.
+ */
+export interface OutlierDetectionOptions {
+  /** How often endpoints are judged. Default 2000. */
+  intervalMs: number;
+  /** How long a first ejection lasts. Default 30000. */
+  baseEjectionTimeMs: number;
+  /** The longest ejection. Default 300000. */
+  maxEjectionTimeMs: number;
+  /** Never eject more than this share of endpoints (one is always allowed). Default 10. */
+  maxEjectionPercent: number;
+  /** Eject an endpoint whose failure percentage is above `threshold`. `false` disables. Defaults below. */
+  failurePercentage:
+    | false
+    | {
+        /** Failure percentage above which an endpoint is ejected. Default 85. */
+        threshold: number;
+        /** Judge only with at least this many endpoints having enough calls. Default 3. */
+        minimumHosts: number;
+        /** Calls an endpoint needs in the interval to be judged. Default 20. */
+        requestVolume: number;
+      };
+  /** Eject an endpoint whose success rate is below mean - stdevFactor x stdev. `false` disables. Defaults below. */
+  successRate:
+    | false
+    | {
+        /** How many standard deviations below the mean counts as an outlier. Default 1.9. */
+        stdevFactor: number;
+        /** Judge only with at least this many endpoints having enough calls. Default 5. */
+        minimumHosts: number;
+        /** Calls an endpoint needs in the interval to be judged. Default 100. */
+        requestVolume: number;
+      };
+  /** The codes that count as a failure. Default UNKNOWN, INTERNAL, UNAVAILABLE, DATA_LOSS, DEADLINE_EXCEEDED. */
+  failureCodes: Code[];
+}
 
 /** The per-endpoint bookkeeping outlier detection needs. */
 export interface OutlierTracked {

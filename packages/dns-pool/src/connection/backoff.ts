@@ -14,7 +14,15 @@ export interface BackoffOptions {
 export class Backoff {
   private next: number;
 
-  constructor(private readonly options: BackoffOptions) {
+  /**
+   * @param options - the delays.
+   * @param random - a source of uniform numbers in [0, 1); `Math.random` by
+   *   default, injectable so tests can pin the jitter.
+   */
+  constructor(
+    private readonly options: BackoffOptions,
+    private readonly random: () => number = Math.random,
+  ) {
     this.next = options.initialMs;
   }
 
@@ -23,7 +31,7 @@ export class Backoff {
     const { maxMs, multiplier, jitter } = this.options;
     const base = this.next;
     this.next = Math.min(base * multiplier, maxMs);
-    return Math.max(0, Math.round(base * (1 + jitter * (Math.random() * 2 - 1))));
+    return Math.max(0, Math.round(base * (1 + jitter * (this.random() * 2 - 1))));
   }
 
   /** Starts over from the initial delay. */

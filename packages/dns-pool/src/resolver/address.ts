@@ -2,12 +2,15 @@ import { isIP } from "node:net";
 
 /** A TCP endpoint: an IP address (or, for passthrough, a host name) and a port. */
 export interface TcpAddress {
+  /** An IP address, or a host name for passthrough. */
   readonly host: string;
+  /** The TCP port. */
   readonly port: number;
 }
 
 /** A Unix domain socket endpoint. */
 export interface UnixAddress {
+  /** The socket's path; a leading NUL byte means Linux's abstract namespace. */
   readonly path: string;
 }
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "@rngbalance/proto/grpc/health/v1";
-import { Backoff } from "./backoff.js";
+import { Backoff } from "../connection/backoff.js";
 
 /**
  * What health checking says of an endpoint: PENDING until the first answer,

@@ -1,0 +1,228 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectivityState } from "../connection/connectivity.js";
+import { describeError } from "../errors.js";
+import type { PoolStateEvent, ResolutionErrorEvent, ResolutionEvent } from "../events.js";
+import { type Address, formatAddress } from "../resolver/address.js";
+import type { Resolution, ResolverListener } from "../resolver/resolver.js";
+import { aggregateState } from "./aggregate-state.js";
+import { EMPTY_PICKER, type Picker } from "./picker.js";
+import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
+
+/** What the endpoint set needs of an endpoint (the pool's `Endpoint`, or a fake in tests). */
+export interface PoolEndpoint extends EndpointInfo {
+  /** Why its last connection attempt failed, if it did. */
+  readonly lastError: Error | undefined;
+  /** Asks for a connection (the policy wants it connected). */
+  connect(): void;
+  /** Leaves: no new calls, in-flight ones finish, then the connection closes. */
+  shutdown(): Promise<void>;
+}
+
+/** What the endpoint set reports. */
+export interface EndpointSetListener {
+  /** A resolution was applied. */
+  onResolution(event: ResolutionEvent): void;
+  /** A resolution failed; the set keeps its endpoints. */
+  onResolutionError(event: ResolutionErrorEvent): void;
+  /** The aggregate state changed. */
+  onStateChange(event: PoolStateEvent): void;
+  /** A new picker is in place (after every rebuild): waiting calls may go now. */
+  onPickerChange(): void;
+}
+
+/**
+ * The pool's endpoints: turns resolutions into endpoints (new addresses
+ * get one, vanished ones drain), asks the policy which to connect and
+ * rebuilds the picker on every change, and keeps the aggregate state. It is
+ * the {@link ResolverListener} of the pool's resolver.
+ */
+export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
+  /** The current picker; swapped whole by `rebuild()`. Read on every call. */
+  picker: Picker<E> = EMPTY_PICKER;
+  private byKey = new Map<string, E>();
+  private ordered: E[] = [];
+  private readonly draining = new Set<E>();
+  private stateValue = ConnectivityState.IDLE;
+  private active: boolean;
+  private resolvedOnce = false;
+  private closedValue = false;
+  private lastResolutionErrorValue: ConnectError | undefined;
+  private rebuilding = false;
+  private rebuildAgain = false;
+
+  /**
+   * @param target - for messages.
+   * @param policy - decides connections and builds pickers.
+   * @param createEndpoint - makes the endpoint of a new address.
+   * @param listener - receives events.
+   * @param eager - connect before the first call (`connect: "eager"`).
+   */
+  constructor(
+    private readonly target: string,
+    private readonly policy: LoadBalancingPolicy<E>,
+    private readonly createEndpoint: (address: Address) => E,
+    private readonly listener: EndpointSetListener,
+    eager: boolean,
+  ) {
+    this.active = eager;
+  }
+
+  /** The aggregate connectivity state. */
+  get state(): ConnectivityState {
+    return this.stateValue;
+  }
+
+  /** The endpoints in use, in resolution order. */
+  get endpoints(): readonly E[] {
+    return this.ordered;
+  }
+
+  /** Endpoints removed by resolution whose in-flight calls are still finishing. */
+  get drainingCount(): number {
+    return this.draining.size;
+  }
+
+  /** The last resolution error, cleared by the next success. */
+  get lastResolutionError(): ConnectError | undefined {
+    return this.lastResolutionErrorValue;
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  /** The endpoint in use for an address key ("127.0.0.2:8081"), if any. */
+  get(key: string): E | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Applies a resolution: keeps known addresses' endpoints, adds new ones, drains the rest. */
+  onResolution(resolution: Resolution): void {
+    if (this.closedValue) return;
+    const next = new Map<string, E>();
+    const added: string[] = [];
+    for (const address of resolution.addresses) {
+      const key = formatAddress(address);
+      let endpoint = this.byKey.get(key);
+      if (!endpoint) {
+        endpoint = this.createEndpoint(address);
+        added.push(key);
+      }
+      next.set(key, endpoint);
+    }
+    const removed: string[] = [];
+    for (const [key, endpoint] of this.byKey) {
+      if (next.has(key)) continue;
+      removed.push(key);
+      // Drain: out of the picker now, in-flight calls finish, then the connection closes.
+      this.draining.add(endpoint);
+      void endpoint.shutdown().then(() => this.draining.delete(endpoint));
+    }
+    this.byKey = next;
+    this.ordered = [...next.values()];
+    this.resolvedOnce = true;
+    this.lastResolutionErrorValue = undefined;
+    this.listener.onResolution({
+      addresses: this.ordered.map((e) => e.address),
+      added,
+      removed,
+      resolved: resolution.resolvedCount ?? resolution.addresses.length,
+      ttlSeconds: resolution.ttlSeconds,
+    });
+    this.rebuild();
+  }
+
+  /** Records a failed resolution; the endpoints stay. */
+  onResolutionError(error: ConnectError): void {
+    this.lastResolutionErrorValue = error;
+    this.listener.onResolutionError({ error, keptAddresses: this.ordered.length });
+    this.rebuild();
+  }
+
+  /**
+   * Starts connecting (lazy pools do on their first call). Returns true if
+   * the set was inactive, after a rebuild.
+   */
+  activate(): boolean {
+    if (this.active) return false;
+    this.active = true;
+    this.rebuild();
+    return true;
+  }
+
+  /**
+   * Connects what the policy wants, swaps in a new picker, updates the
+   * aggregate state and tells the listener. Re-entrant calls (a connection
+   * attempt changes a state synchronously) are folded into one more pass.
+   */
+  rebuild(): void {
+    if (this.closedValue) return;
+    if (this.rebuilding) {
+      this.rebuildAgain = true;
+      return;
+    }
+    this.rebuilding = true;
+    try {
+      do {
+        this.rebuildAgain = false;
+        const all = this.ordered;
+        if (this.active) for (const e of this.policy.wanted?.(all) ?? all) e.connect();
+        const ready = all.filter((e) => e.state === ConnectivityState.READY);
+        this.picker = this.policy.buildPicker(ready, all);
+        this.setState(
+          aggregateState(
+            all.map((e) => e.state),
+            {
+              resolutionFailed: this.lastResolutionErrorValue !== undefined,
+              active: this.active,
+              resolvedOnce: this.resolvedOnce,
+            },
+          ),
+        );
+      } while (this.rebuildAgain);
+    } finally {
+      this.rebuilding = false;
+    }
+    this.listener.onPickerChange();
+  }
+
+  /** UNAVAILABLE, naming the target and why nothing is READY. */
+  unavailableError(): ConnectError {
+    const n = this.ordered.length;
+    const resolutionError = this.lastResolutionErrorValue;
+    let why: string;
+    if (n === 0) {
+      why = resolutionError ? `no addresses: ${resolutionError.rawMessage}` : "no addresses resolved yet";
+    } else {
+      const states = new Map<string, number>();
+      for (const e of this.ordered) states.set(e.state, (states.get(e.state) ?? 0) + 1);
+      const summary = [...states].map(([s, c]) => `${c} ${s}`).join(", ");
+      const failed = this.ordered.find((e) => e.lastError);
+      why = `${n} endpoint${n === 1 ? "" : "s"} (${summary})`;
+      if (failed?.lastError) why += `; last error from ${failed.address}: ${describeError(failed.lastError)}`;
+      if (resolutionError) why += `; DNS also fails: ${resolutionError.rawMessage}`;
+    }
+    return new ConnectError(`no ready endpoint for target "${this.target}": ${why}`, Code.Unavailable);
+  }
+
+  /**
+   * Closes: state SHUTDOWN, an empty picker, every endpoint (draining ones
+   * too) shut down. Resolves when all have closed. Call once.
+   */
+  close(): Promise<void> {
+    // Marked first, so endpoints shutting down below cannot trigger a rebuild.
+    this.closedValue = true;
+    this.setState(ConnectivityState.SHUTDOWN);
+    const all = [...this.ordered, ...this.draining];
+    this.picker = EMPTY_PICKER;
+    return Promise.all(all.map((e) => e.shutdown())).then(() => undefined);
+  }
+
+  private setState(state: ConnectivityState): void {
+    const previous = this.stateValue;
+    if (previous === state) return;
+    this.stateValue = state;
+    this.listener.onStateChange({ previous, state });
+  }
+}

@@ -1,0 +1,239 @@
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { noteStreamReset } from "../errors.js";
+import { type Address, isUnixAddress } from "../resolver/address.js";
+
+/** Client-side HTTP/2 keepalive (gRFC A8). */
+export interface KeepaliveOptions {
+  /**
+   * Send a PING after this long without reading from the connection, and
+   * close the connection if no answer comes within `timeoutMs`.
+   * Undefined turns keepalive off (gRPC's default): servers such as grpc-go
+   * answer pings more often than every 5 minutes with GOAWAY "too_many_pings"
+   * unless their enforcement policy allows it. Default: undefined (off).
+   */
+  timeMs?: number;
+  /** How long to wait for the PING's answer. Default 20000. */
+  timeoutMs: number;
+  /** Also ping connections that carry no call. Default false. */
+  permitWithoutCalls: boolean;
+}
+
+/** Everything one connection attempt needs. */
+export interface Http2ConnectionOptions {
+  /** Where to dial (the pod's address). */
+  readonly address: Address;
+  /** The address as text, for messages. */
+  readonly label: string;
+  /** Origin of every request, e.g. "http://rng-headless:8081": sets `:authority`. */
+  readonly authority: string;
+  /** TLS options, or undefined for cleartext HTTP/2 (h2c). */
+  readonly tls: tls.ConnectionOptions | undefined;
+  /** How long TCP + TLS + the server's SETTINGS may take. */
+  readonly connectTimeoutMs: number;
+  /** Keepalive pings. */
+  readonly keepalive: KeepaliveOptions;
+  /** Extra options for `http2.connect()` (settings, maxSessionMemory, ...). */
+  readonly http2Options: http2.ClientSessionOptions | undefined;
+}
+
+/** What a connection reports to its subchannel. */
+export interface Http2ConnectionListener {
+  /** The server's SETTINGS arrived: the peer speaks HTTP/2. */
+  onSettings(connection: Connection): void;
+  /** The server sent GOAWAY: no new streams here, in-flight ones may finish. */
+  onGoaway(connection: Connection): void;
+  /** The connection is gone; `error` is the last error it raised, if any. */
+  onClose(connection: Connection, error: Error | undefined): void;
+}
+
+/**
+ * What a {@link Subchannel} needs of one connection: {@link Http2Connection},
+ * or a fake in tests of the state machine.
+ */
+export interface Connection {
+  /** True once closing or gone: no new streams. */
+  readonly closing: boolean;
+  /** Opens a stream; `track` counts it as a call. @throws when the connection takes no new stream. */
+  request(
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal">,
+    track: boolean,
+  ): http2.ClientHttp2Stream;
+  /** A response byte was read. */
+  noteRead(): void;
+  /** It became the subchannel's READY connection. */
+  becameReady(): void;
+  /** It is no longer the one new calls use. */
+  stopKeepalive(): void;
+  /** Closes (gracefully: in-flight streams finish); resolves when closed. */
+  close(graceful: boolean): Promise<void>;
+}
+
+/** Dials a connection (the default makes an {@link Http2Connection}). */
+export type ConnectionFactory = (
+  options: Http2ConnectionOptions,
+  listener: Http2ConnectionListener,
+) => Connection;
+
+/** The real dialer. */
+export const dialHttp2: ConnectionFactory = (options, listener) => new Http2Connection(options, listener);
+
+/**
+ * One HTTP/2 connection (one `ClientHttp2Session`) to one address: dialing
+ * with a connect timeout, GOAWAY and close reporting, stream ref-counting
+ * (a connection with no call is unref'd, so an idle pool never keeps the
+ * process alive) and keepalive pings. Connectivity states and reconnecting
+ * are the {@link Subchannel}'s business, not this class's.
+ */
+export class Http2Connection implements Connection {
+  /** The Node session. */
+  readonly session: http2.ClientHttp2Session;
+  /** Streams of calls open now (health watches are not counted). */
+  private streams = 0;
+  private lastReadAt = 0;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private closeError: Error | undefined;
+
+  constructor(
+    private readonly options: Http2ConnectionOptions,
+    listener: Http2ConnectionListener,
+  ) {
+    const { address, tls: tlsOptions, connectTimeoutMs, label } = options;
+    const session = http2.connect(options.authority, {
+      ...options.http2Options,
+      createConnection: () => openSocket(address, tlsOptions),
+    });
+    this.session = session;
+    const timer = setTimeout(
+      () => session.destroy(new Error(`no HTTP/2 connection to ${label} within ${connectTimeoutMs} ms`)),
+      connectTimeoutMs,
+    );
+    timer.unref();
+    session.on("error", (err: Error) => {
+      this.closeError = err;
+    });
+    session.once("remoteSettings", () => {
+      clearTimeout(timer);
+      listener.onSettings(this);
+    });
+    session.once("goaway", () => listener.onGoaway(this));
+    session.once("close", () => {
+      clearTimeout(timer);
+      this.stopKeepalive();
+      listener.onClose(this, this.closeError);
+    });
+  }
+
+  /** True once the session is closing or gone: no new streams. */
+  get closing(): boolean {
+    return this.session.closed || this.session.destroyed;
+  }
+
+  /** Calls in flight on this connection. */
+  get activeStreams(): number {
+    return this.streams;
+  }
+
+  /**
+   * Opens a stream. `track` counts it as a call: the first call refs the
+   * connection (a waiting call keeps the process alive), the last unrefs it.
+   * @throws Node's error when the session can take no new stream.
+   */
+  request(
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal">,
+    track: boolean,
+  ): http2.ClientHttp2Stream {
+    const stream = this.session.request(headers, options);
+    // Listens before connect-node does, so the reset code is on record when its handler wraps the error.
+    stream.on("error", recordReset);
+    if (track) {
+      if (this.streams++ === 0) this.session.ref();
+      stream.once("close", () => {
+        if (--this.streams === 0) this.session.unref();
+      });
+    }
+    return stream;
+  }
+
+  /** Called for each read (connect-node reports them); keepalive skips pings while data flows. */
+  noteRead(): void {
+    this.lastReadAt = Date.now();
+  }
+
+  /** The connection became the subchannel's READY one: unref if idle, start keepalive. */
+  becameReady(): void {
+    // Connecting held the process open; an idle connection must not.
+    if (this.streams === 0) this.session.unref();
+    this.lastReadAt = Date.now();
+    this.startKeepalive();
+  }
+
+  /** Stops pinging (the connection is no longer the one new calls use). */
+  stopKeepalive(): void {
+    clearTimeout(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+  }
+
+  /** Closes: gracefully lets in-flight streams finish; otherwise destroys at once. Resolves when closed. */
+  close(graceful: boolean): Promise<void> {
+    const session = this.session;
+    // A session already closing counts as closed, as it did before this split.
+    const closed = new Promise<void>((resolve) =>
+      session.closed || session.destroyed ? resolve() : session.once("close", () => resolve()),
+    );
+    if (graceful) session.close();
+    else session.destroy();
+    return closed;
+  }
+
+  private startKeepalive(): void {
+    const { timeMs, timeoutMs, permitWithoutCalls } = this.options.keepalive;
+    if (timeMs === undefined) return;
+    const session = this.session;
+    let pingPending = false;
+    const tick = () => {
+      // Destroyed sessions emit "close" a tick later: do not ping them meanwhile.
+      if (session.destroyed || session.closed) return;
+      if (
+        !pingPending &&
+        Date.now() - this.lastReadAt >= timeMs &&
+        (this.streams > 0 || permitWithoutCalls)
+      ) {
+        pingPending = true;
+        const timeout = setTimeout(
+          () =>
+            session.destroy(
+              new Error(`keepalive ping to ${this.options.label} not answered within ${timeoutMs} ms`),
+            ),
+          timeoutMs,
+        );
+        timeout.unref();
+        session.ping((err) => {
+          pingPending = false;
+          clearTimeout(timeout);
+          if (!err) this.lastReadAt = Date.now();
+        });
+      }
+      this.keepaliveTimer = setTimeout(tick, timeMs);
+      this.keepaliveTimer.unref();
+    };
+    this.keepaliveTimer = setTimeout(tick, timeMs);
+    this.keepaliveTimer.unref();
+  }
+}
+
+/** A stream's "error" listener (shared, no closure per stream): tags the error with the stream's reset code. */
+function recordReset(this: http2.ClientHttp2Stream, err: Error): void {
+  if (this.rstCode !== undefined && this.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
+    noteStreamReset(err, this.rstCode);
+  }
+}
+
+function openSocket(address: Address, tlsOptions: tls.ConnectionOptions | undefined): net.Socket {
+  const where = isUnixAddress(address) ? { path: address.path } : { host: address.host, port: address.port };
+  if (!tlsOptions) return net.connect({ ...where, noDelay: true });
+  return tls.connect({ ALPNProtocols: ["h2"], ...tlsOptions, ...where });
+}

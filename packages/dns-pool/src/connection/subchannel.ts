@@ -1,0 +1,265 @@
+import type * as http2 from "node:http2";
+import type * as tls from "node:tls";
+import { type Clock, systemClock, type TimerHandle } from "../clock.js";
+import { describeError, unsentError } from "../errors.js";
+import { HEALTH_WATCH_PATH } from "../health/health-check.js";
+import { type Address, formatAddress } from "../resolver/address.js";
+import { Backoff, type BackoffOptions } from "./backoff.js";
+import { ConnectivityState } from "./connectivity.js";
+import {
+  type Connection,
+  type ConnectionFactory,
+  dialHttp2,
+  type Http2ConnectionListener,
+  type KeepaliveOptions,
+} from "./http2-connection.js";
+
+export type { KeepaliveOptions } from "./http2-connection.js";
+
+/** Everything a subchannel needs to reach its address. */
+export interface SubchannelOptions {
+  /** Where to dial (the pod's address). */
+  readonly address: Address;
+  /** Origin of every request, e.g. "http://rng-headless:8081": sets `:authority`. */
+  readonly authority: string;
+  /** TLS options, or undefined for cleartext HTTP/2 (h2c). */
+  readonly tls: tls.ConnectionOptions | undefined;
+  /** How long one connection attempt may take. */
+  readonly connectTimeoutMs: number;
+  /** Keepalive pings. */
+  readonly keepalive: KeepaliveOptions;
+  /** Delays between connection attempts. */
+  readonly backoff: BackoffOptions;
+  /** Extra options for `http2.connect()` (settings, maxSessionMemory, ...). */
+  readonly http2Options: http2.ClientSessionOptions | undefined;
+  /** Timers of the reconnect backoff. Default {@link systemClock}. */
+  readonly clock?: Clock;
+  /** Dials connections. Default: a real {@link Http2Connection}; tests pass a fake. */
+  readonly dial?: ConnectionFactory;
+  /** Uniform numbers in [0, 1) for the backoff jitter. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/** What a subchannel reports to the pool. */
+export interface SubchannelListener {
+  /** The state changed; `error` says why for TRANSIENT_FAILURE and for a lost connection. */
+  onStateChange(subchannel: Subchannel, previous: ConnectivityState, error: Error | undefined): void;
+  /** The server sent GOAWAY: it is draining or moving, so DNS may have news. */
+  onGoaway(subchannel: Subchannel): void;
+}
+
+/**
+ * One endpoint's connectivity: gRPC's state machine (IDLE → CONNECTING →
+ * READY ⇄ TRANSIENT_FAILURE, SHUTDOWN) and reconnect backoff over a series
+ * of {@link Http2Connection}s, at most one of them READY for new calls
+ * (older ones drain after GOAWAY).
+ *
+ * It implements connect-node's `NodeHttp2ClientSessionManager`, so stock
+ * connect-node transports (gRPC, gRPC-Web, Connect) run their calls on it,
+ * while the pool sees every state change. The socket goes to the pod's
+ * address, but `:authority` (and TLS SNI) carry the target's host name.
+ */
+export class Subchannel {
+  /** The address as a string, e.g. "127.0.0.2:8081": the endpoint's identity. */
+  readonly key: string;
+  /** The origin of requests, as connect-node checks it. */
+  readonly authority: string;
+  private stateValue = ConnectivityState.IDLE;
+  private lastErrorValue: Error | undefined;
+  /** The connection new streams go on; undefined unless READY. */
+  private current: Connection | undefined;
+  /** Every open connection, including ones going away after GOAWAY. */
+  private readonly connections = new Set<Connection>();
+  private readonly backoff: Backoff;
+  private readonly clock: Clock;
+  private backoffTimer: TimerHandle | undefined;
+  private wanted = false;
+  /**
+   * How many READY connections were lost (closed, failed or GOAWAY); a call
+   * that saw this change while running lost its connection.
+   */
+  connectionLosses = 0;
+  private readyWaiters: { resolve: (c: Connection) => void; reject: (e: Error) => void }[] = [];
+
+  constructor(
+    private readonly options: SubchannelOptions,
+    private readonly listener: SubchannelListener,
+  ) {
+    this.key = formatAddress(options.address);
+    this.authority = options.authority;
+    this.backoff = new Backoff(options.backoff, options.random);
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** The connectivity state. */
+  get state(): ConnectivityState {
+    return this.stateValue;
+  }
+
+  /** Why the last connection attempt failed or the last connection was lost. */
+  get lastError(): Error | undefined {
+    return this.lastErrorValue;
+  }
+
+  /**
+   * Asks for a connection, now if IDLE, after the backoff delay if in
+   * TRANSIENT_FAILURE; and keeps asking after losses until `shutdown()`.
+   */
+  requestConnection(): void {
+    this.wanted = true;
+    if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();
+  }
+
+  /** Opens a stream (connect-node's session manager contract). */
+  async request(
+    method: string,
+    path: string,
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal">,
+  ): Promise<http2.ClientHttp2Stream> {
+    return this.openStream({ ...headers, ":method": method, ":path": path }, options);
+  }
+
+  /**
+   * Opens a stream with headers that already carry `:method` and `:path`
+   * (the fast unary path builds them so, saving a copy per call).
+   */
+  async openStream(
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal"> = {},
+  ): Promise<http2.ClientHttp2Stream> {
+    for (;;) {
+      const connection = this.current ?? (await this.awaitReady());
+      try {
+        // Health watches run for the connection's whole life; only calls hold the process open.
+        return connection.request(headers, options, headers[":path"] !== HEALTH_WATCH_PATH);
+      } catch (err) {
+        // The session closed between READY and this request (nodejs/help#2105): try again.
+        if (connection.closing) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** connect-node reports each read; keepalive skips pings while data flows. */
+  notifyResponseByteRead(_stream: http2.ClientHttp2Stream): void {
+    this.current?.noteRead();
+  }
+
+  /**
+   * Leaves the pool: no new streams; each connection closes (GOAWAY-style,
+   * letting in-flight calls finish) or, with `graceful` false, at once.
+   * Resolves when every connection has closed.
+   */
+  async shutdown(graceful = true): Promise<void> {
+    if (this.stateValue !== ConnectivityState.SHUTDOWN) {
+      this.wanted = false;
+      this.clock.clearTimeout(this.backoffTimer);
+      this.current?.stopKeepalive();
+      this.current = undefined;
+      this.setState(ConnectivityState.SHUTDOWN, undefined);
+      this.rejectWaiters(unsentError(`endpoint ${this.key} was removed from the pool`));
+    }
+    const closing = [...this.connections].map((c) => c.close(graceful));
+    // An idle connection is unref'd: whoever awaits this shutdown must still
+    // see it end, so hold the process open until every connection is closed.
+    const hold = setInterval(() => {}, 60_000);
+    try {
+      await Promise.all(closing);
+    } finally {
+      clearInterval(hold);
+    }
+  }
+
+  private startConnecting(): void {
+    this.clock.clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    this.setState(ConnectivityState.CONNECTING, undefined);
+    let ready = false;
+    const listener: Http2ConnectionListener = {
+      onSettings: (connection) => {
+        if (this.stateValue !== ConnectivityState.CONNECTING) return;
+        ready = true;
+        this.current = connection;
+        connection.becameReady();
+        this.backoff.reset();
+        this.setState(ConnectivityState.READY, undefined);
+        const waiters = this.readyWaiters;
+        this.readyWaiters = [];
+        for (const w of waiters) w.resolve(connection);
+      },
+      onGoaway: (connection) => {
+        // No new streams on this connection; in-flight ones may finish.
+        if (this.current === connection) this.onConnectionLost(connection, undefined);
+        this.listener.onGoaway(this);
+      },
+      onClose: (connection, error) => {
+        this.connections.delete(connection);
+        if (this.stateValue === ConnectivityState.SHUTDOWN) return;
+        if (!ready) {
+          this.onConnectFailed(error ?? new Error(`connection to ${this.key} closed before HTTP/2 settings`));
+        } else if (this.current === connection) {
+          this.onConnectionLost(connection, error);
+        }
+      },
+    };
+    const { address, authority, tls, connectTimeoutMs, keepalive, http2Options } = this.options;
+    const dial = this.options.dial ?? dialHttp2;
+    this.connections.add(
+      dial({ address, label: this.key, authority, tls, connectTimeoutMs, keepalive, http2Options }, listener),
+    );
+  }
+
+  private onConnectFailed(err: Error): void {
+    this.lastErrorValue = err;
+    this.setState(ConnectivityState.TRANSIENT_FAILURE, err);
+    this.rejectWaiters(unsentError(`cannot connect to ${this.key}: ${describeError(err)}`));
+    const delay = this.backoff.nextDelayMs();
+    this.backoffTimer = this.clock.setTimeout(() => {
+      this.backoffTimer = undefined;
+      if (this.wanted) this.startConnecting();
+      else this.setState(ConnectivityState.IDLE, undefined);
+    }, delay);
+    this.backoffTimer.unref();
+  }
+
+  /** The READY connection is gone (closed, failed or GOAWAY): back to IDLE, as in gRPC. */
+  private onConnectionLost(connection: Connection, err: Error | undefined): void {
+    if (this.current !== connection) return;
+    this.connectionLosses++;
+    this.current = undefined;
+    connection.stopKeepalive();
+    if (err) this.lastErrorValue = err;
+    this.setState(ConnectivityState.IDLE, err);
+    if (this.wanted && this.stateValue === ConnectivityState.IDLE) this.startConnecting();
+  }
+
+  private awaitReady(): Promise<Connection> {
+    if (this.stateValue === ConnectivityState.SHUTDOWN) {
+      return Promise.reject(unsentError(`endpoint ${this.key} was removed from the pool`));
+    }
+    if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) {
+      return Promise.reject(
+        unsentError(`cannot connect to ${this.key}: ${describeError(this.lastErrorValue)}`),
+      );
+    }
+    const waiting = new Promise<Connection>((resolve, reject) => {
+      this.readyWaiters.push({ resolve, reject });
+    });
+    if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();
+    return waiting;
+  }
+
+  private rejectWaiters(err: Error): void {
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w.reject(err);
+  }
+
+  private setState(next: ConnectivityState, error: Error | undefined): void {
+    const previous = this.stateValue;
+    if (previous === next) return;
+    this.stateValue = next;
+    this.listener.onStateChange(this, previous, error);
+  }
+}

@@ -1,0 +1,197 @@
+import { Code } from "@connectrpc/connect";
+import type { PolicyName } from "./balancer/policy.js";
+import { registeredPolicies } from "./balancer/policy.js";
+import type { RetryPolicy } from "./balancer/retry.js";
+import type { BackoffOptions } from "./connection/backoff.js";
+import type { KeepaliveOptions } from "./connection/http2-connection.js";
+import { invalidArgument } from "./errors.js";
+import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
+import type { PoolProtocol, PoolTransportOptions } from "./options.js";
+
+/** Options with every default filled in; each field is the option of the same name (see options.ts). */
+export interface ResolvedPoolOptions {
+  /** Wire protocol. */
+  readonly protocol: PoolProtocol;
+  /** A registered policy name. */
+  readonly policy: PolicyName | (string & {});
+  /** "lazy" or "eager". */
+  readonly connect: "lazy" | "eager";
+  /** Never re-resolve more often. */
+  readonly minResolveIntervalMs: number;
+  /** Re-resolve at least this often. */
+  readonly maxResolveIntervalMs: number;
+  /** Per DNS query. */
+  readonly dnsTimeoutMs: number;
+  /** Resolve through SRV records. */
+  readonly srv: boolean;
+  /** Per connection attempt. */
+  readonly connectTimeoutMs: number;
+  /** Keepalive pings. */
+  readonly keepalive: KeepaliveOptions;
+  /** Delays between connection attempts. */
+  readonly reconnectBackoff: BackoffOptions;
+  /** Wait for READY through failures. */
+  readonly waitForReady: boolean;
+  /** Deadline for calls that set none. */
+  readonly defaultTimeoutMs: number | undefined;
+  /** Use the fast unary path where it applies. */
+  readonly fastPath: boolean;
+  /** Retries of calls that never reached a server. */
+  readonly transparentRetries: number;
+  /** gRFC A6 retries, or undefined. */
+  readonly retryPolicy: Required<RetryPolicy> | undefined;
+  /** Health watching, or false. */
+  readonly healthCheck:
+    | false
+    | {
+        /** The service to watch. */
+        service: string;
+      };
+  /** Outlier ejection, or false. */
+  readonly outlierDetection: false | OutlierDetectionOptions;
+}
+
+const PROTOCOLS: readonly PoolProtocol[] = ["grpc", "grpc-web", "connect"];
+
+/**
+ * Fills in defaults and checks every value.
+ * @throws ConnectError with Code.InvalidArgument naming the option.
+ */
+export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions {
+  const ms = (name: string, value: number | undefined, fallback: number | undefined, min = 0) => {
+    if (value === undefined) return fallback;
+    if (!Number.isFinite(value) || value < min) {
+      throw invalidArgument(`option ${name} must be a number >= ${min}, got ${String(value)}`);
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(
+    name: string,
+    value: T | undefined,
+    allowed: readonly T[],
+    fallback: T,
+  ): T => {
+    if (value === undefined) return fallback;
+    if (!allowed.includes(value)) {
+      throw invalidArgument(
+        `option ${name} must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got "${value}"`,
+      );
+    }
+    return value;
+  };
+  if (
+    o.defaultPort !== undefined &&
+    !(Number.isInteger(o.defaultPort) && o.defaultPort > 0 && o.defaultPort < 65536)
+  ) {
+    throw invalidArgument(`option defaultPort must be a port number from 1 to 65535, got ${o.defaultPort}`);
+  }
+  const minResolveIntervalMs = ms("minResolveIntervalMs", o.minResolveIntervalMs, 1000, 1) as number;
+  const maxResolveIntervalMs = ms("maxResolveIntervalMs", o.maxResolveIntervalMs, 30_000, 1) as number;
+  if (maxResolveIntervalMs < minResolveIntervalMs) {
+    throw invalidArgument(
+      `option maxResolveIntervalMs (${maxResolveIntervalMs}) must not be below minResolveIntervalMs (${minResolveIntervalMs})`,
+    );
+  }
+  const backoff = {
+    initialMs: ms("reconnectBackoff.initialMs", o.reconnectBackoff?.initialMs, 1000, 1) as number,
+    maxMs: ms("reconnectBackoff.maxMs", o.reconnectBackoff?.maxMs, 30_000, 1) as number,
+    multiplier: ms("reconnectBackoff.multiplier", o.reconnectBackoff?.multiplier, 1.6, 1) as number,
+    jitter: ms("reconnectBackoff.jitter", o.reconnectBackoff?.jitter, 0.2) as number,
+  };
+  if (backoff.jitter > 1)
+    throw invalidArgument(`option reconnectBackoff.jitter must be from 0 to 1, got ${backoff.jitter}`);
+  return {
+    protocol: oneOf("protocol", o.protocol, PROTOCOLS, "grpc"),
+    policy: oneOf<string>("policy", o.policy, registeredPolicies(), "round_robin"),
+    connect: oneOf("connect", o.connect, ["lazy", "eager"], "lazy"),
+    minResolveIntervalMs,
+    maxResolveIntervalMs,
+    dnsTimeoutMs: ms("dnsTimeoutMs", o.dnsTimeoutMs, 5000, 1) as number,
+    srv: o.srv ?? false,
+    connectTimeoutMs: ms("connectTimeoutMs", o.connectTimeoutMs, 20_000, 1) as number,
+    keepalive: {
+      timeMs: ms("keepalive.timeMs", o.keepalive?.timeMs, undefined, 1),
+      timeoutMs: ms("keepalive.timeoutMs", o.keepalive?.timeoutMs, 20_000, 1) as number,
+      permitWithoutCalls: o.keepalive?.permitWithoutCalls ?? false,
+    },
+    reconnectBackoff: backoff,
+    waitForReady: o.waitForReady ?? false,
+    defaultTimeoutMs: ms("defaultTimeoutMs", o.defaultTimeoutMs, undefined, 1),
+    fastPath: o.fastPath ?? true,
+    transparentRetries: int("transparentRetries", o.transparentRetries, 3, 0, 10),
+    retryPolicy: o.retryPolicy && {
+      maxAttempts: int("retryPolicy.maxAttempts", o.retryPolicy.maxAttempts, 2, 2, 5),
+      retryableCodes: o.retryPolicy.retryableCodes,
+      initialBackoffMs: ms("retryPolicy.initialBackoffMs", o.retryPolicy.initialBackoffMs, 100, 1) as number,
+      maxBackoffMs: ms("retryPolicy.maxBackoffMs", o.retryPolicy.maxBackoffMs, 1000, 1) as number,
+      backoffMultiplier: ms("retryPolicy.backoffMultiplier", o.retryPolicy.backoffMultiplier, 2, 1) as number,
+    },
+    healthCheck: o.healthCheck === false ? false : { service: o.healthCheck?.service ?? "" },
+    outlierDetection:
+      o.outlierDetection === false ? false : resolveOutlierDetection(o.outlierDetection ?? {}),
+  };
+}
+
+function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(
+      `option ${name} must be a whole number from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function resolveOutlierDetection(o: Partial<OutlierDetectionOptions>): OutlierDetectionOptions {
+  const positive = (name: string, value: number | undefined, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (!(Number.isFinite(value) && value > 0)) {
+      throw invalidArgument(`option outlierDetection.${name} must be a number > 0, got ${String(value)}`);
+    }
+    return value;
+  };
+  const fp = o.failurePercentage;
+  const sr = o.successRate;
+  const percent = int("outlierDetection.maxEjectionPercent", o.maxEjectionPercent, 10, 0, 100);
+  return {
+    intervalMs: positive("intervalMs", o.intervalMs, 2000),
+    baseEjectionTimeMs: positive("baseEjectionTimeMs", o.baseEjectionTimeMs, 30_000),
+    maxEjectionTimeMs: positive("maxEjectionTimeMs", o.maxEjectionTimeMs, 300_000),
+    maxEjectionPercent: percent,
+    failurePercentage:
+      fp === false
+        ? false
+        : {
+            threshold: int("outlierDetection.failurePercentage.threshold", fp?.threshold, 85, 0, 100),
+            minimumHosts: int(
+              "outlierDetection.failurePercentage.minimumHosts",
+              fp?.minimumHosts,
+              3,
+              1,
+              10_000,
+            ),
+            requestVolume: int(
+              "outlierDetection.failurePercentage.requestVolume",
+              fp?.requestVolume,
+              20,
+              1,
+              1e9,
+            ),
+          },
+    successRate:
+      sr === false
+        ? false
+        : {
+            stdevFactor: positive("successRate.stdevFactor", sr?.stdevFactor, 1.9),
+            minimumHosts: int("outlierDetection.successRate.minimumHosts", sr?.minimumHosts, 5, 1, 10_000),
+            requestVolume: int("outlierDetection.successRate.requestVolume", sr?.requestVolume, 100, 1, 1e9),
+          },
+    failureCodes: o.failureCodes ?? [
+      Code.Unknown,
+      Code.Internal,
+      Code.Unavailable,
+      Code.DataLoss,
+      Code.DeadlineExceeded,
+    ],
+  };
+}

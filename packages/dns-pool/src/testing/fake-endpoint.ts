@@ -1,0 +1,67 @@
+import type { PoolEndpoint } from "../balancer/endpoint-set.js";
+import { ConnectivityState } from "../connection/connectivity.js";
+import type { HealthStatus } from "../health/health-check.js";
+import type { OutlierTracked } from "../health/outlier-detection.js";
+
+/**
+ * An endpoint without a connection, for tests of policies, pickers, the
+ * endpoint set and outlier detection (as grpc-js's MockSubchannel): the
+ * test sets its `state` and counters; it records what the pool asked of it.
+ */
+export class FakeEndpoint implements PoolEndpoint, OutlierTracked {
+  /** The state the balancer sees; set it, then rebuild. Default IDLE. */
+  state: ConnectivityState = ConnectivityState.IDLE;
+  /** Calls in flight. */
+  inFlight = 0;
+  /** Calls started. */
+  calls = 0;
+  /** Calls failed. */
+  failures = 0;
+  /** Health status. Default "UNCHECKED". */
+  health: HealthStatus = "UNCHECKED";
+  /** The last connection error, for messages. */
+  lastError: Error | undefined;
+  /** How many times the pool asked it to connect. */
+  connectRequests = 0;
+  /** True once `shutdown()` was called. */
+  shutDown = false;
+  /** Outlier detection's per-interval counters. */
+  intervalSuccesses = 0;
+  /** Outlier detection's per-interval counters. */
+  intervalFailures = 0;
+  /** Ejected until (fake) time; 0 when not ejected. */
+  ejectedUntil = 0;
+  /** Outlier detection's ejection multiplier. */
+  ejectionMultiplier = 0;
+
+  /**
+   * @param address - e.g. "10.0.0.1:80".
+   * @param onConnect - what `connect()` does besides counting, e.g. move to CONNECTING.
+   */
+  constructor(
+    readonly address: string,
+    private readonly onConnect?: (endpoint: FakeEndpoint) => void,
+  ) {}
+
+  /** Counts the request; runs `onConnect`. */
+  connect(): void {
+    this.connectRequests++;
+    this.onConnect?.(this);
+  }
+
+  /** Marks it shut down (state SHUTDOWN). */
+  shutdown(): Promise<void> {
+    this.shutDown = true;
+    this.state = ConnectivityState.SHUTDOWN;
+    return Promise.resolve();
+  }
+}
+
+/** `n` endpoints "10.0.0.1:80", "10.0.0.2:80", ..., all in `state`. */
+export function fakeEndpoints(n: number, state = ConnectivityState.READY): FakeEndpoint[] {
+  return Array.from({ length: n }, (_, i) => {
+    const e = new FakeEndpoint(`10.0.0.${i + 1}:80`);
+    e.state = state;
+    return e;
+  });
+}

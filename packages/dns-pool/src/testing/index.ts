@@ -1,0 +1,32 @@
+/**
+ * Test doubles for code built on @rngbalance/dns-pool, and for its own unit
+ * tests: a fake clock, fake endpoints and a fake resolver, so pickers,
+ * policies and resolver decorators can be tested without processes,
+ * sockets or real time. Import from `@rngbalance/dns-pool/testing`.
+ *
+ * @packageDocumentation
+ */
+import type { Picker } from "../balancer/picker.js";
+import type { EndpointInfo, LoadBalancingPolicy } from "../balancer/policy.js";
+import { ConnectivityState } from "../connection/connectivity.js";
+
+export { FakeClock, flushMicrotasks } from "./fake-clock.js";
+export { FakeConnection, FakeDialer } from "./fake-connection.js";
+export { FakeEndpoint, fakeEndpoints } from "./fake-endpoint.js";
+export { FakeResolver } from "./fake-resolver.js";
+
+/** The picker `policy` builds for `endpoints`, as the pool calls it (READY ones, then all). */
+export function buildPicker<E extends EndpointInfo>(
+  policy: LoadBalancingPolicy<E>,
+  endpoints: readonly E[],
+): Picker<E> {
+  return policy.buildPicker(
+    endpoints.filter((e) => e.state === ConnectivityState.READY),
+    endpoints,
+  );
+}
+
+/** `n` picks from `picker`, as addresses ("-" for none). */
+export function pickAddresses(picker: Picker<EndpointInfo>, n: number): string[] {
+  return Array.from({ length: n }, () => picker.pick()?.address ?? "-");
+}

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { resolvePoolOptions } from "../../src/options-resolve.js";
+
+const target = "dns:///svc:80";
+
+function invalid(options: object, pattern: RegExp) {
+  assert.throws(
+    () => resolvePoolOptions({ target, ...options }),
+    (e: unknown) =>
+      e instanceof ConnectError && e.code === Code.InvalidArgument && pattern.test(e.rawMessage),
+  );
+}
+
+describe("resolvePoolOptions", () => {
+  it("fills in every default", () => {
+    const o = resolvePoolOptions({ target });
+    assert.equal(o.protocol, "grpc");
+    assert.equal(o.policy, "round_robin");
+    assert.equal(o.connect, "lazy");
+    assert.equal(o.minResolveIntervalMs, 1000);
+    assert.equal(o.maxResolveIntervalMs, 30_000);
+    assert.equal(o.dnsTimeoutMs, 5000);
+    assert.equal(o.srv, false);
+    assert.equal(o.connectTimeoutMs, 20_000);
+    assert.deepEqual(o.keepalive, { timeMs: undefined, timeoutMs: 20_000, permitWithoutCalls: false });
+    assert.deepEqual(o.reconnectBackoff, { initialMs: 1000, maxMs: 30_000, multiplier: 1.6, jitter: 0.2 });
+    assert.equal(o.waitForReady, false);
+    assert.equal(o.defaultTimeoutMs, undefined);
+    assert.equal(o.fastPath, true);
+    assert.equal(o.transparentRetries, 3);
+    assert.equal(o.retryPolicy, undefined);
+    assert.deepEqual(o.healthCheck, { service: "" });
+    assert.ok(o.outlierDetection);
+    assert.equal(o.outlierDetection.intervalMs, 2000);
+    assert.equal(o.outlierDetection.maxEjectionPercent, 10);
+    assert.deepEqual(o.outlierDetection.failurePercentage, {
+      threshold: 85,
+      minimumHosts: 3,
+      requestVolume: 20,
+    });
+    assert.deepEqual(o.outlierDetection.successRate, {
+      stdevFactor: 1.9,
+      minimumHosts: 5,
+      requestVolume: 100,
+    });
+  });
+
+  it("fills in the retry policy's defaults, and turns parts off with false", () => {
+    const o = resolvePoolOptions({
+      target,
+      retryPolicy: { maxAttempts: 3, retryableCodes: [Code.Unavailable] },
+      healthCheck: false,
+      outlierDetection: false,
+    });
+    assert.deepEqual(o.retryPolicy, {
+      maxAttempts: 3,
+      retryableCodes: [Code.Unavailable],
+      initialBackoffMs: 100,
+      maxBackoffMs: 1000,
+      backoffMultiplier: 2,
+    });
+    assert.equal(o.healthCheck, false);
+    assert.equal(o.outlierDetection, false);
+  });
+
+  it("rejects bad values with InvalidArgument naming the option", () => {
+    invalid({ protocol: "http" }, /option protocol must be one of "grpc", "grpc-web", "connect", got "http"/);
+    invalid(
+      { policy: "random" },
+      /option policy must be one of "round_robin", "pick_first", "least_request"/,
+    );
+    invalid({ connect: "soon" }, /option connect/);
+    invalid({ defaultPort: 0 }, /defaultPort must be a port number from 1 to 65535/);
+    invalid({ minResolveIntervalMs: 0 }, /minResolveIntervalMs must be a number >= 1/);
+    invalid(
+      { minResolveIntervalMs: 5000, maxResolveIntervalMs: 1000 },
+      /must not be below minResolveIntervalMs/,
+    );
+    invalid({ reconnectBackoff: { jitter: 2 } }, /jitter must be from 0 to 1/);
+    invalid({ transparentRetries: 11 }, /transparentRetries must be a whole number from 0 to 10/);
+    invalid({ retryPolicy: { maxAttempts: 9, retryableCodes: [] } }, /retryPolicy.maxAttempts/);
+    invalid({ keepalive: { timeMs: Number.NaN } }, /keepalive.timeMs/);
+    invalid({ outlierDetection: { intervalMs: -1 } }, /outlierDetection.intervalMs must be a number > 0/);
+    invalid({ outlierDetection: { maxEjectionPercent: 101 } }, /maxEjectionPercent/);
+  });
+});

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConnectivityState as S } from "../../src/connection/connectivity.js";
+import { Subchannel } from "../../src/connection/subchannel.js";
+import { neverProcessed } from "../../src/errors.js";
+import { FakeClock, FakeDialer } from "../../src/testing/index.js";
+
+function setup() {
+  const clock = new FakeClock();
+  const dialer = new FakeDialer();
+  const transitions: string[] = [];
+  let goaways = 0;
+  const subchannel = new Subchannel(
+    {
+      address: { host: "10.0.0.1", port: 8081 },
+      authority: "http://svc:8081",
+      tls: undefined,
+      connectTimeoutMs: 1000,
+      keepalive: { timeoutMs: 1000, permitWithoutCalls: false },
+      backoff: { initialMs: 1000, maxMs: 3000, multiplier: 2, jitter: 0.2 },
+      http2Options: undefined,
+      clock,
+      dial: dialer.dial,
+      random: () => 0.5, // no jitter
+    },
+    {
+      onStateChange: (sc, previous) => transitions.push(`${previous}->${sc.state}`),
+      onGoaway: () => goaways++,
+    },
+  );
+  return { clock, dialer, transitions, subchannel, goaways: () => goaways };
+}
+
+describe("Subchannel (connectivity states and reconnect backoff, over a fake connection)", () => {
+  it("connects on request and is READY when the server's SETTINGS arrive", () => {
+    const { dialer, subchannel, transitions } = setup();
+    assert.equal(subchannel.state, S.IDLE);
+    subchannel.requestConnection();
+    assert.equal(subchannel.state, S.CONNECTING);
+    assert.equal(dialer.last.options.label, "10.0.0.1:8081");
+    assert.equal(dialer.last.options.authority, "http://svc:8081");
+    dialer.last.settings();
+    assert.equal(subchannel.state, S.READY);
+    assert.equal(dialer.last.ready, true);
+    assert.deepEqual(transitions, ["IDLE->CONNECTING", "CONNECTING->READY"]);
+  });
+
+  it("backs off exponentially after failures, and starts over after a success", () => {
+    const { clock, dialer, subchannel } = setup();
+    subchannel.requestConnection();
+    dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    assert.equal(subchannel.state, S.TRANSIENT_FAILURE);
+    assert.equal(subchannel.lastError?.message, "connect ECONNREFUSED 10.0.0.1:8081");
+    clock.advance(999);
+    assert.equal(subchannel.state, S.TRANSIENT_FAILURE);
+    clock.advance(1);
+    assert.equal(subchannel.state, S.CONNECTING, "retried after 1 s");
+    dialer.last.drop(new Error("refused again"));
+    clock.advance(1999);
+    assert.equal(dialer.connections.length, 2);
+    clock.advance(1);
+    assert.equal(dialer.connections.length, 3, "then after 2 s");
+    dialer.last.settings();
+    dialer.last.drop(new Error("reset"));
+    assert.equal(
+      subchannel.state,
+      S.CONNECTING,
+      "a lost READY connection reconnects at once (IDLE -> CONNECTING)",
+    );
+    dialer.last.drop(new Error("refused"));
+    clock.advance(1000);
+    assert.equal(dialer.connections.length, 5, "backoff was reset by the success: 1 s again");
+  });
+
+  it("fails a stream request fast while in TRANSIENT_FAILURE, as never processed", async () => {
+    const { dialer, subchannel } = setup();
+    subchannel.requestConnection();
+    dialer.last.drop(new Error("connect ECONNREFUSED"));
+    await assert.rejects(subchannel.openStream({ ":path": "/x" }), (e: unknown) => neverProcessed(e));
+  });
+
+  it("GOAWAY: the connection is lost (IDLE), counted, reported, and a new one is dialed", () => {
+    const { dialer, subchannel, transitions, goaways } = setup();
+    subchannel.requestConnection();
+    dialer.last.settings();
+    dialer.last.goaway();
+    assert.equal(subchannel.connectionLosses, 1);
+    assert.equal(goaways(), 1);
+    assert.deepEqual(transitions.slice(-2), ["READY->IDLE", "IDLE->CONNECTING"]);
+    assert.equal(dialer.connections.length, 2);
+  });
+
+  it("a failure while not wanted goes back to IDLE after the backoff", () => {
+    const { clock, dialer, subchannel } = setup();
+    void subchannel.openStream({ ":path": "/x" }).catch(() => {}); // connects without requestConnection()
+    dialer.last.drop(new Error("refused"));
+    clock.advance(1000);
+    assert.equal(subchannel.state, S.IDLE);
+  });
+
+  it("shutdown: SHUTDOWN, connections closed gracefully, no more dialing", async () => {
+    const { clock, dialer, subchannel } = setup();
+    subchannel.requestConnection();
+    dialer.last.settings();
+    await subchannel.shutdown();
+    assert.equal(subchannel.state, S.SHUTDOWN);
+    assert.equal(dialer.last.closedGracefully, true);
+    clock.advance(60_000);
+    assert.equal(dialer.connections.length, 1);
+    await assert.rejects(subchannel.openStream({ ":path": "/x" }), /removed from the pool/);
+  });
+});
