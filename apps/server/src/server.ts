@@ -1,16 +1,16 @@
 import { randomBytes } from "node:crypto";
 import * as http from "node:http";
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import type * as net from "node:net";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   Health,
   Rng,
   RngService,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "@rngbalance/proto";
+import { createHttp2Server, fastConnectNodeAdapter } from "./fast/index.js";
 import { createHealthService, HealthRegistry } from "./health.js";
 import { DualProtocolListener } from "./listener.js";
 import { createJsonLogger, type Logger } from "./log.js";
@@ -53,6 +53,12 @@ export interface RngServerOptions {
   fault?: Fault;
   /** Logger; default JSON lines on stdout. */
   logger?: Logger;
+  /**
+   * Serve unary gRPC calls over HTTP/2 on the fast path (src/fast/), every
+   * other call with connect-node; false serves everything with connect-node.
+   * Default true.
+   */
+  fastPath?: boolean;
 }
 
 /** A running Rng server. */
@@ -87,7 +93,8 @@ export async function startRngServer(options: RngServerOptions = {}): Promise<Rn
   const reflection = new ReflectionIndex([Rng, RngService, Health, ...reflectionServices]);
 
   let draining = false;
-  const handler = connectNodeAdapter({
+  const handler = fastConnectNodeAdapter({
+    fastPath: options.fastPath ?? true,
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
     routes(router) {
       router.service(Rng, createLegacyRngService(instance, fault));
@@ -110,7 +117,7 @@ export async function startRngServer(options: RngServerOptions = {}): Promise<Rn
   });
 
   const sessions = new Set<http2.ServerHttp2Session>();
-  const h2 = http2.createServer({}, handler);
+  const h2 = createHttp2Server({}, handler);
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
