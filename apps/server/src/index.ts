@@ -4,6 +4,19 @@
  *
  * @packageDocumentation
  */
+export {
+  createGrpcUnaryFastPath,
+  createHttp2Server,
+  FAST_PATH_CHANNEL,
+  type FastConnectNodeAdapterOptions,
+  type FastPathDecision,
+  fastConnectNodeAdapter,
+  type GrpcUnaryFastPath,
+  type GrpcUnaryFastPathOptions,
+  type GrpcUnaryFastPathStats,
+  type NodeHandlerWithFastPath,
+  serveWithFastPath,
+} from "./fast/index.js";
 export type { HealthRegistry } from "./health.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel } from "./log.js";
 export {

@@ -1,3 +1,4 @@
+import { channel } from "node:diagnostics_channel";
 import * as http2 from "node:http2";
 import { create, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import {
@@ -63,6 +64,24 @@ export interface GrpcUnaryFastPathStats {
   /** Streams left to the caller (another protocol, streaming, compression, unknown path, …). */
   fallback: number;
 }
+
+/**
+ * The `node:diagnostics_channel` channel on which every fast path publishes
+ * each decision, as a {@link FastPathDecision}: a debug hook that works
+ * across processes' module copies (channels are global by name) and costs
+ * one property read per call while nobody subscribes.
+ */
+export const FAST_PATH_CHANNEL = "connect-server:grpc-unary-fast-path";
+
+/** What {@link FAST_PATH_CHANNEL} publishes for each stream. */
+export interface FastPathDecision {
+  /** The request's :path. */
+  readonly path: string | undefined;
+  /** "fast" when the fast path serves the call, "fallback" when it leaves it to connect-node. */
+  readonly served: "fast" | "fallback";
+}
+
+const decisions = channel(FAST_PATH_CHANNEL);
 
 /** A unary gRPC fast path over the services a routes function registers. */
 export interface GrpcUnaryFastPath {
@@ -162,6 +181,9 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions): Grpc
       const call = method && acceptCall(method, stream, headers, rawHeaders);
       if (call) stats.fast++;
       else stats.fallback++;
+      if (decisions.hasSubscribers) {
+        decisions.publish({ path, served: call ? "fast" : "fallback" } satisfies FastPathDecision);
+      }
       return call === true;
     },
   };

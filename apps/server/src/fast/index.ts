@@ -16,6 +16,8 @@ export { type FastConnectNodeAdapterOptions, fastConnectNodeAdapter } from "./ad
 export { LazyHandlerContext } from "./context.js";
 export {
   createGrpcUnaryFastPath,
+  FAST_PATH_CHANNEL,
+  type FastPathDecision,
   type GrpcUnaryFastPath,
   type GrpcUnaryFastPathOptions,
   type GrpcUnaryFastPathStats,
