@@ -11,19 +11,24 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { freePort, LocalFleet } from "@rngbalance/local-fleet";
+import { spawnRngServer } from "@rngbalance/server";
 import {
   type CellConfig,
   type CellResult,
   CLIENT_DESCRIPTIONS,
   CLIENTS_PER_SET,
   type ClientKind,
+  SERVER_DESCRIPTIONS,
+  SERVER_KINDS,
   SERVER_SETS,
+  type ServerKind,
   type ServerSet,
 } from "./cell.js";
 import {
   entry,
   machineBusyUs,
   processCpuUs,
+  processRssMb,
   runJsonChild,
   type ServiceChild,
   startServiceChild,
@@ -38,7 +43,9 @@ import {
   type RepeatCell,
   renderMarkdown,
   renderSvg,
+  type ServerTable,
   summarize,
+  summarizeServers,
 } from "./report.js";
 
 /** The servers a cell runs against. */
@@ -126,6 +133,7 @@ async function runCell(
   let cpuAtStop = 0;
   let busyAtStart = 0;
   let busyAtStop = 0;
+  let rssAtStop = Number.NaN;
   try {
     const { value } = await runJsonChild<CellResult>(entry("client-child.js"), [JSON.stringify(config)], {
       nodeArgs,
@@ -137,6 +145,7 @@ async function runCell(
         } else if (line.includes('"event":"stop"')) {
           cpuAtStop = cpu();
           busyAtStop = machineBusyUs();
+          rssAtStop = group.pids.reduce((sum, pid) => sum + processRssMb(pid), 0);
         }
       },
     });
@@ -148,7 +157,7 @@ async function runCell(
       busyAtStop > 0 && value.elapsedMs > 0
         ? Math.max(0, busyAtStop - busyAtStart - serverCpuUs - clientCpuUs) / (value.elapsedMs * 1000)
         : undefined;
-    return { ...value, serverCpuUsPerCall, otherLoadCores, repeat };
+    return { ...value, serverCpuUsPerCall, serverRssMb: rssAtStop, otherLoadCores, repeat };
   } catch (err) {
     const failure = (err as Error).message;
     return {
@@ -183,6 +192,141 @@ async function otherLoadNow(serverPids: readonly number[]): Promise<number> {
 
 function noisy(cell: RepeatCell, maxOtherLoad: number): boolean {
   return cell.failure === undefined && (cell.otherLoadCores ?? 0) > maxOtherLoad;
+}
+
+/**
+ * Runs a cell; if someone else's work shared the machine meanwhile, runs it
+ * again (at most twice, within the budget, and only once the machine is
+ * quiet again) and keeps the quietest run.
+ */
+async function runQuietly(
+  run: () => Promise<RepeatCell>,
+  group: ServerGroup,
+  config: BenchConfig,
+  budget: { retriesLeft: number },
+): Promise<RepeatCell> {
+  let cell = await run();
+  for (
+    let attempt = 2;
+    attempt <= 3 && budget.retriesLeft > 0 && noisy(cell, config.maxOtherLoad);
+    attempt++
+  ) {
+    // Only when the machine has calmed down: a long test run next door would not.
+    const now = await otherLoadNow(group.pids);
+    if (now > config.maxOtherLoad) {
+      progress(`  other load ${cell.otherLoadCores?.toFixed(2)} cores, still ${now.toFixed(2)}: kept`);
+      break;
+    }
+    budget.retriesLeft--;
+    progress(
+      `  other load ${cell.otherLoadCores?.toFixed(2)} cores, now ${now.toFixed(2)}: running the cell again`,
+    );
+    const again = { ...(await run()), attempts: attempt };
+    if (again.failure !== undefined || (again.otherLoadCores ?? 0) >= (cell.otherLoadCores ?? 0)) {
+      cell = { ...cell, attempts: attempt, errors: cell.errors + again.errors };
+    } else {
+      cell = { ...again, errors: again.errors + cell.errors };
+    }
+  }
+  return cell;
+}
+
+/** The server table's hosts: one loopback address per server. */
+const SERVER_TABLE_HOSTS: Readonly<Record<ServerKind, string>> = {
+  "rng-server": "127.0.0.5",
+  "rng-server-no-fast-path": "127.0.0.6",
+  "stock-connect": "127.0.0.7",
+  "grpc-js": "127.0.0.8",
+  "bare-http2": "127.0.0.9",
+};
+
+/** Starts the server table's servers, one process each. */
+async function startTableServers(): Promise<{
+  groups: Record<ServerKind, ServerGroup>;
+  close(): Promise<void>;
+}> {
+  const stops: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    await Promise.all(stops.map((stop) => stop()));
+  };
+  try {
+    const groups = {} as Record<ServerKind, ServerGroup>;
+    for (const kind of SERVER_KINDS) {
+      const host = SERVER_TABLE_HOSTS[kind];
+      let address: string;
+      let pid: number;
+      if (kind === "rng-server") {
+        const server = await spawnRngServer({ host, port: 0 });
+        stops.push(() => server.stop());
+        ({ address } = server);
+        pid = server.child.pid ?? 0;
+      } else {
+        const script = kind === "grpc-js" ? entry("grpc-server.js") : entry("server-child.js");
+        const args = kind === "grpc-js" ? [host, "0"] : [kind, host, "0"];
+        const child = await startServiceChild<{ address: string }>(script, args);
+        stops.push(() => child.stop());
+        address = child.first.address;
+        pid = child.child.pid ?? 0;
+      }
+      groups[kind] = { poolTarget: `ipv4:${address}`, addresses: [address], pids: [pid] };
+    }
+    return { groups, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * The server table: each server alone, loaded by pool-rr (health checks
+ * off) at every concurrency, servers interleaved, order rotated per repeat.
+ */
+async function runServerTable(config: BenchConfig): Promise<ServerTable> {
+  progress(`server table: starting ${SERVER_KINDS.join(", ")} (one process each)`);
+  const servers = await startTableServers();
+  const cells: RepeatCell[] = [];
+  try {
+    const todo: { repeat: number; concurrency: number; server: ServerKind }[] = [];
+    for (let repeat = 0; repeat < config.repeats; repeat++) {
+      const shift = repeat % SERVER_KINDS.length;
+      const order = [...SERVER_KINDS.slice(shift), ...SERVER_KINDS.slice(0, shift)];
+      for (const concurrency of config.concurrencies) {
+        for (const server of order) todo.push({ repeat, concurrency, server });
+      }
+    }
+    const budget = { retriesLeft: Math.floor(todo.length / 4) };
+    for (const [i, p] of todo.entries()) {
+      const group = servers.groups[p.server];
+      const run = () =>
+        runCell(
+          {
+            client: "pool-rr",
+            serverSet: p.server,
+            concurrency: p.concurrency,
+            warmupMs: config.warmupMs,
+            durationMs: config.durationMs,
+            poolTarget: group.poolTarget,
+            addresses: group.addresses,
+            healthCheck: false,
+          },
+          group,
+          p.repeat,
+        );
+      const cell = await runQuietly(run, group, config, budget);
+      cells.push(cell);
+      progress(
+        `[${String(i + 1).padStart(String(todo.length).length)}/${todo.length}] repeat ${p.repeat + 1} server ${p.server.padEnd(23)} ${String(p.concurrency).padStart(3)} in flight: ${
+          cell.failure
+            ? `FAILED ${cell.failure}`
+            : `${Math.round(cell.callsPerSecond)} calls/s, server ${cell.serverCpuUsPerCall?.toFixed(1) ?? "?"} CPU µs/call, ${cell.serverRssMb?.toFixed(1) ?? "?"} MB, p50 ${Math.round(cell.p50Us)} µs, p99 ${Math.round(cell.p99Us)} µs, other load ${cell.otherLoadCores?.toFixed(2) ?? "?"} cores, ${cell.errors} errors`
+        }`,
+      );
+    }
+  } finally {
+    await servers.close();
+  }
+  const { summary, ratios } = summarizeServers(cells, config.concurrencies);
+  return { descriptions: SERVER_DESCRIPTIONS, cells, summary, ratios };
 }
 
 /** Every (repeat, concurrency, server set, client), clients interleaved, order rotated per repeat. */
@@ -245,62 +389,46 @@ async function runMicro(config: BenchConfig): Promise<{ pick: PickResult; memory
 async function runBench(config: BenchConfig): Promise<number> {
   const startedAt = new Date();
   const machine = machineFacts();
-  progress(`starting 3 rng-server and 3 grpc-js server processes on ${HOSTS.join(", ")}`);
-  const servers = await startServers(true);
   const cells: RepeatCell[] = [];
   let pick: PickResult | undefined;
   let memory: MemoryResult[] = [];
-  try {
-    const todo = plan(config);
-    let retriesLeft = Math.floor(todo.length / 4);
-    for (const [i, p] of todo.entries()) {
-      const group = servers.groups[p.serverSet];
-      const run = () =>
-        runCell(
-          {
-            client: p.client,
-            serverSet: p.serverSet,
-            concurrency: p.concurrency,
-            warmupMs: config.warmupMs,
-            durationMs: config.durationMs,
-            poolTarget: group.poolTarget,
-            addresses: group.addresses,
-          },
-          group,
-          p.repeat,
-        );
-      let cell = await run();
-      // Someone else's work shared the machine: run it again, keep the quietest.
-      for (let attempt = 2; attempt <= 3 && retriesLeft > 0 && noisy(cell, config.maxOtherLoad); attempt++) {
-        // Only when the machine has calmed down: a long test run next door would not.
-        const now = await otherLoadNow(group.pids);
-        if (now > config.maxOtherLoad) {
-          progress(`  other load ${cell.otherLoadCores?.toFixed(2)} cores, still ${now.toFixed(2)}: kept`);
-          break;
-        }
-        retriesLeft--;
+  if (config.tables.clients) {
+    progress(`starting 3 rng-server and 3 grpc-js server processes on ${HOSTS.join(", ")}`);
+    const servers = await startServers(true);
+    try {
+      const todo = plan(config);
+      const budget = { retriesLeft: Math.floor(todo.length / 4) };
+      for (const [i, p] of todo.entries()) {
+        const group = servers.groups[p.serverSet];
+        const run = () =>
+          runCell(
+            {
+              client: p.client,
+              serverSet: p.serverSet,
+              concurrency: p.concurrency,
+              warmupMs: config.warmupMs,
+              durationMs: config.durationMs,
+              poolTarget: group.poolTarget,
+              addresses: group.addresses,
+            },
+            group,
+            p.repeat,
+          );
+        const cell = await runQuietly(run, group, config, budget);
+        cells.push(cell);
         progress(
-          `  other load ${cell.otherLoadCores?.toFixed(2)} cores, now ${now.toFixed(2)}: running the cell again`,
+          `[${String(i + 1).padStart(String(todo.length).length)}/${todo.length}] repeat ${p.repeat + 1} ${p.serverSet.padEnd(14)} ${p.client.padEnd(13)} ${String(p.concurrency).padStart(3)} in flight: ${
+            cell.failure
+              ? `FAILED ${cell.failure}`
+              : `${Math.round(cell.callsPerSecond)} calls/s, p50 ${Math.round(cell.p50Us)} µs, p99 ${Math.round(cell.p99Us)} µs, ${cell.cpuUsPerCall.toFixed(1)} CPU µs/call, other load ${cell.otherLoadCores?.toFixed(2) ?? "?"} cores, ${cell.errors} errors${cell.spread ? `, spread ${cell.spread.join("/")}` : ""}`
+          }`,
         );
-        const again = { ...(await run()), attempts: attempt };
-        if (again.failure !== undefined || (again.otherLoadCores ?? 0) >= (cell.otherLoadCores ?? 0)) {
-          cell = { ...cell, attempts: attempt, errors: cell.errors + again.errors };
-        } else {
-          cell = { ...again, errors: again.errors + cell.errors };
-        }
       }
-      cells.push(cell);
-      progress(
-        `[${String(i + 1).padStart(String(todo.length).length)}/${todo.length}] repeat ${p.repeat + 1} ${p.serverSet.padEnd(14)} ${p.client.padEnd(13)} ${String(p.concurrency).padStart(3)} in flight: ${
-          cell.failure
-            ? `FAILED ${cell.failure}`
-            : `${Math.round(cell.callsPerSecond)} calls/s, p50 ${Math.round(cell.p50Us)} µs, p99 ${Math.round(cell.p99Us)} µs, ${cell.cpuUsPerCall.toFixed(1)} CPU µs/call, other load ${cell.otherLoadCores?.toFixed(2) ?? "?"} cores, ${cell.errors} errors${cell.spread ? `, spread ${cell.spread.join("/")}` : ""}`
-        }`,
-      );
+    } finally {
+      await servers.close();
     }
-  } finally {
-    await servers.close();
   }
+  const serverTable = config.tables.servers ? await runServerTable(config) : undefined;
   if (config.micro) ({ pick, memory } = await runMicro(config));
 
   machine.loadAverage.end = os.loadavg()[0] ?? 0;
@@ -326,7 +454,8 @@ async function runBench(config: BenchConfig): Promise<number> {
     ratios,
     pick,
     memory,
-    errors: cells.reduce((sum, c) => sum + c.errors, 0),
+    ...(serverTable ? { servers: serverTable } : {}),
+    errors: [...cells, ...(serverTable?.cells ?? [])].reduce((sum, c) => sum + c.errors, 0),
   };
   const markdown = renderMarkdown(report);
   mkdirSync(config.outDir, { recursive: true });
