@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { freePort, LocalFleet } from "@rngbalance/local-fleet";
-import { spawnRngServer } from "@rngbalance/server";
+import { RNG_SERVER_MAIN } from "@rngbalance/server";
 import {
   type CellConfig,
   type CellResult,
@@ -240,35 +240,30 @@ const SERVER_TABLE_HOSTS: Readonly<Record<ServerKind, string>> = {
   "bare-http2": "127.0.0.9",
 };
 
-/** Starts the server table's servers, one process each. */
-async function startTableServers(): Promise<{
-  groups: Record<ServerKind, ServerGroup>;
-  close(): Promise<void>;
-}> {
+/** Starts the server table's servers (`kinds`), one process each, with `nodeArgs` (e.g. --cpu-prof). */
+async function startTableServers(
+  kinds: readonly ServerKind[] = SERVER_KINDS,
+  nodeArgs: (kind: ServerKind) => readonly string[] = () => [],
+): Promise<{ groups: Record<ServerKind, ServerGroup>; close(): Promise<void> }> {
   const stops: (() => Promise<unknown>)[] = [];
   const close = async () => {
     await Promise.all(stops.map((stop) => stop()));
   };
   try {
     const groups = {} as Record<ServerKind, ServerGroup>;
-    for (const kind of SERVER_KINDS) {
+    for (const kind of kinds) {
       const host = SERVER_TABLE_HOSTS[kind];
-      let address: string;
-      let pid: number;
-      if (kind === "rng-server") {
-        const server = await spawnRngServer({ host, port: 0 });
-        stops.push(() => server.stop());
-        ({ address } = server);
-        pid = server.child.pid ?? 0;
-      } else {
-        const script = kind === "grpc-js" ? entry("grpc-server.js") : entry("server-child.js");
-        const args = kind === "grpc-js" ? [host, "0"] : [kind, host, "0"];
-        const child = await startServiceChild<{ address: string }>(script, args);
-        stops.push(() => child.stop());
-        address = child.first.address;
-        pid = child.child.pid ?? 0;
-      }
-      groups[kind] = { poolTarget: `ipv4:${address}`, addresses: [address], pids: [pid] };
+      // rng-server is the real command; its first stdout line is its "listening" log.
+      const [script, args] =
+        kind === "rng-server"
+          ? [RNG_SERVER_MAIN, ["--host", host, "--port", "0"]]
+          : kind === "grpc-js"
+            ? [entry("grpc-server.js"), [host, "0"]]
+            : [entry("server-child.js"), [kind, host, "0"]];
+      const child = await startServiceChild<{ address: string }>(script, args, { nodeArgs: nodeArgs(kind) });
+      stops.push(() => child.stop());
+      const address = child.first.address;
+      groups[kind] = { poolTarget: `ipv4:${address}`, addresses: [address], pids: [child.child.pid ?? 0] };
     }
     return { groups, close };
   } catch (err) {
@@ -468,15 +463,57 @@ async function runBench(config: BenchConfig): Promise<number> {
 }
 
 /**
- * Profiles pool-rr, pool-connect, stock-connect, grpc-js and the raw-http2
- * floor for one cell each (64 in flight, rng-servers).
+ * `--profile`: CPU profiles (node --cpu-prof) of one cell each, self time
+ * within the measured window: the clients (pool-rr, pool-connect,
+ * stock-connect, grpc-js and the raw-http2 floor against the rng-servers)
+ * and/or the servers of the server table (each loaded by pool-rr), as
+ * `--tables` says. Writes profile.md.
  */
 async function runProfile(config: BenchConfig): Promise<number> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "rngbalance-prof-"));
+  const concurrency = config.concurrencies[config.concurrencies.length - 1] ?? 64;
+  const durationMs = Math.max(config.durationMs, 3000);
+  const lines: string[] = ["# CPU profiles (node --cpu-prof, self time)", ""];
+  lines.push(
+    `${concurrency} in flight, ${config.warmupMs} ms warm-up + ${durationMs} ms measured per cell; self time of the samples within the measured window only (start-up and warm-up left out). Profiles in ${dir}.`,
+    "",
+  );
+  if (config.tables.clients) lines.push(...(await profileClients(config, dir, concurrency, durationMs)));
+  if (config.tables.servers) lines.push(...(await profileServers(config, dir, concurrency, durationMs)));
+  const markdown = lines.join("\n");
+  mkdirSync(config.outDir, { recursive: true });
+  writeFileSync(path.join(config.outDir, "profile.md"), markdown);
+  process.stdout.write(markdown);
+  progress(`wrote profile.md in ${config.outDir}`);
+  return 0;
+}
+
+/** One profile's section of profile.md. */
+function profileSection(title: string, summary: ProfileSummary): string[] {
+  const lines = [title, "", "| # | function | where | self ms | self % |", "|---:|---|---|---:|---:|"];
+  summary.top.forEach((e, i) => {
+    lines.push(
+      `| ${i + 1} | \`${e.fn}\` | ${e.where || e.area} | ${e.selfMs.toFixed(0)} | ${e.percent.toFixed(1)} |`,
+    );
+  });
+  lines.push("", "By area:", "", "| area | self ms | self % |", "|---|---:|---:|");
+  for (const a of summary.byArea.slice(0, 12)) {
+    lines.push(`| ${a.area} | ${a.selfMs.toFixed(0)} | ${a.percent.toFixed(1)} |`);
+  }
+  lines.push("");
+  return lines;
+}
+
+/** Profiles pool-rr, pool-connect, stock-connect, grpc-js and the raw-http2 floor against 3 rng-servers. */
+async function profileClients(
+  config: BenchConfig,
+  dir: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<string[]> {
   const servers = await startServers(false);
   const group = servers.groups["rng-server"];
-  const summaries: { client: ClientKind; result: CellResult; summary: ProfileSummary }[] = [];
-  const concurrency = config.concurrencies[config.concurrencies.length - 1] ?? 64;
+  const lines = ["## Clients, against 3 rng-servers", ""];
   try {
     for (const client of ["pool-rr", "pool-connect", "stock-connect", "grpc-js", "raw-http2"] as const) {
       progress(`profiling ${client} at ${concurrency} in flight`);
@@ -486,7 +523,7 @@ async function runProfile(config: BenchConfig): Promise<number> {
           serverSet: "rng-server",
           concurrency,
           warmupMs: config.warmupMs,
-          durationMs: Math.max(config.durationMs, 3000),
+          durationMs,
           poolTarget: group.poolTarget,
           addresses: group.addresses,
         },
@@ -497,43 +534,71 @@ async function runProfile(config: BenchConfig): Promise<number> {
       if (cell.failure) throw new Error(cell.failure);
       const file = readdirSync(dir).find((f) => f === `${client}.cpuprofile`);
       if (!file) throw new Error(`no profile written for ${client} in ${dir}`);
-      summaries.push({
-        client,
-        result: cell,
-        summary: summarizeProfile(path.join(dir, file), 15, cell.windowUs),
-      });
+      const summary = summarizeProfile(path.join(dir, file), 15, cell.windowUs);
+      lines.push(
+        ...profileSection(
+          `### ${client}: ${Math.round(cell.callsPerSecond)} calls/s, ${cell.cpuUsPerCall.toFixed(1)} CPU µs/call (profiled, so slower)`,
+          summary,
+        ),
+      );
     }
   } finally {
     await servers.close();
   }
-  const lines: string[] = ["# CPU profiles (node --cpu-prof, self time)", ""];
-  lines.push(
-    `One cell per client against 3 rng-servers, ${concurrency} in flight, ${config.warmupMs} ms warm-up + ${Math.max(config.durationMs, 3000)} ms measured; self time of the samples within the measured window only (start-up and warm-up left out). Profiles in ${dir}.`,
-    "",
-  );
-  for (const { client, result, summary } of summaries) {
-    lines.push(
-      `## ${client}: ${Math.round(result.callsPerSecond)} calls/s, ${result.cpuUsPerCall.toFixed(1)} CPU µs/call (profiled, so slower)`,
-      "",
-    );
-    lines.push("| # | function | where | self ms | self % |", "|---:|---|---|---:|---:|");
-    summary.top.forEach((e, i) => {
-      lines.push(
-        `| ${i + 1} | \`${e.fn}\` | ${e.where || e.area} | ${e.selfMs.toFixed(0)} | ${e.percent.toFixed(1)} |`,
+  return lines;
+}
+
+/**
+ * Profiles each server of the server table, loaded alone by pool-rr; the
+ * server writes its profile when it exits, so each is stopped after its cell.
+ */
+async function profileServers(
+  config: BenchConfig,
+  dir: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<string[]> {
+  const lines = ["## Servers, each loaded alone by pool-rr", ""];
+  for (const kind of SERVER_KINDS) {
+    progress(`profiling the ${kind} server at ${concurrency} in flight`);
+    const name = `server-${kind}.cpuprofile`;
+    const servers = await startTableServers([kind], () => [
+      "--cpu-prof",
+      `--cpu-prof-dir=${dir}`,
+      `--cpu-prof-name=${name}`,
+    ]);
+    const group = servers.groups[kind];
+    let cell: RepeatCell;
+    try {
+      cell = await runCell(
+        {
+          client: "pool-rr",
+          serverSet: kind,
+          concurrency,
+          warmupMs: config.warmupMs,
+          durationMs,
+          poolTarget: group.poolTarget,
+          addresses: group.addresses,
+          healthCheck: false,
+        },
+        group,
+        0,
       );
-    });
-    lines.push("", "By area:", "", "| area | self ms | self % |", "|---|---:|---:|");
-    for (const a of summary.byArea.slice(0, 12)) {
-      lines.push(`| ${a.area} | ${a.selfMs.toFixed(0)} | ${a.percent.toFixed(1)} |`);
+    } finally {
+      await servers.close();
     }
-    lines.push("");
+    if (cell.failure) throw new Error(cell.failure);
+    const file = readdirSync(dir).find((f) => f === name);
+    if (!file) throw new Error(`no profile written for the ${kind} server in ${dir}`);
+    const summary = summarizeProfile(path.join(dir, file), 15, cell.windowUs);
+    lines.push(
+      ...profileSection(
+        `### ${kind}: ${Math.round(cell.callsPerSecond)} calls/s, server ${cell.serverCpuUsPerCall?.toFixed(1) ?? "?"} CPU µs/call (profiled, so slower)`,
+        summary,
+      ),
+    );
   }
-  const markdown = lines.join("\n");
-  mkdirSync(config.outDir, { recursive: true });
-  writeFileSync(path.join(config.outDir, "profile.md"), markdown);
-  process.stdout.write(markdown);
-  progress(`wrote profile.md in ${config.outDir}`);
-  return 0;
+  return lines;
 }
 
 async function main(): Promise<number> {

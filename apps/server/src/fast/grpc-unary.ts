@@ -305,8 +305,13 @@ class UnaryCall implements LazyContextSource {
   readonly method: DescMethod;
   readonly service: DescService;
   private state = READING;
-  /** Request bytes received so far; more than one chunk only for large messages. */
-  private chunks: Buffer[] = [];
+  /**
+   * The request bytes received so far: `body`, then the chunks in `more`
+   * that are not concatenated to it yet (only large messages come in more
+   * than one chunk).
+   */
+  private body: Buffer | undefined;
+  private more: Buffer[] | undefined;
   private received = 0;
   /** Offset of the next envelope in the request body, and its length once its header arrived. */
   private next = 0;
@@ -357,7 +362,8 @@ class UnaryCall implements LazyContextSource {
 
   data(chunk: Buffer): void {
     if (this.state !== READING) return;
-    this.chunks.push(chunk);
+    if (this.body === undefined) this.body = chunk;
+    else (this.more ??= []).push(chunk);
     this.received += chunk.length;
     // As connect's envelope decoder: check each header as soon as it is
     // complete, parse each message as soon as it is complete.
@@ -379,10 +385,11 @@ class UnaryCall implements LazyContextSource {
       }
       if (available - 5 < this.length) return;
       const flags = body[this.next] as number;
-      // A copy, as connect's decoder makes: the message's bytes fields must
-      // not alias a buffer Node may share with other data.
-      const data = new Uint8Array(this.length);
-      data.set(body.subarray(this.next + 5, this.next + 5 + this.length));
+      // A copy, as connect's decoder makes: bytes and unknown fields of the
+      // message must not alias Node's read buffer (a slice of a buffer
+      // shared with other frames). Small copies come from Node's buffer pool.
+      const data =
+        this.length === 0 ? EMPTY : copyOf(body, this.next + 5, this.next + 5 + this.length);
       this.next += 5 + this.length;
       this.length = -1;
       if ((flags & 0b1) === 0b1) {
@@ -413,8 +420,11 @@ class UnaryCall implements LazyContextSource {
 
   /** The body received so far as one buffer, concatenated only when `needed`. */
   private flatten(needed: boolean): Buffer {
-    if (needed && this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.received)];
-    return this.chunks[0] as Buffer;
+    if (needed && this.more !== undefined) {
+      this.body = Buffer.concat([this.body as Buffer, ...this.more], this.received);
+      this.more = undefined;
+    }
+    return this.body as Buffer;
   }
 
   end(): void {
@@ -434,7 +444,7 @@ class UnaryCall implements LazyContextSource {
 
   private invoke(): void {
     this.state = RUNNING;
-    this.chunks = [];
+    this.body = undefined;
     const m = this.m;
     let result: unknown;
     try {
@@ -646,6 +656,14 @@ class UnaryCall implements LazyContextSource {
     const scheme = this.stream.session?.encrypted ? "https" : "http";
     return new URL(this.headers[":path"] ?? "", `${scheme}://${this.authority}`).toString();
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function copyOf(buffer: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start);
+  buffer.copy(out, 0, start, end);
+  return out;
 }
 
 function frame(flags: number, data: Uint8Array): Buffer {
