@@ -224,8 +224,11 @@ function fastMethod(
 
 /** Content types served fast without running connect's regular expression. */
 const PLAIN_GRPC = "application/grpc";
-/** Authorities that always make a valid URL, as connect-node builds `context.url` from them. */
-const SIMPLE_AUTHORITY = /^[A-Za-z0-9.\-_~:[\]]+$/;
+/**
+ * Authorities that make a valid URL (host or [IPv6], optional port), as
+ * connect-node builds `context.url` from them; anything odder falls back.
+ */
+const SIMPLE_AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_~]+)(?::[0-9]{1,5})?$/;
 /** At most this many distinct grpc-accept-encoding values remembered per method. */
 const NEGOTIATION_CACHE_SIZE = 32;
 
@@ -388,8 +391,7 @@ class UnaryCall implements LazyContextSource {
       // A copy, as connect's decoder makes: bytes and unknown fields of the
       // message must not alias Node's read buffer (a slice of a buffer
       // shared with other frames). Small copies come from Node's buffer pool.
-      const data =
-        this.length === 0 ? EMPTY : copyOf(body, this.next + 5, this.next + 5 + this.length);
+      const data = this.length === 0 ? EMPTY : copyOf(body, this.next + 5, this.next + 5 + this.length);
       this.next += 5 + this.length;
       this.length = -1;
       if ((flags & 0b1) === 0b1) {
