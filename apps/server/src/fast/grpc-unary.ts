@@ -366,7 +366,8 @@ class UnaryCall implements LazyContextSource {
   data(chunk: Buffer): void {
     if (this.state !== READING) return;
     if (this.body === undefined) this.body = chunk;
-    else (this.more ??= []).push(chunk);
+    else if (this.more === undefined) this.more = [chunk];
+    else this.more.push(chunk);
     this.received += chunk.length;
     // As connect's envelope decoder: check each header as soon as it is
     // complete, parse each message as soon as it is complete.
