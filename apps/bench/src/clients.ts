@@ -20,7 +20,13 @@ export interface Caller {
 export function createCaller(config: CellConfig): Promise<Caller> {
   switch (config.client) {
     case "pool-rr":
-      return poolCaller(config.poolTarget, "round_robin", "grpc", config.addresses.length);
+      return poolCaller(
+        config.poolTarget,
+        "round_robin",
+        "grpc",
+        config.addresses.length,
+        config.healthCheck,
+      );
     case "pool-lr":
       return poolCaller(config.poolTarget, "least_request", "grpc", config.addresses.length);
     case "pool-connect":
@@ -39,10 +45,17 @@ async function poolCaller(
   policy: "round_robin" | "least_request",
   protocol: "grpc" | "connect",
   expected: number,
+  healthCheck = true,
 ): Promise<Caller> {
   const { createClient } = await import("@connectrpc/connect");
   const { ConnectivityState, createPoolTransport } = await import("@rngbalance/dns-pool");
-  const pool: PoolTransport = createPoolTransport({ target, policy, protocol, connect: "eager" });
+  const pool: PoolTransport = createPoolTransport({
+    target,
+    policy,
+    protocol,
+    connect: "eager",
+    ...(healthCheck ? {} : { healthCheck: false }),
+  });
   const client = createClient(Rng, pool);
   return {
     call: () => client.rng({}),
