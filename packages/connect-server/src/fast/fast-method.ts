@@ -1,0 +1,24 @@
+import type * as http2 from "node:http2";
+import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
+import type { ContextValues, HandlerContext, Interceptor, MethodImplSpec } from "@connectrpc/connect";
+import type { Compression, Serialization } from "@connectrpc/connect/protocol";
+
+/** One unary method as the fast path serves it: everything per call precomputed. */
+export interface FastMethod {
+  readonly spec: MethodImplSpec & { kind: "unary" };
+  readonly method: DescMethod;
+  readonly service: DescService;
+  readonly output: DescMessage;
+  readonly impl: (request: unknown, context: HandlerContext) => unknown;
+  readonly parse: Serialization<unknown>["parse"];
+  readonly serialize: Serialization<unknown>["serialize"];
+  readonly readMaxBytes: number;
+  readonly compressMinBytes: number;
+  readonly maxTimeoutMs: number;
+  readonly acceptCompression: Compression[];
+  readonly shutdownSignal: AbortSignal | undefined;
+  readonly interceptors: Interceptor[];
+  readonly contextValues: ((req: http2.Http2ServerRequest) => ContextValues) | undefined;
+  /** Response compression per grpc-accept-encoding value seen, so negotiation runs once per value. */
+  readonly negotiated: Map<string, Compression | null>;
+}
