@@ -1,7 +1,7 @@
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type Clock, sleep } from "../clock.js";
+import { type Clock, preciseNow, sleep } from "../clock.js";
 import type { Endpoint } from "../connection/endpoint.js";
 import { connectionLost } from "../errors.js";
 import type { PoolEventBus } from "../events.js";
@@ -58,7 +58,7 @@ export class CallRunner {
         picker = this.set.picker;
       }
       const remaining = remainingTimeout(timeout, started, clock);
-      const pickedAt = picker.onDone === undefined ? 0 : clock.now();
+      const pickedAt = picker.onDone === undefined ? 0 : preciseNow(clock);
       this.callStarted(endpoint, method);
       const losses = endpoint.connectionLosses;
       let error: ConnectError;
@@ -110,7 +110,7 @@ export class CallRunner {
     }
     const endpoint = picked;
     const remaining = remainingTimeout(timeout, started, clock);
-    const pickedAt = picker.onDone === undefined ? 0 : clock.now();
+    const pickedAt = picker.onDone === undefined ? 0 : preciseNow(clock);
     this.callStarted(endpoint, method);
     const losses = endpoint.connectionLosses;
     let response: StreamResponse<I, O> | undefined;
@@ -165,7 +165,7 @@ export class CallRunner {
     this.outliers?.record(endpoint, error);
     if (picker.onDone !== undefined) {
       picker.onDone(endpoint, {
-        latencyMs: this.clock.now() - pickedAt,
+        latencyMs: preciseNow(this.clock) - pickedAt,
         ok: error === undefined,
         code: error?.code,
         trailers: error ? error.metadata : response?.trailer,
