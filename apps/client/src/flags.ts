@@ -1,5 +1,14 @@
-import { parseArgs } from "node:util";
-import { type PolicyName, type PoolProtocol, parseTarget } from "@rngbalance/dns-pool";
+import { FlagError, type FlagSpec, parseFlags as parseCli, renderFlagTable } from "@rngbalance/cli";
+import {
+  type PeakEwmaOptions,
+  type PolicyName,
+  type PoolProtocol,
+  parseTarget,
+  type SlowStartOptions,
+  type WeightedRoundRobinOptions,
+} from "@rngbalance/dns-pool";
+
+export { FlagError, parseDuration } from "@rngbalance/cli";
 
 /** What the command line asks for, every default filled in. */
 export interface ClientConfig {
@@ -30,9 +39,15 @@ export interface ClientConfig {
   /** This client's index among `clientCount` clients (exact subset balance). */
   readonly clientIndex: number | undefined;
   readonly clientCount: number | undefined;
+  /** Slow start of joining endpoints; undefined: off. */
+  readonly slowStart: Required<SlowStartOptions> | undefined;
+  /** peak_ewma's settings. */
+  readonly peakEwma: Required<Omit<PeakEwmaOptions, "failureRttMs">>;
+  /** weighted_round_robin's blackout (the other A58 settings keep their defaults). */
+  readonly weightedRoundRobin: Required<Pick<WeightedRoundRobinOptions, "blackoutPeriodMs">>;
 }
 
-/** The defaults, as `--help` shows them. */
+/** The defaults, as `--help` shows them (durations in Go's syntax). */
 export const DEFAULTS = {
   target: "dns:///rng-headless:8081",
   policy: "round_robin",
@@ -44,6 +59,110 @@ export const DEFAULTS = {
   timeout: "2s",
 } as const;
 
+const POLICIES = ["round_robin", "pick_first", "least_request", "peak_ewma", "weighted_round_robin"] as const;
+
+/** Every flag of rng-client, from which the parser and `--help` are both made. */
+export const CLIENT_FLAGS = {
+  target: {
+    type: "string",
+    default: DEFAULTS.target,
+    placeholder: "target",
+    help: [
+      "what to call",
+      "dns:///host:port       system resolver, every A/AAAA record",
+      "dns://ip:port/host:port  ask that DNS server",
+      "ipv4:a:p,b:p  ipv6:[a]:p  unix:/path   fixed addresses",
+      "host:port              passthrough: one connection, no balancing",
+    ].join("\n"),
+    validate: (value) => {
+      try {
+        parseTarget(value);
+        return undefined;
+      } catch (err) {
+        return (err as { rawMessage?: string }).rawMessage ?? (err as Error).message;
+      }
+    },
+  },
+  policy: {
+    type: "enum",
+    values: POLICIES,
+    default: DEFAULTS.policy,
+    help: "round_robin | pick_first | least_request |\npeak_ewma (latency-aware) | weighted_round_robin\n(weights from the servers' ORCA load reports)",
+  },
+  protocol: {
+    type: "enum",
+    values: ["grpc", "grpc-web", "connect"],
+    default: DEFAULTS.protocol,
+    help: "grpc | grpc-web | connect",
+  },
+  connect: {
+    type: "enum",
+    values: ["eager", "lazy"],
+    default: DEFAULTS.connect,
+    placeholder: "mode",
+    help: "eager: connect to every address first and\nwait (at most --timeout) until none is\nstill connecting, so the first calls spread;\nlazy: connect on the first call (gRPC's way)",
+  },
+  interval: { type: "duration", default: 1000, help: "pause after each call, per worker" },
+  count: { type: "int", default: DEFAULTS.count, help: "stop after n calls (0 = until interrupted)" },
+  concurrency: {
+    type: "int",
+    default: DEFAULTS.concurrency,
+    min: 1,
+    max: 1000,
+    help: "calls in flight at once (1-1000)",
+  },
+  timeout: { type: "duration", default: 2000, positive: true, help: "deadline of each call (> 0)" },
+  "slow-start": {
+    type: "duration",
+    default: 0,
+    help: "slow start window: a pod that joins later\nramps its share up over this long\n(round_robin, least_request, peak_ewma; 0 = off)",
+  },
+  "slow-start-aggression": {
+    type: "number",
+    default: 1,
+    min: 0.01,
+    max: 100,
+    help: "ramp shape: 1 linear, > 1 faster at first",
+  },
+  "slow-start-min-weight": {
+    type: "number",
+    default: 10,
+    max: 100,
+    placeholder: "percent",
+    help: "the ramp's floor, in percent of a full share",
+  },
+  "peak-ewma-default-rtt": {
+    type: "duration",
+    default: 30,
+    positive: true,
+    help: "peak_ewma: RTT assumed before a pod answers",
+  },
+  "peak-ewma-decay": {
+    type: "duration",
+    default: 10_000,
+    positive: true,
+    help: "peak_ewma: the estimate's time constant",
+  },
+  "wrr-blackout": {
+    type: "duration",
+    default: 10_000,
+    help: "weighted_round_robin: reports needed for this\nlong before a pod's weight counts",
+  },
+  "subset-size": {
+    type: "int",
+    min: 1,
+    help: "connect to at most n of the endpoints,\nchosen per client (see dns-pool's docs/subsetting.md)",
+  },
+  "client-index": { type: "int", placeholder: "i", help: "this client's index among --client-count" },
+  "client-count": { type: "int", min: 1, help: "clients: with --client-index, exact balance" },
+  json: { type: "boolean", help: "one JSON object per call, summary as JSON" },
+  verbose: {
+    type: "boolean",
+    short: "v",
+    help: "also print pool events to stderr: DNS\nchanges, connection states, retries",
+  },
+} as const satisfies Record<string, FlagSpec>;
+
 /** Usage text of `rng-client --help`. */
 export const USAGE = `Usage: rng-client [flags]
 
@@ -53,177 +172,62 @@ number the answering instance returned and that instance's address. Prints a
 per-address summary when --count calls are done or on SIGINT/SIGTERM.
 
 Flags:
-  --target <target>        what to call                                default ${DEFAULTS.target}
-                           dns:///host:port       system resolver, every A/AAAA record
-                           dns://ip:port/host:port  ask that DNS server
-                           ipv4:a:p,b:p  ipv6:[a]:p  unix:/path   fixed addresses
-                           host:port              passthrough: one connection, no balancing
-  --policy <name>          round_robin | pick_first | least_request    default ${DEFAULTS.policy}
-  --protocol <name>        grpc | grpc-web | connect                   default ${DEFAULTS.protocol}
-  --connect <mode>         eager: connect to every address first and  default ${DEFAULTS.connect}
-                           wait (at most --timeout) until none is
-                           still connecting, so the first calls spread;
-                           lazy: connect on the first call (gRPC's way)
-  --interval <duration>    pause after each call, per worker           default ${DEFAULTS.interval}
-  --count <n>              stop after n calls (0 = until interrupted)  default ${DEFAULTS.count}
-  --concurrency <n>        calls in flight at once (1-1000)            default ${DEFAULTS.concurrency}
-  --timeout <duration>     deadline of each call (> 0)                 default ${DEFAULTS.timeout}
-  --subset-size <n>        connect to at most n of the endpoints,      default off (all)
-                           chosen per client (see dns-pool's docs/subsetting.md)
-  --client-index <i>       this client's index among --client-count    default none
-  --client-count <n>       clients: with --client-index, exact balance default none
-  --json                   one JSON object per call, summary as JSON   default off
-  -v, --verbose            also print pool events to stderr: DNS       default off
-                           changes, connection states, retries
-  -h, --help               print this help
+${renderFlagTable(CLIENT_FLAGS, { noDefault: "off" })}
 
 Durations: 500ms, 1s, 1.5s, 2m, 1h, 1m30s (0 for no interval).
 Go-style single-dash flags (-target x) are accepted too.
+Which policy when: packages/dns-pool/docs/balancing.md.
 
 Exit status: 0 when every call succeeded, 1 when any call failed,
 2 for a bad flag, 130 after a second SIGINT (exit at once).`;
 
-/** A bad flag or value; the message names the flag. */
-export class FlagError extends Error {
-  override readonly name = "FlagError";
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /**
- * Parses a Go-style duration ("500ms", "1s", "1.5s", "2m", "1m30s", "0")
- * into milliseconds; `undefined` when malformed or negative.
- */
-export function parseDuration(text: string): number | undefined {
-  const s = text.trim();
-  if (s === "0") return 0;
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) return undefined;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(m[1]) * (UNITS[m[2]!] as number);
-  }
-  return total;
-}
-
-/**
- * Parses `rng-client` flags.
+ * Parses `rng-client` flags (Go's single-dash form too, as grpc-go's demo
+ * client takes them).
  * @throws FlagError naming the flag and what is wrong.
  */
 export function parseFlags(argv: readonly string[]): { help: true } | { help: false; config: ClientConfig } {
-  // Go's flag package takes -name; node's parseArgs wants --name.
-  // `pnpm start -- --count 3` passes the "--" on.
-  const args = (argv[0] === "--" ? argv.slice(1) : argv).map((a) =>
-    /^-[a-z][a-z-]+(=.*)?$/.test(a) ? `-${a}` : a,
-  );
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        target: { type: "string" },
-        policy: { type: "string" },
-        protocol: { type: "string" },
-        connect: { type: "string" },
-        interval: { type: "string" },
-        count: { type: "string" },
-        concurrency: { type: "string" },
-        timeout: { type: "string" },
-        json: { type: "boolean" },
-        "subset-size": { type: "string" },
-        "client-index": { type: "string" },
-        "client-count": { type: "string" },
-        verbose: { type: "boolean", short: "v" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    throw new FlagError(describeParseError(err as Error & { code?: string }));
-  }
-  if (values.help) return { help: true };
-  const str = (flag: string): string | undefined => values[flag] as string | undefined;
-
-  const target = str("target") ?? DEFAULTS.target;
-  try {
-    parseTarget(target);
-  } catch (err) {
-    throw new FlagError(`--target: ${(err as { rawMessage?: string }).rawMessage ?? (err as Error).message}`);
-  }
-  const oneOf = <T extends string>(flag: string, allowed: readonly T[], fallback: T): T => {
-    const v = str(flag) ?? fallback;
-    if (!allowed.includes(v as T)) {
-      throw new FlagError(`--${flag} must be ${allowed.join(", ")}; got "${v}"`);
-    }
-    return v as T;
-  };
-  const duration = (flag: string, fallback: string, positive: boolean): number => {
-    const v = str(flag) ?? fallback;
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      throw new FlagError(`--${flag} must be a duration such as 500ms, 1s or 2m; got "${v}"`);
-    }
-    if (positive && ms <= 0) throw new FlagError(`--${flag} must be more than 0; got "${v}"`);
-    return ms;
-  };
-  const int = (flag: string, fallback: number, min: number, max: number): number => {
-    const v = str(flag);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-      throw new FlagError(`--${flag} must be a whole number from ${min} to ${max}; got "${v}"`);
-    }
-    return n;
-  };
-  const count = int("count", DEFAULTS.count, 0, Number.MAX_SAFE_INTEGER);
-  const optionalInt = (flag: string, min: number) =>
-    str(flag) === undefined ? undefined : int(flag, 0, min, Number.MAX_SAFE_INTEGER);
-  const clientIndex = optionalInt("client-index", 0);
-  const clientCount = optionalInt("client-count", 1);
+  const parsed = parseCli(CLIENT_FLAGS, argv, {}, { goStyle: true });
+  if (parsed.help) return { help: true };
+  const v = parsed.values;
+  const clientIndex = v["client-index"];
+  const clientCount = v["client-count"];
   if ((clientIndex === undefined) !== (clientCount === undefined)) {
     throw new FlagError("--client-index and --client-count go together");
   }
   if (clientIndex !== undefined && clientCount !== undefined && clientIndex >= clientCount) {
     throw new FlagError(`--client-index must be below --client-count (${clientCount}); got ${clientIndex}`);
   }
+  const ramped = ["slow-start-aggression", "slow-start-min-weight"] as const;
+  if (v["slow-start"] === 0 && ramped.some((f) => parsed.given.has(f))) {
+    throw new FlagError("--slow-start-aggression and --slow-start-min-weight need --slow-start <window>");
+  }
   return {
     help: false,
     config: {
-      target,
-      policy: oneOf("policy", ["round_robin", "pick_first", "least_request"], DEFAULTS.policy),
-      protocol: oneOf("protocol", ["grpc", "grpc-web", "connect"], DEFAULTS.protocol),
-      connect: oneOf("connect", ["eager", "lazy"], DEFAULTS.connect),
-      intervalMs: duration("interval", DEFAULTS.interval, false),
-      count: count === 0 ? undefined : count,
-      concurrency: int("concurrency", DEFAULTS.concurrency, 1, 1000),
-      timeoutMs: duration("timeout", DEFAULTS.timeout, true),
-      json: values.json === true,
-      verbose: values.verbose === true,
-      subsetSize: optionalInt("subset-size", 1),
+      target: v.target,
+      policy: v.policy,
+      protocol: v.protocol,
+      connect: v.connect,
+      intervalMs: v.interval,
+      count: v.count === 0 ? undefined : v.count,
+      concurrency: v.concurrency,
+      timeoutMs: v.timeout,
+      json: v.json,
+      verbose: v.verbose,
+      subsetSize: v["subset-size"],
       clientIndex,
       clientCount,
+      slowStart:
+        v["slow-start"] === 0
+          ? undefined
+          : {
+              windowMs: v["slow-start"],
+              aggression: v["slow-start-aggression"],
+              minWeightPercent: v["slow-start-min-weight"],
+            },
+      peakEwma: { defaultRttMs: v["peak-ewma-default-rtt"], decayMs: v["peak-ewma-decay"] },
+      weightedRoundRobin: { blackoutPeriodMs: v["wrr-blackout"] },
     },
   };
-}
-
-/** node's parseArgs messages, shortened to name the flag. */
-function describeParseError(err: Error & { code?: string }): string {
-  const flag = /'(-[^' ]+)/.exec(err.message)?.[1];
-  switch (err.code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown flag ${flag ?? err.message}`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL": {
-      const arg = /'([^']*)'/.exec(err.message)?.[1];
-      return `unexpected argument "${arg ?? "?"}": every value follows its flag, as in --count 10`;
-    }
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      if (flag && /argument missing/.test(err.message)) return `${flag} needs a value`;
-      if (flag && /does not take an argument/.test(err.message)) return `${flag} takes no value`;
-      if (flag && /ambiguous/.test(err.message)) {
-        return `${flag} needs a value (for one that starts with "-", write ${flag}=<value>)`;
-      }
-      return err.message;
-    default:
-      return err.message;
-  }
 }
