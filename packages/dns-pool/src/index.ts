@@ -10,6 +10,7 @@
 
 export { EdfScheduler } from "./balancer/edf-scheduler.js";
 export {
+  ORCA_REQUEST_HEADER,
   ORCA_TRAILER,
   type OrcaLoadReport,
   readOrcaReport,

@@ -140,6 +140,7 @@ export class PoolTransport implements Transport {
       this.events,
       clock,
       o.defaultTimeoutMs,
+      policy.requestHeaders,
     );
     this.resolver.start(this.endpoints);
   }

@@ -34,6 +34,7 @@ export class CallRunner {
     private readonly events: PoolEventBus,
     private readonly clock: Clock,
     private readonly defaultTimeoutMs: number | undefined,
+    private readonly requestHeaders?: Readonly<Record<string, string>>,
   ) {}
 
   /** A unary call, with transparent and policy retries on other endpoints. */
@@ -45,6 +46,7 @@ export class CallRunner {
     input: MessageInitShape<I>,
     contextValues?: ContextValues,
   ): Promise<UnaryResponse<I, O>> {
+    if (this.requestHeaders) header = withHeaders(header, this.requestHeaders);
     const clock = this.clock;
     const started = clock.now();
     const timeout = timeoutMs ?? this.defaultTimeoutMs;
@@ -99,6 +101,7 @@ export class CallRunner {
     input: AsyncIterable<MessageInitShape<I>>,
     contextValues?: ContextValues,
   ): Promise<StreamResponse<I, O>> {
+    if (this.requestHeaders) header = withHeaders(header, this.requestHeaders);
     const clock = this.clock;
     const started = clock.now();
     const timeout = timeoutMs ?? this.defaultTimeoutMs;
@@ -215,6 +218,13 @@ function connectionLossAsUnavailable(
     undefined,
     error,
   );
+}
+
+/** `init` plus the policy's headers, those the call sets itself left as they are. */
+function withHeaders(init: HeadersInit | undefined, extra: Readonly<Record<string, string>>): Headers {
+  const headers = new Headers(init);
+  for (const key in extra) if (!headers.has(key)) headers.set(key, extra[key] as string);
+  return headers;
 }
 
 /** "/rng.Rng/Rng" */

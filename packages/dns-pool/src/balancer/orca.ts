@@ -11,6 +11,13 @@ export type { OrcaLoadReport } from "@rngbalance/proto/xds/data/orca/v3";
 export const ORCA_TRAILER = "endpoint-load-metrics-bin";
 
 /**
+ * The request header that asks a server in "on-request" mode for a report
+ * (Envoy's HTTP ORCA convention; gRPC has no such negotiation, gRFC A51,
+ * and gRPC servers that report do so on every call).
+ */
+export const ORCA_REQUEST_HEADER = "endpoint-load-metrics-format";
+
+/**
  * The ORCA load report in a call's trailers, or undefined when there is
  * none or it does not decode (a policy then carries on without it, as
  * gRFC A58 says: "the client does nothing when the per-call load report

@@ -54,6 +54,13 @@ export interface LoadBalancingPolicy<E extends EndpointInfo = EndpointInfo> {
    * to offer returns `EMPTY_PICKER`.
    */
   buildPicker(ready: readonly E[], all: readonly E[]): Picker<E>;
+  /**
+   * Optional: request headers added to every call the pool makes (unless
+   * the call sets them), fixed for the pool's life. weighted_round_robin
+   * sends `endpoint-load-metrics-format` so that servers reporting load
+   * "on request" include their ORCA report. Default: none (no cost).
+   */
+  readonly requestHeaders?: Readonly<Record<string, string>>;
 }
 
 /** What a policy factory gets from the pool. */

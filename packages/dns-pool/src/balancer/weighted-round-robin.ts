@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import { EdfScheduler } from "./edf-scheduler.js";
-import { type OrcaLoadReport, readOrcaReport, reportedUtilization } from "./orca.js";
+import { ORCA_REQUEST_HEADER, type OrcaLoadReport, readOrcaReport, reportedUtilization } from "./orca.js";
 import { type Balanceable, type CallResult, EMPTY_PICKER, type Picker } from "./picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
 
@@ -94,6 +94,11 @@ export class EndpointWeight {
 export class WeightedRoundRobinPolicy<E extends EndpointInfo> implements LoadBalancingPolicy<E> {
   /** "weighted_round_robin" */
   readonly name = "weighted_round_robin";
+  /**
+   * Asks servers that report load only on request (e.g. @rngbalance/connect-server
+   * with `orca: "on-request"`) for a report; gRPC servers send one with every call anyway.
+   */
+  readonly requestHeaders = { [ORCA_REQUEST_HEADER]: "BIN" };
   /** Per-call reports seen: used (changed a weight), unusable (no qps/utilization), absent or malformed. */
   readonly reports = { used: 0, unusable: 0, missing: 0 };
   private readonly weights = new WeakMap<E, EndpointWeight>();
