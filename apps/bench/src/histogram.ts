@@ -21,6 +21,15 @@ export class Histogram {
     if (us > this.maxValue) this.maxValue = us;
   }
 
+  /** Adds every value recorded in `other`. */
+  add(other: Histogram): void {
+    for (let i = 0; i < this.counts.length; i++)
+      this.counts[i] = (this.counts[i] ?? 0) + (other.counts[i] ?? 0);
+    this.total += other.total;
+    this.minValue = Math.min(this.minValue, other.minValue);
+    this.maxValue = Math.max(this.maxValue, other.maxValue);
+  }
+
   get count(): number {
     return this.total;
   }

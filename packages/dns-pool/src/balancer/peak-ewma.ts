@@ -85,8 +85,9 @@ export class RttEstimate {
     }
     const age = Math.max(0, nowMs - this.stampMs);
     const w = Math.exp(-age / this.decayMs);
-    const current = this.rttMs * w;
-    this.rttMs = rttMs > current ? rttMs : current * w + rttMs * (1 - w);
+    // The peak test is against the estimate as read now (decayed while idle);
+    // the average is the stored estimate weighted by the time since it was set.
+    this.rttMs = rttMs > this.rttMs * w ? rttMs : this.rttMs * w + rttMs * (1 - w);
     this.stampMs = nowMs;
   }
 }
