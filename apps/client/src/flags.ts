@@ -1,4 +1,11 @@
-import { FlagError, type FlagSpec, parseFlags as parseCli, renderFlagTable } from "@rngbalance/cli";
+import {
+  FlagError,
+  type FlagSpec,
+  formatDuration,
+  parseFlags as parseCommandLine,
+  parseDuration,
+  renderFlagTable,
+} from "@rngbalance/cli";
 import {
   type PeakEwmaOptions,
   type PolicyName,
@@ -7,8 +14,6 @@ import {
   type SlowStartOptions,
   type WeightedRoundRobinOptions,
 } from "@rngbalance/dns-pool";
-
-export { FlagError, parseDuration } from "@rngbalance/cli";
 
 /** What the command line asks for, every default filled in. */
 export interface ClientConfig {
@@ -47,70 +52,49 @@ export interface ClientConfig {
   readonly weightedRoundRobin: Required<Pick<WeightedRoundRobinOptions, "blackoutPeriodMs">>;
 }
 
-/** The defaults, as `--help` shows them (durations in Go's syntax). */
-export const DEFAULTS = {
-  target: "dns:///rng-headless:8081",
-  policy: "round_robin",
-  protocol: "grpc",
-  connect: "eager",
-  interval: "1s",
-  count: 0,
-  concurrency: 1,
-  timeout: "2s",
-} as const;
-
-const POLICIES = ["round_robin", "pick_first", "least_request", "peak_ewma", "weighted_round_robin"] as const;
-
-/** Every flag of rng-client, from which the parser and `--help` are both made. */
+/** The flags, from which the parser, the defaults and `--help` all come. */
 export const CLIENT_FLAGS = {
   target: {
     type: "string",
-    default: DEFAULTS.target,
+    default: "dns:///rng-headless:8081",
     placeholder: "target",
     help: [
       "what to call",
-      "dns:///host:port       system resolver, every A/AAAA record",
-      "dns://ip:port/host:port  ask that DNS server",
-      "ipv4:a:p,b:p  ipv6:[a]:p  unix:/path   fixed addresses",
-      "host:port              passthrough: one connection, no balancing",
+      "  dns:///host:port       system resolver, every A/AAAA record",
+      "  dns://ip:port/host:port  ask that DNS server",
+      "  ipv4:a:p,b:p  ipv6:[a]:p  unix:/path   fixed addresses",
+      "  host:port              passthrough: one connection, no balancing",
     ].join("\n"),
-    validate: (value) => {
-      try {
-        parseTarget(value);
-        return undefined;
-      } catch (err) {
-        return (err as { rawMessage?: string }).rawMessage ?? (err as Error).message;
-      }
-    },
   },
   policy: {
     type: "enum",
-    values: POLICIES,
-    default: DEFAULTS.policy,
+    values: ["round_robin", "pick_first", "least_request", "peak_ewma", "weighted_round_robin"],
+    default: "round_robin",
+    placeholder: "name",
     help: "round_robin | pick_first | least_request |\npeak_ewma (latency-aware) | weighted_round_robin\n(weights from the servers' ORCA load reports)",
   },
   protocol: {
     type: "enum",
     values: ["grpc", "grpc-web", "connect"],
-    default: DEFAULTS.protocol,
+    default: "grpc",
+    placeholder: "name",
     help: "grpc | grpc-web | connect",
   },
   connect: {
     type: "enum",
     values: ["eager", "lazy"],
-    default: DEFAULTS.connect,
+    default: "eager",
     placeholder: "mode",
-    help: "eager: connect to every address first and\nwait (at most --timeout) until none is\nstill connecting, so the first calls spread;\nlazy: connect on the first call (gRPC's way)",
+    help: [
+      "eager: connect to every address first and",
+      "wait (at most --timeout) until none is",
+      "still connecting, so the first calls spread;",
+      "lazy: connect on the first call (gRPC's way)",
+    ].join("\n"),
   },
   interval: { type: "duration", default: 1000, help: "pause after each call, per worker" },
-  count: { type: "int", default: DEFAULTS.count, help: "stop after n calls (0 = until interrupted)" },
-  concurrency: {
-    type: "int",
-    default: DEFAULTS.concurrency,
-    min: 1,
-    max: 1000,
-    help: "calls in flight at once (1-1000)",
-  },
+  count: { type: "int", default: 0, help: "stop after n calls (0 = until interrupted)" },
+  concurrency: { type: "int", default: 1, min: 1, max: 1000, help: "calls in flight at once (1-1000)" },
   timeout: { type: "duration", default: 2000, positive: true, help: "deadline of each call (> 0)" },
   "slow-start": {
     type: "duration",
@@ -163,6 +147,18 @@ export const CLIENT_FLAGS = {
   },
 } as const satisfies Record<string, FlagSpec>;
 
+/** The defaults, as `--help` shows them. */
+export const DEFAULTS = {
+  target: CLIENT_FLAGS.target.default,
+  policy: CLIENT_FLAGS.policy.default,
+  protocol: CLIENT_FLAGS.protocol.default,
+  connect: CLIENT_FLAGS.connect.default,
+  interval: formatDuration(CLIENT_FLAGS.interval.default),
+  count: CLIENT_FLAGS.count.default,
+  concurrency: CLIENT_FLAGS.concurrency.default,
+  timeout: formatDuration(CLIENT_FLAGS.timeout.default),
+} as const;
+
 /** Usage text of `rng-client --help`. */
 export const USAGE = `Usage: rng-client [flags]
 
@@ -181,15 +177,21 @@ Which policy when: packages/dns-pool/docs/balancing.md.
 Exit status: 0 when every call succeeded, 1 when any call failed,
 2 for a bad flag, 130 after a second SIGINT (exit at once).`;
 
+export { FlagError, parseDuration };
+
 /**
- * Parses `rng-client` flags (Go's single-dash form too, as grpc-go's demo
- * client takes them).
+ * Parses `rng-client` flags.
  * @throws FlagError naming the flag and what is wrong.
  */
 export function parseFlags(argv: readonly string[]): { help: true } | { help: false; config: ClientConfig } {
-  const parsed = parseCli(CLIENT_FLAGS, argv, {}, { goStyle: true });
+  const parsed = parseCommandLine(CLIENT_FLAGS, argv, {}, { goStyle: true });
   if (parsed.help) return { help: true };
   const v = parsed.values;
+  try {
+    parseTarget(v.target);
+  } catch (err) {
+    throw new FlagError(`--target: ${(err as { rawMessage?: string }).rawMessage ?? (err as Error).message}`);
+  }
   const clientIndex = v["client-index"];
   const clientCount = v["client-count"];
   if ((clientIndex === undefined) !== (clientCount === undefined)) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { createJsonLogger } from "@rngbalance/connect-server";
 import { ConfigError, parseServerConfig, USAGE } from "./config.js";
-import { startRngServer } from "./server.js";
+import { type RngServer, startRngServer } from "./server.js";
 
 let parsed: ReturnType<typeof parseServerConfig>;
 try {
@@ -18,25 +18,33 @@ if (parsed.help) {
 const { logLevel, ...config } = parsed.config;
 const logger = createJsonLogger({ minLevel: logLevel });
 
-try {
-  const server = await startRngServer({ ...config, logger });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.log("warn", "second signal, exiting at once", { signal });
-      process.exit(1);
-    }
-    logger.log("info", "signal received", { signal });
-    server.drain().then(
+// The handlers go in before the server starts: the "listening" line can
+// reach a supervisor (or a test) that signals at once, before start-up returns.
+let starting: Promise<RngServer> | undefined;
+let signals = 0;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (++signals > 1) {
+    logger.log("warn", "second signal, exiting at once", { signal });
+    process.exit(1);
+  }
+  logger.log("info", "signal received", { signal });
+  if (!starting) process.exit(0);
+  starting
+    .then((server) => server.drain())
+    .then(
       () => process.exit(0),
       (err: unknown) => {
         logger.log("error", "drain failed", { err });
         process.exit(1);
       },
     );
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+};
+process.on("SIGTERM", onSignal);
+process.on("SIGINT", onSignal);
+
+try {
+  starting = startRngServer({ ...config, logger });
+  await starting;
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   logger.log("error", "cannot listen", {

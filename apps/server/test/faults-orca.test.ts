@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { decodeBinaryHeader } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ORCA_REQUEST_HEADER, ORCA_TRAILER } from "@rngbalance/connect-server";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
 import { ConfigError, parseServerConfig } from "../src/config.js";
 import { rngClient } from "./helpers.js";
 
