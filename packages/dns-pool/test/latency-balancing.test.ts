@@ -54,6 +54,26 @@ describe("latency-aware balancing over real servers", () => {
     servers.push(s);
     return s;
   };
+  /**
+   * Pods on `hosts`, all on one port (as a headless Service). freePort()
+   * checks 127.0.0.1 only, and other work on this machine uses loopback pod
+   * IPs too: when a port is taken on one of the hosts, start over on another.
+   */
+  const spawnPods = async (hosts: string[], argsOf: (i: number) => string[] = () => []) => {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const started = await Promise.allSettled(
+        hosts.map((h, i) => spawnRngServer({ host: h, port, args: argsOf(i) })),
+      );
+      const ok = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      if (ok.length === hosts.length) {
+        servers.push(...ok);
+        return { port, pods: ok };
+      }
+      await Promise.all(ok.map((p) => p.stop()));
+      if (attempt === 3) throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
+    }
+  };
   const readyPool = async (options: PoolTransportOptions, n: number) => {
     const pool = createPoolTransport({ connect: "eager", ...options });
     pools.push(pool);
@@ -70,10 +90,10 @@ describe("latency-aware balancing over real servers", () => {
   });
 
   it("peak_ewma moves calls off a pod 50 ms slow, and back once it answers fast again", async () => {
-    const port = await freePort();
     const hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
-    const fast = await Promise.all(hosts.slice(0, 3).map((h) => spawn(h, port)));
-    let slow = await spawn(hosts[3]!, port, ["--fault", "latency:50ms"]);
+    const { port, pods } = await spawnPods(hosts, (i) => (i === 3 ? ["--fault", "latency:50ms"] : []));
+    const fast = pods.slice(0, 3);
+    let slow = pods[3]!;
     const pool = await readyPool(
       {
         target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
@@ -114,9 +134,8 @@ describe("latency-aware balancing over real servers", () => {
   });
 
   it("slow start ramps a new pod's share up over the window (round_robin), none without it", async () => {
-    const port = await freePort();
     const hosts = ["127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9"];
-    const pods = await Promise.all(hosts.map((h) => spawn(h, port)));
+    const { port, pods } = await spawnPods(hosts);
     const results: Record<string, number[]> = {};
     for (const [name, slowStart] of [
       ["on", { windowMs: 4000 }],
@@ -143,12 +162,11 @@ describe("latency-aware balancing over real servers", () => {
   });
 
   it("weighted_round_robin reads real ORCA reports and shifts calls off a CPU-loaded pod", async () => {
-    const port = await freePort();
     const hosts = ["127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13"];
     // "on-request" servers: they report only because the policy asks (endpoint-load-metrics-format).
     const orca = ["--orca", "on-request", "--orca-interval-ms", "200"];
-    await Promise.all(hosts.slice(0, 3).map((h) => spawn(h, port, orca)));
-    const loaded = await spawn(hosts[3]!, port, [...orca, "--fault", "cpu:4ms"]);
+    const { port, pods } = await spawnPods(hosts, (i) => (i === 3 ? [...orca, "--fault", "cpu:4ms"] : orca));
+    const loaded = pods[3]!;
     const pool = await readyPool(
       {
         target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
@@ -172,9 +190,8 @@ describe("latency-aware balancing over real servers", () => {
   });
 
   it("weighted_round_robin without reports (servers not reporting) is round robin", async () => {
-    const port = await freePort();
     const hosts = ["127.0.0.14", "127.0.0.15", "127.0.0.16"];
-    const pods = await Promise.all(hosts.map((h) => spawn(h, port)));
+    const { port, pods } = await spawnPods(hosts);
     const pool = await readyPool(
       {
         target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
