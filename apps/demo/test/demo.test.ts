@@ -134,8 +134,8 @@ describe("pnpm demo --fast", () => {
     assert.match(table, /^ {2}4c\. passthrough \S+\s+\d+\s+1\s+0\s+✓/m);
     assert.doesNotMatch(table, /✗/);
 
-    // 3 + 2 + 2 pods and 4 clients, none left running.
-    assert.equal(checkNoChildLeft(r.stdout).length, 11);
+    // 3 + 2 + 2 pods, 4 clients and the 4 pods of phase 5, none left running.
+    assert.equal(checkNoChildLeft(r.stdout).length, 15, "3 + 2 + 2 pods, 4 rng-clients, 4 pods of phase 5");
   });
 
   it("takes commands with --interactive and stops everything on quit", async () => {
