@@ -19,6 +19,13 @@ export class Histogram {
     if (us > this.maxValue) this.maxValue = us;
   }
 
+  /** Adds every value recorded in `other`. */
+  add(other: Histogram): void {
+    this.hdr.add(other.hdr);
+    this.minValue = Math.min(this.minValue, other.minValue);
+    this.maxValue = Math.max(this.maxValue, other.maxValue);
+  }
+
   get count(): number {
     return this.hdr.count;
   }

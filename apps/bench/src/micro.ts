@@ -16,7 +16,14 @@ import * as dnsPool from "@rngbalance/dns-pool";
 import { ConnectivityState, createPoolTransport } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
 import { reportJsonResult } from "./child.js";
-import { type PickConfig, type PickerClass, type PickResult, type PickRow, realPickers } from "./pick.js";
+import {
+  type LeastRequestPickerClass,
+  type PickConfig,
+  type PickerClass,
+  type PickResult,
+  type PickRow,
+  realPickers,
+} from "./pick.js";
 
 export interface MemoryConfig {
   readonly addresses: readonly string[];
@@ -35,7 +42,7 @@ export interface MemoryResult {
 async function pickBench(config: PickConfig): Promise<PickResult> {
   const exported = dnsPool as unknown as Record<string, unknown>;
   const rr = exported.RoundRobinPicker as PickerClass | undefined;
-  const lr = exported.LeastRequestPicker as PickerClass | undefined;
+  const lr = exported.LeastRequestPicker as LeastRequestPickerClass | undefined;
   if (typeof rr === "function" && typeof lr === "function") return realPickers(config, rr, lr);
   return throughTransport(config);
 }

@@ -27,14 +27,20 @@ export interface PickResult {
   readonly note: string;
 }
 
-/** The constructor shape of the pool's pickers (LeastRequestPicker ignores the cursor). */
+/** The constructor shape of RoundRobinPicker: the endpoints and a cursor. */
 export type PickerClass = new (
   ready: readonly Balanceable[],
   cursor: { next: number },
 ) => Picker<Balanceable>;
 
+/**
+ * The constructor shape of LeastRequestPicker: the endpoints only (its
+ * optional second argument is slow-start weights, not a cursor).
+ */
+export type LeastRequestPickerClass = new (ready: readonly Balanceable[]) => Picker<Balanceable>;
+
 /** ns per pick of the given picker classes: median of `rounds` timed rounds after a warm-up round. */
-export function realPickers(config: PickConfig, rr: PickerClass, lr: PickerClass): PickResult {
+export function realPickers(config: PickConfig, rr: PickerClass, lr: LeastRequestPickerClass): PickResult {
   const rows: PickRow[] = [];
   let sink = 0;
   for (const policy of ["round_robin", "least_request"] as const) {
@@ -43,8 +49,7 @@ export function realPickers(config: PickConfig, rr: PickerClass, lr: PickerClass
         state: ConnectivityState.READY,
         inFlight: i % 4,
       }));
-      const picker =
-        policy === "round_robin" ? new rr(endpoints, { next: 0 }) : new lr(endpoints, { next: 0 });
+      const picker = policy === "round_robin" ? new rr(endpoints, { next: 0 }) : new lr(endpoints);
       const round = () => {
         const t0 = process.hrtime.bigint();
         for (let i = 0; i < config.picks; i++) sink += picker.pick()?.inFlight ?? 0;

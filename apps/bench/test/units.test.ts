@@ -157,7 +157,7 @@ describe("realPickers", () => {
     class Rotation implements Picker<Balanceable> {
       constructor(
         private readonly ready: readonly Balanceable[],
-        private readonly cursor: { next: number },
+        private readonly cursor: { next: number } = { next: 0 },
       ) {}
       pick() {
         return this.ready[this.cursor.next++ % this.ready.length];

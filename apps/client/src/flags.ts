@@ -6,7 +6,14 @@ import {
   parseDuration,
   renderFlagTable,
 } from "@rngbalance/cli";
-import { type PolicyName, type PoolProtocol, parseTarget } from "@rngbalance/dns-pool";
+import {
+  type PeakEwmaOptions,
+  type PolicyName,
+  type PoolProtocol,
+  parseTarget,
+  type SlowStartOptions,
+  type WeightedRoundRobinOptions,
+} from "@rngbalance/dns-pool";
 
 /** What the command line asks for, every default filled in. */
 export interface ClientConfig {
@@ -37,6 +44,12 @@ export interface ClientConfig {
   /** This client's index among `clientCount` clients (exact subset balance). */
   readonly clientIndex: number | undefined;
   readonly clientCount: number | undefined;
+  /** Slow start of joining endpoints; undefined: off. */
+  readonly slowStart: Required<SlowStartOptions> | undefined;
+  /** peak_ewma's settings. */
+  readonly peakEwma: Required<Omit<PeakEwmaOptions, "failureRttMs">>;
+  /** weighted_round_robin's blackout (the other A58 settings keep their defaults). */
+  readonly weightedRoundRobin: Required<Pick<WeightedRoundRobinOptions, "blackoutPeriodMs">>;
 }
 
 /** The flags, from which the parser, the defaults and `--help` all come. */
@@ -55,10 +68,10 @@ export const CLIENT_FLAGS = {
   },
   policy: {
     type: "enum",
-    values: ["round_robin", "pick_first", "least_request"],
+    values: ["round_robin", "pick_first", "least_request", "peak_ewma", "weighted_round_robin"],
     default: "round_robin",
     placeholder: "name",
-    help: "round_robin | pick_first | least_request",
+    help: "round_robin | pick_first | least_request |\npeak_ewma (latency-aware) | weighted_round_robin\n(weights from the servers' ORCA load reports)",
   },
   protocol: {
     type: "enum",
@@ -83,6 +96,42 @@ export const CLIENT_FLAGS = {
   count: { type: "int", default: 0, help: "stop after n calls (0 = until interrupted)" },
   concurrency: { type: "int", default: 1, min: 1, max: 1000, help: "calls in flight at once (1-1000)" },
   timeout: { type: "duration", default: 2000, positive: true, help: "deadline of each call (> 0)" },
+  "slow-start": {
+    type: "duration",
+    default: 0,
+    help: "slow start window: a pod that joins later\nramps its share up over this long\n(round_robin, least_request, peak_ewma; 0 = off)",
+  },
+  "slow-start-aggression": {
+    type: "number",
+    default: 1,
+    min: 0.01,
+    max: 100,
+    help: "ramp shape: 1 linear, > 1 faster at first",
+  },
+  "slow-start-min-weight": {
+    type: "number",
+    default: 10,
+    max: 100,
+    placeholder: "percent",
+    help: "the ramp's floor, in percent of a full share",
+  },
+  "peak-ewma-default-rtt": {
+    type: "duration",
+    default: 30,
+    positive: true,
+    help: "peak_ewma: RTT assumed before a pod answers",
+  },
+  "peak-ewma-decay": {
+    type: "duration",
+    default: 10_000,
+    positive: true,
+    help: "peak_ewma: the estimate's time constant",
+  },
+  "wrr-blackout": {
+    type: "duration",
+    default: 10_000,
+    help: "weighted_round_robin: reports needed for this\nlong before a pod's weight counts",
+  },
   "subset-size": {
     type: "int",
     min: 1,
@@ -123,6 +172,7 @@ ${renderFlagTable(CLIENT_FLAGS, { noDefault: "off" })}
 
 Durations: 500ms, 1s, 1.5s, 2m, 1h, 1m30s (0 for no interval).
 Go-style single-dash flags (-target x) are accepted too.
+Which policy when: packages/dns-pool/docs/balancing.md.
 
 Exit status: 0 when every call succeeded, 1 when any call failed,
 2 for a bad flag, 130 after a second SIGINT (exit at once).`;
@@ -150,6 +200,10 @@ export function parseFlags(argv: readonly string[]): { help: true } | { help: fa
   if (clientIndex !== undefined && clientCount !== undefined && clientIndex >= clientCount) {
     throw new FlagError(`--client-index must be below --client-count (${clientCount}); got ${clientIndex}`);
   }
+  const ramped = ["slow-start-aggression", "slow-start-min-weight"] as const;
+  if (v["slow-start"] === 0 && ramped.some((f) => parsed.given.has(f))) {
+    throw new FlagError("--slow-start-aggression and --slow-start-min-weight need --slow-start <window>");
+  }
   return {
     help: false,
     config: {
@@ -166,6 +220,16 @@ export function parseFlags(argv: readonly string[]): { help: true } | { help: fa
       subsetSize: v["subset-size"],
       clientIndex,
       clientCount,
+      slowStart:
+        v["slow-start"] === 0
+          ? undefined
+          : {
+              windowMs: v["slow-start"],
+              aggression: v["slow-start-aggression"],
+              minWeightPercent: v["slow-start-min-weight"],
+            },
+      peakEwma: { defaultRttMs: v["peak-ewma-default-rtt"], decayMs: v["peak-ewma-decay"] },
+      weightedRoundRobin: { blackoutPeriodMs: v["wrr-blackout"] },
     },
   };
 }

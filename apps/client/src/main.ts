@@ -30,6 +30,9 @@ try {
     policy: config.policy,
     protocol: config.protocol,
     connect: config.connect,
+    slowStart: config.slowStart ?? false,
+    peakEwma: config.peakEwma,
+    weightedRoundRobin: config.weightedRoundRobin,
     ...(config.subsetSize === undefined
       ? {}
       : {

@@ -176,7 +176,10 @@ describe("rng-client without servers or with bad flags", () => {
   const bad: [string[], RegExp][] = [
     [["--interval", "fast"], /--interval must be a duration such as 500ms, 1s or 2m; got "fast"/],
     [["--count", "many"], /--count must be a whole number/],
-    [["--policy", "random"], /--policy must be round_robin, pick_first, least_request; got "random"/],
+    [
+      ["--policy", "random"],
+      /--policy must be round_robin, pick_first, least_request, peak_ewma, weighted_round_robin; got "random"/,
+    ],
     [["--target", "dns:///no-port"], /--target: /],
     [["--bogus"], /unknown flag --bogus/],
     [["--timeout"], /--timeout needs a value/],

@@ -50,6 +50,9 @@ describe("parseFlags", () => {
       subsetSize: undefined,
       clientIndex: undefined,
       clientCount: undefined,
+      slowStart: undefined,
+      peakEwma: { defaultRttMs: 30, decayMs: 10_000 },
+      weightedRoundRobin: { blackoutPeriodMs: 10_000 },
     });
   });
 
@@ -93,6 +96,9 @@ describe("parseFlags", () => {
         subsetSize: 2,
         clientIndex: 1,
         clientCount: 6,
+        slowStart: undefined,
+        peakEwma: { defaultRttMs: 30, decayMs: 10_000 },
+        weightedRoundRobin: { blackoutPeriodMs: 10_000 },
       },
     );
   });
@@ -131,6 +137,9 @@ describe("parseFlags", () => {
       "count",
       "concurrency",
       "timeout",
+      "slow-start",
+      "peak-ewma-decay",
+      "wrr-blackout",
     ]) {
       assert.match(USAGE, new RegExp(`--${flag} <[a-z]+>.*default \\S+`), flag);
     }
@@ -151,10 +160,38 @@ describe("parseFlags", () => {
     rejects(["--concurrency", "0"], /^--concurrency must be a whole number from 1 to 1000; got "0"$/);
     rejects(
       ["--policy", "random"],
-      /^--policy must be round_robin, pick_first, least_request; got "random"$/,
+      /^--policy must be round_robin, pick_first, least_request, peak_ewma, weighted_round_robin; got "random"$/,
     );
     rejects(["--protocol", "http"], /^--protocol must be grpc, grpc-web, connect; got "http"$/);
     rejects(["--connect", "now"], /^--connect must be eager, lazy; got "now"$/);
+  });
+
+  it("reads the latency-aware policies and slow start", () => {
+    const c = config([
+      "--policy",
+      "peak_ewma",
+      "--slow-start",
+      "30s",
+      "--slow-start-aggression",
+      "2",
+      "--peak-ewma-default-rtt",
+      "5ms",
+      "--peak-ewma-decay",
+      "2s",
+      "--wrr-blackout",
+      "0",
+    ]);
+    assert.equal(c.policy, "peak_ewma");
+    assert.deepEqual(c.slowStart, { windowMs: 30_000, aggression: 2, minWeightPercent: 10 });
+    assert.deepEqual(c.peakEwma, { defaultRttMs: 5, decayMs: 2000 });
+    assert.deepEqual(c.weightedRoundRobin, { blackoutPeriodMs: 0 });
+    assert.equal(config(["--policy", "weighted_round_robin"]).policy, "weighted_round_robin");
+    rejects(["--slow-start-min-weight", "20"], /need --slow-start <window>/);
+    rejects(
+      ["--slow-start", "1s", "--slow-start-min-weight", "101"],
+      /^--slow-start-min-weight must be a number from 0 to 100/,
+    );
+    rejects(["--peak-ewma-decay", "0"], /^--peak-ewma-decay must be more than 0/);
   });
 
   it("rejects a malformed target, naming --target", () => {

@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { Resolver } from "node:dns/promises";
 import { type RngFleet, type RngServerProcess, startRngFleet } from "@rngbalance/server/testing";
 import { ClientRun, type Exit, type ObservedCall } from "./client-run.js";
+import { slowPodPhase } from "./slow-pod.js";
 import type { Style } from "./style.js";
 import { formatTable, type PhaseResult, seconds } from "./table.js";
 
@@ -320,6 +321,20 @@ export class Demo {
       `4c. passthrough ${ips[0]}:${fleet.port}`,
       ["--target", `${ips[0]}:${fleet.port}`],
       1,
+    );
+
+    // Phase 5.
+    this.heading("Phase 5: one slow pod, round_robin vs peak_ewma");
+    this.explain(
+      "Four more pods, one of them answering every call 50 ms late (rng-server --fault latency:50ms).\n" +
+        "The same load, 8 calls in flight, through round_robin and then peak_ewma, which weighs each\n" +
+        "pod by its recent latency (peak EWMA) times its calls in flight, as Linkerd and Finagle do:",
+    );
+    this.results.push(
+      ...(await slowPodPhase({
+        ...this.o,
+        track: (what, child) => this.children.push({ what, child }),
+      })),
     );
   }
 

@@ -77,6 +77,7 @@ describe("pnpm demo --fast", () => {
       "Phase 2: scale 3 → 5",
       "Phase 3: scale 5 → 1, gracefully",
       "Phase 4: round_robin vs pick_first vs passthrough",
+      "Phase 5: one slow pod, round_robin vs peak_ewma",
       "Stopping everything",
       "Summary",
     ]) {
@@ -110,6 +111,11 @@ describe("pnpm demo --fast", () => {
     assert.match(phase3, /✓ rng-client exited code 0: 0 failed calls/);
 
     // Phase 4: round_robin spreads, pick_first and passthrough do not.
+    // Phase 5: peak_ewma sends the 50 ms pod under half of round_robin's share (a margin, not a timing).
+    const phase5 = section(r.stdout, "Phase 5").join("\n");
+    assert.match(phase5, /round_robin +│ +\d+ calls, slow pod .*, 0 errors/);
+    assert.match(phase5, /✓ peak_ewma sent the slow pod [\d.]+ % of the calls/);
+
     const phase4 = section(r.stdout, "Phase 4").join("\n");
     assert.match(phase4, /\$ rng-client --target 127\.0\.0\.\d+:\d+ /);
     assert.equal([...phase4.matchAll(/✓ \d+ calls, 3 pods/g)].length, 1);
@@ -128,8 +134,8 @@ describe("pnpm demo --fast", () => {
     assert.match(table, /^ {2}4c\. passthrough \S+\s+\d+\s+1\s+0\s+✓/m);
     assert.doesNotMatch(table, /✗/);
 
-    // 3 + 2 + 2 pods and 4 clients, none left running.
-    assert.equal(checkNoChildLeft(r.stdout).length, 11);
+    // 3 + 2 + 2 pods, 4 clients and the 4 pods of phase 5, none left running.
+    assert.equal(checkNoChildLeft(r.stdout).length, 15, "3 + 2 + 2 pods, 4 rng-clients, 4 pods of phase 5");
   });
 
   it("takes commands with --interactive and stops everything on quit", async () => {

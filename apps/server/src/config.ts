@@ -1,5 +1,6 @@
-import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
+import { FlagError, type FlagSpec, parseDuration, parseFlags, renderFlagTable } from "@rngbalance/cli";
 import { connectServerFlags, settingsFromFlags } from "@rngbalance/connect-server";
+import { type Fault, parseFault } from "./rng-service.js";
 import { RNG_SERVER_DEFAULTS, type RngServerOptions } from "./server.js";
 
 /** The server's flags: each also read from its environment variable (RNG_*). */
@@ -14,12 +15,15 @@ export const SERVER_FLAGS = {
     help: "debug|info|warn|error",
   },
   fault: {
-    type: "enum",
+    type: "string",
     env: "RNG_FAULT",
-    values: ["none", "unavailable", "not-serving"],
     default: RNG_SERVER_DEFAULTS.fault,
     placeholder: "kind",
-    help: "none|unavailable|not-serving\n(fault injection for demos and chaos tests)",
+    help: "none|unavailable|not-serving|latency:<duration>|cpu:<duration>\n(fault injection for demos, chaos tests and benchmarks:\nlatency:50ms answers every call 50 ms late,\ncpu:5ms burns 5 ms of CPU in every call)",
+    validate: (value) => {
+      const parsed = parseFault(value, parseDuration);
+      return "problem" in parsed ? parsed.problem : undefined;
+    },
   },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -42,6 +46,13 @@ export type ServerConfig = Required<Omit<RngServerOptions, "rn" | "logger">> & {
 /** A flag or variable with a bad value; the message says which and why. */
 export { FlagError as ConfigError };
 
+/** The fault a checked --fault value names (the flag's validate has accepted it). */
+function faultOf(text: string): Fault {
+  const parsed = parseFault(text, parseDuration);
+  if ("problem" in parsed) throw new FlagError(`--fault ${parsed.problem}`);
+  return parsed.fault;
+}
+
 /** Parses flags over environment variables over defaults. Throws ConfigError. */
 export function parseServerConfig(
   argv: string[],
@@ -52,6 +63,10 @@ export function parseServerConfig(
   const v = parsed.values;
   return {
     help: false,
-    config: { ...settingsFromFlags(v), logLevel: v["log-level"], fault: v.fault },
+    config: {
+      ...settingsFromFlags(v),
+      logLevel: v["log-level"],
+      fault: faultOf(v.fault),
+    },
   };
 }

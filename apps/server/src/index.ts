@@ -5,5 +5,5 @@
  *
  * @packageDocumentation
  */
-export type { Fault, Instance } from "./rng-service.js";
+export { type Fault, formatFault, type Instance, MAX_FAULT_MS, parseFault } from "./rng-service.js";
 export { RNG_SERVER_DEFAULTS, type RngServer, type RngServerOptions, startRngServer } from "./server.js";

@@ -8,7 +8,13 @@ import {
   startConnectServer,
 } from "@rngbalance/connect-server";
 import { Rng, RngService } from "@rngbalance/proto";
-import { createLegacyRngService, createRngService, type Fault, type Instance } from "./rng-service.js";
+import {
+  createLegacyRngService,
+  createRngService,
+  type Fault,
+  formatFault,
+  type Instance,
+} from "./rng-service.js";
 
 /** The Rng server's own defaults, over those of the connect-server package. */
 export const RNG_SERVER_DEFAULTS = { port: 8081, fault: "none" } as const;
@@ -22,7 +28,9 @@ export interface RngServerOptions extends ConnectServerSettings {
   /**
    * Fault injection, to watch clients cope with a bad pod: "unavailable"
    * fails every Rng call with UNAVAILABLE; "not-serving" reports NOT_SERVING
-   * in health checks but still answers. Default "none".
+   * in health checks but still answers; `{ kind: "latency", ms }` answers
+   * every call `ms` late; `{ kind: "cpu", ms }` burns `ms` of CPU in every
+   * call. Default "none".
    */
   fault?: Fault;
   /** Logger; default JSON lines on stdout. */
@@ -52,7 +60,7 @@ export async function startRngServer(options: RngServerOptions = {}): Promise<Rn
       router.service(RngService, createRngService(instance, fault));
     },
     notServing: fault === "not-serving" ? ["", Rng.typeName, RngService.typeName] : [],
-    listeningFields: { ...(fault === "none" ? {} : { fault }), rn: instance.rn },
+    listeningFields: { ...(fault === "none" ? {} : { fault: formatFault(fault) }), rn: instance.rn },
   });
   instance.name = `${hostname()}/${server.address.address}:${server.address.port}`;
   return Object.assign(server, { instance });

@@ -105,6 +105,15 @@ export function connectServerFlags(envPrefix: string, defaults: { port?: number;
       max: 1_000_000,
       help: "open connections (0 = no cap)",
     },
+    orca: {
+      type: "enum",
+      env: env("ORCA"),
+      values: ["off", "on-request", "always"],
+      default: D.orca,
+      placeholder: "mode",
+      help: "ORCA load reports in each unary response's\nendpoint-load-metrics-bin trailer: off|on-request|always",
+    },
+    "orca-interval-ms": ms("ORCA_INTERVAL_MS", D.orcaIntervalMs, "ORCA sampling period", 10),
   } as const satisfies Record<string, FlagSpec>;
 }
 
@@ -135,5 +144,7 @@ export function settingsFromFlags(v: FlagValues<ConnectServerFlags>): Required<C
     maxConcurrentStreams: v["max-concurrent-streams"],
     maxConnections: v["max-connections"],
     fastPath: !v["no-fast-path"],
+    orca: v.orca,
+    orcaIntervalMs: v["orca-interval-ms"],
   };
 }

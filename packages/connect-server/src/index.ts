@@ -27,6 +27,13 @@ export { type JsonFraming, type JsonLimits, jsonFraming, limitJsonBody } from ".
 export { DualProtocolListener, type DualProtocolListenerOptions } from "./listener.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel } from "./log.js";
 export { CONNECT_SERVER_DEFAULTS, type ConnectServerOptions, type ConnectServerSettings } from "./options.js";
+export {
+  ORCA_REQUEST_HEADER,
+  ORCA_TRAILER,
+  type OrcaMode,
+  OrcaReporter,
+  type OrcaReporterOptions,
+} from "./orca.js";
 export { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
 export { type ConnectServer, startConnectServer } from "./server.js";
 export { createUnknownMethodFallback } from "./unknown-method.js";

@@ -4,6 +4,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ContextValues } from "@connectrpc/connect";
 import type { NodeHandler } from "./connect-handler.js";
 import type { Logger } from "./log.js";
+import type { OrcaMode } from "./orca.js";
 
 /**
  * Every default of the server, in one place: `startConnectServer` and the
@@ -31,6 +32,8 @@ export const CONNECT_SERVER_DEFAULTS = {
   maxConcurrentStreams: 250,
   maxConnections: 0,
   fastPath: true,
+  orca: "off" as OrcaMode,
+  orcaIntervalMs: 1000,
 } as const;
 
 /** The tunables of a server: where it listens, its limits and timeouts. Defaults in {@link CONNECT_SERVER_DEFAULTS}. */
@@ -105,6 +108,17 @@ export interface ConnectServerSettings {
    * serves every call with connect-node. Default true.
    */
   fastPath?: boolean;
+  /**
+   * ORCA per-call load reports (gRFC A51) in the `endpoint-load-metrics-bin`
+   * trailer of unary responses, for client-side weighted_round_robin:
+   * "always" (every response, what gRPC clients such as grpc-js expect),
+   * "on-request" (calls with an `endpoint-load-metrics-format` header, as
+   * @rngbalance/dns-pool's weighted_round_robin sends) or "off". Default "off":
+   * it costs a timer and a trailer per call, and only load-aware clients use it.
+   */
+  orca?: OrcaMode;
+  /** How often the ORCA report is sampled (CPU, event loop, rates), in ms. Default 1000. */
+  orcaIntervalMs?: number;
 }
 
 /** Options of `startConnectServer`: the services, and the settings. */

@@ -10,6 +10,7 @@ import { Http2Sessions } from "./http2-sessions.js";
 import { DualProtocolListener } from "./listener.js";
 import { createJsonLogger } from "./log.js";
 import { CONNECT_SERVER_DEFAULTS, type ConnectServerOptions } from "./options.js";
+import { OrcaReporter } from "./orca.js";
 import { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
 import { createUnknownMethodFallback } from "./unknown-method.js";
 
@@ -19,6 +20,8 @@ export interface ConnectServer {
   readonly address: net.AddressInfo;
   /** The health registry, to flip statuses (e.g. on dependency loss, or in tests). */
   readonly health: HealthRegistry;
+  /** The ORCA load reporter when the `orca` setting is not "off" (its latest report, for logs and tests). */
+  readonly orca: OrcaReporter | undefined;
   /**
    * Drains gracefully: health NOT_SERVING, wait `shutdownDelayMs`, stop
    * accepting (closing connections that never sent a request), GOAWAY every
@@ -48,8 +51,11 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
   // UNAVAILABLE, and handlers that honour it end their calls properly.
   const shutdown = new AbortController();
   let draining = false;
+  const orca = o.orca === "off" ? undefined : new OrcaReporter({ intervalMs: o.orcaIntervalMs }).start();
 
   const handler = createConnectHandler({
+    // The reporter counts calls and adds the trailer in an interceptor: the services know nothing of it.
+    ...(orca && o.orca !== "off" ? { interceptors: [orca.interceptor(o.orca)] } : {}),
     readMaxBytes: o.readMaxBytes,
     json: { readMaxBytes: o.jsonReadMaxBytes, maxDepth: o.jsonMaxDepth },
     shutdownSignal: shutdown.signal,
@@ -125,6 +131,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
   return {
     address,
     health,
+    orca,
     drain() {
       drained ??= drain();
       return drained;
@@ -157,6 +164,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     await closed;
     sessions.stop();
     h1.close();
+    orca?.stop();
     logger.log("info", "drained", { tookMs: Date.now() - started, connectionsCut: cut });
   }
 }

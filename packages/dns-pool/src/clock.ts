@@ -19,14 +19,26 @@ export interface Clock {
   setTimeout(callback: () => void, ms: number): TimerHandle;
   /** Cancels a timer; `undefined` and fired timers are ignored. */
   clearTimeout(handle: TimerHandle | undefined): void;
+  /**
+   * Optional: a monotonic time in fractional milliseconds, for measuring
+   * how long a call took (latency-aware policies need sub-millisecond
+   * resolution on fast networks). Default: `now()`, which fakes use.
+   */
+  precise?(): number;
 }
 
-/** The real clock: `Date.now()` and Node's timers. */
+/** The real clock: `Date.now()`, Node's timers and `performance.now()` for durations. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+  precise: () => performance.now(),
 };
+
+/** `clock.precise()` where the clock has it, else `clock.now()`: for durations only. */
+export function preciseNow(clock: Clock): number {
+  return clock.precise === undefined ? clock.now() : clock.precise();
+}
 
 /**
  * Waits `ms` on `clock`. Rejects (with the signal's reason) if `signal`

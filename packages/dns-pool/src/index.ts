@@ -8,6 +8,22 @@
  * @packageDocumentation
  */
 
+export { EdfScheduler } from "./balancer/edf-scheduler.js";
+export {
+  ORCA_REQUEST_HEADER,
+  ORCA_TRAILER,
+  type OrcaLoadReport,
+  readOrcaReport,
+  reportedUtilization,
+} from "./balancer/orca.js";
+export {
+  PEAK_EWMA_DEFAULTS,
+  type PeakEwmaOptions,
+  PeakEwmaPicker,
+  PeakEwmaPolicy,
+  type ResolvedPeakEwma,
+  RttEstimate,
+} from "./balancer/peak-ewma.js";
 // Extension point: balancing policies and pickers.
 export {
   type Balanceable,
@@ -26,10 +42,26 @@ export {
   type LoadBalancingPolicyFactory,
   type PolicyContext,
   type PolicyName,
+  type PolicyOptions,
   registeredPolicies,
   registerPolicy,
 } from "./balancer/policy.js";
-export { type Clock, systemClock, type TimerHandle } from "./clock.js";
+export {
+  type ResolvedSlowStart,
+  SlowStart,
+  type SlowStartOptions,
+  type SlowStartWeights,
+  slowStartWeight,
+} from "./balancer/slow-start.js";
+export {
+  EndpointWeight,
+  type ResolvedWeightedRoundRobin,
+  WEIGHTED_ROUND_ROBIN_DEFAULTS,
+  type WeightedRoundRobinOptions,
+  WeightedRoundRobinPicker,
+  WeightedRoundRobinPolicy,
+} from "./balancer/weighted-round-robin.js";
+export { type Clock, preciseNow, systemClock, type TimerHandle } from "./clock.js";
 // Connections and health.
 export type { BackoffOptions } from "./connection/backoff.js";
 export { ConnectivityState } from "./connection/connectivity.js";

@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
-import type { PolicyName } from "./balancer/policy.js";
+import type { PolicyName, PolicyOptions } from "./balancer/policy.js";
 import { registeredPolicies } from "./balancer/policy.js";
+import { resolvePolicyOptions } from "./balancer/policy-options.js";
 import type { RetryPolicy } from "./balancer/retry.js";
 import type { BackoffOptions } from "./connection/backoff.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
@@ -14,6 +15,8 @@ export interface ResolvedPoolOptions {
   readonly protocol: PoolProtocol;
   /** A registered policy name. */
   readonly policy: PolicyName | (string & {});
+  /** Slow start and the policies' settings, handed to the policy. */
+  readonly policyOptions: PolicyOptions;
   /** "lazy" or "eager". */
   readonly connect: "lazy" | "eager";
   /** Never re-resolve more often. */
@@ -103,6 +106,7 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
   return {
     protocol: oneOf("protocol", o.protocol, PROTOCOLS, "grpc"),
     policy: oneOf<string>("policy", o.policy, registeredPolicies(), "round_robin"),
+    policyOptions: resolvePolicyOptions(o),
     connect: oneOf("connect", o.connect, ["lazy", "eager"], "lazy"),
     minResolveIntervalMs,
     maxResolveIntervalMs,

@@ -8,15 +8,21 @@ import type {
 } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
+import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 import type { PolicyName } from "./balancer/policy.js";
 import type { RetryPolicy } from "./balancer/retry.js";
+import type { SlowStartOptions } from "./balancer/slow-start.js";
+import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 import type { BackoffOptions } from "./connection/backoff.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { SubsetOptions } from "./subset/subset-resolver.js";
 
 // The option types of the parts, re-exported so that options.ts lists every option.
+export type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 export type { RetryPolicy } from "./balancer/retry.js";
+export type { SlowStartOptions } from "./balancer/slow-start.js";
+export type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 export type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 export type { SubsetOptions } from "./subset/subset-resolver.js";
 
@@ -55,10 +61,40 @@ export interface PoolTransportOptions {
   /** Wire protocol. Default "grpc". */
   protocol?: PoolProtocol;
   /**
-   * Balancing policy: "round_robin", "pick_first", "least_request", or the
-   * name of a policy added with `registerPolicy()`. Default "round_robin".
+   * Balancing policy: "round_robin", "pick_first", "least_request",
+   * "peak_ewma" (latency-aware, see `peakEwma`), "weighted_round_robin"
+   * (weights from the servers' ORCA load reports, see `weightedRoundRobin`),
+   * or the name of a policy added with `registerPolicy()`. Which to use
+   * when: docs/balancing.md. Default "round_robin".
    */
   policy?: PolicyName | (string & {});
+  /**
+   * Slow start (as Envoy's): an endpoint that joins a pool already serving
+   * (a new pod, or one back from a failure) gets a share that ramps up over
+   * `windowMs`, weight = max(minWeightPercent / 100, (t / windowMs) ^ (1 /
+   * aggression)). The endpoints of the first resolution are not ramped on
+   * their first connection. Applies to round_robin, least_request and
+   * peak_ewma. Default: off (`aggression` 1 and `minWeightPercent` 10 once
+   * on; `windowMs` is required), as in Envoy: a ramp only helps servers
+   * that are slow when cold, and costs the others a share while it lasts.
+   */
+  slowStart?: false | SlowStartOptions;
+  /**
+   * peak_ewma's settings. Defaults (Linkerd's): `defaultRttMs` 30,
+   * `decayMs` 10000, `failureRttMs` = `defaultRttMs`.
+   */
+  peakEwma?: PeakEwmaOptions;
+  /**
+   * weighted_round_robin's settings (gRFC A58). Defaults: `blackoutPeriodMs`
+   * 10000, `weightExpirationPeriodMs` 180000, `weightUpdatePeriodMs` 1000,
+   * `errorUtilizationPenalty` 1.
+   */
+  weightedRoundRobin?: WeightedRoundRobinOptions;
+  /**
+   * Settings for a policy added with `registerPolicy()`, handed to its
+   * factory as `context.options.config`, unchecked. Default: undefined.
+   */
+  policyConfig?: unknown;
   /**
    * Port for a target that names none. Default: none, so such a target is
    * rejected; grpc-go silently dials 443 instead.

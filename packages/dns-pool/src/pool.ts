@@ -99,7 +99,11 @@ export class PoolTransport implements Transport {
       this.subchannelListener,
       () => this.endpoints.rebuild(),
     );
-    const policy = createPolicy<Endpoint>(o.policy, { target: options.target, clock });
+    const policy = createPolicy<Endpoint>(o.policy, {
+      target: options.target,
+      clock,
+      options: o.policyOptions,
+    });
     this.policyName = policy.name;
     this.endpoints = new EndpointSet<Endpoint>(
       options.target,
@@ -136,6 +140,7 @@ export class PoolTransport implements Transport {
       this.events,
       clock,
       o.defaultTimeoutMs,
+      policy.requestHeaders,
     );
     this.resolver.start(this.endpoints);
   }

@@ -3,7 +3,8 @@
  *
  * The root entry point exports the services a client usually needs; the
  * subpath entry points (`@rngbalance/proto/rng`, `/rng/v1`,
- * `/grpc/health/v1`, `/grpc/reflection/v1`, `/grpc/reflection/v1alpha`)
+ * `/grpc/health/v1`, `/grpc/reflection/v1`, `/grpc/reflection/v1alpha`,
+ * `/xds/data/orca/v3` for the ORCA load report of gRFC A51)
  * export every generated symbol of one proto file.
  *
  * @packageDocumentation

@@ -1,7 +1,7 @@
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type Clock, sleep } from "../clock.js";
+import { type Clock, preciseNow, sleep } from "../clock.js";
 import type { Endpoint } from "../connection/endpoint.js";
 import { connectionLost } from "../errors.js";
 import type { PoolEventBus } from "../events.js";
@@ -34,6 +34,7 @@ export class CallRunner {
     private readonly events: PoolEventBus,
     private readonly clock: Clock,
     private readonly defaultTimeoutMs: number | undefined,
+    private readonly requestHeaders?: Readonly<Record<string, string>>,
   ) {}
 
   /** A unary call, with transparent and policy retries on other endpoints. */
@@ -45,6 +46,7 @@ export class CallRunner {
     input: MessageInitShape<I>,
     contextValues?: ContextValues,
   ): Promise<UnaryResponse<I, O>> {
+    if (this.requestHeaders) header = withHeaders(header, this.requestHeaders);
     const clock = this.clock;
     const started = clock.now();
     const timeout = timeoutMs ?? this.defaultTimeoutMs;
@@ -58,7 +60,7 @@ export class CallRunner {
         picker = this.set.picker;
       }
       const remaining = remainingTimeout(timeout, started, clock);
-      const pickedAt = picker.onDone === undefined ? 0 : clock.now();
+      const pickedAt = picker.onDone === undefined ? 0 : preciseNow(clock);
       this.callStarted(endpoint, method);
       const losses = endpoint.connectionLosses;
       let error: ConnectError;
@@ -99,6 +101,7 @@ export class CallRunner {
     input: AsyncIterable<MessageInitShape<I>>,
     contextValues?: ContextValues,
   ): Promise<StreamResponse<I, O>> {
+    if (this.requestHeaders) header = withHeaders(header, this.requestHeaders);
     const clock = this.clock;
     const started = clock.now();
     const timeout = timeoutMs ?? this.defaultTimeoutMs;
@@ -110,7 +113,7 @@ export class CallRunner {
     }
     const endpoint = picked;
     const remaining = remainingTimeout(timeout, started, clock);
-    const pickedAt = picker.onDone === undefined ? 0 : clock.now();
+    const pickedAt = picker.onDone === undefined ? 0 : preciseNow(clock);
     this.callStarted(endpoint, method);
     const losses = endpoint.connectionLosses;
     let response: StreamResponse<I, O> | undefined;
@@ -165,7 +168,7 @@ export class CallRunner {
     this.outliers?.record(endpoint, error);
     if (picker.onDone !== undefined) {
       picker.onDone(endpoint, {
-        latencyMs: this.clock.now() - pickedAt,
+        latencyMs: preciseNow(this.clock) - pickedAt,
         ok: error === undefined,
         code: error?.code,
         trailers: error ? error.metadata : response?.trailer,
@@ -215,6 +218,13 @@ function connectionLossAsUnavailable(
     undefined,
     error,
   );
+}
+
+/** `init` plus the policy's headers, those the call sets itself left as they are. */
+function withHeaders(init: HeadersInit | undefined, extra: Readonly<Record<string, string>>): Headers {
+  const headers = new Headers(init);
+  for (const key in extra) if (!headers.has(key)) headers.set(key, extra[key] as string);
+  return headers;
 }
 
 /** "/rng.Rng/Rng" */

@@ -1,5 +1,6 @@
 import type { Code } from "@connectrpc/connect";
 import type { ConnectivityState } from "../connection/connectivity.js";
+import type { SlowStartWeights } from "./slow-start.js";
 
 /** What a picker needs to know of an endpoint. */
 export interface Balanceable {
@@ -50,29 +51,62 @@ export interface Picker<E extends Balanceable> {
 /** No READY endpoint. */
 export const EMPTY_PICKER: Picker<never> = { pick: () => undefined };
 
-/** Strict rotation; the cursor outlives pickers so rotation continues across swaps. */
+/**
+ * Strict rotation; the cursor outlives pickers so rotation continues across
+ * swaps. With endpoints in slow start, an endpoint of weight w < 1 takes its
+ * turn with probability w and passes it on otherwise, so its share is w
+ * times a full one.
+ */
 export class RoundRobinPicker<E extends Balanceable> implements Picker<E> {
   /**
    * @param ready - the READY endpoints, not empty.
    * @param cursor - shared by the policy's successive pickers.
+   * @param ramp - the weights of endpoints in slow start; undefined when none is.
    */
   constructor(
     private readonly ready: readonly E[],
     private readonly cursor: { next: number },
+    private ramp?: SlowStartWeights<E>,
   ) {}
 
   /** The next endpoint in rotation. */
   pick(): E | undefined {
-    const i = this.cursor.next % this.ready.length;
+    const n = this.ready.length;
+    let i = this.cursor.next % n;
     this.cursor.next = i + 1;
+    const ramp = this.ramp;
+    if (ramp === undefined) return this.ready[i];
+    const now = ramp.now();
+    if (now >= ramp.until) {
+      this.ramp = undefined;
+      return this.ready[i];
+    }
+    // At most one lap: endpoints out of slow start always accept.
+    for (let tries = 0; tries < n; tries++) {
+      const e = this.ready[i] as E;
+      const w = ramp.weight(e, now);
+      if (w >= 1 || Math.random() < w) return e;
+      i = this.cursor.next % n;
+      this.cursor.next = i + 1;
+    }
     return this.ready[i];
   }
 }
 
-/** Power of two choices: of two random endpoints, the one with fewer calls in flight. */
+/**
+ * Power of two choices: of two random endpoints, the one with fewer calls
+ * in flight. With endpoints in slow start the load compared is
+ * (in flight + 1) / weight, so a ramping endpoint looks busier than it is.
+ */
 export class LeastRequestPicker<E extends Balanceable> implements Picker<E> {
-  /** @param ready - the READY endpoints, not empty. */
-  constructor(private readonly ready: readonly E[]) {}
+  /**
+   * @param ready - the READY endpoints, not empty.
+   * @param ramp - the weights of endpoints in slow start; undefined when none is.
+   */
+  constructor(
+    private readonly ready: readonly E[],
+    private ramp?: SlowStartWeights<E>,
+  ) {}
 
   /** The less busy of two distinct random endpoints. */
   pick(): E | undefined {
@@ -84,9 +118,22 @@ export class LeastRequestPicker<E extends Balanceable> implements Picker<E> {
     let j = Math.floor(Math.random() * (n - 1));
     if (j >= i) j++;
     const b = this.ready[j] as E;
+    const ramp = this.ramp;
+    if (ramp !== undefined) {
+      const now = ramp.now();
+      if (now < ramp.until) {
+        const wa = Math.max(ramp.weight(a, now), MIN_WEIGHT);
+        const wb = Math.max(ramp.weight(b, now), MIN_WEIGHT);
+        return (b.inFlight + 1) / wb < (a.inFlight + 1) / wa ? b : a;
+      }
+      this.ramp = undefined;
+    }
     return b.inFlight < a.inFlight ? b : a;
   }
 }
+
+/** Weights below this count as this (a weight of 0 would make costs infinite and ties). */
+export const MIN_WEIGHT = 1e-6;
 
 /** Always the same endpoint. */
 export class FixedPicker<E extends Balanceable> implements Picker<E> {

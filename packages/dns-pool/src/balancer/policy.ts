@@ -1,10 +1,22 @@
 import type { Clock } from "../clock.js";
 import type { HealthStatus } from "../health/health-check.js";
+import { PEAK_EWMA_DEFAULTS, PeakEwmaPolicy, type ResolvedPeakEwma } from "./peak-ewma.js";
 import type { Balanceable, Picker } from "./picker.js";
 import { LeastRequestPolicy, PickFirstPolicy, RoundRobinPolicy } from "./policies.js";
+import type { ResolvedSlowStart } from "./slow-start.js";
+import {
+  type ResolvedWeightedRoundRobin,
+  WEIGHTED_ROUND_ROBIN_DEFAULTS,
+  WeightedRoundRobinPolicy,
+} from "./weighted-round-robin.js";
 
 /** The built-in balancing policies, named as in gRPC service config. */
-export type PolicyName = "round_robin" | "pick_first" | "least_request";
+export type PolicyName =
+  | "round_robin"
+  | "pick_first"
+  | "least_request"
+  | "peak_ewma"
+  | "weighted_round_robin";
 
 /**
  * What a policy sees of one endpoint. The objects are the pool's own and
@@ -42,6 +54,13 @@ export interface LoadBalancingPolicy<E extends EndpointInfo = EndpointInfo> {
    * to offer returns `EMPTY_PICKER`.
    */
   buildPicker(ready: readonly E[], all: readonly E[]): Picker<E>;
+  /**
+   * Optional: request headers added to every call the pool makes (unless
+   * the call sets them), fixed for the pool's life. weighted_round_robin
+   * sends `endpoint-load-metrics-format` so that servers reporting load
+   * "on request" include their ORCA report. Default: none (no cost).
+   */
+  readonly requestHeaders?: Readonly<Record<string, string>>;
 }
 
 /** What a policy factory gets from the pool. */
@@ -50,6 +69,24 @@ export interface PolicyContext {
   readonly target: string;
   /** The pool's clock (for time-decayed policies such as peak EWMA). */
   readonly clock: Clock;
+  /**
+   * The pool's balancing options, defaults filled in and checked. Optional
+   * so that code which builds a context by hand (tests) may leave it out;
+   * the built-in policies then use their defaults.
+   */
+  readonly options?: PolicyOptions;
+}
+
+/** The balancing options a policy gets through its {@link PolicyContext}. */
+export interface PolicyOptions {
+  /** Slow start of joining endpoints (round_robin, least_request, peak_ewma), or undefined when off. */
+  readonly slowStart: ResolvedSlowStart | undefined;
+  /** peak_ewma's settings. */
+  readonly peakEwma: ResolvedPeakEwma;
+  /** weighted_round_robin's settings. */
+  readonly weightedRoundRobin: ResolvedWeightedRoundRobin;
+  /** The pool's `policyConfig` option, as given, for policies added with {@link registerPolicy}. */
+  readonly config: unknown;
 }
 
 /** Makes one policy instance per pool. */
@@ -70,15 +107,25 @@ export interface BalancingPolicy<E extends Balanceable> {
 }
 
 const policies = new Map<string, LoadBalancingPolicyFactory>([
-  ["round_robin", () => new RoundRobinPolicy()],
+  ["round_robin", (c) => new RoundRobinPolicy(c.options?.slowStart, c.clock)],
   ["pick_first", () => new PickFirstPolicy()],
-  ["least_request", () => new LeastRequestPolicy()],
+  ["least_request", (c) => new LeastRequestPolicy(c.options?.slowStart, c.clock)],
+  [
+    "peak_ewma",
+    (c) => new PeakEwmaPolicy(c.options?.peakEwma ?? PEAK_EWMA_DEFAULTS, c.clock, c.options?.slowStart),
+  ],
+  [
+    "weighted_round_robin",
+    (c) =>
+      new WeightedRoundRobinPolicy(c.options?.weightedRoundRobin ?? WEIGHTED_ROUND_ROBIN_DEFAULTS, c.clock),
+  ],
 ]);
 
 /**
  * Registers a balancing policy under `name` for pools created afterwards
  * (`policy: name`), as grpc-js's `registerLoadBalancerType`. The built-in
- * round_robin, pick_first and least_request are registered the same way; a
+ * round_robin, pick_first, least_request, peak_ewma and weighted_round_robin
+ * are registered the same way; a
  * later registration of a name replaces the earlier one.
  *
  * @throws TypeError for an empty name.

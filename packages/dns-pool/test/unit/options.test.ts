@@ -86,3 +86,58 @@ describe("resolvePoolOptions", () => {
     invalid({ outlierDetection: { maxEjectionPercent: 101 } }, /maxEjectionPercent/);
   });
 });
+
+describe("resolvePoolOptions: balancing policies' options", () => {
+  it("defaults: slow start off, Linkerd's peak EWMA, A58's weighted round robin", () => {
+    const o = resolvePoolOptions({ target, policy: "peak_ewma" });
+    assert.equal(o.policy, "peak_ewma");
+    assert.equal(o.policyOptions.slowStart, undefined);
+    assert.deepEqual(o.policyOptions.peakEwma, { defaultRttMs: 30, decayMs: 10_000, failureRttMs: 30 });
+    assert.deepEqual(o.policyOptions.weightedRoundRobin, {
+      blackoutPeriodMs: 10_000,
+      weightExpirationPeriodMs: 180_000,
+      weightUpdatePeriodMs: 1000,
+      errorUtilizationPenalty: 1,
+    });
+    assert.equal(
+      resolvePoolOptions({ target, policy: "weighted_round_robin" }).policy,
+      "weighted_round_robin",
+    );
+  });
+
+  it("fills in slow start's aggression and floor; failureRttMs follows defaultRttMs; update period at least 100 ms", () => {
+    const o = resolvePoolOptions({
+      target,
+      slowStart: { windowMs: 30_000 },
+      peakEwma: { defaultRttMs: 5 },
+      weightedRoundRobin: { weightUpdatePeriodMs: 10 },
+      policyConfig: { mine: 1 },
+    });
+    assert.deepEqual(o.policyOptions.slowStart, { windowMs: 30_000, aggression: 1, minWeightPercent: 10 });
+    assert.equal(o.policyOptions.peakEwma.failureRttMs, 5);
+    assert.equal(o.policyOptions.weightedRoundRobin.weightUpdatePeriodMs, 100);
+    assert.deepEqual(o.policyOptions.config, { mine: 1 });
+    assert.equal(resolvePoolOptions({ target, slowStart: false }).policyOptions.slowStart, undefined);
+  });
+
+  it("rejects bad values with InvalidArgument naming the option", () => {
+    invalid({ slowStart: {} }, /slowStart .*windowMs .* is required/);
+    invalid({ slowStart: { windowMs: 0 } }, /slowStart\.windowMs must be a number > 0/);
+    invalid({ slowStart: { windowMs: 1000, aggression: 0 } }, /slowStart\.aggression must be a number > 0/);
+    invalid({ slowStart: { windowMs: 1000, minWeightPercent: 101 } }, /minWeightPercent must be .*<= 100/);
+    invalid(
+      { peakEwma: { decayMs: -1 } },
+      /peakEwma\.decayMs must be a number > 0 and <= 1000000000, got -1/,
+    );
+    invalid({ peakEwma: { defaultRttMs: Number.NaN } }, /peakEwma\.defaultRttMs/);
+    invalid(
+      { weightedRoundRobin: { errorUtilizationPenalty: -1 } },
+      /errorUtilizationPenalty must be a number >= 0/,
+    );
+    invalid(
+      { weightedRoundRobin: { weightExpirationPeriodMs: 0 } },
+      /weightExpirationPeriodMs must be a number > 0/,
+    );
+    invalid({ policy: "peak_ewmaa" }, /option policy must be one of .*"peak_ewma"/);
+  });
+});

@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+/**
+ * `pnpm bench:lb`: latency- and load-aware balancing against one bad pod.
+ * Prints Markdown tables and writes them, with the raw figures as JSON, to
+ * bench/results/lb-latest.{md,json}.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import * as path from "node:path";
+import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
+import { DEFAULT_OUT_DIR } from "../flags.js";
+import { badPodTable, scaleUpTable } from "./report.js";
+import { badPod, LB_POLICIES, scaleUp } from "./scenarios.js";
+
+const FLAGS = {
+  quick: { type: "boolean", help: "short runs (a smoke test, not figures)" },
+  concurrency: { type: "int", default: 16, min: 1, max: 1000, help: "calls in flight" },
+  pods: { type: "int", default: 5, min: 2, max: 50, help: "pods, one of them bad" },
+  duration: { type: "duration", default: 12_000, positive: true, help: "measured per policy, in all" },
+  warmup: { type: "duration", default: 1000, help: "per policy and round, not measured" },
+  rounds: { type: "int", default: 4, min: 1, max: 100, help: "policies take turns this many times" },
+  "latency-fault": { type: "string", default: "latency:50ms", help: "the slow pod's --fault" },
+  "cpu-fault": { type: "string", default: "cpu:2ms", help: "the CPU-loaded pod's --fault" },
+  "slow-start-window": { type: "duration", default: 10_000, positive: true, help: "scale-up: the ramp" },
+  scenarios: { type: "string", default: "latency,cpu,scale", help: "which to run, comma-separated" },
+  policies: {
+    type: "string",
+    default: LB_POLICIES.join(","),
+    help: "policies of the bad-pod scenarios, comma-separated",
+    validate: (v) =>
+      v.split(",").every((p) => (LB_POLICIES as readonly string[]).includes(p))
+        ? undefined
+        : `must be a comma-separated list of ${LB_POLICIES.join(", ")}`,
+  },
+  "peak-ewma-decay": { type: "duration", default: 10_000, positive: true, help: "peak_ewma's decayMs" },
+  out: { type: "string", default: DEFAULT_OUT_DIR, placeholder: "dir", help: "where lb-latest.{md,json} go" },
+} as const satisfies Record<string, FlagSpec>;
+
+const USAGE = `Usage: pnpm bench:lb [-- flags]     (or: node apps/bench/dist/lb/main.js [flags])
+
+One bad pod among --pods rng-server pods on loopback, --concurrency calls in
+flight, closed loop, each policy in turn (round_robin, least_request,
+peak_ewma, weighted_round_robin): the bad pod's share, latency percentiles,
+errors. Scenarios: latency (one pod --fault latency:50ms), cpu (one pod
+--fault cpu:2ms), scale (a pod joins: its share per second, slow start on/off).
+
+Flags:
+${renderFlagTable(FLAGS)}`;
+
+let parsed: ReturnType<typeof parseFlags<typeof FLAGS>>;
+try {
+  parsed = parseFlags(FLAGS, process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof FlagError)) throw err;
+  process.stderr.write(`bench:lb: ${err.message}\n`);
+  process.exit(2);
+}
+if (parsed.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const v = parsed.values;
+const quick = v.quick;
+const policies = v.policies.split(",") as typeof LB_POLICIES;
+const base = {
+  peakEwmaDecayMs: v["peak-ewma-decay"],
+  rounds: quick ? 1 : v.rounds,
+  pods: v.pods,
+  concurrency: v.concurrency,
+  warmupMs: quick ? 1000 : v.warmup,
+  durationMs: quick ? 1500 : v.duration,
+};
+const scenarios = new Set(v.scenarios.split(","));
+const out: string[] = [
+  `# bench:lb — ${new Date().toISOString().slice(0, 10)}`,
+  "",
+  `${cpus()[0]?.model ?? "cpu"}, ${availableParallelism()} cores, Node ${process.version}; ${v.pods} pods, ${v.concurrency} in flight, closed loop; policies take turns in ${base.rounds} rounds of ${base.warmupMs / 1000} s warm-up + ${base.durationMs / base.rounds / 1000} s measured${quick ? " (--quick: not figures)" : ""}.`,
+  "",
+];
+const json: Record<string, unknown> = { quick, ...base };
+const log = (line: string) => {
+  process.stdout.write(`${line}\n`);
+  out.push(line);
+};
+
+if (scenarios.has("latency")) {
+  const results = await badPod({ ...base, fault: v["latency-fault"], firstHost: 30 }, policies);
+  log(`## One pod with --fault ${v["latency-fault"]}\n\n${badPodTable(results)}\n`);
+  json.latency = results.map(summary);
+}
+if (scenarios.has("cpu")) {
+  const results = await badPod({ ...base, fault: v["cpu-fault"], firstHost: 40 }, policies);
+  log(`## One pod with --fault ${v["cpu-fault"]}\n\n${badPodTable(results)}\n`);
+  json.cpu = results.map(summary);
+}
+if (scenarios.has("scale")) {
+  const windowMs = quick ? 2000 : v["slow-start-window"];
+  const shares = await scaleUp({
+    pods: v.pods - 1,
+    concurrency: v.concurrency,
+    beforeMs: quick ? 1000 : 3000,
+    windowMs,
+    afterMs: quick ? 1000 : 3000,
+    firstHost: 50,
+    policy: "round_robin",
+  });
+  log(
+    `## Scale-up: a ${v.pods}th pod joins ${v.pods - 1} (round_robin, slow start window ${windowMs / 1000} s)\n\n${scaleUpTable(shares, v.pods)}\n`,
+  );
+  json.scaleUp = { windowMs, ...shares };
+}
+mkdirSync(v.out, { recursive: true });
+writeFileSync(path.join(v.out, "lb-latest.md"), `${out.join("\n")}\n`);
+writeFileSync(path.join(v.out, "lb-latest.json"), `${JSON.stringify(json, null, 2)}\n`);
+process.stdout.write(`wrote ${path.join(v.out, "lb-latest.md")}\n`);
+
+function summary(r: Awaited<ReturnType<typeof badPod>>[number]) {
+  const us = (p: number) => Math.round(r.run.latency.percentile(p));
+  return {
+    policy: r.policy,
+    calls: r.run.calls,
+    errors: r.run.errors,
+    badShare: r.badShare,
+    p50us: us(50),
+    p99us: us(99),
+    p999us: us(99.9),
+  };
+}

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { runNode } from "@rngbalance/testkit";
+
+const MAIN = fileURLToPath(new URL("../dist/lb/main.js", import.meta.url));
+
+describe("pnpm bench:lb --quick", () => {
+  it("runs the slow-pod and scale-up scenarios, prints the tables and writes lb-latest.{md,json}", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "bench-lb-"));
+    try {
+      const r = await runNode(
+        MAIN,
+        ["--quick", "--pods", "3", "--concurrency", "4", "--scenarios", "latency,scale", "--out", out],
+        120_000,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /## One pod with --fault latency:50ms/);
+      for (const policy of ["round_robin", "least_request", "peak_ewma", "weighted_round_robin"]) {
+        assert.match(r.stdout, new RegExp(`\\| ${policy} \\| \\d+ \\| [\\d.]+ % \\|`), policy);
+      }
+      assert.match(r.stdout, /\| slow start on \|/);
+      const json = JSON.parse(readFileSync(path.join(out, "lb-latest.json"), "utf8"));
+      assert.equal(json.latency.length, 4);
+      assert.ok(json.latency.every((p: { errors: number }) => p.errors === 0));
+      assert.match(readFileSync(path.join(out, "lb-latest.md"), "utf8"), /bad pod's share/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("rejects a bad flag with exit 2", async () => {
+    const r = await runNode(MAIN, ["--policies", "random"], 30_000);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--policies: must be a comma-separated list of round_robin/);
+  });
+});

@@ -1,0 +1,199 @@
+import type { Clock } from "../clock.js";
+import { EdfScheduler } from "./edf-scheduler.js";
+import { ORCA_REQUEST_HEADER, type OrcaLoadReport, readOrcaReport, reportedUtilization } from "./orca.js";
+import { type Balanceable, type CallResult, EMPTY_PICKER, type Picker } from "./picker.js";
+import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
+
+/**
+ * Options of the `weighted_round_robin` policy (pool option
+ * `weightedRoundRobin`), as gRPC's `WeightedRoundRobinLbConfig` (gRFC A58);
+ * per-call reports only (no out-of-band stream).
+ */
+export interface WeightedRoundRobinOptions {
+  /**
+   * An endpoint must report load for this long before its weight is used,
+   * both after it connects and after its weight expired: no churn while
+   * endpoints come and go. Default 10000 (A58's 10 s). 0 uses weights at once.
+   */
+  blackoutPeriodMs?: number;
+  /** A weight not refreshed by a report for this long is dropped (stale). Default 180000 (3 min). */
+  weightExpirationPeriodMs?: number;
+  /** How often the scheduler is rebuilt from the latest weights. Default 1000; values below 100 count as 100. */
+  weightUpdatePeriodMs?: number;
+  /** How much errors weigh: utilization += eps / qps × this. Default 1.0; must be >= 0. */
+  errorUtilizationPenalty?: number;
+}
+
+/** {@link WeightedRoundRobinOptions} with every default filled in. */
+export type ResolvedWeightedRoundRobin = Required<WeightedRoundRobinOptions>;
+
+/** gRFC A58's defaults. */
+export const WEIGHTED_ROUND_ROBIN_DEFAULTS: ResolvedWeightedRoundRobin = {
+  blackoutPeriodMs: 10_000,
+  weightExpirationPeriodMs: 180_000,
+  weightUpdatePeriodMs: 1000,
+  errorUtilizationPenalty: 1,
+};
+
+/** One endpoint's weight from its load reports, with A58's timestamps. */
+export class EndpointWeight {
+  /** qps / (utilization + eps / qps × penalty) from the last usable report. */
+  weight = 0;
+  /** When the current run of usable reports began; undefined: none yet, or reset. */
+  nonEmptySince: number | undefined;
+  /** When the last usable report came. */
+  lastUpdated: number;
+
+  /** @param now - creation time (a weight never reported expires from here). */
+  constructor(now: number) {
+    this.lastUpdated = now;
+  }
+
+  /**
+   * A58's UpdateWeight, with utilization = application_utilization when
+   * reported, else cpu_utilization. A report without qps or utilization
+   * changes nothing. Returns whether the report was usable.
+   */
+  update(report: OrcaLoadReport, now: number, errorUtilizationPenalty: number): boolean {
+    const qps = report.rpsFractional;
+    let utilization = reportedUtilization(report);
+    if (utilization > 0 && qps > 0) utilization += (report.eps / qps) * errorUtilizationPenalty;
+    const weight = utilization > 0 ? qps / utilization : 0;
+    if (!(weight > 0 && Number.isFinite(weight))) return false;
+    this.nonEmptySince ??= now;
+    this.lastUpdated = now;
+    this.weight = weight;
+    return true;
+  }
+
+  /** A58's GetWeight: 0 while in blackout or once expired (which restarts the blackout). */
+  get(now: number, config: ResolvedWeightedRoundRobin): number {
+    if (now - this.lastUpdated >= config.weightExpirationPeriodMs) {
+      this.nonEmptySince = undefined;
+      return 0;
+    }
+    if (
+      config.blackoutPeriodMs > 0 &&
+      (this.nonEmptySince === undefined || now - this.nonEmptySince < config.blackoutPeriodMs)
+    ) {
+      return 0;
+    }
+    return this.weight;
+  }
+}
+
+/**
+ * `weighted_round_robin` (gRFC A58): every READY endpoint in an
+ * earliest-deadline-first rotation weighted by the load it reports with
+ * each response (ORCA, `endpoint-load-metrics-bin`), so a pod that is
+ * busier per call it serves (higher utilization at the same qps) gets
+ * fewer. Endpoints without a usable weight get the mean weight; with fewer
+ * than two weighted endpoints it is plain round robin. Weights are rebuilt
+ * lazily on the first pick after each `weightUpdatePeriodMs`: no timer.
+ */
+export class WeightedRoundRobinPolicy<E extends EndpointInfo> implements LoadBalancingPolicy<E> {
+  /** "weighted_round_robin" */
+  readonly name = "weighted_round_robin";
+  /**
+   * Asks servers that report load only on request (e.g. @rngbalance/connect-server
+   * with `orca: "on-request"`) for a report; gRPC servers send one with every call anyway.
+   */
+  readonly requestHeaders = { [ORCA_REQUEST_HEADER]: "BIN" };
+  /** Per-call reports seen: used (changed a weight), unusable (no qps/utilization), absent or malformed. */
+  readonly reports = { used: 0, unusable: 0, missing: 0 };
+  private readonly weights = new WeakMap<E, EndpointWeight>();
+  private wasReady = new Set<E>();
+
+  /**
+   * @param config - defaults filled in.
+   * @param clock - the pool's clock.
+   */
+  constructor(
+    private readonly config: ResolvedWeightedRoundRobin,
+    private readonly clock: Clock,
+  ) {}
+
+  /** A weighted rotation over the READY endpoints. */
+  buildPicker(ready: readonly E[]): Picker<E> {
+    const now = this.clock.now();
+    const weights = ready.map((e) => {
+      let w = this.weights.get(e);
+      if (!w) {
+        w = new EndpointWeight(now);
+        this.weights.set(e, w);
+      }
+      // A58: an endpoint that (re)connects starts a new blackout.
+      if (!this.wasReady.has(e)) w.nonEmptySince = undefined;
+      return w;
+    });
+    this.wasReady = new Set(ready);
+    if (ready.length === 0) return EMPTY_PICKER;
+    return new WeightedRoundRobinPicker(ready, weights, this, this.config, this.clock);
+  }
+
+  /** The current weight of an endpoint (0: none usable yet), for stats and tests. */
+  weightOf(endpoint: E): number {
+    return this.weights.get(endpoint)?.get(this.clock.now(), this.config) ?? 0;
+  }
+
+  /** Takes the load report of a call that ended on `endpoint`. */
+  record(endpoint: E, report: OrcaLoadReport | undefined): void {
+    if (!report) {
+      this.reports.missing++;
+      return;
+    }
+    const w = this.weights.get(endpoint);
+    if (w?.update(report, this.clock.now(), this.config.errorUtilizationPenalty)) this.reports.used++;
+    else this.reports.unusable++;
+  }
+}
+
+/** An EDF rotation rebuilt from the endpoints' weights every update period. */
+export class WeightedRoundRobinPicker<E extends Balanceable> implements Picker<E> {
+  private scheduler: EdfScheduler | undefined;
+  private nextUpdateAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * @param ready - the READY endpoints, not empty.
+   * @param weights - their weights, index for index.
+   * @param sink - takes each call's load report.
+   * @param config - periods.
+   * @param clock - the pool's clock.
+   */
+  constructor(
+    private readonly ready: readonly E[],
+    private readonly weights: readonly EndpointWeight[],
+    private readonly sink: { record(endpoint: E, report: OrcaLoadReport | undefined): void },
+    private readonly config: ResolvedWeightedRoundRobin,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The next endpoint of the weighted rotation. */
+  pick(): E | undefined {
+    const now = this.clock.now();
+    if (now >= this.nextUpdateAt || this.scheduler === undefined) this.scheduler = this.build(now);
+    return this.ready[this.scheduler.pick()];
+  }
+
+  /** Reads the call's ORCA report, if any, into the endpoint's weight. */
+  onDone(endpoint: E, result: CallResult): void {
+    this.sink.record(endpoint, readOrcaReport(result.trailers));
+  }
+
+  private build(now: number): EdfScheduler {
+    this.nextUpdateAt = now + Math.max(100, this.config.weightUpdatePeriodMs);
+    const current = this.weights.map((w) => w.get(now, this.config));
+    let positive = 0;
+    let sum = 0;
+    for (const w of current) {
+      if (w > 0) {
+        positive++;
+        sum += w;
+      }
+    }
+    // A58: fewer than two weighted endpoints is plain round robin; the
+    // unweighted ones get the mean, so they are still picked.
+    const mean = positive < 2 ? 1 : sum / positive;
+    return new EdfScheduler(current.map((w) => (positive >= 2 && w > 0 ? w : mean)));
+  }
+}

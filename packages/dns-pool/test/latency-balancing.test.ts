@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import {
+  type Address,
+  ConnectivityState,
+  createPoolTransport,
+  type PoolTransport,
+  type PoolTransportOptions,
+  type Resolver,
+  type ResolverListener,
+  registerResolver,
+} from "@rngbalance/dns-pool";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
+import { freePort, type Load, startLoad, until } from "./support.js";
+
+// Real rng-server processes on loopback pod IPs, loaded by a real pool. The
+// machine is shared and slow at times: every check is a share with a wide
+// margin, never a timing.
+
+/** A resolver the test feeds by hand, registered as `lbtest:<name>`. */
+class HandResolver implements Resolver {
+  private listener: ResolverListener | undefined;
+  private addresses: Address[] = [];
+  start(listener: ResolverListener): void {
+    this.listener = listener;
+    listener.onResolution({ addresses: this.addresses, ttlSeconds: undefined });
+  }
+  resolveNow(): void {}
+  close(): void {}
+  set(addresses: string[]): void {
+    this.addresses = addresses.map((a) => ({ host: a.split(":")[0]!, port: Number(a.split(":")[1]) }));
+    this.listener?.onResolution({ addresses: this.addresses, ttlSeconds: undefined });
+  }
+}
+const hand = new Map<string, HandResolver>();
+registerResolver("lbtest", {
+  defaultAuthority: () => "rng.test:8081",
+  create: (target) => hand.get(target.endpoint) as HandResolver,
+});
+
+/** Share of answers from `rn` among answers in [from, to). */
+function share(load: Load, rn: bigint, from: number, to: number): number {
+  const window = load.answers.filter((a) => a.at >= from && a.at < to);
+  return window.length === 0 ? 0 : window.filter((a) => a.rn === rn).length / window.length;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("latency-aware balancing over real servers", () => {
+  const servers: RngServerProcess[] = [];
+  const pools: PoolTransport[] = [];
+  const spawn = async (host: string, port: number, args: string[] = []) => {
+    const s = await spawnRngServer({ host, port, args });
+    servers.push(s);
+    return s;
+  };
+  /**
+   * Pods on `hosts`, all on one port (as a headless Service). freePort()
+   * checks 127.0.0.1 only, and other work on this machine uses loopback pod
+   * IPs too: when a port is taken on one of the hosts, start over on another.
+   */
+  const spawnPods = async (hosts: string[], argsOf: (i: number) => string[] = () => []) => {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const started = await Promise.allSettled(
+        hosts.map((h, i) => spawnRngServer({ host: h, port, args: argsOf(i) })),
+      );
+      const ok = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      if (ok.length === hosts.length) {
+        servers.push(...ok);
+        return { port, pods: ok };
+      }
+      await Promise.all(ok.map((p) => p.stop()));
+      if (attempt === 3) throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
+    }
+  };
+  const readyPool = async (options: PoolTransportOptions, n: number) => {
+    const pool = createPoolTransport({ connect: "eager", ...options });
+    pools.push(pool);
+    await until(
+      () => pool.stats().endpoints.filter((e) => e.state === ConnectivityState.READY).length === n,
+      10_000,
+      "endpoints READY",
+    );
+    return pool;
+  };
+  after(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  it("peak_ewma moves calls off a pod 50 ms slow, and back once it answers fast again", async () => {
+    const hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
+    const { port, pods } = await spawnPods(hosts, (i) => (i === 3 ? ["--fault", "latency:50ms"] : []));
+    const fast = pods.slice(0, 3);
+    let slow = pods[3]!;
+    const pool = await readyPool(
+      {
+        target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
+        policy: "peak_ewma",
+        // A 1 s time constant, so that recovery shows within seconds (default 10 s).
+        peakEwma: { decayMs: 1000 },
+        reconnectBackoff: { initialMs: 100, maxMs: 500 },
+        outlierDetection: false,
+      },
+      4,
+    );
+    const load = startLoad(pool, { concurrency: 8, ratePerSecond: 400 });
+    try {
+      await sleep(1000);
+      const t0 = Date.now();
+      await sleep(2000);
+      const slowShare = share(load, slow.rn, t0, Date.now());
+      assert.ok(slowShare < 0.05, `the slow pod gets under 5 % (a fair share is 25 %): ${slowShare}`);
+      // The pod is replaced by a healthy one at the same address (a restart that fixed it).
+      await slow.stop();
+      servers.splice(servers.indexOf(slow), 1);
+      slow = await spawn(hosts[3]!, port);
+      await until(
+        () => pool.stats().endpoints.every((e) => e.state === ConnectivityState.READY),
+        10_000,
+        "reconnected",
+      );
+      await sleep(3000);
+      const t1 = Date.now();
+      await sleep(2000);
+      const back = share(load, slow.rn, t1, Date.now());
+      assert.ok(back > 0.1, `back to a real share (fair: 25 %): ${back}`);
+      assert.equal(load.failures.length, 0, `no call failed: ${load.failures[0]?.error.message}`);
+    } finally {
+      await load.stop();
+      for (const s of fast) assert.ok(share(load, s.rn, 0, Date.now()) > 0.15, "fast pods carry the load");
+    }
+  });
+
+  it("slow start ramps a new pod's share up over the window (round_robin), none without it", async () => {
+    const hosts = ["127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9"];
+    const { port, pods } = await spawnPods(hosts);
+    const results: Record<string, number[]> = {};
+    for (const [name, slowStart] of [
+      ["on", { windowMs: 4000 }],
+      ["off", false],
+    ] as const) {
+      const resolver = new HandResolver();
+      hand.set(`ramp-${name}`, resolver);
+      resolver.set(hosts.slice(0, 3).map((h) => `${h}:${port}`));
+      const pool = await readyPool({ target: `lbtest:ramp-${name}`, slowStart }, 3);
+      const load = startLoad(pool, { concurrency: 4, ratePerSecond: 300 });
+      await sleep(500);
+      resolver.set(hosts.map((h) => `${h}:${port}`));
+      await until(() => pool.stats().endpoints.every((e) => e.state === "READY"), 10_000, "new pod READY");
+      const t0 = Date.now();
+      await sleep(4000);
+      await load.stop();
+      // The new pod's share in four one-second windows after it became READY.
+      results[name] = [0, 1, 2, 3].map((i) => share(load, pods[3]!.rn, t0 + i * 1000, t0 + (i + 1) * 1000));
+    }
+    const [first, , , last] = results.on!;
+    assert.ok(first! < 0.15, `first second with slow start: low (fair 25 %): ${results.on}`);
+    assert.ok(last! > first!, `rises over the window: ${results.on}`);
+    assert.ok(results.off![0]! > 0.18, `without slow start a full share at once: ${results.off}`);
+  });
+
+  it("weighted_round_robin reads real ORCA reports and shifts calls off a CPU-loaded pod", async () => {
+    const hosts = ["127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13"];
+    // "on-request" servers: they report only because the policy asks (endpoint-load-metrics-format).
+    const orca = ["--orca", "on-request", "--orca-interval-ms", "200"];
+    const { port, pods } = await spawnPods(hosts, (i) => (i === 3 ? [...orca, "--fault", "cpu:4ms"] : orca));
+    const loaded = pods[3]!;
+    const pool = await readyPool(
+      {
+        target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
+        policy: "weighted_round_robin",
+        weightedRoundRobin: { blackoutPeriodMs: 500, weightUpdatePeriodMs: 200 },
+        outlierDetection: false,
+      },
+      4,
+    );
+    const load = startLoad(pool, { concurrency: 8, ratePerSecond: 300 });
+    try {
+      await sleep(2000);
+      const t0 = Date.now();
+      await sleep(2000);
+      const loadedShare = share(load, loaded.rn, t0, Date.now());
+      assert.ok(loadedShare < 0.15, `the CPU-loaded pod gets well under its 25 %: ${loadedShare}`);
+      assert.equal(load.failures.length, 0);
+    } finally {
+      await load.stop();
+    }
+  });
+
+  it("weighted_round_robin without reports (servers not reporting) is round robin", async () => {
+    const hosts = ["127.0.0.14", "127.0.0.15", "127.0.0.16"];
+    const { port, pods } = await spawnPods(hosts);
+    const pool = await readyPool(
+      {
+        target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
+        policy: "weighted_round_robin",
+        weightedRoundRobin: { blackoutPeriodMs: 0, weightUpdatePeriodMs: 100 },
+      },
+      3,
+    );
+    const load = startLoad(pool, { concurrency: 3, ratePerSecond: 300 });
+    await sleep(1500);
+    await load.stop();
+    for (const p of pods) {
+      const s = share(load, p.rn, 0, Date.now());
+      assert.ok(Math.abs(s - 1 / 3) < 0.05, `an even third each: ${s}`);
+    }
+  });
+});
