@@ -1,0 +1,140 @@
+import type {
+  Attributes,
+  Meter,
+  ObservableCallback,
+  ObservableCounter,
+  ObservableGauge,
+  UpDownCounter,
+} from "@opentelemetry/api";
+import { ATTR, disconnectReason, goawayReason, METRIC } from "./names.js";
+
+/** What the pool's gauges read when they are collected. */
+export interface TelemetrySources {
+  /** The endpoints in use, with their balancer state and health. */
+  endpoints(): readonly {
+    readonly address: string;
+    readonly state: string;
+    readonly health: string;
+    readonly calls: number;
+  }[];
+  /** Calls waiting for a READY endpoint now. */
+  waiting(): number;
+  /** Calls started on endpoints that have left the pool (picks must never go down). */
+  removedCalls(): number;
+}
+
+/** What a subchannel reports (gRFC A94); a no-op when metrics are off. */
+export interface SubchannelTelemetry {
+  /** A connection attempt got the server's SETTINGS. */
+  connectionSucceeded(): void;
+  /** A connection attempt failed. */
+  connectionFailed(): void;
+  /** A connection that had SETTINGS closed. */
+  connectionClosed(): void;
+  /** The READY connection was lost: GOAWAY (with its code), an error, or shutdown. */
+  disconnected(error: Error | undefined, goawayCode: number | undefined, shutdown: boolean): void;
+}
+
+/** A subchannel telemetry that records nothing. */
+export const NO_SUBCHANNEL_TELEMETRY: SubchannelTelemetry = {
+  connectionSucceeded() {},
+  connectionFailed() {},
+  connectionClosed() {},
+  disconnected() {},
+};
+
+/** gRFC A94's connection instruments, labelled with `grpc.target`. */
+export function subchannelInstruments(m: Meter, attrs: Attributes): SubchannelTelemetry {
+  const succeeded = m.createCounter(METRIC.connectionsSucceeded, { unit: "{attempt}" });
+  const failed = m.createCounter(METRIC.connectionsFailed, { unit: "{attempt}" });
+  const disconnections = m.createCounter(METRIC.disconnections, { unit: "{disconnection}" });
+  const open: UpDownCounter = m.createUpDownCounter(METRIC.openConnections, { unit: "{connection}" });
+  const byReason = new Map<string, Attributes>();
+  return {
+    connectionSucceeded() {
+      succeeded.add(1, attrs);
+      open.add(1, attrs);
+    },
+    connectionFailed: () => failed.add(1, attrs),
+    connectionClosed: () => open.add(-1, attrs),
+    disconnected(error, goawayCode, shutdown) {
+      const reason = shutdown
+        ? "subchannel shutdown"
+        : goawayCode !== undefined
+          ? goawayReason(goawayCode)
+          : disconnectReason(error);
+      disconnections.add(
+        1,
+        cached(byReason, reason, () => ({ ...attrs, [ATTR.disconnectError]: reason })),
+      );
+    },
+  };
+}
+
+/**
+ * The pool's observable instruments: endpoints by state and health, calls
+ * waiting, picks. Returns what unregisters their callbacks.
+ */
+export function observeGauges(
+  m: Meter,
+  target: Attributes,
+  sources: TelemetrySources,
+  endpointLabel: boolean,
+): () => void {
+  const registered: [ObservableGauge | ObservableCounter, ObservableCallback][] = [];
+  const observe = (instrument: ObservableGauge | ObservableCounter, callback: ObservableCallback) => {
+    instrument.addCallback(callback);
+    registered.push([instrument, callback]);
+  };
+  const endpoints = m.createObservableGauge(METRIC.endpoints, {
+    unit: "{endpoint}",
+    description: "Endpoints by balancer state and health.",
+  });
+  // A gauge series that is no longer observed keeps its last value in
+  // cumulative exporters: every combination once seen is reported, 0 when gone.
+  const seen = new Map<string, Attributes>();
+  observe(endpoints, (result) => {
+    const counts = new Map<string, number>();
+    for (const e of sources.endpoints()) {
+      const key = `${e.state}|${e.health}`;
+      if (!seen.has(key)) seen.set(key, { ...target, [ATTR.state]: e.state, [ATTR.health]: e.health });
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    for (const [key, attrs] of seen) result.observe(counts.get(key) ?? 0, attrs);
+  });
+  const waiting = m.createObservableGauge(METRIC.queueWaiting, {
+    unit: "{call}",
+    description: "Calls waiting for a READY endpoint now.",
+  });
+  observe(waiting, (result) => result.observe(sources.waiting(), target));
+  const picks = m.createObservableCounter(METRIC.picks, {
+    unit: "{pick}",
+    description: "Attempts sent to an endpoint (rngbalance.endpoint with the endpointLabel option).",
+  });
+  const byAddress = new Map<string, Attributes>();
+  observe(picks, (result) => {
+    if (!endpointLabel) {
+      let total = sources.removedCalls();
+      for (const e of sources.endpoints()) total += e.calls;
+      result.observe(total, target);
+      return;
+    }
+    for (const e of sources.endpoints()) {
+      const attrs = cached(byAddress, e.address, () => ({ ...target, [ATTR.endpoint]: e.address }));
+      result.observe(e.calls, attrs);
+    }
+  });
+  return () => {
+    for (const [instrument, callback] of registered) instrument.removeCallback(callback);
+  };
+}
+
+/** The value cached under `key`, made by `make` the first time. */
+function cached<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
