@@ -30,6 +30,13 @@ export interface ClientConfig {
   /** This client's index among `clientCount` clients (exact subset balance). */
   readonly clientIndex: number | undefined;
   readonly clientCount: number | undefined;
+  /**
+   * Serve Prometheus metrics at http://host:port/metrics (gRPC's client
+   * metrics and the pool's, picks labelled per endpoint); undefined: none.
+   */
+  readonly metricsAddr: string | undefined;
+  /** After the last call, keep serving /metrics this long, so a scraper sees the final counts. */
+  readonly metricsLingerMs: number;
 }
 
 /** The defaults, as `--help` shows them. */
@@ -72,12 +79,19 @@ Flags:
                            chosen per client (see dns-pool's docs/subsetting.md)
   --client-index <i>       this client's index among --client-count    default none
   --client-count <n>       clients: with --client-index, exact balance default none
+  --metrics-addr <host:port>  serve Prometheus metrics at /metrics     default off
+                           (env RNG_CLIENT_METRICS_ADDR; e.g. 0.0.0.0:9464, :9464)
+  --metrics-linger <duration>  after the last call, keep serving      default 0
+                           /metrics this long (a second signal ends it)
   --json                   one JSON object per call, summary as JSON   default off
   -v, --verbose            also print pool events to stderr: DNS       default off
                            changes, connection states, retries
   -h, --help               print this help
 
 Durations: 500ms, 1s, 1.5s, 2m, 1h, 1m30s (0 for no interval).
+OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER /
+OTEL_METRICS_EXPORTER=otlp) exports traces and metrics over OTLP/HTTP;
+OTEL_SERVICE_NAME (default rng-client), OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED.
 Go-style single-dash flags (-target x) are accepted too.
 
 Exit status: 0 when every call succeeded, 1 when any call failed,
@@ -109,7 +123,10 @@ export function parseDuration(text: string): number | undefined {
  * Parses `rng-client` flags.
  * @throws FlagError naming the flag and what is wrong.
  */
-export function parseFlags(argv: readonly string[]): { help: true } | { help: false; config: ClientConfig } {
+export function parseFlags(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { help: true } | { help: false; config: ClientConfig } {
   // Go's flag package takes -name; node's parseArgs wants --name.
   // `pnpm start -- --count 3` passes the "--" on.
   const args = (argv[0] === "--" ? argv.slice(1) : argv).map((a) =>
@@ -134,6 +151,8 @@ export function parseFlags(argv: readonly string[]): { help: true } | { help: fa
         "subset-size": { type: "string" },
         "client-index": { type: "string" },
         "client-count": { type: "string" },
+        "metrics-addr": { type: "string" },
+        "metrics-linger": { type: "string" },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
       },
@@ -186,6 +205,11 @@ export function parseFlags(argv: readonly string[]): { help: true } | { help: fa
   if (clientIndex !== undefined && clientCount !== undefined && clientIndex >= clientCount) {
     throw new FlagError(`--client-index must be below --client-count (${clientCount}); got ${clientIndex}`);
   }
+  const metricsAddr = str("metrics-addr") ?? (env.RNG_CLIENT_METRICS_ADDR?.trim() || undefined);
+  if (metricsAddr !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$/.test(metricsAddr)) {
+    const source = str("metrics-addr") === undefined ? "RNG_CLIENT_METRICS_ADDR" : "--metrics-addr";
+    throw new FlagError(`${source} must be host:port (e.g. 0.0.0.0:9464, :9464); got "${metricsAddr}"`);
+  }
   return {
     help: false,
     config: {
@@ -202,6 +226,8 @@ export function parseFlags(argv: readonly string[]): { help: true } | { help: fa
       subsetSize: optionalInt("subset-size", 1),
       clientIndex,
       clientCount,
+      metricsAddr,
+      metricsLingerMs: duration("metrics-linger", "0", false),
     },
   };
 }
