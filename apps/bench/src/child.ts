@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { childProcessEnv } from "@rngbalance/server";
+import { childProcessEnv } from "@rngbalance/testkit";
 
 /** Path of a built entry point next to this file, e.g. "client-child.js". */
 export function entry(name: string): string {

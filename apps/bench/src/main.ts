@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `pnpm bench`: starts 3 rng-server processes (LocalFleet, with its embedded
+ * `pnpm bench`: starts 3 rng-server processes (startRngFleet, with its embedded
  * DNS server) and 3 grpc-js server processes on 127.0.0.2-4, then runs every
  * (client, calls in flight) cell in a fresh client process, interleaved
  * across clients, `--repeats` times; then the pick and memory
@@ -10,7 +10,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort, LocalFleet } from "@rngbalance/local-fleet";
+import { startRngFleet } from "@rngbalance/server";
+import { freePort } from "@rngbalance/testkit";
 import {
   type CellConfig,
   type CellResult,
@@ -73,7 +74,7 @@ function machineFacts(): MachineFacts {
 
 /** 3 rng-servers behind the embedded DNS, and 3 grpc-js servers under a second name. */
 async function startServers(withGrpcJs: boolean): Promise<Servers> {
-  const fleet = await LocalFleet.start({ replicas: 3, ttlSeconds: 5 });
+  const fleet = await startRngFleet({ replicas: 3, ttlSeconds: 5 });
   const grpcServers: ServiceChild<{ address: string }>[] = [];
   const close = async () => {
     await Promise.all(grpcServers.map((s) => s.stop()));

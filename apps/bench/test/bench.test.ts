@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { childProcessEnv } from "@rngbalance/server";
+import { childProcessEnv } from "@rngbalance/testkit";
 import { CLIENTS_PER_SET, SERVER_SETS } from "../src/cell.js";
 import type { BenchReport } from "../src/report.js";
 

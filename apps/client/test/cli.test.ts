@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { freePort, LocalFleet } from "@rngbalance/local-fleet";
+import { type RngFleet, startRngFleet } from "@rngbalance/server";
+import { freePort } from "@rngbalance/testkit";
 import { runClient, startClient } from "./helpers.js";
 
 const REQUEST = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d request (\d+) from (\S+) \([\d.]+ ms\)$/;
@@ -15,11 +16,11 @@ function requests(stdout: string): [string, string][] {
 }
 
 describe("rng-client against a local fleet of 3", () => {
-  let fleet: LocalFleet;
+  let fleet: RngFleet;
   /** address -> rn, as the servers announced at start. */
   let rnOf: Map<string, string>;
   before(async () => {
-    fleet = await LocalFleet.start({ replicas: 3, ttlSeconds: 1 });
+    fleet = await startRngFleet({ replicas: 3, ttlSeconds: 1 });
     rnOf = new Map(fleet.servers.map((s) => [s.address, s.rn.toString()]));
   });
   after(async () => {

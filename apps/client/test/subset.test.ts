@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { LocalFleet } from "@rngbalance/local-fleet";
+import { type RngFleet, startRngFleet } from "@rngbalance/server";
 import { startClient } from "./helpers.js";
 
 describe("subsetting with real processes: 6 rng-client processes, 6 servers, subset size 2", () => {
-  let fleet: LocalFleet;
+  let fleet: RngFleet;
   before(async () => {
-    fleet = await LocalFleet.start({ replicas: 6 });
+    fleet = await startRngFleet({ replicas: 6 });
   });
   after(() => fleet.close());
 

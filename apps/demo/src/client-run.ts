@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { childProcessEnv } from "@rngbalance/server";
+import { childProcessEnv } from "@rngbalance/testkit";
 
 /** The built `rng-client` entry point, found through the workspace dependency. */
 export const CLIENT_MAIN = fileURLToPath(import.meta.resolve("@rngbalance/client/main"));

@@ -1,7 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { Resolver } from "node:dns/promises";
-import { LocalFleet } from "@rngbalance/local-fleet";
-import type { RngServerProcess } from "@rngbalance/server";
+import { type RngFleet, type RngServerProcess, startRngFleet } from "@rngbalance/server";
 import { ClientRun, type Exit, type ObservedCall } from "./client-run.js";
 import type { Style } from "./style.js";
 import { formatTable, type PhaseResult, seconds } from "./table.js";
@@ -56,7 +55,7 @@ interface Pod {
  * Every process it starts is in {@link pids} and stopped by {@link close}.
  */
 export class Demo {
-  private fleet: LocalFleet | undefined;
+  private fleet: RngFleet | undefined;
   private readonly pods = new Map<string, Pod>();
   private readonly clients = new Set<ClientRun>();
   /** Every child process started, with what it is. */
@@ -137,7 +136,7 @@ export class Demo {
   }
 
   /** Starts the fleet: the DNS server and 3 pods. */
-  async setUp(): Promise<LocalFleet> {
+  async setUp(): Promise<RngFleet> {
     const { style } = this.o;
     this.say(style.bold("rngbalance demo: client-side DNS load balancing on one machine"));
     this.explain(
@@ -149,7 +148,7 @@ export class Demo {
       `DNS records have a TTL of 1 s. On SIGTERM a pod serves ${SHUTDOWN_DELAY_MS / 1000} s more while health checks\n` +
         "say NOT_SERVING (a preStop delay), then sends GOAWAY and finishes the calls in flight.",
     );
-    const fleet = await LocalFleet.start({
+    const fleet = await startRngFleet({
       replicas: 3,
       ttlSeconds: 1,
       serverArgs: ["--shutdown-delay-ms", String(SHUTDOWN_DELAY_MS)],
@@ -335,7 +334,7 @@ export class Demo {
   }
 
   /** What the OS resolver would answer if it knew the name: the embedded DNS's A records. */
-  private async resolveOnce(fleet: LocalFleet): Promise<string[]> {
+  private async resolveOnce(fleet: RngFleet): Promise<string[]> {
     const resolver = new Resolver({ timeout: 2000, tries: 2 });
     resolver.setServers([fleet.dns.address]);
     return resolver.resolve4(fleet.name);
@@ -403,7 +402,7 @@ export class Demo {
   }
 
   /** The fleet, once set up. */
-  get localFleet(): LocalFleet | undefined {
+  get localFleet(): RngFleet | undefined {
     return this.fleet;
   }
 

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { childProcessEnv } from "@rngbalance/server";
+import { childProcessEnv } from "@rngbalance/testkit";
 
 const DEMO_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const CALL = /^ {2}(pod-\d+|\?)\s+│ \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d request (\d+) from (\S+) /;

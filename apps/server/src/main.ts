@@ -1,6 +1,6 @@
 #!/usr/bin/env node
+import { createJsonLogger } from "@rngbalance/connect-server";
 import { ConfigError, parseServerConfig, USAGE } from "./config.js";
-import { createJsonLogger } from "./log.js";
 import { startRngServer } from "./server.js";
 
 let parsed: ReturnType<typeof parseServerConfig>;

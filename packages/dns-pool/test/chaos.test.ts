@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
 import { createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
-import { LocalFleet } from "@rngbalance/local-fleet";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server";
+import { type RngServerProcess, spawnRngServer, startRngFleet } from "@rngbalance/server";
 import { type Load, startLoad, until } from "./support.js";
 
 const rows: { scenario: string; calls: number; failures: number; note: string }[] = [];
@@ -41,7 +40,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("chaos under steady load", () => {
   it("rolling restart of every server: 0 failed calls", async () => {
-    const fleet = await LocalFleet.start({ replicas: 3 });
+    const fleet = await startRngFleet({ replicas: 3 });
     const pool = chaosPool(fleet.target);
     const load = startLoad(pool);
     try {
@@ -74,7 +73,7 @@ describe("chaos under steady load", () => {
   });
 
   it("kill -9 of one server: at most the calls in flight on it fail, none after", async () => {
-    const fleet = await LocalFleet.start({ replicas: 3 });
+    const fleet = await startRngFleet({ replicas: 3 });
     const pool = chaosPool(fleet.target);
     const load = startLoad(pool);
     try {
@@ -109,7 +108,7 @@ describe("chaos under steady load", () => {
   });
 
   it("a server reporting NOT_SERVING gets no calls (health checks)", async () => {
-    const fleet = await LocalFleet.start({ replicas: 2 });
+    const fleet = await startRngFleet({ replicas: 2 });
     const sick = await fleet.addServer(["--fault", "not-serving"]);
     const pool = chaosPool(fleet.target);
     const load = startLoad(pool);
@@ -129,7 +128,7 @@ describe("chaos under steady load", () => {
   });
 
   it("a server failing every call with UNAVAILABLE is ejected; with a retry policy every call succeeds", async () => {
-    const fleet = await LocalFleet.start({ replicas: 2 });
+    const fleet = await startRngFleet({ replicas: 2 });
     const bad = await fleet.addServer(["--fault", "unavailable"]);
     const pool = chaosPool(fleet.target, {
       retryPolicy: { maxAttempts: 3, retryableCodes: [Code.Unavailable] },
@@ -164,7 +163,7 @@ describe("chaos under steady load", () => {
   });
 
   it("DNS server down for 10 s: no failed calls", async () => {
-    const fleet = await LocalFleet.start({ replicas: 3 });
+    const fleet = await startRngFleet({ replicas: 3 });
     const pool = chaosPool(fleet.target, { dnsTimeoutMs: 200 });
     const errors: string[] = [];
     pool.on("resolutionError", (e) => errors.push(e.error.rawMessage));
@@ -191,7 +190,7 @@ describe("chaos under steady load", () => {
   });
 
   it("every server down: calls fail fast with UNAVAILABLE naming the target; the pool recovers when they return", async () => {
-    const fleet = await LocalFleet.start({ replicas: 2 });
+    const fleet = await startRngFleet({ replicas: 2 });
     const pool = chaosPool(fleet.target);
     const load = startLoad(pool, { concurrency: 2, ratePerSecond: 100 });
     const restarted: RngServerProcess[] = [];

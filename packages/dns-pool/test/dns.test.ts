@@ -10,12 +10,13 @@ import {
   type PoolTransport,
   type ResolutionEvent,
 } from "@rngbalance/dns-pool";
-import { EmbeddedDnsServer, LocalFleet } from "@rngbalance/local-fleet";
+import { EmbeddedDnsServer } from "@rngbalance/local-fleet";
 import { Rng } from "@rngbalance/proto";
+import { type RngFleet, startRngFleet } from "@rngbalance/server";
 import { countBy, startLoad, until } from "./support.js";
 
 describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/rng-headless)", () => {
-  let fleet: LocalFleet;
+  let fleet: RngFleet;
   const pools: PoolTransport[] = [];
   const pool = (options: Partial<Parameters<typeof createPoolTransport>[0]> = {}) => {
     const p = createPoolTransport({ target: fleet.target, ...options });
@@ -24,7 +25,7 @@ describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/r
   };
 
   before(async () => {
-    fleet = await LocalFleet.start({ replicas: 3, ttlSeconds: 1 });
+    fleet = await startRngFleet({ replicas: 3, ttlSeconds: 1 });
   });
   after(async () => {
     await Promise.all(pools.map((p) => p.close()));

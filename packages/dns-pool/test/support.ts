@@ -1,7 +1,7 @@
 import { ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { Rng } from "@rngbalance/proto";
 
-export { freePort } from "@rngbalance/local-fleet";
+export { freePort, until } from "@rngbalance/testkit";
 
 /** How often each value occurs. */
 export function countBy<T>(values: Iterable<T>): Map<T, number> {
@@ -50,14 +50,4 @@ export function startLoad(
       await Promise.all(workers);
     },
   };
-}
-
-/** Polls `condition` every 5 ms; returns how long it took, or throws naming `what`. */
-export async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return Date.now() - started;
 }

@@ -1,9 +1,27 @@
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server";
+import { freePort } from "@rngbalance/testkit";
 import { EmbeddedDnsServer } from "./dns-server.js";
-import { freePort } from "./free-port.js";
+
+/** What the fleet needs of one pod: where it listens, and how to stop it. */
+export interface FleetPod {
+  /** Its pod IP. */
+  readonly host: string;
+  /** "host:port". */
+  readonly address: string;
+  /** Stops it with `signal` (SIGTERM: a graceful drain; SIGKILL: a crash) and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<unknown>;
+}
+
+/** Starts one pod listening on `host:port`, with `args` for it. */
+export type PodSpawner<P extends FleetPod> = (pod: {
+  host: string;
+  port: number;
+  args: string[];
+}) => Promise<P>;
 
 /** Options of {@link LocalFleet.start}. */
-export interface LocalFleetOptions {
+export interface LocalFleetOptions<P extends FleetPod> {
+  /** Starts a pod: e.g. an `rng-server` process (the Rng server app's `startRngFleet` passes that). */
+  spawn: PodSpawner<P>;
   /** How many servers to start. Default 3. */
   replicas?: number;
   /** The headless Service name the DNS server answers for. Default "rng-headless". */
@@ -12,20 +30,18 @@ export interface LocalFleetOptions {
   port?: number;
   /** TTL of the DNS records, in seconds. Default 1. */
   ttlSeconds?: number;
-  /** Extra `rng-server` flags for every server. */
-  serverArgs?: string[];
   /** DNS server port; 0 picks a free one. Default 0. */
   dnsPort?: number;
 }
 
 /**
- * A Kubernetes headless Service on one machine: `rng-server` processes on
+ * A Kubernetes headless Service on one machine: server processes on
  * distinct loopback "pod IPs" (127.0.0.2, 127.0.0.3, ...; Linux routes all
  * of 127/8 to lo) and an embedded DNS server playing kube-dns, whose A
  * records follow the pods like EndpointSlices do.
  */
-export class LocalFleet {
-  private readonly running = new Map<string, RngServerProcess>();
+export class LocalFleet<P extends FleetPod> {
+  private readonly running = new Map<string, P>();
   private nextIp = 0;
 
   private constructor(
@@ -35,15 +51,15 @@ export class LocalFleet {
     readonly name: string,
     /** The port every pod listens on. */
     readonly port: number,
-    private readonly serverArgs: string[],
+    private readonly spawn: PodSpawner<P>,
   ) {}
 
   /** Starts the DNS server and `replicas` servers, each in DNS once it listens. */
-  static async start(options: LocalFleetOptions = {}): Promise<LocalFleet> {
+  static async start<P extends FleetPod>(options: LocalFleetOptions<P>): Promise<LocalFleet<P>> {
     const dns = await EmbeddedDnsServer.start({ port: options.dnsPort ?? 0 });
     const name = options.name ?? "rng-headless";
     dns.setRecords(name, { a: [], ttl: options.ttlSeconds ?? 1 });
-    const fleet = new LocalFleet(dns, name, options.port || (await freePort()), options.serverArgs ?? []);
+    const fleet = new LocalFleet(dns, name, options.port || (await freePort()), options.spawn);
     try {
       await fleet.scaleTo(options.replicas ?? 3);
     } catch (err) {
@@ -59,7 +75,7 @@ export class LocalFleet {
   }
 
   /** The running servers, oldest first. */
-  get servers(): RngServerProcess[] {
+  get servers(): P[] {
     return [...this.running.values()];
   }
 
@@ -70,9 +86,9 @@ export class LocalFleet {
   }
 
   /** Starts one more server at a new pod IP and adds it to DNS (scale up by one). */
-  async addServer(extraArgs: string[] = []): Promise<RngServerProcess> {
+  async addServer(extraArgs: string[] = []): Promise<P> {
     const host = this.allocateIp();
-    const server = await spawnRngServer({ host, port: this.port, args: [...this.serverArgs, ...extraArgs] });
+    const server = await this.spawn({ host, port: this.port, args: extraArgs });
     this.running.set(server.address, server);
     this.dns.addAddress(this.name, host);
     return server;
@@ -82,10 +98,11 @@ export class LocalFleet {
    * Takes a server out as Kubernetes does on scale-down: DNS first, then
    * SIGTERM (graceful drain), or SIGKILL with `kill: true` (a crash).
    */
-  async removeServer(server: RngServerProcess, { kill = false }: { kill?: boolean } = {}) {
+  removeServer(server: P, { kill = false }: { kill?: boolean } = {}): ReturnType<P["stop"]> {
     this.dns.removeAddress(this.name, server.host);
     this.running.delete(server.address);
-    return server.stop(kill ? "SIGKILL" : "SIGTERM");
+    // The pod's own stop() type (e.g. its exit status), which FleetPod only knows as unknown.
+    return server.stop(kill ? "SIGKILL" : "SIGTERM") as ReturnType<P["stop"]>;
   }
 
   /** Adds or removes servers (newest first) until `replicas` run. */

@@ -39,6 +39,11 @@ export class ReflectionIndex {
   private readonly files = new Map<string, DescFile>();
   private readonly serviceNames: string[];
 
+  /** The fully-qualified names of the services described, sorted. */
+  get services(): readonly string[] {
+    return this.serviceNames;
+  }
+
   constructor(services: readonly DescService[]) {
     this.serviceNames = services.map((s) => s.typeName).sort();
     const visit = (file: DescFile) => {

@@ -1,0 +1,23 @@
+import { LocalFleet, type LocalFleetOptions } from "@rngbalance/local-fleet";
+import { type RngServerProcess, spawnRngServer } from "./process.js";
+
+/** A fleet of `rng-server` pods. */
+export type RngFleet = LocalFleet<RngServerProcess>;
+
+/** Options of {@link startRngFleet}: the fleet's, plus rng-server flags for every pod. */
+export interface RngFleetOptions extends Omit<LocalFleetOptions<RngServerProcess>, "spawn"> {
+  /** Extra `rng-server` flags for every server. */
+  serverArgs?: string[];
+}
+
+/**
+ * A headless Service of `rng-server` pods on loopback pod IPs behind the
+ * embedded DNS server (see LocalFleet), for tests, the demo and the bench.
+ */
+export function startRngFleet(options: RngFleetOptions = {}): Promise<RngFleet> {
+  const { serverArgs = [], ...fleet } = options;
+  return LocalFleet.start({
+    ...fleet,
+    spawn: ({ host, port, args }) => spawnRngServer({ host, port, args: [...serverArgs, ...args] }),
+  });
+}

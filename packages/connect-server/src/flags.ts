@@ -1,0 +1,133 @@
+import type { FlagSpec, FlagValues } from "@rngbalance/cli";
+import { type ConnectServerSettings, CONNECT_SERVER_DEFAULTS as D } from "./options.js";
+
+const MS_MAX = 2 ** 31 - 1;
+
+/**
+ * The command-line flags for every {@link ConnectServerSettings} field,
+ * each also read from `<envPrefix>_<NAME>` (e.g. RNG_DRAIN_TIMEOUT_MS), with
+ * the defaults of CONNECT_SERVER_DEFAULTS unless `defaults` overrides some.
+ * A service's `main` spreads these into its own flags and passes the
+ * parsed values to {@link settingsFromFlags}.
+ */
+export function connectServerFlags(envPrefix: string, defaults: { port?: number; host?: string } = {}) {
+  const env = (name: string) => `${envPrefix}_${name}`;
+  const ms = (name: string, dflt: number, help: string, min = 0) =>
+    ({ type: "int", env: env(name), default: dflt, min, max: MS_MAX, help }) as const;
+  return {
+    host: {
+      type: "string",
+      env: env("HOST"),
+      default: defaults.host ?? D.host,
+      placeholder: "addr",
+      help: "listen address",
+    },
+    port: {
+      type: "int",
+      env: env("PORT"),
+      default: defaults.port ?? D.port,
+      max: 65535,
+      help: "listen port (0 = any free)",
+    },
+    "read-max-bytes": { ...ms("READ_MAX_BYTES", D.readMaxBytes, "largest request message", 1) },
+    "json-read-max-bytes": {
+      ...ms("JSON_READ_MAX_BYTES", D.jsonReadMaxBytes, "largest JSON request message", 1),
+    },
+    "json-max-depth": {
+      type: "int",
+      env: env("JSON_MAX_DEPTH"),
+      default: D.jsonMaxDepth,
+      min: 1,
+      max: 10_000,
+      help: "deepest JSON nesting",
+    },
+    "drain-timeout-ms": ms(
+      "DRAIN_TIMEOUT_MS",
+      D.drainTimeoutMs,
+      "in-flight calls may finish; then UNAVAILABLE",
+    ),
+    "shutdown-delay-ms": ms("SHUTDOWN_DELAY_MS", D.shutdownDelayMs, "serve NOT_SERVING first"),
+    "max-connection-age-ms": ms("MAX_CONNECTION_AGE_MS", D.maxConnectionAgeMs, "GOAWAY after (0 = off)"),
+    "max-connection-age-grace-ms": ms(
+      "MAX_CONNECTION_AGE_GRACE_MS",
+      D.maxConnectionAgeGraceMs,
+      "then calls may finish",
+    ),
+    "detect-timeout-ms": ms("DETECT_TIMEOUT_MS", D.detectTimeoutMs, "first bytes of a connection", 1),
+    "http1-headers-timeout-ms": ms(
+      "HTTP1_HEADERS_TIMEOUT_MS",
+      D.http1HeadersTimeoutMs,
+      "HTTP/1.1 request headers",
+      1,
+    ),
+    "http1-request-timeout-ms": ms(
+      "HTTP1_REQUEST_TIMEOUT_MS",
+      D.http1RequestTimeoutMs,
+      "HTTP/1.1 whole request",
+      1,
+    ),
+    "http1-keepalive-timeout-ms": ms(
+      "HTTP1_KEEPALIVE_TIMEOUT_MS",
+      D.http1KeepaliveTimeoutMs,
+      "HTTP/1.1 idle keep-alive",
+      1,
+    ),
+    "idle-timeout-ms": ms("IDLE_TIMEOUT_MS", D.idleTimeoutMs, "HTTP/2 GOAWAY with no call (0 = off)"),
+    "keepalive-time-ms": ms("KEEPALIVE_TIME_MS", D.keepaliveTimeMs, "HTTP/2 PING period (0 = off)"),
+    "keepalive-timeout-ms": ms("KEEPALIVE_TIMEOUT_MS", D.keepaliveTimeoutMs, "unanswered PING cuts", 1),
+    "keepalive-min-time-ms": ms(
+      "KEEPALIVE_MIN_TIME_MS",
+      D.keepaliveMinTimeMs,
+      "client PINGs faster: too_many_pings",
+    ),
+    "keepalive-permit-without-calls": {
+      type: "boolean",
+      env: env("KEEPALIVE_PERMIT_WITHOUT_CALLS"),
+      help: "allow client PINGs with no call",
+    },
+    "max-concurrent-streams": {
+      type: "int",
+      env: env("MAX_CONCURRENT_STREAMS"),
+      default: D.maxConcurrentStreams,
+      min: 1,
+      max: 2 ** 32 - 1,
+      help: "HTTP/2 calls per connection",
+    },
+    "max-connections": {
+      type: "int",
+      env: env("MAX_CONNECTIONS"),
+      default: D.maxConnections,
+      max: 1_000_000,
+      help: "open connections (0 = no cap)",
+    },
+  } as const satisfies Record<string, FlagSpec>;
+}
+
+/** The flags {@link connectServerFlags} declares. */
+export type ConnectServerFlags = ReturnType<typeof connectServerFlags>;
+
+/** The settings the parsed {@link connectServerFlags} ask for. */
+export function settingsFromFlags(v: FlagValues<ConnectServerFlags>): Required<ConnectServerSettings> {
+  return {
+    host: v.host || D.host,
+    port: v.port,
+    readMaxBytes: v["read-max-bytes"],
+    jsonReadMaxBytes: v["json-read-max-bytes"],
+    jsonMaxDepth: v["json-max-depth"],
+    drainTimeoutMs: v["drain-timeout-ms"],
+    shutdownDelayMs: v["shutdown-delay-ms"],
+    maxConnectionAgeMs: v["max-connection-age-ms"],
+    maxConnectionAgeGraceMs: v["max-connection-age-grace-ms"],
+    detectTimeoutMs: v["detect-timeout-ms"],
+    http1HeadersTimeoutMs: v["http1-headers-timeout-ms"],
+    http1RequestTimeoutMs: v["http1-request-timeout-ms"],
+    http1KeepaliveTimeoutMs: v["http1-keepalive-timeout-ms"],
+    idleTimeoutMs: v["idle-timeout-ms"],
+    keepaliveTimeMs: v["keepalive-time-ms"],
+    keepaliveTimeoutMs: v["keepalive-timeout-ms"],
+    keepaliveMinTimeMs: v["keepalive-min-time-ms"],
+    keepalivePermitWithoutCalls: v["keepalive-permit-without-calls"],
+    maxConcurrentStreams: v["max-concurrent-streams"],
+    maxConnections: v["max-connections"],
+  };
+}

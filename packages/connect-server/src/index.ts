@@ -1,0 +1,21 @@
+/**
+ * A production Connect server for Node in one call. `startConnectServer`
+ * serves the routes you give it over gRPC, gRPC-Web and Connect on one port
+ * (h2c and HTTP/1.1, told apart by the connection preface), adds
+ * grpc.health.v1 and server reflection, drains gracefully, and applies a
+ * connection policy that keeps one bad client from hurting the others.
+ *
+ * @packageDocumentation
+ */
+export { type ConnectHandlerOptions, createConnectHandler, type NodeHandler } from "./connect-handler.js";
+export { type ConnectServerFlags, connectServerFlags, settingsFromFlags } from "./flags.js";
+export { percentEncodeGrpcMessage } from "./grpc-message.js";
+export { createHealthService, HealthRegistry } from "./health.js";
+export { type Http2ConnectionPolicy, Http2Sessions } from "./http2-sessions.js";
+export { type JsonFraming, type JsonLimits, jsonFraming, limitJsonBody } from "./json-limits.js";
+export { DualProtocolListener, type DualProtocolListenerOptions } from "./listener.js";
+export { createJsonLogger, type LogFields, type Logger, type LogLevel } from "./log.js";
+export { CONNECT_SERVER_DEFAULTS, type ConnectServerOptions, type ConnectServerSettings } from "./options.js";
+export { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
+export { type ConnectServer, startConnectServer } from "./server.js";
+export { createUnknownMethodFallback } from "./unknown-method.js";

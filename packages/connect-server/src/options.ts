@@ -1,0 +1,122 @@
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, ContextValues } from "@connectrpc/connect";
+import type { NodeHandler } from "./connect-handler.js";
+import type { Logger } from "./log.js";
+
+/**
+ * Every default of the server, in one place: `startConnectServer` and the
+ * command-line flags (`CONNECT_SERVER_FLAGS`, and so `--help`) read them here.
+ */
+export const CONNECT_SERVER_DEFAULTS = {
+  host: "0.0.0.0",
+  port: 8080,
+  readMaxBytes: 4 * 1024 * 1024,
+  jsonReadMaxBytes: 1024 * 1024,
+  jsonMaxDepth: 100,
+  drainTimeoutMs: 10_000,
+  shutdownDelayMs: 0,
+  maxConnectionAgeMs: 0,
+  maxConnectionAgeGraceMs: 10_000,
+  detectTimeoutMs: 10_000,
+  http1HeadersTimeoutMs: 10_000,
+  http1RequestTimeoutMs: 60_000,
+  http1KeepaliveTimeoutMs: 5_000,
+  idleTimeoutMs: 300_000,
+  keepaliveTimeMs: 60_000,
+  keepaliveTimeoutMs: 20_000,
+  keepaliveMinTimeMs: 300_000,
+  keepalivePermitWithoutCalls: false,
+  maxConcurrentStreams: 250,
+  maxConnections: 0,
+} as const;
+
+/** The tunables of a server: where it listens, its limits and timeouts. Defaults in {@link CONNECT_SERVER_DEFAULTS}. */
+export interface ConnectServerSettings {
+  /** Address to listen on. Default "0.0.0.0". */
+  host?: string;
+  /** Port to listen on; 0 picks a free port. Default 8080. */
+  port?: number;
+  /** Largest request message accepted, in bytes; larger ones fail with RESOURCE_EXHAUSTED. Default 4 MiB. */
+  readMaxBytes?: number;
+  /**
+   * Largest JSON request (Connect JSON, or a +json codec message), in bytes;
+   * larger ones fail with RESOURCE_EXHAUSTED before they are parsed. Default 1 MiB.
+   */
+  jsonReadMaxBytes?: number;
+  /** Deepest nesting of a JSON request; deeper ones fail with INVALID_ARGUMENT unparsed. Default 100. */
+  jsonMaxDepth?: number;
+  /**
+   * After a drain starts (and `shutdownDelayMs` has passed), how long
+   * in-flight calls may run. At the deadline their handlers' signals abort
+   * with UNAVAILABLE, and calls still open end with UNAVAILABLE, so clients
+   * retry them elsewhere. Default 10000.
+   */
+  drainTimeoutMs?: number;
+  /**
+   * After a drain starts, how long the server keeps serving (with health
+   * NOT_SERVING) before it stops accepting and sends GOAWAY, so that load
+   * balancers and DNS see the change first. Default 0.
+   */
+  shutdownDelayMs?: number;
+  /**
+   * Close each HTTP/2 connection (GOAWAY) after it has lived this long, ±10 %
+   * jitter, so that clients reconnect and re-resolve DNS: the fix for
+   * grpc-go/grpc-js clients that never re-resolve otherwise (gRFC A9).
+   * 0 disables. Default 0.
+   */
+  maxConnectionAgeMs?: number;
+  /** After max connection age, how long calls may finish before the connection is cut. Default 10000. */
+  maxConnectionAgeGraceMs?: number;
+  /**
+   * How long a new connection may take to show whether it speaks HTTP/2 or
+   * HTTP/1.1 (its first 24 bytes at most), from accept. Default 10000.
+   */
+  detectTimeoutMs?: number;
+  /** HTTP/1.1: time to receive a request's headers (Node's headersTimeout). Default 10000. */
+  http1HeadersTimeoutMs?: number;
+  /** HTTP/1.1: time to receive a whole request (Node's requestTimeout). Default 60000. */
+  http1RequestTimeoutMs?: number;
+  /** HTTP/1.1: how long an idle keep-alive connection stays open. Default 5000. */
+  http1KeepaliveTimeoutMs?: number;
+  /** HTTP/2: GOAWAY a connection with no call for this long (MaxConnectionIdle). 0 disables. Default 300000. */
+  idleTimeoutMs?: number;
+  /** HTTP/2: PING each connection this often; 0 disables. Default 60000. */
+  keepaliveTimeMs?: number;
+  /** HTTP/2: a PING unanswered this long cuts the connection. Default 20000. */
+  keepaliveTimeoutMs?: number;
+  /**
+   * HTTP/2 ping enforcement: a client pinging more often than this (with
+   * nothing sent in between) gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
+   * on its third strike, as from grpc-go. Default 300000 (grpc-go's).
+   */
+  keepaliveMinTimeMs?: number;
+  /** HTTP/2 ping enforcement: allow pings on a connection with no call. Default false. */
+  keepalivePermitWithoutCalls?: boolean;
+  /** HTTP/2: most calls open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). Default 250. */
+  maxConcurrentStreams?: number;
+  /** Most open connections; more are closed as they arrive. 0 = no cap. Default 0. */
+  maxConnections?: number;
+}
+
+/** Options of `startConnectServer`: the services, and the settings. */
+export interface ConnectServerOptions extends ConnectServerSettings {
+  /** Registers the services, as connect-node's `connectNodeAdapter` routes. */
+  routes(router: ConnectRouter): void;
+  /**
+   * The services `routes` registers. Health answers SERVING for each (and
+   * for "", the whole server) once listening, and reflection describes them.
+   */
+  services: readonly DescService[];
+  /** Context values for each call's handler context, as connect-node's option. Default: none. */
+  contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
+  /** Answers paths that no service serves. Default: UNIMPLEMENTED (gRPC) or 404 (Connect), naming the services. */
+  fallback?: NodeHandler;
+  /** Health status per service at start: SERVING unless listed here as not serving. Default: all serving. */
+  notServing?: readonly string[];
+  /** More fields for the "listening" log line (e.g. the instance's identity). Default: none. */
+  listeningFields?: Record<string, unknown>;
+  /** Logger; default JSON lines on stdout. */
+  logger?: Logger;
+}

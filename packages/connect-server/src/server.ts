@@ -1,0 +1,173 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import type * as net from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@rngbalance/proto";
+import { createConnectHandler } from "./connect-handler.js";
+import { createHealthService, HealthRegistry } from "./health.js";
+import { Http2Sessions } from "./http2-sessions.js";
+import { DualProtocolListener } from "./listener.js";
+import { createJsonLogger } from "./log.js";
+import { CONNECT_SERVER_DEFAULTS, type ConnectServerOptions } from "./options.js";
+import { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
+import { createUnknownMethodFallback } from "./unknown-method.js";
+
+/** A running server. */
+export interface ConnectServer {
+  /** The bound address; the port is the real one when 0 was asked. */
+  readonly address: net.AddressInfo;
+  /** The health registry, to flip statuses (e.g. on dependency loss, or in tests). */
+  readonly health: HealthRegistry;
+  /**
+   * Drains gracefully: health NOT_SERVING, wait `shutdownDelayMs`, stop
+   * accepting (closing connections that never sent a request), GOAWAY every
+   * HTTP/2 connection, let in-flight calls finish (at most
+   * `drainTimeoutMs`), then end what is left with UNAVAILABLE and close
+   * every connection, however idle or stalled. Idempotent.
+   */
+  drain(): Promise<void>;
+}
+
+/** After the drain deadline, how long handlers get to answer UNAVAILABLE before their calls are refused. */
+const CUT_GRACE_MS = 250;
+/** Why calls cut by a drain end, as the client sees it. */
+const SHUTTING_DOWN = "the server is shutting down: retry on another instance";
+
+/**
+ * Starts a Connect server: gRPC, gRPC-Web and Connect over h2c and HTTP/1.1
+ * on one port, with grpc.health.v1 and server reflection for `services`,
+ * graceful drain, and the connection policy of {@link ConnectServerSettings}.
+ */
+export async function startConnectServer(options: ConnectServerOptions): Promise<ConnectServer> {
+  const o = { ...CONNECT_SERVER_DEFAULTS, ...withoutUndefined(options) };
+  const logger = options.logger ?? createJsonLogger();
+  const health = new HealthRegistry();
+  const reflection = new ReflectionIndex([...options.services, Health, ...reflectionServices]);
+  // Aborted at the drain deadline: every handler's signal then fires with
+  // UNAVAILABLE, and handlers that honour it end their calls properly.
+  const shutdown = new AbortController();
+  let draining = false;
+
+  const handler = createConnectHandler({
+    readMaxBytes: o.readMaxBytes,
+    json: { readMaxBytes: o.jsonReadMaxBytes, maxDepth: o.jsonMaxDepth },
+    shutdownSignal: shutdown.signal,
+    ...(options.contextValues ? { contextValues: options.contextValues } : {}),
+    routes(router) {
+      options.routes(router);
+      router.service(Health, createHealthService(health));
+      for (const service of reflectionServices) router.service(service, createReflectionService(reflection));
+    },
+    fallback: options.fallback ?? createUnknownMethodFallback(reflection.services),
+    onHandlerError(err, h) {
+      logger.log("warn", "writing a response failed", {
+        method: `${h.service.typeName}/${h.method.name}`,
+        err,
+      });
+    },
+  });
+
+  const h1Sockets = new Set<net.Socket>();
+  // HTTP/1.1 sockets with a request being answered; the others are idle or
+  // still sending headers, and a drain closes them at once.
+  const h1Busy = new WeakSet<net.Socket>();
+  const closeIdleHttp1 = () => {
+    for (const socket of h1Sockets) if (!h1Busy.has(socket)) socket.destroy();
+  };
+  const h1 = http.createServer(
+    {
+      headersTimeout: o.http1HeadersTimeoutMs,
+      requestTimeout: o.http1RequestTimeoutMs,
+      keepAliveTimeout: o.http1KeepaliveTimeoutMs,
+      // Node checks the two timeouts above on this period (default 30 s).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, o.http1HeadersTimeoutMs / 4)),
+    },
+    (req, res) => {
+      // During a drain, HTTP/1.1 connections close after their current response.
+      if (draining) res.setHeader("Connection", "close");
+      h1Busy.add(req.socket);
+      res.once("close", () => h1Busy.delete(req.socket));
+      handler(req, res);
+    },
+  );
+  h1.on("connection", (socket: net.Socket) => {
+    h1Sockets.add(socket);
+    socket.once("close", () => h1Sockets.delete(socket));
+  });
+
+  const sessions = new Http2Sessions(o, logger);
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: o.maxConcurrentStreams } }, handler);
+  h2.on("session", (session) => sessions.add(session));
+
+  const listener = new DualProtocolListener(h1, h2, { ...o, logger });
+  const address = await listener.listen(o.host, o.port);
+  // The HTTP/1.1 server is fed sockets by the listener and never listens
+  // itself, but Node starts its header/request timeout checks (and the
+  // connection list closeIdleConnections() needs) on "listening".
+  h1.emit("listening");
+  const notServing = new Set(options.notServing ?? []);
+  for (const service of ["", ...options.services.map((s) => s.typeName)]) {
+    health.setStatus(service, notServing.has(service) ? ServingStatus.NOT_SERVING : ServingStatus.SERVING);
+  }
+  logger.log("info", "listening", {
+    ...options.listeningFields,
+    address: `${address.address}:${address.port}`,
+    protocols: ["grpc", "grpc-web", "connect"],
+  });
+
+  let drained: Promise<void> | undefined;
+  return {
+    address,
+    health,
+    drain() {
+      drained ??= drain();
+      return drained;
+    },
+  };
+
+  async function drain(): Promise<void> {
+    const started = Date.now();
+    draining = true;
+    health.shutdown();
+    logger.log("info", "draining", { shutdownDelayMs: o.shutdownDelayMs, drainTimeoutMs: o.drainTimeoutMs });
+    if (o.shutdownDelayMs) await sleep(o.shutdownDelayMs);
+    // Stops accepting, and closes connections still being detected: no call is on them.
+    const closed = listener.close();
+    // GOAWAY: the client may not open new streams here, and each
+    // connection closes once its open streams have finished.
+    sessions.goawayAll();
+    const open = () => sessions.size + h1Sockets.size;
+    await waitWhile(() => open() > 0, Date.now() + o.drainTimeoutMs, closeIdleHttp1);
+    // Connections the deadline caught with calls still open.
+    const cut = open();
+    if (cut > 0) {
+      // The deadline: handlers see their signal abort with UNAVAILABLE, and
+      // get a moment to answer with it; whatever is left is refused.
+      shutdown.abort(new ConnectError(SHUTTING_DOWN, Code.Unavailable));
+      await waitWhile(() => open() > 0, Date.now() + CUT_GRACE_MS, closeIdleHttp1);
+      sessions.cutAll(SHUTTING_DOWN);
+      for (const socket of h1Sockets) socket.destroy();
+    }
+    await closed;
+    sessions.stop();
+    h1.close();
+    logger.log("info", "drained", { tookMs: Date.now() - started, connectionsCut: cut });
+  }
+}
+
+/** Runs `tick` and waits while `condition` holds, until `deadline`. */
+async function waitWhile(condition: () => boolean, deadline: number, tick: () => void): Promise<void> {
+  while (condition() && Date.now() < deadline) {
+    tick();
+    await sleep(10);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `options` without the keys set to undefined, so spreading it over defaults keeps them. */
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

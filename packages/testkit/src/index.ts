@@ -1,0 +1,23 @@
+/**
+ * Test infrastructure for every package and app of the repository, in one
+ * place: node child processes (the environment they need under node:test,
+ * their output lines, servers that log JSON), waiting for a condition, and
+ * free ports.
+ *
+ * @packageDocumentation
+ */
+export { childProcessEnv } from "./env.js";
+export { freePort } from "./free-port.js";
+export {
+  type ExitStatus,
+  type NodeProcess,
+  runNode,
+  type SpawnNodeOptions,
+  spawnNode,
+} from "./node-process.js";
+export {
+  type JsonLogServerProcess,
+  type SpawnJsonLogServerOptions,
+  spawnJsonLogServer,
+} from "./server-process.js";
+export { until } from "./until.js";

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { childProcessEnv, freePort, runNode, spawnJsonLogServer, spawnNode, until } from "../src/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "testkit-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let scripts = 0;
+/** A script file with `body` (node cannot run a data: URL as its main module). */
+const SCRIPT = (body: string) => {
+  const file = join(dir, `script-${scripts++}.mjs`);
+  writeFileSync(file, body);
+  return file;
+};
+
+describe("testkit", () => {
+  it("childProcessEnv drops NODE_TEST_CONTEXT and adds extras", () => {
+    const env = childProcessEnv({ EXTRA: "1" });
+    assert.equal(env.NODE_TEST_CONTEXT, undefined);
+    assert.equal(env.EXTRA, "1");
+  });
+
+  it("runNode returns the exit status and output; spawnNode waits for lines", async () => {
+    const r = await runNode(SCRIPT('console.log("a");console.error("b");process.exit(3)'), []);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [3, "a\n", "b\n"]);
+    const p = spawnNode(
+      SCRIPT('let i=0;const t=setInterval(()=>{console.log("tick "+i++);if(i>3)clearInterval(t)},10)'),
+      [],
+    );
+    await p.waitForLines(/^tick \d$/, 3);
+    assert.equal((await p.exited).code, 0);
+    await assert.rejects(p.waitForLines(/never/, 1, 100), /exited before 1 lines matching/);
+  });
+
+  it("spawnJsonLogServer resolves on the ready line, and rejects with stderr when the server dies first", async () => {
+    const port = await freePort();
+    const server = await spawnJsonLogServer({
+      main: SCRIPT(
+        `import("node:net").then(({createServer})=>{const srv=createServer();srv.listen(${port},"127.0.0.1",()=>console.log(JSON.stringify({msg:"listening",address:"127.0.0.1:${port}"})));process.on("SIGTERM",()=>srv.close(()=>process.exit(0)))})`,
+      ),
+      name: "fake",
+    });
+    assert.equal(server.port, port);
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: server.host, port }, () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.on("error", reject);
+    });
+    assert.deepEqual(await server.stop(), { code: 0, signal: null });
+    await assert.rejects(
+      spawnJsonLogServer({ main: SCRIPT('console.error("boom");process.exit(1)'), name: "fake" }),
+      /fake exited \(1\) before listening: boom/,
+    );
+  });
+
+  it("until returns how long it took, or throws naming what it waited for", async () => {
+    const started = Date.now();
+    assert.ok((await until(() => Date.now() - started > 20, 1000, "time")) >= 20);
+    await assert.rejects(
+      until(() => false, 30, "nothing"),
+      /nothing: not within 30 ms/,
+    );
+  });
+});
