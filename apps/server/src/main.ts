@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { createJsonLogger } from "@rngbalance/connect-server";
+import type { Telemetry } from "@rngbalance/telemetry";
 import { ConfigError, parseServerConfig, USAGE } from "./config.js";
 import { startRngServer } from "./server.js";
 
@@ -15,8 +16,26 @@ if (parsed.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
-const { logLevel, ...config } = parsed.config;
+const { logLevel, metricsAddr, ...config } = parsed.config;
 const logger = createJsonLogger({ minLevel: logLevel });
+
+// The SDK loads only when asked for: without it the server's instruments are no-ops.
+let telemetry: Telemetry | undefined;
+if (metricsAddr !== undefined || Object.keys(process.env).some((k) => k.startsWith("OTEL_"))) {
+  const { startTelemetry } = await import("@rngbalance/telemetry");
+  try {
+    telemetry = await startTelemetry({
+      serviceName: "rng-server",
+      metricsAddr,
+      warn: (message) => logger.log("warn", message),
+    });
+  } catch (err) {
+    logger.log("error", "cannot serve metrics", { err, metricsAddr, hint: "check --metrics-addr" });
+    process.exit(1);
+  }
+  if (telemetry.metricsAddress)
+    logger.log("info", "metrics", { address: telemetry.metricsAddress, path: "/metrics" });
+}
 
 try {
   const server = await startRngServer({ ...config, logger });
@@ -27,13 +46,17 @@ try {
       process.exit(1);
     }
     logger.log("info", "signal received", { signal });
-    server.drain().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.log("error", "drain failed", { err });
-        process.exit(1);
-      },
-    );
+    server
+      .drain()
+      // Metrics and spans of the last calls are flushed before exit.
+      .then(() => telemetry?.shutdown())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.log("error", "drain failed", { err });
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);

@@ -16,6 +16,8 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import { type JsonLimits, jsonFraming, limitJsonBody } from "./json-limits.js";
+import { serveObserved } from "./telemetry/observe.js";
+import { ServerTelemetry } from "./telemetry/server-telemetry.js";
 
 /** A Node request handler for HTTP/1.1 and HTTP/2 (compatibility API). */
 export type NodeHandler = (
@@ -33,6 +35,12 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
   json: JsonLimits;
   /** Context values for each request's handler context, as connectNodeAdapter's option. Default: none. */
   contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
+  /**
+   * Metrics and spans of every call (gRFC A66 server instruments, a SERVER
+   * span continuing the client's trace). `false` turns them off. Default: a
+   * {@link ServerTelemetry} on the global providers (a no-op without an SDK).
+   */
+  telemetry?: ServerTelemetry | false;
   /** Called when writing a response fails for a reason other than the client going away. */
   onHandlerError?: (err: unknown, handler: UniversalHandler) => void;
 }
@@ -51,6 +59,10 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
   options.routes(router);
   const paths = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) paths.set(handler.requestPath, handler);
+  // Every call served here passes the one telemetry hook below.
+  const telemetry = options.telemetry === false ? undefined : (options.telemetry ?? new ServerTelemetry());
+  const methodNames = new Map<UniversalHandler, string>();
+  for (const h of router.handlers) methodNames.set(h, `${h.service.typeName}/${h.method.name}`);
   const fallback: NodeHandler =
     options.fallback ??
     ((_req, res) => {
@@ -69,6 +81,11 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
       const body = uReq.body as AsyncIterable<Uint8Array>;
       const length = req.headers["content-length"];
       Object.assign(uReq, { body: limitJsonBody(body, framing, options.json, length) });
+    }
+    const call = telemetry?.startCall(methodNames.get(handler) ?? "other", req.headers);
+    if (call) {
+      serveObserved(handler, uReq, res, call, req.headers["content-type"], options.onHandlerError);
+      return;
     }
     handler(uReq)
       .then((uRes) => universalResponseToNodeResponse(uRes, res))

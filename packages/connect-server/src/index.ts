@@ -18,4 +18,10 @@ export { createJsonLogger, type LogFields, type Logger, type LogLevel } from "./
 export { CONNECT_SERVER_DEFAULTS, type ConnectServerOptions, type ConnectServerSettings } from "./options.js";
 export { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
 export { type ConnectServer, startConnectServer } from "./server.js";
+export { type Framing, framingOf, MessageCounter, responseCode } from "./telemetry/framing.js";
+export {
+  type ServerCall,
+  ServerTelemetry,
+  type ServerTelemetryOptions,
+} from "./telemetry/server-telemetry.js";
 export { createUnknownMethodFallback } from "./unknown-method.js";

@@ -53,6 +53,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     json: { readMaxBytes: o.jsonReadMaxBytes, maxDepth: o.jsonMaxDepth },
     shutdownSignal: shutdown.signal,
     ...(options.contextValues ? { contextValues: options.contextValues } : {}),
+    ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
     routes(router) {
       options.routes(router);
       router.service(Health, createHealthService(health));

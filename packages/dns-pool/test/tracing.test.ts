@@ -8,6 +8,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-tr
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
 import { RNSchema, Rng, RngService, SourceSchema } from "@rngbalance/proto";
+import { startRngServer as startRealRngServer } from "@rngbalance/server";
 import { freePort } from "./support.js";
 import { collect, histograms, startRngServer, testMeter, total } from "./telemetry-support.js";
 
@@ -94,6 +95,45 @@ describe("traces: a span per call and per attempt, the trace context in the requ
     );
     assert.equal(attempts[1]?.attributes["previous-rpc-attempts"], 1);
     assert.ok(attempts.every((a) => a.status.code === SpanStatusCode.ERROR));
+  });
+});
+
+describe("end to end: the pool and rng-server (connect-server) in one trace", () => {
+  it("the server span is a child of the client's attempt span, which names the pod that answered", async () => {
+    const quiet = { log() {}, child: () => quiet };
+    const servers = [
+      await startRealRngServer({ host: "127.0.0.2", port: 0, logger: quiet }),
+      await startRealRngServer({ host: "127.0.0.3", port: 0, logger: quiet }),
+    ];
+    const pool = createPoolTransport({
+      target: `ipv4:${servers.map((s) => `${s.address.address}:${s.address.port}`).join(",")}`,
+      connect: "eager",
+    });
+    try {
+      const client = createClient(RngService, pool);
+      for (let i = 0; i < 4; i++) {
+        exporter.reset();
+        const answer = await client.generate({});
+        const spans = exporter.getFinishedSpans();
+        // The server's span ends once its response is handed to Node: maybe after the client's.
+        for (let w = 0; w < 100 && !spans.some((s) => s.kind === SpanKind.SERVER); w++) {
+          await new Promise((r) => setTimeout(r, 10));
+          spans.splice(0, spans.length, ...exporter.getFinishedSpans());
+        }
+        const call = spans.find((s) => s.name === "rng.v1.RngService/Generate" && s.kind === SpanKind.CLIENT);
+        const attempt = spans.find((s) => s.name === "Attempt.rng.v1.RngService/Generate");
+        const server = spans.find((s) => s.kind === SpanKind.SERVER);
+        assert.ok(call && attempt && server, `spans: ${spans.map((s) => `${s.name}/${s.kind}`)}`);
+        assert.equal(server.spanContext().traceId, call.spanContext().traceId, "one trace");
+        assert.equal(server.parentSpanContext?.spanId, attempt.spanContext().spanId);
+        // rng-server answers with its name, "<host>/<address>:<port>": the pod the attempt span names.
+        const pod = `${attempt.attributes["server.address"]}:${attempt.attributes["server.port"]}`;
+        assert.ok(answer.instance.endsWith(`/${pod}`), `${answer.instance} answered; the span names ${pod}`);
+      }
+    } finally {
+      await pool.close();
+      await Promise.all(servers.map((s) => s.drain()));
+    }
   });
 });
 
