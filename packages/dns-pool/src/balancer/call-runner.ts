@@ -1,10 +1,9 @@
 import { performance } from "node:perf_hooks";
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, UnaryResponse } from "@connectrpc/connect";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { type Clock, sleep } from "../clock.js";
 import type { Endpoint } from "../connection/endpoint.js";
-import { connectionLost } from "../errors.js";
 import type { PoolEventBus } from "../events.js";
 import type { OutlierDetector } from "../health/outlier-detector.js";
 import type { CallTelemetry } from "../telemetry/call-telemetry.js";

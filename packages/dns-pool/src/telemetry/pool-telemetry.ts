@@ -6,19 +6,13 @@ import {
   type Meter,
   type MeterProvider,
   metrics,
-  type ObservableCallback,
-  type ObservableCounter,
-  type ObservableGauge,
   ProxyTracerProvider,
-  type UpDownCounter,
 } from "@opentelemetry/api";
 import type { OutlierSweepStats } from "../health/outlier-detection.js";
 import { CallTelemetry } from "./call-telemetry.js";
 import {
   ATTR,
   COUNT_BUCKETS,
-  disconnectReason,
-  goawayReason,
   LATENCY_BUCKETS_S,
   METRIC,
   resolutionFailureReason,
