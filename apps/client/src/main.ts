@@ -108,13 +108,14 @@ await runLoop({
 
 const summary = collector.summary();
 out(config.json ? formatSummaryJson(summary) : `\n${formatSummary(summary)}`);
+// Close gracefully, but never hang on it: every call has ended already.
+await Promise.race([transport.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+// The pool is closed first, so what a scraper sees while lingering is final.
 if (telemetry?.metricsAddress && config.metricsLingerMs > 0) {
   lingering = true;
   await sleep(config.metricsLingerMs, undefined, { signal: lingerStop.signal }).catch(() => undefined);
 }
-// Close gracefully, but never hang on it: every call has ended already.
-const closing = Promise.all([transport.close(), telemetry?.shutdown()]);
-await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+await Promise.race([telemetry?.shutdown(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
 process.stdout.write("", () => process.exit(collectorExitCode()));
 
 /** `--verbose`: the pool's view, on stderr so stdout stays one line per call. */

@@ -115,6 +115,8 @@ describe("parseFlags", () => {
         subsetSize: 2,
         clientIndex: 1,
         clientCount: 6,
+        metricsAddr: undefined,
+        metricsLingerMs: 0,
       },
     );
   });

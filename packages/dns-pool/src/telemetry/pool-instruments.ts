@@ -73,18 +73,32 @@ export function subchannelInstruments(m: Meter, attrs: Attributes): SubchannelTe
 
 /**
  * The pool's observable instruments: endpoints by state and health, calls
- * waiting, picks. Returns what unregisters their callbacks.
+ * waiting, picks. Returns what to call when the pool closes: the final
+ * values (no endpoint, no waiting call, the picks made) are frozen and
+ * reported by the next collection, after which the callbacks unregister,
+ * so a closed pool is neither kept alive by the meter nor reported stale.
  */
 export function observeGauges(
   m: Meter,
   target: Attributes,
-  sources: TelemetrySources,
+  live: TelemetrySources,
   endpointLabel: boolean,
 ): () => void {
+  let sources = live;
+  let closed = false;
   const registered: [ObservableGauge | ObservableCounter, ObservableCallback][] = [];
+  const unregister = () => {
+    for (const [instrument, callback] of registered) instrument.removeCallback(callback);
+    registered.length = 0;
+  };
   const observe = (instrument: ObservableGauge | ObservableCounter, callback: ObservableCallback) => {
-    instrument.addCallback(callback);
-    registered.push([instrument, callback]);
+    const wrapped: ObservableCallback = (result) => {
+      callback(result);
+      // Not from inside the SDK's loop over the callbacks: right after it.
+      if (closed && registered.length > 0) setImmediate(unregister);
+    };
+    instrument.addCallback(wrapped);
+    registered.push([instrument, wrapped]);
   };
   const endpoints = m.createObservableGauge(METRIC.endpoints, {
     unit: "{endpoint}",
@@ -96,6 +110,7 @@ export function observeGauges(
   observe(endpoints, (result) => {
     const counts = new Map<string, number>();
     for (const e of sources.endpoints()) {
+      if (e.state === "") continue;
       const key = `${e.state}|${e.health}`;
       if (!seen.has(key)) seen.set(key, { ...target, [ATTR.state]: e.state, [ATTR.health]: e.health });
       counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -125,7 +140,18 @@ export function observeGauges(
     }
   });
   return () => {
-    for (const [instrument, callback] of registered) instrument.removeCallback(callback);
+    if (closed) return;
+    closed = true;
+    const removed = live.removedCalls();
+    const final = live
+      .endpoints()
+      .map((e) => ({ address: e.address, state: "", health: "", calls: e.calls }));
+    sources = {
+      // Gone from the gauges: every state reads 0.
+      endpoints: () => (endpointLabel ? final : []),
+      waiting: () => 0,
+      removedCalls: () => removed + final.reduce((sum, e) => sum + e.calls, 0),
+    };
   };
 }
 
