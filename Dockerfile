@@ -12,9 +12,12 @@ WORKDIR /src
 # Manifests first: the dependency layer is rebuilt only when they change.
 # Every workspace package's package.json is here (the test enforces it).
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml turbo.json tsconfig.base.json buf.yaml buf.gen.yaml ./
+COPY packages/cli/package.json packages/cli/
+COPY packages/connect-server/package.json packages/connect-server/
 COPY packages/proto/package.json packages/proto/
 COPY packages/dns-pool/package.json packages/dns-pool/
 COPY packages/local-fleet/package.json packages/local-fleet/
+COPY packages/testkit/package.json packages/testkit/
 COPY apps/server/package.json apps/server/
 COPY apps/client/package.json apps/client/
 COPY apps/demo/package.json apps/demo/

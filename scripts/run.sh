@@ -14,5 +14,7 @@ if [ "$(pnpm --version 2>/dev/null || true)" != "$want" ]; then
   fi
   export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 fi
+# turbo prints a telemetry notice on first run and would phone home; neither belongs in CI logs.
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 pnpm install --frozen-lockfile --reporter=silent
 exec pnpm run "$@"

@@ -8,6 +8,8 @@ const child = spawn(
   ["run", "test", "--concurrency=1", "--log-prefix=none", ...process.argv.slice(2)],
   {
     stdio: ["ignore", "pipe", "inherit"],
+    // No telemetry notice or upload from turbo, however the script is started.
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
   },
 );
 const totals = { pass: 0, fail: 0, skipped: 0 };

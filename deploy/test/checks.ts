@@ -5,8 +5,9 @@
  * rng-server does not read). Each returns the problems found; none means
  * consistent.
  */
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { childProcessEnv } from "@rngbalance/testkit";
 import type { K8sObject } from "./kustomize.js";
 
 /** What the manifests must agree with in the apps' code (apps/server, apps/client). */
@@ -21,16 +22,25 @@ export interface AppContract {
   readonly healthServices: readonly string[];
 }
 
-/** Reads the contract from the apps' sources (their usage texts), so a renamed flag or variable shows here. */
+/**
+ * Reads the contract from the apps themselves: the `--help` of the built
+ * rng-server and rng-client (whose tables come from the same flag specs
+ * that parse the command line), so a renamed flag or variable shows here.
+ */
 export function readContract(root: string): AppContract {
-  const config = readFileSync(join(root, "apps/server/src/config.ts"), "utf8");
-  const flags = readFileSync(join(root, "apps/client/src/flags.ts"), "utf8");
-  const port = /int\("port",\s*"RNG_PORT",\s*(\d+)/.exec(config)?.[1];
-  if (port === undefined) throw new Error("apps/server/src/config.ts: cannot find the default port");
+  const help = (main: string) =>
+    execFileSync(process.execPath, [join(root, main), "--help"], {
+      encoding: "utf8",
+      env: childProcessEnv(),
+    });
+  const server = help("apps/server/dist/main.js");
+  const client = help("apps/client/dist/main.js");
+  const port = /--port <n>.*\bRNG_PORT\b.*default (\d+)/.exec(server)?.[1];
+  if (port === undefined) throw new Error("rng-server --help: cannot find the default port");
   return {
     serverPort: Number(port),
-    serverEnv: new Set(config.match(/\bRNG_[A-Z0-9_]+\b/g) ?? []),
-    clientFlags: new Set((flags.match(/--[a-z][a-z-]*/g) ?? []).map((f) => f.slice(2))),
+    serverEnv: new Set(server.match(/\bRNG_[A-Z0-9_]+\b/g) ?? []),
+    clientFlags: new Set((client.match(/--[a-z][a-z-]*/g) ?? []).map((f) => f.slice(2))),
     healthServices: ["", "rng.Rng", "rng.v1.RngService"],
   };
 }

@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startRngFleet } from "@rngbalance/server";
+import { startRngFleet } from "@rngbalance/server/testing";
 import { freePort } from "@rngbalance/testkit";
 import {
   type CellConfig,

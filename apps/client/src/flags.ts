@@ -1,4 +1,11 @@
-import { parseArgs } from "node:util";
+import {
+  FlagError,
+  type FlagSpec,
+  formatDuration,
+  parseFlags as parseCommandLine,
+  parseDuration,
+  renderFlagTable,
+} from "@rngbalance/cli";
 import { type PolicyName, type PoolProtocol, parseTarget } from "@rngbalance/dns-pool";
 
 /** What the command line asks for, every default filled in. */
@@ -39,16 +46,88 @@ export interface ClientConfig {
   readonly metricsLingerMs: number;
 }
 
+/** The flags, from which the parser, the defaults and `--help` all come. */
+export const CLIENT_FLAGS = {
+  target: {
+    type: "string",
+    default: "dns:///rng-headless:8081",
+    placeholder: "target",
+    help: [
+      "what to call",
+      "  dns:///host:port       system resolver, every A/AAAA record",
+      "  dns://ip:port/host:port  ask that DNS server",
+      "  ipv4:a:p,b:p  ipv6:[a]:p  unix:/path   fixed addresses",
+      "  host:port              passthrough: one connection, no balancing",
+    ].join("\n"),
+  },
+  policy: {
+    type: "enum",
+    values: ["round_robin", "pick_first", "least_request"],
+    default: "round_robin",
+    placeholder: "name",
+    help: "round_robin | pick_first | least_request",
+  },
+  protocol: {
+    type: "enum",
+    values: ["grpc", "grpc-web", "connect"],
+    default: "grpc",
+    placeholder: "name",
+    help: "grpc | grpc-web | connect",
+  },
+  connect: {
+    type: "enum",
+    values: ["eager", "lazy"],
+    default: "eager",
+    placeholder: "mode",
+    help: [
+      "eager: connect to every address first and",
+      "wait (at most --timeout) until none is",
+      "still connecting, so the first calls spread;",
+      "lazy: connect on the first call (gRPC's way)",
+    ].join("\n"),
+  },
+  interval: { type: "duration", default: 1000, help: "pause after each call, per worker" },
+  count: { type: "int", default: 0, help: "stop after n calls (0 = until interrupted)" },
+  concurrency: { type: "int", default: 1, min: 1, max: 1000, help: "calls in flight at once (1-1000)" },
+  timeout: { type: "duration", default: 2000, positive: true, help: "deadline of each call (> 0)" },
+  "subset-size": {
+    type: "int",
+    min: 1,
+    help: "connect to at most n of the endpoints,\nchosen per client (see dns-pool's docs/subsetting.md)",
+  },
+  "client-index": { type: "int", placeholder: "i", help: "this client's index among --client-count" },
+  "client-count": { type: "int", min: 1, help: "clients: with --client-index, exact balance" },
+  "metrics-addr": {
+    type: "string",
+    env: "RNG_CLIENT_METRICS_ADDR",
+    placeholder: "host:port",
+    help: "serve Prometheus metrics at /metrics\n(e.g. 0.0.0.0:9464, :9464)",
+    validate: (v) =>
+      /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$/.test(v) ? undefined : "must be host:port, e.g. 0.0.0.0:9464",
+  },
+  "metrics-linger": {
+    type: "duration",
+    default: 0,
+    help: "after the last call, keep serving /metrics\nthis long (a signal ends it)",
+  },
+  json: { type: "boolean", help: "one JSON object per call, summary as JSON" },
+  verbose: {
+    type: "boolean",
+    short: "v",
+    help: "also print pool events to stderr: DNS\nchanges, connection states, retries",
+  },
+} as const satisfies Record<string, FlagSpec>;
+
 /** The defaults, as `--help` shows them. */
 export const DEFAULTS = {
-  target: "dns:///rng-headless:8081",
-  policy: "round_robin",
-  protocol: "grpc",
-  connect: "eager",
-  interval: "1s",
-  count: 0,
-  concurrency: 1,
-  timeout: "2s",
+  target: CLIENT_FLAGS.target.default,
+  policy: CLIENT_FLAGS.policy.default,
+  protocol: CLIENT_FLAGS.protocol.default,
+  connect: CLIENT_FLAGS.connect.default,
+  interval: formatDuration(CLIENT_FLAGS.interval.default),
+  count: CLIENT_FLAGS.count.default,
+  concurrency: CLIENT_FLAGS.concurrency.default,
+  timeout: formatDuration(CLIENT_FLAGS.timeout.default),
 } as const;
 
 /** Usage text of `rng-client --help`. */
@@ -60,33 +139,7 @@ number the answering instance returned and that instance's address. Prints a
 per-address summary when --count calls are done or on SIGINT/SIGTERM.
 
 Flags:
-  --target <target>        what to call                                default ${DEFAULTS.target}
-                           dns:///host:port       system resolver, every A/AAAA record
-                           dns://ip:port/host:port  ask that DNS server
-                           ipv4:a:p,b:p  ipv6:[a]:p  unix:/path   fixed addresses
-                           host:port              passthrough: one connection, no balancing
-  --policy <name>          round_robin | pick_first | least_request    default ${DEFAULTS.policy}
-  --protocol <name>        grpc | grpc-web | connect                   default ${DEFAULTS.protocol}
-  --connect <mode>         eager: connect to every address first and  default ${DEFAULTS.connect}
-                           wait (at most --timeout) until none is
-                           still connecting, so the first calls spread;
-                           lazy: connect on the first call (gRPC's way)
-  --interval <duration>    pause after each call, per worker           default ${DEFAULTS.interval}
-  --count <n>              stop after n calls (0 = until interrupted)  default ${DEFAULTS.count}
-  --concurrency <n>        calls in flight at once (1-1000)            default ${DEFAULTS.concurrency}
-  --timeout <duration>     deadline of each call (> 0)                 default ${DEFAULTS.timeout}
-  --subset-size <n>        connect to at most n of the endpoints,      default off (all)
-                           chosen per client (see dns-pool's docs/subsetting.md)
-  --client-index <i>       this client's index among --client-count    default none
-  --client-count <n>       clients: with --client-index, exact balance default none
-  --metrics-addr <host:port>  serve Prometheus metrics at /metrics     default off
-                           (env RNG_CLIENT_METRICS_ADDR; e.g. 0.0.0.0:9464, :9464)
-  --metrics-linger <duration>  after the last call, keep serving      default 0
-                           /metrics this long (a second signal ends it)
-  --json                   one JSON object per call, summary as JSON   default off
-  -v, --verbose            also print pool events to stderr: DNS       default off
-                           changes, connection states, retries
-  -h, --help               print this help
+${renderFlagTable(CLIENT_FLAGS, { noDefault: "off" })}
 
 Durations: 500ms, 1s, 1.5s, 2m, 1h, 1m30s (0 for no interval).
 OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER /
@@ -97,27 +150,7 @@ Go-style single-dash flags (-target x) are accepted too.
 Exit status: 0 when every call succeeded, 1 when any call failed,
 2 for a bad flag, 130 after a second SIGINT (exit at once).`;
 
-/** A bad flag or value; the message names the flag. */
-export class FlagError extends Error {
-  override readonly name = "FlagError";
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * Parses a Go-style duration ("500ms", "1s", "1.5s", "2m", "1m30s", "0")
- * into milliseconds; `undefined` when malformed or negative.
- */
-export function parseDuration(text: string): number | undefined {
-  const s = text.trim();
-  if (s === "0") return 0;
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) return undefined;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(m[1]) * (UNITS[m[2]!] as number);
-  }
-  return total;
-}
+export { FlagError, parseDuration };
 
 /**
  * Parses `rng-client` flags.
@@ -127,129 +160,40 @@ export function parseFlags(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): { help: true } | { help: false; config: ClientConfig } {
-  // Go's flag package takes -name; node's parseArgs wants --name.
-  // `pnpm start -- --count 3` passes the "--" on.
-  const args = (argv[0] === "--" ? argv.slice(1) : argv).map((a) =>
-    /^-[a-z][a-z-]+(=.*)?$/.test(a) ? `-${a}` : a,
-  );
-  let values: Record<string, string | boolean | undefined>;
+  const parsed = parseCommandLine(CLIENT_FLAGS, argv, env, { goStyle: true });
+  if (parsed.help) return { help: true };
+  const v = parsed.values;
   try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        target: { type: "string" },
-        policy: { type: "string" },
-        protocol: { type: "string" },
-        connect: { type: "string" },
-        interval: { type: "string" },
-        count: { type: "string" },
-        concurrency: { type: "string" },
-        timeout: { type: "string" },
-        json: { type: "boolean" },
-        "subset-size": { type: "string" },
-        "client-index": { type: "string" },
-        "client-count": { type: "string" },
-        "metrics-addr": { type: "string" },
-        "metrics-linger": { type: "string" },
-        verbose: { type: "boolean", short: "v" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    throw new FlagError(describeParseError(err as Error & { code?: string }));
-  }
-  if (values.help) return { help: true };
-  const str = (flag: string): string | undefined => values[flag] as string | undefined;
-
-  const target = str("target") ?? DEFAULTS.target;
-  try {
-    parseTarget(target);
+    parseTarget(v.target);
   } catch (err) {
     throw new FlagError(`--target: ${(err as { rawMessage?: string }).rawMessage ?? (err as Error).message}`);
   }
-  const oneOf = <T extends string>(flag: string, allowed: readonly T[], fallback: T): T => {
-    const v = str(flag) ?? fallback;
-    if (!allowed.includes(v as T)) {
-      throw new FlagError(`--${flag} must be ${allowed.join(", ")}; got "${v}"`);
-    }
-    return v as T;
-  };
-  const duration = (flag: string, fallback: string, positive: boolean): number => {
-    const v = str(flag) ?? fallback;
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      throw new FlagError(`--${flag} must be a duration such as 500ms, 1s or 2m; got "${v}"`);
-    }
-    if (positive && ms <= 0) throw new FlagError(`--${flag} must be more than 0; got "${v}"`);
-    return ms;
-  };
-  const int = (flag: string, fallback: number, min: number, max: number): number => {
-    const v = str(flag);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-      throw new FlagError(`--${flag} must be a whole number from ${min} to ${max}; got "${v}"`);
-    }
-    return n;
-  };
-  const count = int("count", DEFAULTS.count, 0, Number.MAX_SAFE_INTEGER);
-  const optionalInt = (flag: string, min: number) =>
-    str(flag) === undefined ? undefined : int(flag, 0, min, Number.MAX_SAFE_INTEGER);
-  const clientIndex = optionalInt("client-index", 0);
-  const clientCount = optionalInt("client-count", 1);
+  const clientIndex = v["client-index"];
+  const clientCount = v["client-count"];
   if ((clientIndex === undefined) !== (clientCount === undefined)) {
     throw new FlagError("--client-index and --client-count go together");
   }
   if (clientIndex !== undefined && clientCount !== undefined && clientIndex >= clientCount) {
     throw new FlagError(`--client-index must be below --client-count (${clientCount}); got ${clientIndex}`);
   }
-  const metricsAddr = str("metrics-addr") ?? (env.RNG_CLIENT_METRICS_ADDR?.trim() || undefined);
-  if (metricsAddr !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$/.test(metricsAddr)) {
-    const source = str("metrics-addr") === undefined ? "RNG_CLIENT_METRICS_ADDR" : "--metrics-addr";
-    throw new FlagError(`${source} must be host:port (e.g. 0.0.0.0:9464, :9464); got "${metricsAddr}"`);
-  }
   return {
     help: false,
     config: {
-      target,
-      policy: oneOf("policy", ["round_robin", "pick_first", "least_request"], DEFAULTS.policy),
-      protocol: oneOf("protocol", ["grpc", "grpc-web", "connect"], DEFAULTS.protocol),
-      connect: oneOf("connect", ["eager", "lazy"], DEFAULTS.connect),
-      intervalMs: duration("interval", DEFAULTS.interval, false),
-      count: count === 0 ? undefined : count,
-      concurrency: int("concurrency", DEFAULTS.concurrency, 1, 1000),
-      timeoutMs: duration("timeout", DEFAULTS.timeout, true),
-      json: values.json === true,
-      verbose: values.verbose === true,
-      subsetSize: optionalInt("subset-size", 1),
+      target: v.target,
+      policy: v.policy,
+      protocol: v.protocol,
+      connect: v.connect,
+      intervalMs: v.interval,
+      count: v.count === 0 ? undefined : v.count,
+      concurrency: v.concurrency,
+      timeoutMs: v.timeout,
+      json: v.json,
+      verbose: v.verbose,
+      subsetSize: v["subset-size"],
       clientIndex,
       clientCount,
-      metricsAddr,
-      metricsLingerMs: duration("metrics-linger", "0", false),
+      metricsAddr: v["metrics-addr"],
+      metricsLingerMs: v["metrics-linger"],
     },
   };
-}
-
-/** node's parseArgs messages, shortened to name the flag. */
-function describeParseError(err: Error & { code?: string }): string {
-  const flag = /'(-[^' ]+)/.exec(err.message)?.[1];
-  switch (err.code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown flag ${flag ?? err.message}`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL": {
-      const arg = /'([^']*)'/.exec(err.message)?.[1];
-      return `unexpected argument "${arg ?? "?"}": every value follows its flag, as in --count 10`;
-    }
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      if (flag && /argument missing/.test(err.message)) return `${flag} needs a value`;
-      if (flag && /does not take an argument/.test(err.message)) return `${flag} takes no value`;
-      if (flag && /ambiguous/.test(err.message)) {
-        return `${flag} needs a value (for one that starts with "-", write ${flag}=<value>)`;
-      }
-      return err.message;
-    default:
-      return err.message;
-  }
 }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { Resolver } from "node:dns/promises";
-import { type RngFleet, type RngServerProcess, startRngFleet } from "@rngbalance/server";
+import { type RngFleet, type RngServerProcess, startRngFleet } from "@rngbalance/server/testing";
 import { ClientRun, type Exit, type ObservedCall } from "./client-run.js";
 import type { Style } from "./style.js";
 import { formatTable, type PhaseResult, seconds } from "./table.js";

@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
 
 /** What the demo's command line asks for. */
 export interface DemoConfig {
@@ -7,6 +7,12 @@ export interface DemoConfig {
   /** After setting up, take commands (scale N, kill, quit) from stdin. */
   readonly interactive: boolean;
 }
+
+/** The demo's flags, from which the parser and `--help` both come. */
+export const DEMO_FLAGS = {
+  fast: { type: "boolean", help: "short intervals and fewer calls (about 10 s in all)" },
+  interactive: { type: "boolean", help: "after phase 1, type commands instead: scale N, kill, quit" },
+} as const satisfies Record<string, FlagSpec>;
 
 /** Usage text of `pnpm demo --help`. */
 export const USAGE = `Usage: pnpm demo [flags]      (or: node apps/demo/dist/main.js [flags])
@@ -25,43 +31,19 @@ Phases:
 Then everything stops and a table sums it up.
 
 Flags:
-  --fast          short intervals and fewer calls (about 10 s in all)
-  --interactive   after phase 1, type commands instead: scale N, kill, quit
-  -h, --help      print this help
+${renderFlagTable(DEMO_FLAGS)}
 
 Colours only on a terminal, and never with NO_COLOR set.
 Exit status: 0 when every phase behaved as described, 1 otherwise,
 2 for a bad flag, 130 when interrupted.`;
 
-/** A bad flag; the message says which. */
-export class FlagError extends Error {
-  override readonly name = "FlagError";
-}
+export { FlagError };
 
 /** Parses the demo's flags. @throws FlagError */
 export function parseDemoFlags(
   argv: readonly string[],
 ): { help: true } | { help: false; config: DemoConfig } {
-  try {
-    const { values } = parseArgs({
-      // `pnpm demo -- --fast` passes the "--" on.
-      args: argv[0] === "--" ? argv.slice(1) : [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        fast: { type: "boolean" },
-        interactive: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-    if (values.help) return { help: true };
-    return { help: false, config: { fast: values.fast === true, interactive: values.interactive === true } };
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    const flag = /'(-[^' ]+)/.exec(e.message)?.[1];
-    if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new FlagError(`unknown flag ${flag}`);
-    if (e.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL")
-      throw new FlagError(`unexpected argument: ${e.message}`);
-    throw new FlagError(e.message);
-  }
+  const parsed = parseFlags(DEMO_FLAGS, argv);
+  if (parsed.help) return { help: true };
+  return { help: false, config: { fast: parsed.values.fast, interactive: parsed.values.interactive } };
 }

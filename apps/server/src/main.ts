@@ -2,7 +2,7 @@
 import { createJsonLogger } from "@rngbalance/connect-server";
 import type { Telemetry } from "@rngbalance/telemetry";
 import { ConfigError, parseServerConfig, USAGE } from "./config.js";
-import { startRngServer } from "./server.js";
+import { type RngServer, startRngServer } from "./server.js";
 
 let parsed: ReturnType<typeof parseServerConfig>;
 try {
@@ -19,7 +19,34 @@ if (parsed.help) {
 const { logLevel, metricsAddr, ...config } = parsed.config;
 const logger = createJsonLogger({ minLevel: logLevel });
 
+// The handlers go in before the server starts: the "listening" line can
+// reach a supervisor (or a test) that signals at once, before start-up returns.
+let starting: Promise<RngServer> | undefined;
+let signals = 0;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (++signals > 1) {
+    logger.log("warn", "second signal, exiting at once", { signal });
+    process.exit(1);
+  }
+  logger.log("info", "signal received", { signal });
+  if (!starting) process.exit(0);
+  starting
+    .then((server) => server.drain())
+    // Metrics and spans of the last calls are flushed before exit.
+    .then(() => telemetry?.shutdown())
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.log("error", "drain failed", { err });
+        process.exit(1);
+      },
+    );
+};
+process.on("SIGTERM", onSignal);
+process.on("SIGINT", onSignal);
+
 // The SDK loads only when asked for: without it the server's instruments are no-ops.
+// It is installed before the server starts: the server looks for a MeterProvider then.
 let telemetry: Telemetry | undefined;
 if (metricsAddr !== undefined || Object.keys(process.env).some((k) => k.startsWith("OTEL_"))) {
   const { startTelemetry } = await import("@rngbalance/telemetry");
@@ -33,33 +60,14 @@ if (metricsAddr !== undefined || Object.keys(process.env).some((k) => k.startsWi
     logger.log("error", "cannot serve metrics", { err, metricsAddr, hint: "check --metrics-addr" });
     process.exit(1);
   }
-  if (telemetry.metricsAddress)
+  if (telemetry.metricsAddress) {
     logger.log("info", "metrics", { address: telemetry.metricsAddress, path: "/metrics" });
+  }
 }
 
 try {
-  const server = await startRngServer({ ...config, logger });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.log("warn", "second signal, exiting at once", { signal });
-      process.exit(1);
-    }
-    logger.log("info", "signal received", { signal });
-    server
-      .drain()
-      // Metrics and spans of the last calls are flushed before exit.
-      .then(() => telemetry?.shutdown())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.log("error", "drain failed", { err });
-          process.exit(1);
-        },
-      );
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  starting = startRngServer({ ...config, logger });
+  await starting;
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   logger.log("error", "cannot listen", {

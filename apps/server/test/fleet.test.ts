@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as dns from "node:dns";
 import { describe, it } from "node:test";
-import { startRngFleet } from "@rngbalance/server";
+import { startRngFleet } from "@rngbalance/server/testing";
 
 describe("startRngFleet (LocalFleet of rng-server pods)", () => {
   it("starts pods on distinct loopback IPs, keeps DNS in step on scale, stops everything", async () => {

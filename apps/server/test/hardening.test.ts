@@ -9,7 +9,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, RngService } from "@rngbalance/proto";
 import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
 import { grpcFrame } from "./helpers.js";
 
 /** The HTTP/2 connection preface a client sends first (RFC 9113, 3.4). */
@@ -18,10 +18,12 @@ const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /** A raw TCP connection; `closed` settles (with when) once the server closes it. */
 async function rawSocket(server: RngServerProcess, first?: string | Buffer) {
   const socket = net.connect({ host: server.host, port: server.port });
-  await once(socket, "connect");
+  // The server may reset it at any point: that is what is being measured.
   socket.on("error", () => {});
+  await once(socket, "connect");
   socket.resume(); // read and drop whatever the server sends
-  const closed = once(socket, "close").then(() => Date.now());
+  // Not events.once: it would reject on the "error" of a reset.
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
   if (first !== undefined) socket.write(first);
   return { socket, closed };
 }

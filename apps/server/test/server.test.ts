@@ -13,7 +13,7 @@ import { Health, HealthCheckResponse_ServingStatus, RngService } from "@rngbalan
 import { ServerReflection as ReflectionV1 } from "@rngbalance/proto/grpc/reflection/v1";
 import { ServerReflection as ReflectionV1alpha } from "@rngbalance/proto/grpc/reflection/v1alpha";
 import { GenerateRequestSchema } from "@rngbalance/proto/rng/v1";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
 import { grpcFrame, grpcStatus, rawGrpcCall, rngClient, TRANSPORTS } from "./helpers.js";
 
 const exec = promisify(execFile);

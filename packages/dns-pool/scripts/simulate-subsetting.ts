@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
 import { hash64, seededRandom } from "../src/subset/hash.js";
 import {
   connectionsPerServer,
@@ -27,16 +27,30 @@ import {
   syntheticPodAddresses,
 } from "../src/subset/index.js";
 
-const USAGE = `usage: simulate-subsetting [--clients C] [--servers S] [--subset k] [--trials T] [--out DIR]
+/** The script's flags, from which the parser and the usage text both come. */
+const FLAGS = {
+  clients: { type: "int", default: 300, min: 1, max: 100_000, placeholder: "C", help: "number of clients" },
+  servers: { type: "int", default: 300, min: 1, max: 100_000, placeholder: "S", help: "number of servers" },
+  subset: { type: "int", default: 10, min: 1, max: 100_000, placeholder: "k", help: "endpoints per client" },
+  trials: {
+    type: "int",
+    default: 10,
+    min: 1,
+    max: 1_000,
+    placeholder: "T",
+    help: "single-server additions and removals averaged for churn",
+  },
+  out: {
+    type: "string",
+    placeholder: "DIR",
+    help: "directory for subsetting.svg (default packages/dns-pool/docs/)",
+    validate: (v: string) => (v.trim() === "" ? "must not be empty" : undefined),
+  },
+} as const satisfies Record<string, FlagSpec>;
 
-  --clients C   number of clients (default 300)
-  --servers S   number of servers (default 300)
-  --subset k    endpoints per client (default 10)
-  --trials T    single-server additions and removals averaged for churn (default 10)
-  --out DIR     directory for subsetting.svg (default packages/dns-pool/docs/)
-  --help        this text`;
+const USAGE = `usage: simulate-subsetting [flags]
 
-class UsageError extends Error {}
+${renderFlagTable(FLAGS, { noDefault: "docs/" })}`;
 
 interface Config {
   clients: number;
@@ -46,42 +60,12 @@ interface Config {
   out: string;
 }
 
-function positiveInteger(flag: string, value: string | undefined, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
-    throw new UsageError(`--${flag} must be an integer from 1 to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return Number(value);
-}
-
 function parseConfig(argv: string[]): Config | "help" {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        clients: { type: "string" },
-        servers: { type: "string" },
-        subset: { type: "string" },
-        trials: { type: "string" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  if (values.help) return "help";
-  const str = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
-  const out = str(values.out);
-  if (out !== undefined && out.trim() === "") throw new UsageError("--out must not be empty");
+  const parsed = parseFlags(FLAGS, argv);
+  if (parsed.help) return "help";
+  const { out, ...counts } = parsed.values;
   return {
-    clients: positiveInteger("clients", str(values.clients), 300, 100_000),
-    servers: positiveInteger("servers", str(values.servers), 300, 100_000),
-    subset: positiveInteger("subset", str(values.subset), 10, 100_000),
-    trials: positiveInteger("trials", str(values.trials), 10, 1_000),
+    ...counts,
     out: out === undefined ? fileURLToPath(new URL("../docs/", import.meta.url)) : resolve(out),
   };
 }
@@ -406,7 +390,7 @@ function main(argv: string[]): number {
   try {
     config = parseConfig(argv);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
+    if (!(err instanceof FlagError)) throw err;
     process.stderr.write(`simulate-subsetting: ${err.message}\n\n${USAGE}\n`);
     return 2;
   }

@@ -43,12 +43,12 @@ describe("simulate-subsetting script", () => {
 
   it("exits 2 with a clear message on bad flags", () => {
     for (const [args, message] of [
-      [["--clients", "0"], /--clients must be an integer from 1 to 100000, got "0"/],
-      [["--servers", "ten"], /--servers must be an integer/],
-      [["--subset", "2.5"], /--subset must be an integer/],
-      [["--bogus"], /Unknown option '--bogus'/],
-      [["--clients"], /argument missing/],
-      [["extra"], /Unexpected argument 'extra'/],
+      [["--clients", "0"], /--clients must be a whole number from 1 to 100000; got "0"/],
+      [["--servers", "ten"], /--servers must be a whole number/],
+      [["--subset", "2.5"], /--subset must be a whole number/],
+      [["--bogus"], /unknown flag --bogus/],
+      [["--clients"], /--clients needs a value/],
+      [["extra"], /unexpected argument "extra"/],
     ] as const) {
       const run = simulate(...args);
       assert.equal(run.status, 2, `${args.join(" ")}: ${run.stderr}`);
