@@ -41,6 +41,7 @@ import {
   renderSvg,
   summarize,
 } from "./report.js";
+import { renderTelemetryCost, telemetryCost } from "./telemetry-cost.js";
 
 /** The servers a cell runs against. */
 interface ServerGroup {
@@ -306,6 +307,7 @@ async function runBench(config: BenchConfig): Promise<number> {
 
   machine.loadAverage.end = os.loadavg()[0] ?? 0;
   const { summary, ratios } = summarize(cells, config.concurrencies);
+  const telemetry = telemetryCost(cells, config.concurrencies);
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     tookSeconds: (Date.now() - startedAt.getTime()) / 1000,
@@ -325,11 +327,12 @@ async function runBench(config: BenchConfig): Promise<number> {
     cells,
     summary,
     ratios,
+    telemetry,
     pick,
     memory,
     errors: cells.reduce((sum, c) => sum + c.errors, 0),
   };
-  const markdown = renderMarkdown(report);
+  const markdown = `${renderMarkdown(report)}\n${renderTelemetryCost(telemetry)}`;
   mkdirSync(config.outDir, { recursive: true });
   writeFileSync(path.join(config.outDir, "latest.md"), markdown);
   writeFileSync(path.join(config.outDir, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);

@@ -2,6 +2,7 @@ import { type CellResult, CLIENTS_PER_SET, type ClientKind, SERVER_SETS, type Se
 import type { MemoryResult } from "./micro.js";
 import type { PickResult } from "./pick.js";
 import { type Spread, spread } from "./stats.js";
+import type { TelemetryCostRow } from "./telemetry-cost.js";
 
 /** The machine the numbers come from. */
 export interface MachineFacts {
@@ -70,6 +71,8 @@ export interface BenchReport {
   readonly cells: readonly RepeatCell[];
   readonly summary: readonly SummaryRow[];
   readonly ratios: readonly RatioRow[];
+  /** What OpenTelemetry costs the pool (the telemetry cells against pool-rr), when they ran. */
+  readonly telemetry?: readonly TelemetryCostRow[];
   readonly pick: PickResult | undefined;
   readonly memory: readonly MemoryResult[];
   /** Total failed calls; 0 for a clean run. */
@@ -272,6 +275,9 @@ const COLORS: Readonly<Record<ClientKind, string>> = {
   "pool-rr": "#2563eb",
   "pool-lr": "#60a5fa",
   "pool-connect": "#93c5fd",
+  "pool-otel-off": "#1e3a8a",
+  "pool-metrics": "#7c3aed",
+  "pool-tracing": "#c084fc",
   "stock-connect": "#f59e0b",
   "grpc-js": "#10b981",
   "raw-http2": "#9ca3af",
