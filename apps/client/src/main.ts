@@ -70,10 +70,10 @@ if (config.verbose) logPoolEvents(transport, config);
 const stop = new AbortController();
 const lingerStop = new AbortController();
 let signals = 0;
-let lingering = false;
+let runOver = false;
 const onSignal = () => {
-  // While lingering (the run is over), a signal ends the linger.
-  if (lingering) {
+  // Once the summary is out (the run is over), a signal only cuts the metrics linger short.
+  if (runOver) {
     lingerStop.abort();
     return;
   }
@@ -107,12 +107,12 @@ await runLoop({
 });
 
 const summary = collector.summary();
+runOver = true;
 out(config.json ? formatSummaryJson(summary) : `\n${formatSummary(summary)}`);
 // Close gracefully, but never hang on it: every call has ended already.
 await Promise.race([transport.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-// The pool is closed first, so what a scraper sees while lingering is final.
-if (telemetry?.metricsAddress && config.metricsLingerMs > 0) {
-  lingering = true;
+// The pool is closed first, so what a scraper sees while runOver is final.
+if (telemetry?.metricsAddress && config.metricsLingerMs > 0 && !lingerStop.signal.aborted) {
   await sleep(config.metricsLingerMs, undefined, { signal: lingerStop.signal }).catch(() => undefined);
 }
 await Promise.race([telemetry?.shutdown(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
