@@ -42,6 +42,7 @@ import {
   summarize,
 } from "./report.js";
 import { renderTelemetryCost, telemetryCost } from "./telemetry-cost.js";
+import type { TelemetryMicroResult } from "./telemetry-micro.js";
 
 /** The servers a cell runs against. */
 interface ServerGroup {
@@ -304,10 +305,23 @@ async function runBench(config: BenchConfig): Promise<number> {
     await servers.close();
   }
   if (config.micro) ({ pick, memory } = await runMicro(config));
+  const telemetryMicro: TelemetryMicroResult[] = [];
+  if (config.micro) {
+    for (const mode of ["off", "api", "metrics", "tracing"] as const) {
+      progress(`micro: telemetry work per call, ${mode}`);
+      const calls = String(config.quick ? 50_000 : 200_000);
+      const { value } = await runJsonChild<TelemetryMicroResult>(entry("telemetry-micro.js"), [
+        mode,
+        calls,
+        "5",
+      ]);
+      telemetryMicro.push(value);
+    }
+  }
 
   machine.loadAverage.end = os.loadavg()[0] ?? 0;
   const { summary, ratios } = summarize(cells, config.concurrencies);
-  const telemetry = telemetryCost(cells, config.concurrencies);
+  const telemetry = telemetryCost(cells, config.concurrencies, telemetryMicro);
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     tookSeconds: (Date.now() - startedAt.getTime()) / 1000,

@@ -2,7 +2,7 @@ import { type CellResult, CLIENTS_PER_SET, type ClientKind, SERVER_SETS, type Se
 import type { MemoryResult } from "./micro.js";
 import type { PickResult } from "./pick.js";
 import { type Spread, spread } from "./stats.js";
-import type { TelemetryCostRow } from "./telemetry-cost.js";
+import type { TelemetryCost } from "./telemetry-cost.js";
 
 /** The machine the numbers come from. */
 export interface MachineFacts {
@@ -72,7 +72,7 @@ export interface BenchReport {
   readonly summary: readonly SummaryRow[];
   readonly ratios: readonly RatioRow[];
   /** What OpenTelemetry costs the pool (the telemetry cells against pool-rr), when they ran. */
-  readonly telemetry?: readonly TelemetryCostRow[];
+  readonly telemetry?: TelemetryCost;
   readonly pick: PickResult | undefined;
   readonly memory: readonly MemoryResult[];
   /** Total failed calls; 0 for a clean run. */

@@ -1,6 +1,7 @@
 import type { CellResult, ClientKind } from "./cell.js";
 import type { RepeatCell } from "./report.js";
 import { type Spread, spread } from "./stats.js";
+import type { TelemetryMicroResult } from "./telemetry-micro.js";
 
 /** What OpenTelemetry costs the pool at one concurrency, against the rng-servers, paired per repeat. */
 export interface TelemetryCostRow {
@@ -22,14 +23,23 @@ const KINDS = {
   tracing: "pool-tracing",
 } as const;
 
-/** The cost rows, or [] when the telemetry cells did not run. */
+/** What OpenTelemetry costs the pool: the cells' ratios and the in-process work per call. */
+export interface TelemetryCost {
+  /** From the cells, per concurrency ([] when the telemetry cells did not run). */
+  readonly rows: readonly TelemetryCostRow[];
+  /** ns of telemetry work per call, by mode ([] without microbenchmarks). */
+  readonly micro: readonly TelemetryMicroResult[];
+}
+
+/** The cost rows, from the cells and the microbenchmark. */
 export function telemetryCost(
   cells: readonly RepeatCell[],
   concurrencies: readonly number[],
-): TelemetryCostRow[] {
+  micro: readonly TelemetryMicroResult[],
+): TelemetryCost {
   const mine = cells.filter((c) => c.serverSet === "rng-server" && c.failure === undefined);
-  if (!mine.some((c) => c.client === KINDS.metrics)) return [];
-  return concurrencies.map((concurrency) => {
+  if (!mine.some((c) => c.client === KINDS.metrics)) return { rows: [], micro };
+  const rows = concurrencies.map((concurrency) => {
     const at = mine.filter((c) => c.concurrency === concurrency);
     const paired = (top: ClientKind, bottom: ClientKind) => {
       const values: number[] = [];
@@ -56,23 +66,47 @@ export function telemetryCost(
       },
     };
   });
+  return { rows, micro };
 }
 
 const ratio = (s: Spread) =>
   Number.isFinite(s.median) ? `${s.min.toFixed(2)} / **${s.median.toFixed(2)}** / ${s.max.toFixed(2)}` : "–";
 const us = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "–");
 
-/** The cost table as Markdown ("" when the telemetry cells did not run). */
-export function renderTelemetryCost(rows: readonly TelemetryCostRow[]): string {
-  if (rows.length === 0) return "";
-  const lines = [
+/** The cost tables as Markdown ("" when neither ran). */
+export function renderTelemetryCost(cost: TelemetryCost): string {
+  const { rows, micro } = cost;
+  const lines: string[] = [];
+  if (micro.length > 0) {
+    const ns = (mode: string) => micro.find((m) => m.mode === mode)?.nsPerCall ?? Number.NaN;
+    lines.push(
+      "## Telemetry work per call, in-process (ns, median of 5 rounds)",
+      "",
+      "What the pool's call path does for telemetry (startCall, attempt start, pick, attempt end, call end) on its own, without the network: the figure the cells' noise cannot resolve.",
+      "",
+      "| off | API only (no SDK) | SDK metrics | SDK tracing |",
+      "|---:|---:|---:|---:|",
+      `| ${ns("off").toFixed(0)} | ${ns("api").toFixed(0)} | ${ns("metrics").toFixed(0)} | ${ns("tracing").toFixed(0)} |`,
+      "",
+    );
+    for (const r of rows) {
+      const base = r.cpuUsPerCall.off * 1000;
+      if (!Number.isFinite(base) || base <= 0) continue;
+      lines.push(
+        `At ${r.concurrency} in flight that is ${((100 * ns("api")) / base).toFixed(2)} % (API only), ${((100 * ns("metrics")) / base).toFixed(1)} % (metrics) and ${((100 * ns("tracing")) / base).toFixed(1)} % (tracing) of the pool's client CPU per call with telemetry off (${r.cpuUsPerCall.off.toFixed(1)} µs).`,
+      );
+    }
+    lines.push("");
+  }
+  if (rows.length === 0) return lines.join("\n");
+  lines.push(
     "## What OpenTelemetry costs the pool (against the rng-servers, paired per repeat: min / **median** / max)",
     "",
     "pool-otel-off: `telemetry: false`; pool-rr: the API only, no SDK (the default); pool-metrics: the SDK with the Prometheus reader, scraped every second; pool-tracing: a TracerProvider, every call traced. Targets: API only within noise of off; metrics on costs at most 10 % of calls/s at 64 in flight (ratio ≥ 0.90).",
     "",
     "| in flight | calls/s: API only ÷ off | calls/s: metrics ÷ API only | calls/s: tracing ÷ API only | CPU µs/call: off / API / metrics / tracing |",
     "|---:|---:|---:|---:|---:|",
-  ];
+  );
   for (const r of rows) {
     const c = r.cpuUsPerCall;
     lines.push(

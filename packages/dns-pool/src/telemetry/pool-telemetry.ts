@@ -6,6 +6,7 @@ import {
   type Meter,
   type MeterProvider,
   metrics,
+  type ObservableCallback,
   ProxyTracerProvider,
 } from "@opentelemetry/api";
 import type { OutlierSweepStats } from "../health/outlier-detection.js";
@@ -75,7 +76,7 @@ export class PoolTelemetry {
   private readonly meter: Meter;
   private readonly targetAttrs: Attributes;
   private readonly methods = new WeakMap<object, TelemetryMethod>();
-  private readonly attemptStarted: Counter;
+  private readonly seenMethods: TelemetryMethod[] = [];
   private readonly attemptDuration: Histogram;
   private readonly attemptSent: Histogram;
   private readonly attemptRcvd: Histogram;
@@ -109,10 +110,19 @@ export class PoolTelemetry {
     const latency = { unit: "s", advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_S] } };
     const size = { unit: "By", advice: { explicitBucketBoundaries: [...SIZE_BUCKETS_BY] } };
     const count = (unit: string) => ({ unit, advice: { explicitBucketBoundaries: [...COUNT_BUCKETS] } });
-    this.attemptStarted = m.createCounter(METRIC.attemptStarted, {
+    // Asynchronous, exported as the same monotonic sum: an attempt costs an
+    // increment, not an SDK record (each record hashes its attributes).
+    const attemptStarted = m.createObservableCounter(METRIC.attemptStarted, {
       unit: "{attempt}",
       description: "RPC attempts started, including those not completed.",
     });
+    const seenMethods = this.seenMethods;
+    let closed = false;
+    const countAttempts: ObservableCallback = (result) => {
+      for (const method of seenMethods) result.observe(method.started, method.base);
+      // A closed pool's counts are final: reported once more, then the callback goes.
+      if (closed) setImmediate(() => attemptStarted.removeCallback(countAttempts));
+    };
     this.attemptDuration = m.createHistogram(METRIC.attemptDuration, {
       ...latency,
       description: "End-to-end time of an RPC attempt, the pick included.",
@@ -168,7 +178,13 @@ export class PoolTelemetry {
     };
     this.subchannel = this.metricsOn ? subchannelInstruments(m, this.targetAttrs) : NO_SUBCHANNEL_TELEMETRY;
     if (this.metricsOn) {
-      this.unobserve = observeGauges(m, this.targetAttrs, sources, options.endpointLabel === true);
+      const unobserve = observeGauges(m, this.targetAttrs, sources, options.endpointLabel === true);
+      attemptStarted.addCallback(countAttempts);
+      // The attempt counts are final once the pool is closed: one more collection reports them.
+      this.unobserve = () => {
+        unobserve();
+        closed = true;
+      };
     }
   }
 
@@ -196,15 +212,17 @@ export class PoolTelemetry {
         full,
         base: { [ATTR.method]: full, ...this.targetAttrs },
         byStatus: [],
+        started: 0,
       };
       this.methods.set(method, m);
+      this.seenMethods.push(m);
     }
     return m;
   }
 
   /** An attempt started (after name resolution, before the pick). */
   attemptStart(m: TelemetryMethod): void {
-    this.attemptStarted.add(1, m.base);
+    m.started++;
   }
 
   /** An attempt ended with `code` after `seconds`, having sent and received that many message bytes. */

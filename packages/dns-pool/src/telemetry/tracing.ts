@@ -36,6 +36,8 @@ export interface TelemetryMethod {
   readonly base: Attributes;
   /** `base` plus `grpc.status`, by status code, made on first use. */
   readonly byStatus: Attributes[];
+  /** Attempts started so far (reported by an observable counter: no SDK call per attempt). */
+  started: number;
 }
 
 /** The no-op provider a ProxyTracerProvider delegates to while nothing is registered. */
