@@ -24,7 +24,12 @@ async function main(): Promise<TelemetryMicroResult> {
   const calls = Number(process.argv[3] ?? 200_000);
   const rounds = Number(process.argv[4] ?? 5);
   const stop = mode === "off" || mode === "api" ? undefined : await installSdk(mode);
-  const sources = { endpoints: () => [], waiting: () => 0, removedCalls: () => 0 };
+  const sources = {
+    endpoints: () => [],
+    waiting: () => 0,
+    removedCalls: () => 0,
+    removedCallsByAddress: () => new Map<string, number>(),
+  };
   const telemetry = new PoolTelemetry("dns:///rng-headless:8081", mode === "off" ? false : {}, sources);
   const method = { parent: { typeName: "rng.Rng" }, name: "Rng" };
   const endpoint = { peerAttributes: { "server.address": "127.0.0.2", "server.port": 8081 } };

@@ -98,6 +98,7 @@ export class PoolTransport implements Transport {
       endpoints: () => this.endpoints.endpoints,
       waiting: () => this.queue.size,
       removedCalls: () => this.endpoints.removedCalls,
+      removedCallsByAddress: () => this.endpoints.removedCallsByAddress,
     });
     this.telemetry = telemetry;
     const factory = new EndpointFactory(

@@ -48,6 +48,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
   private closedValue = false;
   private lastResolutionErrorValue: ConnectError | undefined;
   private removedCallsValue = 0;
+  private readonly removedByAddress = new Map<string, number>();
   private rebuilding = false;
   private rebuildAgain = false;
 
@@ -88,6 +89,11 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
     return this.removedCallsValue;
   }
 
+  /** The same, by address (an address removed and added again sums its endpoints). */
+  get removedCallsByAddress(): ReadonlyMap<string, number> {
+    return this.removedByAddress;
+  }
+
   /** The last resolution error, cleared by the next success. */
   get lastResolutionError(): ConnectError | undefined {
     return this.lastResolutionErrorValue;
@@ -122,6 +128,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
       if (next.has(key)) continue;
       removed.push(key);
       this.removedCallsValue += endpoint.calls;
+      this.removedByAddress.set(key, (this.removedByAddress.get(key) ?? 0) + endpoint.calls);
       // Drain: out of the picker now, in-flight calls finish, then the connection closes.
       this.draining.add(endpoint);
       void endpoint.shutdown().then(() => this.draining.delete(endpoint));

@@ -21,6 +21,8 @@ export interface TelemetrySources {
   waiting(): number;
   /** Calls started on endpoints that have left the pool (picks must never go down). */
   removedCalls(): number;
+  /** The same by address, for picks labelled per endpoint. */
+  removedCallsByAddress(): ReadonlyMap<string, number>;
 }
 
 /** What a subchannel reports (gRFC A94); a no-op when metrics are off. */
@@ -110,7 +112,6 @@ export function observeGauges(
   observe(endpoints, (result) => {
     const counts = new Map<string, number>();
     for (const e of sources.endpoints()) {
-      if (e.state === "") continue;
       const key = `${e.state}|${e.health}`;
       if (!seen.has(key)) seen.set(key, { ...target, [ATTR.state]: e.state, [ATTR.health]: e.health });
       counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -134,23 +135,31 @@ export function observeGauges(
       result.observe(total, target);
       return;
     }
-    for (const e of sources.endpoints()) {
-      const attrs = cached(byAddress, e.address, () => ({ ...target, [ATTR.endpoint]: e.address }));
-      result.observe(e.calls, attrs);
+    // An endpoint that left the pool keeps its count: its address's series never goes down.
+    const totals = new Map(sources.removedCallsByAddress());
+    for (const e of sources.endpoints()) totals.set(e.address, (totals.get(e.address) ?? 0) + e.calls);
+    for (const [address, calls] of totals) {
+      result.observe(
+        calls,
+        cached(byAddress, address, () => ({ ...target, [ATTR.endpoint]: address })),
+      );
     }
   });
   return () => {
     if (closed) return;
     closed = true;
-    const removed = live.removedCalls();
-    const final = live
-      .endpoints()
-      .map((e) => ({ address: e.address, state: "", health: "", calls: e.calls }));
+    // Final counts: every endpoint has left; the gauges read no endpoint, no waiting call.
+    const byAddress = new Map(live.removedCallsByAddress());
+    let removed = live.removedCalls();
+    for (const e of live.endpoints()) {
+      byAddress.set(e.address, (byAddress.get(e.address) ?? 0) + e.calls);
+      removed += e.calls;
+    }
     sources = {
-      // Gone from the gauges: every state reads 0.
-      endpoints: () => (endpointLabel ? final : []),
+      endpoints: () => [],
       waiting: () => 0,
-      removedCalls: () => removed + final.reduce((sum, e) => sum + e.calls, 0),
+      removedCalls: () => removed,
+      removedCallsByAddress: () => byAddress,
     };
   };
 }
