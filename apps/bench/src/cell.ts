@@ -86,10 +86,48 @@ export const CLIENTS_PER_SET: Readonly<Record<ServerSet, readonly ClientKind[]>>
   "grpc-js-server": ["pool-rr", "stock-connect", "grpc-js"],
 };
 
+/**
+ * The servers of the server table: one process each, loaded by the pool
+ * (pool-rr, health checks off) from its own process.
+ */
+export type ServerKind =
+  /** `rng-server` itself (its unary gRPC fast path on, the default). */
+  | "rng-server"
+  /** The Rng server with `fastPath: false`: every call through connect-node. */
+  | "rng-server-no-fast-path"
+  /** Stock connect-node: connectNodeAdapter on http2.createServer, /rng.Rng/Rng only. */
+  | "stock-connect"
+  /** The grpc-js server of the client table (src/grpc-server.ts). */
+  | "grpc-js"
+  /** The floor: node:http2 writing fixed bytes once the request has ended. */
+  | "bare-http2";
+
+export const SERVER_KINDS: readonly ServerKind[] = [
+  "rng-server",
+  "rng-server-no-fast-path",
+  "stock-connect",
+  "grpc-js",
+  "bare-http2",
+];
+
+/** What each server of the server table is, in words (for the report). */
+export const SERVER_DESCRIPTIONS: Readonly<Record<ServerKind, string>> = {
+  "rng-server":
+    "the `rng-server` command (apps/server): dual-protocol listener, Rng, RngService, health and reflection; unary gRPC on its fast path (packages/connect-server/src/fast)",
+  "rng-server-no-fast-path":
+    "the same server in-process (`startRngServer({ fastPath: false })`): every call through connect-node",
+  "stock-connect":
+    "stock connect-node: `connectNodeAdapter` on `http2.createServer`, `/rng.Rng/Rng` only (src/server-child.ts)",
+  "grpc-js": "@grpc/grpc-js server, `/rng.Rng/Rng` with protobuf-es toBinary/fromBinary (src/grpc-server.ts)",
+  "bare-http2":
+    "the floor, not a product: `node:http2` answering every stream, once its request has ended, with fixed bytes (headers, one RN message, grpc-status 0)",
+};
+
 /** One cell, as the parent sends it to the child (argv[2], JSON). */
 export interface CellConfig {
   readonly client: ClientKind;
-  readonly serverSet: ServerSet;
+  /** The server set (client table) or the one server (server table) under load. */
+  readonly serverSet: ServerSet | ServerKind;
   /** Calls in flight (closed loop: this many workers). */
   readonly concurrency: number;
   readonly warmupMs: number;
@@ -98,12 +136,14 @@ export interface CellConfig {
   readonly poolTarget: string;
   /** "host:port" of each server, in order. */
   readonly addresses: readonly string[];
+  /** Pool clients: health checks (one Health/Watch stream per endpoint). Default on. */
+  readonly healthCheck?: boolean;
 }
 
 /** What a child reports for one cell. */
 export interface CellResult {
   readonly client: ClientKind;
-  readonly serverSet: ServerSet;
+  readonly serverSet: ServerSet | ServerKind;
   readonly concurrency: number;
   /** Measured window, ms. */
   readonly elapsedMs: number;
@@ -127,6 +167,8 @@ export interface CellResult {
   readonly windowUs: readonly [number, number];
   /** Server processes' CPU (user + system) per call during the window, µs (parent-measured). */
   serverCpuUsPerCall?: number;
+  /** Server table: the server process's RSS at the end of the window, MB (parent-measured). */
+  serverRssMb?: number;
   /**
    * CPU used during the window by everything else on the machine (other
    * processes, not the client, not the servers), in cores (parent-measured):

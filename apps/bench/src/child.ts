@@ -162,6 +162,17 @@ export function processCpuUs(pid: number): number {
   }
 }
 
+/** Resident set size of a process now, in MB (Linux /proc; NaN elsewhere). */
+export function processRssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
+    return kb / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** CPU time the whole machine spent busy so far (every core, every process; hypervisor steal included), in µs (Linux /proc; 0 elsewhere). */
 export function machineBusyUs(): number {
   try {

@@ -21,17 +21,44 @@ export interface Caller {
 export function createCaller(config: CellConfig): Promise<Caller> {
   switch (config.client) {
     case "pool-rr":
-      return poolCaller(config.poolTarget, "round_robin", "grpc", config.addresses.length);
+      return poolCaller(
+        config.poolTarget,
+        "round_robin",
+        "grpc",
+        config.addresses.length,
+        config.healthCheck,
+      );
     case "pool-lr":
       return poolCaller(config.poolTarget, "least_request", "grpc", config.addresses.length);
     case "pool-connect":
       return poolCaller(config.poolTarget, "round_robin", "connect", config.addresses.length);
     case "pool-otel-off":
-      return poolCaller(config.poolTarget, "round_robin", "grpc", config.addresses.length, "off");
+      return poolCaller(
+        config.poolTarget,
+        "round_robin",
+        "grpc",
+        config.addresses.length,
+        config.healthCheck,
+        "off",
+      );
     case "pool-metrics":
-      return poolCaller(config.poolTarget, "round_robin", "grpc", config.addresses.length, "metrics");
+      return poolCaller(
+        config.poolTarget,
+        "round_robin",
+        "grpc",
+        config.addresses.length,
+        config.healthCheck,
+        "metrics",
+      );
     case "pool-tracing":
-      return poolCaller(config.poolTarget, "round_robin", "grpc", config.addresses.length, "tracing");
+      return poolCaller(
+        config.poolTarget,
+        "round_robin",
+        "grpc",
+        config.addresses.length,
+        config.healthCheck,
+        "tracing",
+      );
     case "stock-connect":
       return stockConnectCaller(config.addresses[0] as string);
     case "grpc-js":
@@ -46,6 +73,7 @@ async function poolCaller(
   policy: "round_robin" | "least_request",
   protocol: "grpc" | "connect",
   expected: number,
+  healthCheck = true,
   telemetry: "api" | "off" | TelemetryMode = "api",
 ): Promise<Caller> {
   const { createClient } = await import("@connectrpc/connect");
@@ -57,6 +85,7 @@ async function poolCaller(
     policy,
     protocol,
     connect: "eager",
+    ...(healthCheck ? {} : { healthCheck: false }),
     ...(telemetry === "off" ? { telemetry: false as const } : {}),
   });
   const client = createClient(Rng, pool);

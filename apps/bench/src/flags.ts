@@ -22,6 +22,8 @@ export interface BenchConfig {
   readonly maxOtherLoad: number;
   /** Instead of the bench: CPU-profile one cell per client and summarise. */
   readonly profile: boolean;
+  /** Which tables to measure: the clients (3 servers each) and/or the servers (one each, loaded by the pool). */
+  readonly tables: { readonly clients: boolean; readonly servers: boolean };
 }
 
 /** bench/results at the repository root. */
@@ -36,7 +38,10 @@ Unary /rng.Rng/Rng calls, closed loop, at several calls in flight, for:
   stock-connect  one stock connect-node createGrpcTransport to one server
   grpc-js        @grpc/grpc-js, ipv4: target of the 3 servers, round_robin
 against 3 rng-server processes and 3 grpc-js server processes on 127.0.0.2-4.
-Every client runs in its own process; cells are interleaved across clients.
+Then the server table: rng-server, rng-server without its fast path, stock
+connect-node, a grpc-js server and a bare node:http2 floor, one process each,
+each loaded alone by the pool: calls/s, server CPU per call, latency, RSS.
+Every client runs in its own process; cells are interleaved.
 Then: ns per pick of the pool's pickers, and memory per idle endpoint.
 
 Flags:
@@ -49,6 +54,7 @@ Flags:
                        other processes used more CPU than this during it and the machine is
                        quiet again (default 0.25; "off")
   --quick              CI smoke: 1 repeat, 500 ms cells, concurrency 1,16, small microbenchmarks
+  --tables <list>      clients,servers (default both): which tables to measure
   --no-micro           skip the pick and memory microbenchmarks
   --memory-endpoints <n> idle endpoints for the memory microbenchmark (default 1000)
   --out <dir>          where latest.md, latest.json and latest.svg go (default bench/results)
@@ -85,6 +91,7 @@ export function parseBenchFlags(
         "max-other-load": { type: "string" },
         out: { type: "string" },
         profile: { type: "boolean" },
+        tables: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -116,6 +123,14 @@ export function parseBenchFlags(
     if (!(maxOtherLoad >= 0))
       throw new FlagError(`--max-other-load must be a number of cores or "off", got "${mol}"`);
   }
+  let tables = { clients: true, servers: true };
+  if (typeof values.tables === "string") {
+    const names = values.tables.split(",").map((t) => t.trim());
+    if (names.length === 0 || names.some((t) => t !== "clients" && t !== "servers")) {
+      throw new FlagError(`--tables must be clients, servers or both, got "${values.tables}"`);
+    }
+    tables = { clients: names.includes("clients"), servers: names.includes("servers") };
+  }
   return {
     help: false,
     config: {
@@ -129,6 +144,7 @@ export function parseBenchFlags(
       memoryEndpoints: int("memory-endpoints", quick ? 200 : 1000, 1, 5000),
       maxOtherLoad,
       profile: values.profile === true,
+      tables,
     },
   };
 }

@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startRngFleet } from "@rngbalance/server/testing";
+import { RNG_SERVER_MAIN, startRngFleet } from "@rngbalance/server/testing";
 import { freePort } from "@rngbalance/testkit";
 import {
   type CellConfig,
@@ -18,13 +18,17 @@ import {
   CLIENT_DESCRIPTIONS,
   CLIENTS_PER_SET,
   type ClientKind,
+  SERVER_DESCRIPTIONS,
+  SERVER_KINDS,
   SERVER_SETS,
+  type ServerKind,
   type ServerSet,
 } from "./cell.js";
 import {
   entry,
   machineBusyUs,
   processCpuUs,
+  processRssMb,
   runJsonChild,
   type ServiceChild,
   startServiceChild,
@@ -39,7 +43,9 @@ import {
   type RepeatCell,
   renderMarkdown,
   renderSvg,
+  type ServerTable,
   summarize,
+  summarizeServers,
 } from "./report.js";
 import { renderTelemetryCost, telemetryCost } from "./telemetry-cost.js";
 import type { TelemetryMicroResult } from "./telemetry-micro.js";
@@ -129,6 +135,7 @@ async function runCell(
   let cpuAtStop = 0;
   let busyAtStart = 0;
   let busyAtStop = 0;
+  let rssAtStop = Number.NaN;
   try {
     const { value } = await runJsonChild<CellResult>(entry("client-child.js"), [JSON.stringify(config)], {
       nodeArgs,
@@ -140,6 +147,7 @@ async function runCell(
         } else if (line.includes('"event":"stop"')) {
           cpuAtStop = cpu();
           busyAtStop = machineBusyUs();
+          rssAtStop = group.pids.reduce((sum, pid) => sum + processRssMb(pid), 0);
         }
       },
     });
@@ -151,7 +159,7 @@ async function runCell(
       busyAtStop > 0 && value.elapsedMs > 0
         ? Math.max(0, busyAtStop - busyAtStart - serverCpuUs - clientCpuUs) / (value.elapsedMs * 1000)
         : undefined;
-    return { ...value, serverCpuUsPerCall, otherLoadCores, repeat };
+    return { ...value, serverCpuUsPerCall, serverRssMb: rssAtStop, otherLoadCores, repeat };
   } catch (err) {
     const failure = (err as Error).message;
     return {
@@ -186,6 +194,136 @@ async function otherLoadNow(serverPids: readonly number[]): Promise<number> {
 
 function noisy(cell: RepeatCell, maxOtherLoad: number): boolean {
   return cell.failure === undefined && (cell.otherLoadCores ?? 0) > maxOtherLoad;
+}
+
+/**
+ * Runs a cell; if someone else's work shared the machine meanwhile, runs it
+ * again (at most twice, within the budget, and only once the machine is
+ * quiet again) and keeps the quietest run.
+ */
+async function runQuietly(
+  run: () => Promise<RepeatCell>,
+  group: ServerGroup,
+  config: BenchConfig,
+  budget: { retriesLeft: number },
+): Promise<RepeatCell> {
+  let cell = await run();
+  for (
+    let attempt = 2;
+    attempt <= 3 && budget.retriesLeft > 0 && noisy(cell, config.maxOtherLoad);
+    attempt++
+  ) {
+    // Only when the machine has calmed down: a long test run next door would not.
+    const now = await otherLoadNow(group.pids);
+    if (now > config.maxOtherLoad) {
+      progress(`  other load ${cell.otherLoadCores?.toFixed(2)} cores, still ${now.toFixed(2)}: kept`);
+      break;
+    }
+    budget.retriesLeft--;
+    progress(
+      `  other load ${cell.otherLoadCores?.toFixed(2)} cores, now ${now.toFixed(2)}: running the cell again`,
+    );
+    const again = { ...(await run()), attempts: attempt };
+    if (again.failure !== undefined || (again.otherLoadCores ?? 0) >= (cell.otherLoadCores ?? 0)) {
+      cell = { ...cell, attempts: attempt, errors: cell.errors + again.errors };
+    } else {
+      cell = { ...again, errors: again.errors + cell.errors };
+    }
+  }
+  return cell;
+}
+
+/** The server table's hosts: one loopback address per server. */
+const SERVER_TABLE_HOSTS: Readonly<Record<ServerKind, string>> = {
+  "rng-server": "127.0.0.5",
+  "rng-server-no-fast-path": "127.0.0.6",
+  "stock-connect": "127.0.0.7",
+  "grpc-js": "127.0.0.8",
+  "bare-http2": "127.0.0.9",
+};
+
+/** Starts the server table's servers (`kinds`), one process each, with `nodeArgs` (e.g. --cpu-prof). */
+async function startTableServers(
+  kinds: readonly ServerKind[] = SERVER_KINDS,
+  nodeArgs: (kind: ServerKind) => readonly string[] = () => [],
+): Promise<{ groups: Record<ServerKind, ServerGroup>; close(): Promise<void> }> {
+  const stops: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    await Promise.all(stops.map((stop) => stop()));
+  };
+  try {
+    const groups = {} as Record<ServerKind, ServerGroup>;
+    for (const kind of kinds) {
+      const host = SERVER_TABLE_HOSTS[kind];
+      // rng-server is the real command; its first stdout line is its "listening" log.
+      const [script, args] =
+        kind === "rng-server"
+          ? [RNG_SERVER_MAIN, ["--host", host, "--port", "0"]]
+          : kind === "grpc-js"
+            ? [entry("grpc-server.js"), [host, "0"]]
+            : [entry("server-child.js"), [kind, host, "0"]];
+      const child = await startServiceChild<{ address: string }>(script, args, { nodeArgs: nodeArgs(kind) });
+      stops.push(() => child.stop());
+      const address = child.first.address;
+      groups[kind] = { poolTarget: `ipv4:${address}`, addresses: [address], pids: [child.child.pid ?? 0] };
+    }
+    return { groups, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * The server table: each server alone, loaded by pool-rr (health checks
+ * off) at every concurrency, servers interleaved, order rotated per repeat.
+ */
+async function runServerTable(config: BenchConfig): Promise<ServerTable> {
+  progress(`server table: starting ${SERVER_KINDS.join(", ")} (one process each)`);
+  const servers = await startTableServers();
+  const cells: RepeatCell[] = [];
+  try {
+    const todo: { repeat: number; concurrency: number; server: ServerKind }[] = [];
+    for (let repeat = 0; repeat < config.repeats; repeat++) {
+      const shift = repeat % SERVER_KINDS.length;
+      const order = [...SERVER_KINDS.slice(shift), ...SERVER_KINDS.slice(0, shift)];
+      for (const concurrency of config.concurrencies) {
+        for (const server of order) todo.push({ repeat, concurrency, server });
+      }
+    }
+    const budget = { retriesLeft: Math.floor(todo.length / 4) };
+    for (const [i, p] of todo.entries()) {
+      const group = servers.groups[p.server];
+      const run = () =>
+        runCell(
+          {
+            client: "pool-rr",
+            serverSet: p.server,
+            concurrency: p.concurrency,
+            warmupMs: config.warmupMs,
+            durationMs: config.durationMs,
+            poolTarget: group.poolTarget,
+            addresses: group.addresses,
+            healthCheck: false,
+          },
+          group,
+          p.repeat,
+        );
+      const cell = await runQuietly(run, group, config, budget);
+      cells.push(cell);
+      progress(
+        `[${String(i + 1).padStart(String(todo.length).length)}/${todo.length}] repeat ${p.repeat + 1} server ${p.server.padEnd(23)} ${String(p.concurrency).padStart(3)} in flight: ${
+          cell.failure
+            ? `FAILED ${cell.failure}`
+            : `${Math.round(cell.callsPerSecond)} calls/s, server ${cell.serverCpuUsPerCall?.toFixed(1) ?? "?"} CPU µs/call, ${cell.serverRssMb?.toFixed(1) ?? "?"} MB, p50 ${Math.round(cell.p50Us)} µs, p99 ${Math.round(cell.p99Us)} µs, other load ${cell.otherLoadCores?.toFixed(2) ?? "?"} cores, ${cell.errors} errors`
+        }`,
+      );
+    }
+  } finally {
+    await servers.close();
+  }
+  const { summary, ratios } = summarizeServers(cells, config.concurrencies);
+  return { descriptions: SERVER_DESCRIPTIONS, cells, summary, ratios };
 }
 
 /** Every (repeat, concurrency, server set, client), clients interleaved, order rotated per repeat. */
@@ -248,62 +386,46 @@ async function runMicro(config: BenchConfig): Promise<{ pick: PickResult; memory
 async function runBench(config: BenchConfig): Promise<number> {
   const startedAt = new Date();
   const machine = machineFacts();
-  progress(`starting 3 rng-server and 3 grpc-js server processes on ${HOSTS.join(", ")}`);
-  const servers = await startServers(true);
   const cells: RepeatCell[] = [];
   let pick: PickResult | undefined;
   let memory: MemoryResult[] = [];
-  try {
-    const todo = plan(config);
-    let retriesLeft = Math.floor(todo.length / 4);
-    for (const [i, p] of todo.entries()) {
-      const group = servers.groups[p.serverSet];
-      const run = () =>
-        runCell(
-          {
-            client: p.client,
-            serverSet: p.serverSet,
-            concurrency: p.concurrency,
-            warmupMs: config.warmupMs,
-            durationMs: config.durationMs,
-            poolTarget: group.poolTarget,
-            addresses: group.addresses,
-          },
-          group,
-          p.repeat,
-        );
-      let cell = await run();
-      // Someone else's work shared the machine: run it again, keep the quietest.
-      for (let attempt = 2; attempt <= 3 && retriesLeft > 0 && noisy(cell, config.maxOtherLoad); attempt++) {
-        // Only when the machine has calmed down: a long test run next door would not.
-        const now = await otherLoadNow(group.pids);
-        if (now > config.maxOtherLoad) {
-          progress(`  other load ${cell.otherLoadCores?.toFixed(2)} cores, still ${now.toFixed(2)}: kept`);
-          break;
-        }
-        retriesLeft--;
+  if (config.tables.clients) {
+    progress(`starting 3 rng-server and 3 grpc-js server processes on ${HOSTS.join(", ")}`);
+    const servers = await startServers(true);
+    try {
+      const todo = plan(config);
+      const budget = { retriesLeft: Math.floor(todo.length / 4) };
+      for (const [i, p] of todo.entries()) {
+        const group = servers.groups[p.serverSet];
+        const run = () =>
+          runCell(
+            {
+              client: p.client,
+              serverSet: p.serverSet,
+              concurrency: p.concurrency,
+              warmupMs: config.warmupMs,
+              durationMs: config.durationMs,
+              poolTarget: group.poolTarget,
+              addresses: group.addresses,
+            },
+            group,
+            p.repeat,
+          );
+        const cell = await runQuietly(run, group, config, budget);
+        cells.push(cell);
         progress(
-          `  other load ${cell.otherLoadCores?.toFixed(2)} cores, now ${now.toFixed(2)}: running the cell again`,
+          `[${String(i + 1).padStart(String(todo.length).length)}/${todo.length}] repeat ${p.repeat + 1} ${p.serverSet.padEnd(14)} ${p.client.padEnd(13)} ${String(p.concurrency).padStart(3)} in flight: ${
+            cell.failure
+              ? `FAILED ${cell.failure}`
+              : `${Math.round(cell.callsPerSecond)} calls/s, p50 ${Math.round(cell.p50Us)} µs, p99 ${Math.round(cell.p99Us)} µs, ${cell.cpuUsPerCall.toFixed(1)} CPU µs/call, other load ${cell.otherLoadCores?.toFixed(2) ?? "?"} cores, ${cell.errors} errors${cell.spread ? `, spread ${cell.spread.join("/")}` : ""}`
+          }`,
         );
-        const again = { ...(await run()), attempts: attempt };
-        if (again.failure !== undefined || (again.otherLoadCores ?? 0) >= (cell.otherLoadCores ?? 0)) {
-          cell = { ...cell, attempts: attempt, errors: cell.errors + again.errors };
-        } else {
-          cell = { ...again, errors: again.errors + cell.errors };
-        }
       }
-      cells.push(cell);
-      progress(
-        `[${String(i + 1).padStart(String(todo.length).length)}/${todo.length}] repeat ${p.repeat + 1} ${p.serverSet.padEnd(14)} ${p.client.padEnd(13)} ${String(p.concurrency).padStart(3)} in flight: ${
-          cell.failure
-            ? `FAILED ${cell.failure}`
-            : `${Math.round(cell.callsPerSecond)} calls/s, p50 ${Math.round(cell.p50Us)} µs, p99 ${Math.round(cell.p99Us)} µs, ${cell.cpuUsPerCall.toFixed(1)} CPU µs/call, other load ${cell.otherLoadCores?.toFixed(2) ?? "?"} cores, ${cell.errors} errors${cell.spread ? `, spread ${cell.spread.join("/")}` : ""}`
-        }`,
-      );
+    } finally {
+      await servers.close();
     }
-  } finally {
-    await servers.close();
   }
+  const serverTable = config.tables.servers ? await runServerTable(config) : undefined;
   if (config.micro) ({ pick, memory } = await runMicro(config));
   const telemetryMicro: TelemetryMicroResult[] = [];
   if (config.micro) {
@@ -344,7 +466,8 @@ async function runBench(config: BenchConfig): Promise<number> {
     telemetry,
     pick,
     memory,
-    errors: cells.reduce((sum, c) => sum + c.errors, 0),
+    ...(serverTable ? { servers: serverTable } : {}),
+    errors: [...cells, ...(serverTable?.cells ?? [])].reduce((sum, c) => sum + c.errors, 0),
   };
   const markdown = `${renderMarkdown(report)}\n${renderTelemetryCost(telemetry)}`;
   mkdirSync(config.outDir, { recursive: true });
@@ -357,15 +480,57 @@ async function runBench(config: BenchConfig): Promise<number> {
 }
 
 /**
- * Profiles pool-rr, pool-connect, stock-connect, grpc-js and the raw-http2
- * floor for one cell each (64 in flight, rng-servers).
+ * `--profile`: CPU profiles (node --cpu-prof) of one cell each, self time
+ * within the measured window: the clients (pool-rr, pool-connect,
+ * stock-connect, grpc-js and the raw-http2 floor against the rng-servers)
+ * and/or the servers of the server table (each loaded by pool-rr), as
+ * `--tables` says. Writes profile.md.
  */
 async function runProfile(config: BenchConfig): Promise<number> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "rngbalance-prof-"));
+  const concurrency = config.concurrencies[config.concurrencies.length - 1] ?? 64;
+  const durationMs = Math.max(config.durationMs, 3000);
+  const lines: string[] = ["# CPU profiles (node --cpu-prof, self time)", ""];
+  lines.push(
+    `${concurrency} in flight, ${config.warmupMs} ms warm-up + ${durationMs} ms measured per cell; self time of the samples within the measured window only (start-up and warm-up left out). Profiles in ${dir}.`,
+    "",
+  );
+  if (config.tables.clients) lines.push(...(await profileClients(config, dir, concurrency, durationMs)));
+  if (config.tables.servers) lines.push(...(await profileServers(config, dir, concurrency, durationMs)));
+  const markdown = lines.join("\n");
+  mkdirSync(config.outDir, { recursive: true });
+  writeFileSync(path.join(config.outDir, "profile.md"), markdown);
+  process.stdout.write(markdown);
+  progress(`wrote profile.md in ${config.outDir}`);
+  return 0;
+}
+
+/** One profile's section of profile.md. */
+function profileSection(title: string, summary: ProfileSummary): string[] {
+  const lines = [title, "", "| # | function | where | self ms | self % |", "|---:|---|---|---:|---:|"];
+  summary.top.forEach((e, i) => {
+    lines.push(
+      `| ${i + 1} | \`${e.fn}\` | ${e.where || e.area} | ${e.selfMs.toFixed(0)} | ${e.percent.toFixed(1)} |`,
+    );
+  });
+  lines.push("", "By area:", "", "| area | self ms | self % |", "|---|---:|---:|");
+  for (const a of summary.byArea.slice(0, 12)) {
+    lines.push(`| ${a.area} | ${a.selfMs.toFixed(0)} | ${a.percent.toFixed(1)} |`);
+  }
+  lines.push("");
+  return lines;
+}
+
+/** Profiles pool-rr, pool-connect, stock-connect, grpc-js and the raw-http2 floor against 3 rng-servers. */
+async function profileClients(
+  config: BenchConfig,
+  dir: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<string[]> {
   const servers = await startServers(false);
   const group = servers.groups["rng-server"];
-  const summaries: { client: ClientKind; result: CellResult; summary: ProfileSummary }[] = [];
-  const concurrency = config.concurrencies[config.concurrencies.length - 1] ?? 64;
+  const lines = ["## Clients, against 3 rng-servers", ""];
   try {
     for (const client of ["pool-rr", "pool-connect", "stock-connect", "grpc-js", "raw-http2"] as const) {
       progress(`profiling ${client} at ${concurrency} in flight`);
@@ -375,7 +540,7 @@ async function runProfile(config: BenchConfig): Promise<number> {
           serverSet: "rng-server",
           concurrency,
           warmupMs: config.warmupMs,
-          durationMs: Math.max(config.durationMs, 3000),
+          durationMs,
           poolTarget: group.poolTarget,
           addresses: group.addresses,
         },
@@ -386,43 +551,71 @@ async function runProfile(config: BenchConfig): Promise<number> {
       if (cell.failure) throw new Error(cell.failure);
       const file = readdirSync(dir).find((f) => f === `${client}.cpuprofile`);
       if (!file) throw new Error(`no profile written for ${client} in ${dir}`);
-      summaries.push({
-        client,
-        result: cell,
-        summary: summarizeProfile(path.join(dir, file), 15, cell.windowUs),
-      });
+      const summary = summarizeProfile(path.join(dir, file), 15, cell.windowUs);
+      lines.push(
+        ...profileSection(
+          `### ${client}: ${Math.round(cell.callsPerSecond)} calls/s, ${cell.cpuUsPerCall.toFixed(1)} CPU µs/call (profiled, so slower)`,
+          summary,
+        ),
+      );
     }
   } finally {
     await servers.close();
   }
-  const lines: string[] = ["# CPU profiles (node --cpu-prof, self time)", ""];
-  lines.push(
-    `One cell per client against 3 rng-servers, ${concurrency} in flight, ${config.warmupMs} ms warm-up + ${Math.max(config.durationMs, 3000)} ms measured; self time of the samples within the measured window only (start-up and warm-up left out). Profiles in ${dir}.`,
-    "",
-  );
-  for (const { client, result, summary } of summaries) {
-    lines.push(
-      `## ${client}: ${Math.round(result.callsPerSecond)} calls/s, ${result.cpuUsPerCall.toFixed(1)} CPU µs/call (profiled, so slower)`,
-      "",
-    );
-    lines.push("| # | function | where | self ms | self % |", "|---:|---|---|---:|---:|");
-    summary.top.forEach((e, i) => {
-      lines.push(
-        `| ${i + 1} | \`${e.fn}\` | ${e.where || e.area} | ${e.selfMs.toFixed(0)} | ${e.percent.toFixed(1)} |`,
+  return lines;
+}
+
+/**
+ * Profiles each server of the server table, loaded alone by pool-rr; the
+ * server writes its profile when it exits, so each is stopped after its cell.
+ */
+async function profileServers(
+  config: BenchConfig,
+  dir: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<string[]> {
+  const lines = ["## Servers, each loaded alone by pool-rr", ""];
+  for (const kind of SERVER_KINDS) {
+    progress(`profiling the ${kind} server at ${concurrency} in flight`);
+    const name = `server-${kind}.cpuprofile`;
+    const servers = await startTableServers([kind], () => [
+      "--cpu-prof",
+      `--cpu-prof-dir=${dir}`,
+      `--cpu-prof-name=${name}`,
+    ]);
+    const group = servers.groups[kind];
+    let cell: RepeatCell;
+    try {
+      cell = await runCell(
+        {
+          client: "pool-rr",
+          serverSet: kind,
+          concurrency,
+          warmupMs: config.warmupMs,
+          durationMs,
+          poolTarget: group.poolTarget,
+          addresses: group.addresses,
+          healthCheck: false,
+        },
+        group,
+        0,
       );
-    });
-    lines.push("", "By area:", "", "| area | self ms | self % |", "|---|---:|---:|");
-    for (const a of summary.byArea.slice(0, 12)) {
-      lines.push(`| ${a.area} | ${a.selfMs.toFixed(0)} | ${a.percent.toFixed(1)} |`);
+    } finally {
+      await servers.close();
     }
-    lines.push("");
+    if (cell.failure) throw new Error(cell.failure);
+    const file = readdirSync(dir).find((f) => f === name);
+    if (!file) throw new Error(`no profile written for the ${kind} server in ${dir}`);
+    const summary = summarizeProfile(path.join(dir, file), 15, cell.windowUs);
+    lines.push(
+      ...profileSection(
+        `### ${kind}: ${Math.round(cell.callsPerSecond)} calls/s, server ${cell.serverCpuUsPerCall?.toFixed(1) ?? "?"} CPU µs/call (profiled, so slower)`,
+        summary,
+      ),
+    );
   }
-  const markdown = lines.join("\n");
-  mkdirSync(config.outDir, { recursive: true });
-  writeFileSync(path.join(config.outDir, "profile.md"), markdown);
-  process.stdout.write(markdown);
-  progress(`wrote profile.md in ${config.outDir}`);
-  return 0;
+  return lines;
 }
 
 async function main(): Promise<number> {

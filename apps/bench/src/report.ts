@@ -1,4 +1,12 @@
-import { type CellResult, CLIENTS_PER_SET, type ClientKind, SERVER_SETS, type ServerSet } from "./cell.js";
+import {
+  type CellResult,
+  CLIENTS_PER_SET,
+  type ClientKind,
+  SERVER_KINDS,
+  SERVER_SETS,
+  type ServerKind,
+  type ServerSet,
+} from "./cell.js";
 import type { MemoryResult } from "./micro.js";
 import type { PickResult } from "./pick.js";
 import { type Spread, spread } from "./stats.js";
@@ -52,6 +60,39 @@ export interface RatioRow {
   readonly cpuGrpcJsOverPool: Spread;
 }
 
+/** One server of the server table at one concurrency, over the repeats. */
+export interface ServerSummaryRow {
+  readonly server: ServerKind;
+  readonly concurrency: number;
+  readonly callsPerSecond: Spread;
+  readonly p50Us: Spread;
+  readonly p99Us: Spread;
+  /** The server process's CPU (user + system) per call, µs. */
+  readonly serverCpuUsPerCall: Spread;
+  readonly serverRssMb: Spread;
+  /** The loading client's (pool-rr) CPU per call, µs. */
+  readonly clientCpuUsPerCall: Spread;
+  readonly otherLoadCores: Spread;
+  readonly errors: number;
+}
+
+/** rng-server ÷ another server, paired per repeat, at one concurrency. */
+export interface ServerRatioRow {
+  readonly concurrency: number;
+  /** Server CPU per call: rng-server's ÷ the other's (below 1: rng-server is cheaper). */
+  readonly cpu: Readonly<Partial<Record<ServerKind, Spread>>>;
+  /** Calls/s: rng-server's ÷ the other's (above 1: rng-server is ahead). */
+  readonly callsPerSecond: Readonly<Partial<Record<ServerKind, Spread>>>;
+}
+
+/** The server table: each server alone, loaded by the pool. */
+export interface ServerTable {
+  readonly descriptions: Readonly<Partial<Record<ServerKind, string>>>;
+  readonly cells: readonly RepeatCell[];
+  readonly summary: readonly ServerSummaryRow[];
+  readonly ratios: readonly ServerRatioRow[];
+}
+
 /** Everything one run measured; written as latest.json. */
 export interface BenchReport {
   readonly startedAt: string;
@@ -75,6 +116,8 @@ export interface BenchReport {
   readonly telemetry?: TelemetryCost;
   readonly pick: PickResult | undefined;
   readonly memory: readonly MemoryResult[];
+  /** The server table, unless skipped (`--tables clients`). */
+  readonly servers?: ServerTable;
   /** Total failed calls; 0 for a clean run. */
   readonly errors: number;
 }
@@ -145,6 +188,78 @@ export function summarize(
   return { summary, ratios };
 }
 
+/** The servers rng-server is compared with in the server table's ratios. */
+export const SERVER_RATIO_KINDS: readonly ServerKind[] = [
+  "grpc-js",
+  "bare-http2",
+  "stock-connect",
+  "rng-server-no-fast-path",
+];
+
+/** Groups the server table's cells into rows and paired ratios (rng-server ÷ each other server). */
+export function summarizeServers(
+  cells: readonly RepeatCell[],
+  concurrencies: readonly number[],
+): { summary: ServerSummaryRow[]; ratios: ServerRatioRow[] } {
+  const summary: ServerSummaryRow[] = [];
+  const ratios: ServerRatioRow[] = [];
+  const ok = (c: RepeatCell) => c.failure === undefined;
+  for (const concurrency of concurrencies) {
+    for (const server of SERVER_KINDS) {
+      const mine = cells.filter((c) => c.serverSet === server && c.concurrency === concurrency);
+      if (mine.length === 0) continue;
+      const good = mine.filter(ok);
+      const finite = (values: (number | undefined)[]) =>
+        spread(values.map((v) => v ?? Number.NaN).filter(Number.isFinite));
+      summary.push({
+        server,
+        concurrency,
+        callsPerSecond: spread(good.map((c) => c.callsPerSecond)),
+        p50Us: spread(good.map((c) => c.p50Us)),
+        p99Us: spread(good.map((c) => c.p99Us)),
+        serverCpuUsPerCall: finite(good.map((c) => c.serverCpuUsPerCall)),
+        serverRssMb: finite(good.map((c) => c.serverRssMb)),
+        clientCpuUsPerCall: spread(good.map((c) => c.cpuUsPerCall)),
+        otherLoadCores: finite(good.map((c) => c.otherLoadCores)),
+        errors: mine.reduce((sum, c) => sum + c.errors, 0),
+      });
+    }
+    const paired = (other: ServerKind, metric: (rng: RepeatCell, them: RepeatCell) => number) => {
+      const values: number[] = [];
+      for (const r of new Set(cells.map((c) => c.repeat))) {
+        const find = (server: ServerKind) =>
+          cells.find(
+            (c) => c.repeat === r && c.serverSet === server && c.concurrency === concurrency && ok(c),
+          );
+        const rng = find("rng-server");
+        const them = find(other);
+        if (rng && them) {
+          const v = metric(rng, them);
+          if (Number.isFinite(v)) values.push(v);
+        }
+      }
+      return spread(values);
+    };
+    const present = SERVER_RATIO_KINDS.filter((k) => cells.some((c) => c.serverSet === k));
+    ratios.push({
+      concurrency,
+      cpu: Object.fromEntries(
+        present.map((k) => [
+          k,
+          paired(
+            k,
+            (rng, them) => (rng.serverCpuUsPerCall ?? Number.NaN) / (them.serverCpuUsPerCall ?? Number.NaN),
+          ),
+        ]),
+      ),
+      callsPerSecond: Object.fromEntries(
+        present.map((k) => [k, paired(k, (rng, them) => rng.callsPerSecond / them.callsPerSecond)]),
+      ),
+    });
+  }
+  return { summary, ratios };
+}
+
 const throughput = (pool: CellResult, them: CellResult) => pool.callsPerSecond / them.callsPerSecond;
 const cpuRatio = (pool: CellResult, them: CellResult) => them.cpuUsPerCall / pool.cpuUsPerCall;
 
@@ -182,6 +297,57 @@ export function renderMarkdown(report: BenchReport): string {
     `Unary \`/rng.Rng/Rng\`, closed loop (N workers, each awaiting its call before the next), ${s.warmupMs} ms warm-up + ${s.durationMs} ms measured per cell, ${s.repeats} repeat${s.repeats === 1 ? "" : "s"}, cells interleaved across clients (order rotated per repeat). Every client runs in its own process; servers are separate processes on 127.0.0.2-4. Figures: median (min–max) over repeats.`,
     "",
   );
+  // The client table (skipped with `--tables servers`).
+  if (report.cells.length > 0) lines.push(...renderClientTable(report));
+  if (report.servers) lines.push(...renderServerTable(report.servers));
+  if (report.pick) {
+    const p = report.pick;
+    lines.push(`## Pick (${p.unit})`, "");
+    const sizes = [...new Set(p.rows.map((r) => r.endpoints))];
+    lines.push(`| policy | ${sizes.map((n) => `${n} endpoints`).join(" | ")} |`);
+    lines.push(`|---|${sizes.map(() => "---:").join("|")}|`);
+    for (const policy of ["round_robin", "least_request"] as const) {
+      const cells = sizes.map((n) => {
+        const row = p.rows.find((r) => r.policy === policy && r.endpoints === n);
+        return row ? fmt(row.value, 1) : "–";
+      });
+      lines.push(`| ${policy} | ${cells.join(" | ")} |`);
+    }
+    lines.push("", p.note, "");
+  }
+  if (report.memory.length > 0) {
+    lines.push("## Memory per idle endpoint", "");
+    lines.push(
+      "| endpoints | health checks | heap B/endpoint | external B/endpoint | RSS B/endpoint | all READY in ms |",
+    );
+    lines.push("|---:|---|---:|---:|---:|---:|");
+    for (const r of report.memory) {
+      lines.push(
+        `| ${r.endpoints} | ${r.healthCheck ? "on (Watch stream open)" : "off"} | ${fmt(r.heapBytesPerEndpoint)} | ${fmt(r.externalBytesPerEndpoint)} | ${fmt(r.rssBytesPerEndpoint)} | ${fmt(r.readyMs)} |`,
+      );
+    }
+    lines.push(
+      "",
+      "A pool (connect eager) over that many READY endpoints, each one HTTP/2 connection to one tiny h2c server (one process, one listener per 127.0.0.1 port); growth of the client process after GC, divided by the endpoint count.",
+      "",
+    );
+  }
+  lines.push("## Clients", "");
+  for (const [client, description] of Object.entries(report.clients))
+    lines.push(`- **${client}**: ${description}`);
+  lines.push("");
+  const rerun = report.cells.filter((c) => (c.attempts ?? 1) > 1).length;
+  lines.push(
+    `Failed calls in all: ${report.errors}. Cells run again because other processes used more than ${report.settings.maxOtherLoad} cores during them: ${rerun} of ${report.cells.length}.`,
+    "",
+  );
+  return lines.join("\n");
+}
+
+/** The client table (calls/s, paired ratios, every cell) as Markdown lines. */
+function renderClientTable(report: BenchReport): string[] {
+  const s = report.settings;
+  const lines: string[] = [];
   for (const serverSet of SERVER_SETS) {
     lines.push(`## Calls/s ${SERVER_TITLES[serverSet]}`, "");
     lines.push(`| client | ${s.concurrencies.map((c) => `${c} in flight`).join(" | ")} |`);
@@ -227,48 +393,51 @@ export function renderMarkdown(report: BenchReport): string {
     `Client CPU is the client process's user+system time in the measured window ÷ calls; server CPU is the three server processes' (from /proc, 10 ms ticks) over the same window ÷ calls. "Other load" is the worst (max over repeats) CPU used in the window by everything else on the machine, in cores out of ${report.machine.cores}: above ~0.2 the cell shared the machine with someone else's work.`,
     "",
   );
-  if (report.pick) {
-    const p = report.pick;
-    lines.push(`## Pick (${p.unit})`, "");
-    const sizes = [...new Set(p.rows.map((r) => r.endpoints))];
-    lines.push(`| policy | ${sizes.map((n) => `${n} endpoints`).join(" | ")} |`);
-    lines.push(`|---|${sizes.map(() => "---:").join("|")}|`);
-    for (const policy of ["round_robin", "least_request"] as const) {
-      const cells = sizes.map((n) => {
-        const row = p.rows.find((r) => r.policy === policy && r.endpoints === n);
-        return row ? fmt(row.value, 1) : "–";
-      });
-      lines.push(`| ${policy} | ${cells.join(" | ")} |`);
-    }
-    lines.push("", p.note, "");
-  }
-  if (report.memory.length > 0) {
-    lines.push("## Memory per idle endpoint", "");
-    lines.push(
-      "| endpoints | health checks | heap B/endpoint | external B/endpoint | RSS B/endpoint | all READY in ms |",
-    );
-    lines.push("|---:|---|---:|---:|---:|---:|");
-    for (const r of report.memory) {
-      lines.push(
-        `| ${r.endpoints} | ${r.healthCheck ? "on (Watch stream open)" : "off"} | ${fmt(r.heapBytesPerEndpoint)} | ${fmt(r.externalBytesPerEndpoint)} | ${fmt(r.rssBytesPerEndpoint)} | ${fmt(r.readyMs)} |`,
-      );
-    }
-    lines.push(
-      "",
-      "A pool (connect eager) over that many READY endpoints, each one HTTP/2 connection to one tiny h2c server (one process, one listener per 127.0.0.1 port); growth of the client process after GC, divided by the endpoint count.",
-      "",
-    );
-  }
-  lines.push("## Clients", "");
-  for (const [client, description] of Object.entries(report.clients))
-    lines.push(`- **${client}**: ${description}`);
-  lines.push("");
-  const rerun = report.cells.filter((c) => (c.attempts ?? 1) > 1).length;
+  return lines;
+}
+
+/** The server table as Markdown lines. */
+function renderServerTable(table: ServerTable): string[] {
+  const lines: string[] = [];
+  lines.push("## Servers: one server process each, loaded by the pool", "");
   lines.push(
-    `Failed calls in all: ${report.errors}. Cells run again because other processes used more than ${report.settings.maxOtherLoad} cores during them: ${rerun} of ${report.cells.length}.`,
+    "Each server alone in its own process on its own loopback address, loaded by pool-rr (health checks off, `ipv4:` target of that one server) from its own process, closed loop. Server CPU is the server process's user+system time over the measured window ÷ calls (from /proc, 10 ms ticks); server RSS at the window's end.",
     "",
   );
-  return lines.join("\n");
+  lines.push(
+    "| server | in flight | calls/s | p50 µs | p99 µs | server CPU µs/call | server RSS MB | client CPU µs/call | other load (cores) | errors |",
+  );
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of table.summary) {
+    lines.push(
+      `| ${r.server} | ${r.concurrency} | ${fmtSpread(r.callsPerSecond)} | ${fmt(r.p50Us.median)} | ${fmt(r.p99Us.median)} | ${fmtSpread(r.serverCpuUsPerCall, 1)} | ${fmt(r.serverRssMb.median, 1)} | ${fmt(r.clientCpuUsPerCall.median, 1)} | ${fmt(r.otherLoadCores.max, 2)} | ${r.errors} |`,
+    );
+  }
+  lines.push("");
+  const kinds = SERVER_RATIO_KINDS.filter((k) => table.ratios.some((r) => r.cpu[k] !== undefined));
+  if (kinds.length > 0) {
+    lines.push("### rng-server ÷ each other server, paired per repeat (min / **median** / max)", "");
+    lines.push(
+      "Server CPU per call: rng-server's ÷ the other's (below 1, rng-server is cheaper). Calls/s: rng-server's ÷ the other's (above 1, rng-server is ahead).",
+      "",
+    );
+    lines.push(
+      `| in flight | ${kinds.map((k) => `CPU/call ÷ ${k}`).join(" | ")} | ${kinds.map((k) => `calls/s ÷ ${k}`).join(" | ")} |`,
+    );
+    lines.push(`|---:|${kinds.map(() => "---:").join("|")}|${kinds.map(() => "---:").join("|")}|`);
+    for (const r of table.ratios) {
+      const cpu = kinds.map((k) => fmtRatio(r.cpu[k] ?? spread([])));
+      const calls = kinds.map((k) => fmtRatio(r.callsPerSecond[k] ?? spread([])));
+      lines.push(`| ${r.concurrency} | ${cpu.join(" | ")} | ${calls.join(" | ")} |`);
+    }
+    lines.push("");
+  }
+  lines.push("Servers:", "");
+  for (const [server, description] of Object.entries(table.descriptions)) {
+    lines.push(`- **${server}**: ${description}`);
+  }
+  lines.push("");
+  return lines;
 }
 
 const COLORS: Readonly<Record<ClientKind, string>> = {

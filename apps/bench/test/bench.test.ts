@@ -7,8 +7,8 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { childProcessEnv } from "@rngbalance/testkit";
-import { CLIENTS_PER_SET, SERVER_SETS } from "../src/cell.js";
-import type { BenchReport } from "../src/report.js";
+import { CLIENTS_PER_SET, SERVER_KINDS, SERVER_SETS } from "../src/cell.js";
+import type { BenchReport, RepeatCell } from "../src/report.js";
 
 const BENCH_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const CONCURRENCIES = [1, 16];
@@ -141,6 +141,32 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
         `${cell.client} left an endpoint out: ${cell.spread}`,
       );
     }
+    // The server table: every server at every concurrency, its CPU and RSS measured.
+    const table = report.servers;
+    assert.ok(table, "server table");
+    for (const server of SERVER_KINDS) {
+      for (const concurrency of CONCURRENCIES) {
+        const serverCells: readonly RepeatCell[] = table.cells.filter(
+          (c) => c.serverSet === server && c.concurrency === concurrency,
+        );
+        assert.equal(serverCells.length, report.settings.repeats, `server ${server} ${concurrency}`);
+        for (const cell of serverCells) {
+          assert.equal(cell.failure, undefined, `server ${server} ${concurrency}: ${cell.failure}`);
+          assert.equal(cell.errors, 0, `server ${server} ${concurrency}: ${cell.firstError}`);
+          assert.ok(cell.calls > 0, `server ${server} ${concurrency}: no call completed`);
+          assert.ok(
+            (cell.serverCpuUsPerCall ?? 0) > 0,
+            `server ${server} ${concurrency}: server CPU measured`,
+          );
+          assert.ok((cell.serverRssMb ?? 0) > 0, `server ${server} ${concurrency}: server RSS measured`);
+        }
+      }
+    }
+    for (const concurrency of CONCURRENCIES) {
+      const ratio = table.ratios.find((r) => r.concurrency === concurrency);
+      assert.ok(ratio && Number.isFinite(ratio.cpu["grpc-js"]?.median), `CPU ratio at ${concurrency}`);
+      assert.ok(Number.isFinite(ratio.cpu["bare-http2"]?.median));
+    }
     assert.ok(report.pick, "pick microbenchmark");
     assert.deepEqual([...new Set(report.pick.rows.map((r) => r.endpoints))], [3, 100, 1000]);
     assert.ok(report.pick.rows.every((r) => r.value > 0));
@@ -151,7 +177,18 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
   it("prints the Markdown report and writes the same to latest.md, with well-formed tables", () => {
     const markdown = readFileSync(path.join(out, "latest.md"), "utf8");
     assert.equal(run.stdout, markdown);
-    assert.ok(checkTables(markdown) >= 5, "the calls/s, ratio, cell, pick and memory tables");
+    assert.ok(
+      checkTables(markdown) >= 7,
+      "the calls/s, ratio, cell, server, server ratio, pick and memory tables",
+    );
+    for (const server of SERVER_KINDS) {
+      assert.match(
+        markdown,
+        new RegExp(`^\\| ${server} \\| ${CONCURRENCIES[0]} \\|`, "m"),
+        `no row for ${server}`,
+      );
+    }
+    assert.match(markdown, /CPU\/call ÷ grpc-js/);
     for (const client of new Set(SERVER_SETS.flatMap((s) => CLIENTS_PER_SET[s]))) {
       assert.match(markdown, new RegExp(`^\\| ${client} \\|`, "m"), `no row for ${client}`);
     }

@@ -4,7 +4,7 @@ import type { Balanceable, Picker } from "@rngbalance/dns-pool";
 import { parseBenchFlags } from "../src/flags.js";
 import { Histogram } from "../src/histogram.js";
 import { realPickers } from "../src/pick.js";
-import { type RepeatCell, summarize } from "../src/report.js";
+import { type RepeatCell, summarize, summarizeServers } from "../src/report.js";
 import { spread } from "../src/stats.js";
 
 describe("Histogram", () => {
@@ -76,6 +76,53 @@ describe("summarize", () => {
   });
 });
 
+describe("summarizeServers", () => {
+  const cell = (server: RepeatCell["serverSet"], repeat: number, serverCpuUsPerCall: number): RepeatCell => ({
+    client: "pool-rr",
+    serverSet: server,
+    concurrency: 64,
+    repeat,
+    elapsedMs: 1000,
+    calls: 1000,
+    callsPerSecond: 100_000 / serverCpuUsPerCall,
+    p50Us: 100,
+    p99Us: 200,
+    cpuUsPerCall: 50,
+    rssMb: 80,
+    errors: 0,
+    firstError: undefined,
+    spread: undefined,
+    windowUs: [0, 1000],
+    serverCpuUsPerCall,
+    serverRssMb: 70,
+  });
+
+  it("summarizes each server and pairs rng-server's CPU and calls/s with each other server's per repeat", () => {
+    const cells = [
+      cell("rng-server", 0, 40),
+      cell("grpc-js", 0, 80),
+      cell("bare-http2", 0, 20),
+      cell("rng-server", 1, 60),
+      cell("grpc-js", 1, 60),
+      cell("bare-http2", 1, 40),
+    ];
+    const { summary, ratios } = summarizeServers(cells, [64]);
+    assert.deepEqual(
+      summary.map((r) => [r.server, r.serverCpuUsPerCall.median, r.serverRssMb.median]),
+      [
+        ["rng-server", 50, 70],
+        ["grpc-js", 70, 70],
+        ["bare-http2", 30, 70],
+      ],
+    );
+    const r = ratios[0];
+    assert.deepEqual(r?.cpu["grpc-js"], { min: 0.5, median: 0.75, max: 1 });
+    assert.deepEqual(r?.cpu["bare-http2"], { min: 1.5, median: 1.75, max: 2 });
+    assert.deepEqual(r?.callsPerSecond["grpc-js"], { min: 1, median: 1.5, max: 2 });
+    assert.equal(r?.cpu["stock-connect"], undefined, "no ratio for a server that did not run");
+  });
+});
+
 describe("parseBenchFlags", () => {
   it("has full and quick defaults", () => {
     const full = parseBenchFlags([]);
@@ -87,6 +134,16 @@ describe("parseBenchFlags", () => {
     assert.equal(quick.config.repeats, 1);
     assert.equal(quick.config.durationMs, 500);
     assert.deepEqual(quick.config.concurrencies, [1, 16]);
+  });
+
+  it("measures both tables unless --tables says otherwise", () => {
+    const both = parseBenchFlags([]);
+    assert.ok(!both.help);
+    assert.deepEqual(both.config.tables, { clients: true, servers: true });
+    const servers = parseBenchFlags(["--tables", "servers"]);
+    assert.ok(!servers.help);
+    assert.deepEqual(servers.config.tables, { clients: false, servers: true });
+    assert.throws(() => parseBenchFlags(["--tables", "clients,nope"]), /--tables/);
   });
 
   it("rejects bad values", () => {

@@ -10,20 +10,19 @@ import {
 } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import {
+  type ConnectNodeAdapterOptions,
   compressionBrotli,
   compressionGzip,
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import { createGrpcUnaryFastPath, type GrpcUnaryFastPath } from "./fast/grpc-unary.js";
 import { type JsonLimits, jsonFraming, limitJsonBody } from "./json-limits.js";
 import { serveObserved } from "./telemetry/observe.js";
 import { ServerTelemetry } from "./telemetry/server-telemetry.js";
 
-/** A Node request handler for HTTP/1.1 and HTTP/2 (compatibility API). */
-export type NodeHandler = (
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-) => void;
+/** A Node request handler for HTTP/1.1 and HTTP/2 (compatibility API), as connect-node's. */
+export type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 
 /** Options of {@link createConnectHandler}: connect-node's adapter options, plus JSON limits. */
 export interface ConnectHandlerOptions extends ConnectRouterOptions {
@@ -33,6 +32,12 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
   fallback?: NodeHandler;
   /** Limits for JSON request bodies. */
   json: JsonLimits;
+  /**
+   * Attach the unary gRPC fast path (see fast/README.md) for
+   * `createHttp2Server` to serve binary unary gRPC calls with; everything
+   * else, and every call on HTTP/1.1, goes through connect-node. Default true.
+   */
+  fastPath?: boolean;
   /** Context values for each request's handler context, as connectNodeAdapter's option. Default: none. */
   contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
   /**
@@ -45,22 +50,29 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
   onHandlerError?: (err: unknown, handler: UniversalHandler) => void;
 }
 
+/** A handler from {@link createConnectHandler}, carrying its fast path for `createHttp2Server`. */
+export type ConnectHandler = NodeHandler & { readonly grpcUnaryFastPath?: GrpcUnaryFastPath };
+
 /**
- * connect-node's `connectNodeAdapter`, plus one thing it cannot do: check
+ * connect-node's `connectNodeAdapter`, plus two things it cannot do: check
  * JSON request bodies against {@link JsonLimits} while they stream in,
- * before connect parses them. Everything else (routing, protocols,
- * compression, the shutdown signal) is connect's own code.
+ * before connect parses them, and carry a unary gRPC fast path that serves
+ * the same implementations (routes run once; both paths get the same
+ * objects). Everything else (routing, protocols, compression, the
+ * shutdown signal) is connect's own code.
  */
-export function createConnectHandler(options: ConnectHandlerOptions): NodeHandler {
-  const router = createConnectRouter({
-    ...options,
-    acceptCompression: options.acceptCompression ?? [compressionGzip, compressionBrotli],
-  });
-  options.routes(router);
+export function createConnectHandler(options: ConnectHandlerOptions): ConnectHandler {
+  const acceptCompression = options.acceptCompression ?? [compressionGzip, compressionBrotli];
+  // Every call served here, on either path, passes this one telemetry hook.
+  const telemetry = options.telemetry === false ? undefined : (options.telemetry ?? new ServerTelemetry());
+  const fast =
+    options.fastPath === false
+      ? undefined
+      : createGrpcUnaryFastPath({ ...options, acceptCompression, telemetry: telemetry || undefined });
+  const router = createConnectRouter({ ...options, acceptCompression });
+  (fast?.routes ?? options.routes)(router);
   const paths = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) paths.set(handler.requestPath, handler);
-  // Every call served here passes the one telemetry hook below.
-  const telemetry = options.telemetry === false ? undefined : (options.telemetry ?? new ServerTelemetry());
   const methodNames = new Map<UniversalHandler, string>();
   for (const h of router.handlers) methodNames.set(h, `${h.service.typeName}/${h.method.name}`);
   const fallback: NodeHandler =
@@ -69,7 +81,7 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
       res.writeHead(404);
       res.end();
     });
-  return (req, res) => {
+  const handle: NodeHandler = (req, res) => {
     const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
     if (!handler) {
       fallback(req, res);
@@ -95,4 +107,5 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
         options.onHandlerError?.(reason, handler);
       });
   };
+  return fast ? Object.assign(handle, { grpcUnaryFastPath: fast }) : handle;
 }

@@ -93,6 +93,11 @@ export function connectServerFlags(envPrefix: string, defaults: { port?: number;
       max: 2 ** 32 - 1,
       help: "HTTP/2 calls per connection",
     },
+    "no-fast-path": {
+      type: "boolean",
+      env: env("NO_FAST_PATH"),
+      help: "serve unary gRPC with connect-node too",
+    },
     "max-connections": {
       type: "int",
       env: env("MAX_CONNECTIONS"),
@@ -129,5 +134,6 @@ export function settingsFromFlags(v: FlagValues<ConnectServerFlags>): Required<C
     keepalivePermitWithoutCalls: v["keepalive-permit-without-calls"],
     maxConcurrentStreams: v["max-concurrent-streams"],
     maxConnections: v["max-connections"],
+    fastPath: !v["no-fast-path"],
   };
 }

@@ -8,6 +8,17 @@
  * @packageDocumentation
  */
 export { type ConnectHandlerOptions, createConnectHandler, type NodeHandler } from "./connect-handler.js";
+export {
+  createGrpcUnaryFastPath,
+  createHttp2Server,
+  FAST_PATH_CHANNEL,
+  type FastPathDecision,
+  type GrpcUnaryFastPath,
+  type GrpcUnaryFastPathOptions,
+  type GrpcUnaryFastPathStats,
+  LazyHandlerContext,
+  serveWithFastPath,
+} from "./fast/index.js";
 export { type ConnectServerFlags, connectServerFlags, settingsFromFlags } from "./flags.js";
 export { percentEncodeGrpcMessage } from "./grpc-message.js";
 export { createHealthService, HealthRegistry } from "./health.js";

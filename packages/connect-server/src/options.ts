@@ -31,6 +31,7 @@ export const CONNECT_SERVER_DEFAULTS = {
   keepalivePermitWithoutCalls: false,
   maxConcurrentStreams: 250,
   maxConnections: 0,
+  fastPath: true,
 } as const;
 
 /** The tunables of a server: where it listens, its limits and timeouts. Defaults in {@link CONNECT_SERVER_DEFAULTS}. */
@@ -99,6 +100,12 @@ export interface ConnectServerSettings {
   maxConcurrentStreams?: number;
   /** Most open connections; more are closed as they arrive. 0 = no cap. Default 0. */
   maxConnections?: number;
+  /**
+   * Serve binary unary gRPC calls over HTTP/2 on the fast path (src/fast/:
+   * the same answers as connect-node at a fraction of the CPU); false
+   * serves every call with connect-node. Default true.
+   */
+  fastPath?: boolean;
 }
 
 /** Options of `startConnectServer`: the services, and the settings. */

@@ -1,9 +1,10 @@
 import * as http from "node:http";
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import type * as net from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@rngbalance/proto";
 import { createConnectHandler } from "./connect-handler.js";
+import { createHttp2Server } from "./fast/http2-server.js";
 import { createHealthService, HealthRegistry } from "./health.js";
 import { Http2Sessions } from "./http2-sessions.js";
 import { DualProtocolListener } from "./listener.js";
@@ -52,6 +53,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     readMaxBytes: o.readMaxBytes,
     json: { readMaxBytes: o.jsonReadMaxBytes, maxDepth: o.jsonMaxDepth },
     shutdownSignal: shutdown.signal,
+    fastPath: o.fastPath,
     ...(options.contextValues ? { contextValues: options.contextValues } : {}),
     ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
     routes(router) {
@@ -97,7 +99,11 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
   });
 
   const sessions = new Http2Sessions(o, logger);
-  const h2 = http2.createServer({ settings: { maxConcurrentStreams: o.maxConcurrentStreams } }, handler);
+  // Unary gRPC calls are served on the fast path, the rest by connect-node.
+  const h2: http2.Http2Server = createHttp2Server(
+    { settings: { maxConcurrentStreams: o.maxConcurrentStreams } },
+    handler,
+  );
   h2.on("session", (session) => sessions.add(session));
 
   const listener = new DualProtocolListener(h1, h2, { ...o, logger });

@@ -1,9 +1,8 @@
-import type * as http from "node:http";
-import type * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { context } from "@opentelemetry/api";
+import type { NodeHandler } from "../connect-handler.js";
 import { framingOf, MessageCounter, responseCode } from "./framing.js";
 import type { ServerCall } from "./server-telemetry.js";
 
@@ -17,7 +16,7 @@ import type { ServerCall } from "./server-telemetry.js";
 export function serveObserved(
   handler: UniversalHandler,
   uReq: UniversalServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
+  res: Parameters<NodeHandler>[1],
   call: ServerCall,
   contentType: string | undefined,
   onHandlerError: ((err: unknown, handler: UniversalHandler) => void) | undefined,
