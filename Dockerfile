@@ -18,6 +18,7 @@ COPY packages/proto/package.json packages/proto/
 COPY packages/dns-pool/package.json packages/dns-pool/
 COPY packages/local-fleet/package.json packages/local-fleet/
 COPY packages/testkit/package.json packages/testkit/
+COPY packages/telemetry/package.json packages/telemetry/
 COPY apps/server/package.json apps/server/
 COPY apps/client/package.json apps/client/
 COPY apps/demo/package.json apps/demo/

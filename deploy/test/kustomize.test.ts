@@ -10,7 +10,7 @@ import { kustomize, parseYaml, readYaml, splitImage } from "./kustomize.js";
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const fixture = here("fixtures/kustomize/overlay");
 const golden = here("fixtures/kustomize/expected.yaml");
-const manifests = ["../k8s/base", "../k8s/overlays/example"].map(here);
+const manifests = ["../k8s/base", "../k8s/overlays/example", "../k8s/overlays/monitoring"].map(here);
 
 /** `kubectl kustomize dir`, or undefined when no kubectl is installed. */
 function kubectlKustomize(dir: string): string | undefined {

@@ -1,6 +1,7 @@
 /**
  * The part of kustomize (v5) these manifests use, so the tests can render
  * them without a kubectl binary: `resources` (files and directories),
+ * `components` (kind Component, applied to everything accumulated so far),
  * `namespace`, `labels`, `commonLabels`, `commonAnnotations`, `images`,
  * `replicas`, `patches` (strategic merge and JSON 6902), `patchesStrategicMerge`
  * and `patchesJson6902`, applied in kustomize's order. A kustomization field
@@ -44,6 +45,7 @@ interface Kustomization {
   apiVersion?: string;
   kind?: string;
   resources?: string[];
+  components?: string[];
   namespace?: string;
   commonLabels?: Record<string, string>;
   commonAnnotations?: Record<string, string>;
@@ -63,6 +65,7 @@ const SUPPORTED = new Set([
   "apiVersion",
   "kind",
   "resources",
+  "components",
   "namespace",
   "commonLabels",
   "commonAnnotations",
@@ -144,17 +147,31 @@ export function kustomize(dir: string): K8sObject[] {
   return sortLikeKustomize(build(dir));
 }
 
-function build(dir: string): K8sObject[] {
+/**
+ * Builds the kustomization in `dir`. A Component (kustomize's
+ * `kind: Component`) gets the objects its parent accumulated so far
+ * (`inherited`) and transforms them along with its own resources; a
+ * Kustomization starts from nothing.
+ */
+function build(dir: string, inherited?: K8sObject[]): K8sObject[] {
   const k = readYaml(join(dir, "kustomization.yaml"))[0] as unknown as Kustomization;
   const unsupported = Object.keys(k).filter((key) => !SUPPORTED.has(key));
   if (unsupported.length > 0) {
     throw new Error(`${dir}/kustomization.yaml: unsupported field(s) ${unsupported.join(", ")}`);
   }
-  let objects: K8sObject[] = [];
+  const isComponent = k.kind === "Component";
+  if (isComponent !== (inherited !== undefined)) {
+    throw new Error(
+      `${dir}: ${isComponent ? "a Component is listed under resources" : "only a Component can be listed under components"}`,
+    );
+  }
+  let objects: K8sObject[] = [...(inherited ?? [])];
   for (const resource of k.resources ?? []) {
     const path = join(dir, resource);
     objects.push(...(statSync(path).isDirectory() ? build(path) : readYaml(path)));
   }
+  // kustomize applies components after the resources, before this kustomization's own transformers.
+  for (const component of k.components ?? []) objects = build(join(dir, component), objects);
   const ids = new Set<string>();
   for (const o of objects) {
     const id = `${o.apiVersion} ${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`;

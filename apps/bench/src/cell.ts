@@ -14,6 +14,12 @@ export type ClientKind =
   | "pool-lr"
   /** Our pool, round_robin, Connect protocol. */
   | "pool-connect"
+  /** pool-rr with `telemetry: false`: not even the API's no-op checks (today's pool before issue #14). */
+  | "pool-otel-off"
+  /** pool-rr with the OpenTelemetry SDK: a MeterProvider with the Prometheus reader, scraped every second. */
+  | "pool-metrics"
+  /** pool-rr with tracing on: a TracerProvider, W3C propagation, every span exported (to a discarding exporter). */
+  | "pool-tracing"
   /** One stock connect-node `createGrpcTransport` to one server. */
   | "stock-connect"
   /** `@grpc/grpc-js` with an `ipv4:` target of the 3 servers and round_robin. */
@@ -29,6 +35,9 @@ export const CLIENT_KINDS: readonly ClientKind[] = [
   "pool-rr",
   "pool-lr",
   "pool-connect",
+  "pool-otel-off",
+  "pool-metrics",
+  "pool-tracing",
   "stock-connect",
   "grpc-js",
   "raw-http2",
@@ -40,6 +49,12 @@ export const CLIENT_DESCRIPTIONS: Readonly<Record<ClientKind, string>> = {
   "pool-lr": "createPoolTransport, least_request, gRPC protocol, 3 endpoints via the embedded DNS (dns://)",
   "pool-connect":
     "createPoolTransport, round_robin, Connect protocol (binary), 3 endpoints via the embedded DNS (dns://)",
+  "pool-otel-off":
+    "pool-rr with telemetry: false (no @opentelemetry/api call on the call path: the pool before issue #14)",
+  "pool-metrics":
+    "pool-rr with the OpenTelemetry SDK installed first (@rngbalance/telemetry: MeterProvider + Prometheus reader, /metrics scraped every second)",
+  "pool-tracing":
+    "pool-rr with a NodeTracerProvider registered (W3C propagation, always sampled, BatchSpanProcessor to an exporter that discards): a call span and an attempt span per call, traceparent sent",
   "stock-connect": "one stock connect-node createGrpcTransport to the first server (one HTTP/2 connection)",
   "grpc-js":
     "@grpc/grpc-js Client, target ipv4:127.0.0.2:P,127.0.0.3:P,127.0.0.4:P, round_robin service config, makeUnaryRequest with protobuf-es toBinary/fromBinary",
@@ -58,7 +73,16 @@ export const SERVER_SETS: readonly ServerSet[] = ["rng-server", "grpc-js-server"
 
 /** Which clients run against which servers (grpc-js servers speak only gRPC). */
 export const CLIENTS_PER_SET: Readonly<Record<ServerSet, readonly ClientKind[]>> = {
-  "rng-server": ["pool-rr", "stock-connect", "grpc-js", "pool-lr", "pool-connect"],
+  "rng-server": [
+    "pool-rr",
+    "stock-connect",
+    "grpc-js",
+    "pool-lr",
+    "pool-connect",
+    "pool-otel-off",
+    "pool-metrics",
+    "pool-tracing",
+  ],
   "grpc-js-server": ["pool-rr", "stock-connect", "grpc-js"],
 };
 

@@ -2,6 +2,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { PoolTransport } from "@rngbalance/dns-pool";
 import { type RN, RNSchema, Rng, type Source, SourceSchema } from "@rngbalance/proto";
 import { type CellConfig, RNG_PATH } from "./cell.js";
+import { installSdk, type TelemetryMode } from "./sdk.js";
 
 // Each client loads only its own library: a child process's start-up, CPU
 // and RSS then owe nothing to the libraries of the other clients.
@@ -31,6 +32,33 @@ export function createCaller(config: CellConfig): Promise<Caller> {
       return poolCaller(config.poolTarget, "least_request", "grpc", config.addresses.length);
     case "pool-connect":
       return poolCaller(config.poolTarget, "round_robin", "connect", config.addresses.length);
+    case "pool-otel-off":
+      return poolCaller(
+        config.poolTarget,
+        "round_robin",
+        "grpc",
+        config.addresses.length,
+        config.healthCheck,
+        "off",
+      );
+    case "pool-metrics":
+      return poolCaller(
+        config.poolTarget,
+        "round_robin",
+        "grpc",
+        config.addresses.length,
+        config.healthCheck,
+        "metrics",
+      );
+    case "pool-tracing":
+      return poolCaller(
+        config.poolTarget,
+        "round_robin",
+        "grpc",
+        config.addresses.length,
+        config.healthCheck,
+        "tracing",
+      );
     case "stock-connect":
       return stockConnectCaller(config.addresses[0] as string);
     case "grpc-js":
@@ -46,15 +74,19 @@ async function poolCaller(
   protocol: "grpc" | "connect",
   expected: number,
   healthCheck = true,
+  telemetry: "api" | "off" | TelemetryMode = "api",
 ): Promise<Caller> {
   const { createClient } = await import("@connectrpc/connect");
   const { ConnectivityState, createPoolTransport } = await import("@rngbalance/dns-pool");
+  // The SDK goes in before the pool, as an application installs it.
+  const sdk = telemetry === "api" || telemetry === "off" ? undefined : await installSdk(telemetry);
   const pool: PoolTransport = createPoolTransport({
     target,
     policy,
     protocol,
     connect: "eager",
     ...(healthCheck ? {} : { healthCheck: false }),
+    ...(telemetry === "off" ? { telemetry: false as const } : {}),
   });
   const client = createClient(Rng, pool);
   return {
@@ -72,7 +104,10 @@ async function poolCaller(
       }
     },
     spread: () => pool.stats().endpoints.map((e) => e.calls),
-    close: () => pool.close(),
+    close: async () => {
+      await pool.close();
+      await sdk?.();
+    },
   };
 }
 

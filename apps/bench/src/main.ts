@@ -47,6 +47,8 @@ import {
   summarize,
   summarizeServers,
 } from "./report.js";
+import { renderTelemetryCost, telemetryCost } from "./telemetry-cost.js";
+import type { TelemetryMicroResult } from "./telemetry-micro.js";
 
 /** The servers a cell runs against. */
 interface ServerGroup {
@@ -425,9 +427,23 @@ async function runBench(config: BenchConfig): Promise<number> {
   }
   const serverTable = config.tables.servers ? await runServerTable(config) : undefined;
   if (config.micro) ({ pick, memory } = await runMicro(config));
+  const telemetryMicro: TelemetryMicroResult[] = [];
+  if (config.micro) {
+    for (const mode of ["off", "api", "metrics", "tracing"] as const) {
+      progress(`micro: telemetry work per call, ${mode}`);
+      const calls = String(config.quick ? 50_000 : 200_000);
+      const { value } = await runJsonChild<TelemetryMicroResult>(entry("telemetry-micro.js"), [
+        mode,
+        calls,
+        "5",
+      ]);
+      telemetryMicro.push(value);
+    }
+  }
 
   machine.loadAverage.end = os.loadavg()[0] ?? 0;
   const { summary, ratios } = summarize(cells, config.concurrencies);
+  const telemetry = telemetryCost(cells, config.concurrencies, telemetryMicro);
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     tookSeconds: (Date.now() - startedAt.getTime()) / 1000,
@@ -447,12 +463,13 @@ async function runBench(config: BenchConfig): Promise<number> {
     cells,
     summary,
     ratios,
+    telemetry,
     pick,
     memory,
     ...(serverTable ? { servers: serverTable } : {}),
     errors: [...cells, ...(serverTable?.cells ?? [])].reduce((sum, c) => sum + c.errors, 0),
   };
-  const markdown = renderMarkdown(report);
+  const markdown = `${renderMarkdown(report)}\n${renderTelemetryCost(telemetry)}`;
   mkdirSync(config.outDir, { recursive: true });
   writeFileSync(path.join(config.outDir, "latest.md"), markdown);
   writeFileSync(path.join(config.outDir, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);

@@ -10,6 +10,7 @@ import {
 import type { MemoryResult } from "./micro.js";
 import type { PickResult } from "./pick.js";
 import { type Spread, spread } from "./stats.js";
+import type { TelemetryCost } from "./telemetry-cost.js";
 
 /** The machine the numbers come from. */
 export interface MachineFacts {
@@ -111,6 +112,8 @@ export interface BenchReport {
   readonly cells: readonly RepeatCell[];
   readonly summary: readonly SummaryRow[];
   readonly ratios: readonly RatioRow[];
+  /** What OpenTelemetry costs the pool (the telemetry cells against pool-rr), when they ran. */
+  readonly telemetry?: TelemetryCost;
   readonly pick: PickResult | undefined;
   readonly memory: readonly MemoryResult[];
   /** The server table, unless skipped (`--tables clients`). */
@@ -441,6 +444,9 @@ const COLORS: Readonly<Record<ClientKind, string>> = {
   "pool-rr": "#2563eb",
   "pool-lr": "#60a5fa",
   "pool-connect": "#93c5fd",
+  "pool-otel-off": "#1e3a8a",
+  "pool-metrics": "#7c3aed",
+  "pool-tracing": "#c084fc",
   "stock-connect": "#f59e0b",
   "grpc-js": "#10b981",
   "raw-http2": "#9ca3af",

@@ -50,6 +50,13 @@ export interface ClientConfig {
   readonly peakEwma: Required<Omit<PeakEwmaOptions, "failureRttMs">>;
   /** weighted_round_robin's blackout (the other A58 settings keep their defaults). */
   readonly weightedRoundRobin: Required<Pick<WeightedRoundRobinOptions, "blackoutPeriodMs">>;
+  /**
+   * Serve Prometheus metrics at http://host:port/metrics (gRPC's client
+   * metrics and the pool's, picks labelled per endpoint); undefined: none.
+   */
+  readonly metricsAddr: string | undefined;
+  /** After the last call, keep serving /metrics this long, so a scraper sees the final counts. */
+  readonly metricsLingerMs: number;
 }
 
 /** The flags, from which the parser, the defaults and `--help` all come. */
@@ -139,6 +146,19 @@ export const CLIENT_FLAGS = {
   },
   "client-index": { type: "int", placeholder: "i", help: "this client's index among --client-count" },
   "client-count": { type: "int", min: 1, help: "clients: with --client-index, exact balance" },
+  "metrics-addr": {
+    type: "string",
+    env: "RNG_CLIENT_METRICS_ADDR",
+    placeholder: "host:port",
+    help: "serve Prometheus metrics at /metrics\n(e.g. 0.0.0.0:9464, :9464)",
+    validate: (v) =>
+      /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$/.test(v) ? undefined : "must be host:port, e.g. 0.0.0.0:9464",
+  },
+  "metrics-linger": {
+    type: "duration",
+    default: 0,
+    help: "after the last call, keep serving /metrics\nthis long (a signal ends it)",
+  },
   json: { type: "boolean", help: "one JSON object per call, summary as JSON" },
   verbose: {
     type: "boolean",
@@ -171,6 +191,9 @@ Flags:
 ${renderFlagTable(CLIENT_FLAGS, { noDefault: "off" })}
 
 Durations: 500ms, 1s, 1.5s, 2m, 1h, 1m30s (0 for no interval).
+OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER /
+OTEL_METRICS_EXPORTER=otlp) exports traces and metrics over OTLP/HTTP;
+OTEL_SERVICE_NAME (default rng-client), OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED.
 Go-style single-dash flags (-target x) are accepted too.
 Which policy when: packages/dns-pool/docs/balancing.md.
 
@@ -183,8 +206,11 @@ export { FlagError, parseDuration };
  * Parses `rng-client` flags.
  * @throws FlagError naming the flag and what is wrong.
  */
-export function parseFlags(argv: readonly string[]): { help: true } | { help: false; config: ClientConfig } {
-  const parsed = parseCommandLine(CLIENT_FLAGS, argv, {}, { goStyle: true });
+export function parseFlags(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { help: true } | { help: false; config: ClientConfig } {
+  const parsed = parseCommandLine(CLIENT_FLAGS, argv, env, { goStyle: true });
   if (parsed.help) return { help: true };
   const v = parsed.values;
   try {
@@ -230,6 +256,8 @@ export function parseFlags(argv: readonly string[]): { help: true } | { help: fa
             },
       peakEwma: { defaultRttMs: v["peak-ewma-default-rtt"], decayMs: v["peak-ewma-decay"] },
       weightedRoundRobin: { blackoutPeriodMs: v["wrr-blackout"] },
+      metricsAddr: v["metrics-addr"],
+      metricsLingerMs: v["metrics-linger"],
     },
   };
 }

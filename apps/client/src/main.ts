@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { setTimeout as sleep } from "node:timers/promises";
 import { ConnectError } from "@connectrpc/connect";
 import { createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
+import type { Telemetry } from "@rngbalance/telemetry";
 import { type ClientConfig, FlagError, parseFlags, USAGE } from "./flags.js";
 import { createRngCaller, formatCallJson, formatCallLine, runLoop, waitUntilSettled } from "./run.js";
 import { formatSummary, formatSummaryJson, SummaryCollector } from "./summary.js";
@@ -23,10 +25,29 @@ if (parsed.help) {
 }
 const config = parsed.config;
 
+// The SDK loads only when asked for (--metrics-addr or an OTEL_* variable):
+// without it the pool's instruments are no-ops and cost nothing.
+const wantsTelemetry =
+  config.metricsAddr !== undefined || Object.keys(process.env).some((k) => k.startsWith("OTEL_"));
+let telemetry: Telemetry | undefined;
+if (wantsTelemetry) {
+  const { startTelemetry } = await import("@rngbalance/telemetry");
+  try {
+    telemetry = await startTelemetry({ serviceName: "rng-client", metricsAddr: config.metricsAddr });
+  } catch (err) {
+    fail(`--metrics-addr ${config.metricsAddr}: ${(err as Error).message}`);
+  }
+  if (telemetry.metricsAddress) {
+    process.stderr.write(`rng-client: metrics at http://${telemetry.metricsAddress}/metrics\n`);
+  }
+}
+
 let transport: PoolTransport;
 try {
   transport = createPoolTransport({
     target: config.target,
+    // A demo client with a handful of pods: picks per endpoint are worth their labels.
+    telemetry: { endpointLabel: true },
     policy: config.policy,
     protocol: config.protocol,
     connect: config.connect,
@@ -50,8 +71,15 @@ try {
 if (config.verbose) logPoolEvents(transport, config);
 
 const stop = new AbortController();
+const lingerStop = new AbortController();
 let signals = 0;
+let runOver = false;
 const onSignal = () => {
+  // Once the summary is out (the run is over), a signal only cuts the metrics linger short.
+  if (runOver) {
+    lingerStop.abort();
+    return;
+  }
   // The first signal stops new calls and prints the summary; a second exits at once.
   if (++signals > 1) process.exit(130);
   stop.abort();
@@ -82,9 +110,15 @@ await runLoop({
 });
 
 const summary = collector.summary();
+runOver = true;
 out(config.json ? formatSummaryJson(summary) : `\n${formatSummary(summary)}`);
 // Close gracefully, but never hang on it: every call has ended already.
 await Promise.race([transport.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+// The pool is closed first, so what a scraper sees while runOver is final.
+if (telemetry?.metricsAddress && config.metricsLingerMs > 0 && !lingerStop.signal.aborted) {
+  await sleep(config.metricsLingerMs, undefined, { signal: lingerStop.signal }).catch(() => undefined);
+}
+await Promise.race([telemetry?.shutdown(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
 process.stdout.write("", () => process.exit(collectorExitCode()));
 
 /** `--verbose`: the pool's view, on stderr so stdout stays one line per call. */

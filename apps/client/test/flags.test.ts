@@ -53,7 +53,29 @@ describe("parseFlags", () => {
       slowStart: undefined,
       peakEwma: { defaultRttMs: 30, decayMs: 10_000 },
       weightedRoundRobin: { blackoutPeriodMs: 10_000 },
+      metricsAddr: undefined,
+      metricsLingerMs: 0,
     });
+  });
+
+  it("--metrics-addr, or RNG_CLIENT_METRICS_ADDR; the flag wins; host:port only", () => {
+    const parse = (argv: string[], env: NodeJS.ProcessEnv) => {
+      const parsed = parseFlags(argv, env);
+      assert.equal(parsed.help, false);
+      return (parsed as Extract<typeof parsed, { help: false }>).config;
+    };
+    assert.equal(parse(["--metrics-addr", "127.0.0.1:9464"], {}).metricsAddr, "127.0.0.1:9464");
+    assert.equal(parse([], { RNG_CLIENT_METRICS_ADDR: ":9464" }).metricsAddr, ":9464");
+    assert.equal(
+      parse(["--metrics-addr", "[::1]:0"], { RNG_CLIENT_METRICS_ADDR: ":1" }).metricsAddr,
+      "[::1]:0",
+    );
+    assert.equal(parse(["--metrics-linger", "2s"], {}).metricsLingerMs, 2000);
+    rejects(["--metrics-addr", "9464"], /--metrics-addr:? must be host:port/);
+    assert.throws(
+      () => parseFlags([], { RNG_CLIENT_METRICS_ADDR: "nope" }),
+      /RNG_CLIENT_METRICS_ADDR:? must be host:port/,
+    );
   });
 
   it("reads every flag, as --flag value, --flag=value and Go's -flag value", () => {
@@ -99,6 +121,8 @@ describe("parseFlags", () => {
         slowStart: undefined,
         peakEwma: { defaultRttMs: 30, decayMs: 10_000 },
         weightedRoundRobin: { blackoutPeriodMs: 10_000 },
+        metricsAddr: undefined,
+        metricsLingerMs: 0,
       },
     );
   });

@@ -56,6 +56,8 @@ export class ClientRun {
   readonly calls: ObservedCall[] = [];
   /** The summary block (after "summary:"), once printed. */
   readonly summary: string[] = [];
+  /** Where the client serves /metrics (with --metrics-addr), from its stderr. */
+  metricsUrl: string | undefined;
   /** Settles when the process has exited and its output is read. */
   readonly exited: Promise<Exit>;
   private readonly waiters = new Set<() => void>();
@@ -76,7 +78,11 @@ export class ClientRun {
     });
     this.exited.catch(() => undefined);
     lines(this.child.stdout, (line) => this.onStdout(line));
-    lines(this.child.stderr, (line) => this.handlers.onStderr?.(line));
+    lines(this.child.stderr, (line) => {
+      const metrics = /^rng-client: metrics at (http:\/\/\S+)$/.exec(line);
+      if (metrics) this.metricsUrl = metrics[1];
+      this.handlers.onStderr?.(line);
+    });
   }
 
   /** The child's pid. */
@@ -92,6 +98,7 @@ export class ClientRun {
   private onStdout(line: string): void {
     if (this.summary.length > 0 || line.startsWith("summary:")) {
       this.summary.push(line);
+      for (const w of this.waiters) w();
       return;
     }
     const call = parseCallLine(line, Date.now());
@@ -131,6 +138,16 @@ export class ClientRun {
   waitForCalls(n: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const target = this.calls.length + n;
     return this.waitFor(() => this.calls.length >= target, timeoutMs, signal);
+  }
+
+  /**
+   * Sends SIGINT (Ctrl-C): no new calls; the client prints its summary and,
+   * with --metrics-linger, keeps serving /metrics. Resolves true once the
+   * summary's total line is out, false if it exits or `timeoutMs` passes first.
+   */
+  interrupt(timeoutMs: number): Promise<boolean> {
+    if (!this.ended) this.child.kill("SIGINT");
+    return this.waitFor(() => this.summary.some((l) => l.startsWith("total")), timeoutMs);
   }
 
   /**

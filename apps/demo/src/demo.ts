@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { Resolver } from "node:dns/promises";
 import { type RngFleet, type RngServerProcess, startRngFleet } from "@rngbalance/server/testing";
 import { ClientRun, type Exit, type ObservedCall } from "./client-run.js";
+import { formatPickRows, pickRows, picksPerEndpoint } from "./metrics.js";
 import { slowPodPhase } from "./slow-pod.js";
 import type { Style } from "./style.js";
 import { formatTable, type PhaseResult, seconds } from "./table.js";
@@ -176,7 +177,18 @@ export class Demo {
       "rng-client resolves the name through DNS, keeps one HTTP/2 connection per pod and\n" +
         "rotates calls over them. Each pod answers with its own number.",
     );
-    const client = this.startClient(["--target", fleet.target, "--interval", p.interval, "--verbose"]);
+    // It serves its metrics too: the demo reads the per-pod counts there at the end of phase 3.
+    const client = this.startClient([
+      "--target",
+      fleet.target,
+      "--interval",
+      p.interval,
+      "--verbose",
+      "--metrics-addr",
+      "127.0.0.1:0",
+      "--metrics-linger",
+      "30s",
+    ]);
     await this.must(client.waitForCalls(p.phase1, WAIT_MS, signal), `${p.phase1} calls`);
     const phase1 = client.calls.slice(0);
     const distinct1 = distinct(phase1);
@@ -279,8 +291,11 @@ export class Demo {
     // The long-running client ends as on Ctrl-C: its summary, then its exit status.
     this.say();
     this.say(`  rng-client gets SIGINT and prints its summary:`);
-    const exit = await this.stopClient(client);
+    await this.must(client.interrupt(WAIT_MS), "the client's summary");
     for (const line of client.summary) this.say(this.o.style.dim(`  │ ${line}`));
+    await this.showMetrics(client);
+    // A second SIGINT ends the client's metrics linger.
+    const exit = await this.stopClient(client);
     const phase3 = client.calls.slice(start3);
     const errors3 = errors(phase3);
     this.check(
@@ -379,6 +394,28 @@ export class Demo {
       note: "",
       ok,
     });
+  }
+
+  /** Shows the pool's picks per pod from rng-client's /metrics, next to the calls each pod answered. */
+  private async showMetrics(client: ClientRun): Promise<void> {
+    if (!client.metricsUrl) {
+      this.check(false, "rng-client printed no metrics address");
+      return;
+    }
+    const text = await fetch(client.metricsUrl).then(
+      (r) => r.text(),
+      (err: Error) => `# ${err.message}`,
+    );
+    const answered = new Map<string, number>();
+    for (const c of client.calls) if (c.address) answered.set(c.address, (answered.get(c.address) ?? 0) + 1);
+    const rows = pickRows(picksPerEndpoint(text), answered, (a) => this.pods.get(a)?.label ?? "?");
+    this.say();
+    this.say(`  and its ${client.metricsUrl} says (rngbalance_pool_picks_total per endpoint):`);
+    for (const line of formatPickRows(rows)) this.say(this.o.style.dim(`  │ ${line}`));
+    this.check(
+      rows.length > 0 && rows.every((r) => r.picks >= r.answered && r.picks > 0),
+      "every pod that answered has its picks in /metrics (picks ≥ calls answered: retries count as picks)",
+    );
   }
 
   /** Waits for a client's exit (SIGINT first if `interrupt`), or kills it on abort. */

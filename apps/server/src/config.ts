@@ -14,6 +14,14 @@ export const SERVER_FLAGS = {
     placeholder: "level",
     help: "debug|info|warn|error",
   },
+  "metrics-addr": {
+    type: "string",
+    env: "RNG_METRICS_ADDR",
+    placeholder: "host:port",
+    help: "serve Prometheus /metrics here\n(e.g. 0.0.0.0:9464, :9464)",
+    validate: (v) =>
+      /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$/.test(v) ? undefined : "must be host:port, e.g. 0.0.0.0:9464",
+  },
   fault: {
     type: "string",
     env: "RNG_FAULT",
@@ -36,11 +44,17 @@ gRPC-Web and Connect on one port, with grpc.health.v1 and server reflection.
 Flags (each also read from the environment variable shown; flags win):
 ${renderFlagTable(SERVER_FLAGS)}
 
+OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER /
+OTEL_METRICS_EXPORTER=otlp) exports traces and metrics over OTLP/HTTP;
+OTEL_SERVICE_NAME (default rng-server), OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED.
+
 SIGTERM or SIGINT drains gracefully and exits 0; a second signal exits at once.`;
 
 /** What the command line asks for. */
-export type ServerConfig = Required<Omit<RngServerOptions, "rn" | "logger">> & {
+export type ServerConfig = Required<Omit<RngServerOptions, "rn" | "logger" | "telemetry">> & {
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Where to serve Prometheus /metrics; undefined: nowhere. */
+  metricsAddr: string | undefined;
 };
 
 /** A flag or variable with a bad value; the message says which and why. */
@@ -67,6 +81,7 @@ export function parseServerConfig(
       ...settingsFromFlags(v),
       logLevel: v["log-level"],
       fault: faultOf(v.fault),
+      metricsAddr: v["metrics-addr"],
     },
   };
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { createJsonLogger } from "@rngbalance/connect-server";
+import type { Telemetry } from "@rngbalance/telemetry";
 import { ConfigError, parseServerConfig, USAGE } from "./config.js";
 import { type RngServer, startRngServer } from "./server.js";
 
@@ -15,7 +16,7 @@ if (parsed.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
-const { logLevel, ...config } = parsed.config;
+const { logLevel, metricsAddr, ...config } = parsed.config;
 const logger = createJsonLogger({ minLevel: logLevel });
 
 // The handlers go in before the server starts: the "listening" line can
@@ -31,6 +32,8 @@ const onSignal = (signal: NodeJS.Signals) => {
   if (!starting) process.exit(0);
   starting
     .then((server) => server.drain())
+    // Metrics and spans of the last calls are flushed before exit.
+    .then(() => telemetry?.shutdown())
     .then(
       () => process.exit(0),
       (err: unknown) => {
@@ -41,6 +44,26 @@ const onSignal = (signal: NodeJS.Signals) => {
 };
 process.on("SIGTERM", onSignal);
 process.on("SIGINT", onSignal);
+
+// The SDK loads only when asked for: without it the server's instruments are no-ops.
+// It is installed before the server starts: the server looks for a MeterProvider then.
+let telemetry: Telemetry | undefined;
+if (metricsAddr !== undefined || Object.keys(process.env).some((k) => k.startsWith("OTEL_"))) {
+  const { startTelemetry } = await import("@rngbalance/telemetry");
+  try {
+    telemetry = await startTelemetry({
+      serviceName: "rng-server",
+      metricsAddr,
+      warn: (message) => logger.log("warn", message),
+    });
+  } catch (err) {
+    logger.log("error", "cannot serve metrics", { err, metricsAddr, hint: "check --metrics-addr" });
+    process.exit(1);
+  }
+  if (telemetry.metricsAddress) {
+    logger.log("info", "metrics", { address: telemetry.metricsAddress, path: "/metrics" });
+  }
+}
 
 try {
   starting = startRngServer({ ...config, logger });

@@ -18,6 +18,8 @@ import {
 } from "@connectrpc/connect-node";
 import { createGrpcUnaryFastPath, type GrpcUnaryFastPath } from "./fast/grpc-unary.js";
 import { type JsonLimits, jsonFraming, limitJsonBody } from "./json-limits.js";
+import { serveObserved } from "./telemetry/observe.js";
+import { ServerTelemetry } from "./telemetry/server-telemetry.js";
 
 /** A Node request handler for HTTP/1.1 and HTTP/2 (compatibility API), as connect-node's. */
 export type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
@@ -38,6 +40,12 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
   fastPath?: boolean;
   /** Context values for each request's handler context, as connectNodeAdapter's option. Default: none. */
   contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
+  /**
+   * Metrics and spans of every call (gRFC A66 server instruments, a SERVER
+   * span continuing the client's trace). `false` turns them off. Default: a
+   * {@link ServerTelemetry} on the global providers (a no-op without an SDK).
+   */
+  telemetry?: ServerTelemetry | false;
   /** Called when writing a response fails for a reason other than the client going away. */
   onHandlerError?: (err: unknown, handler: UniversalHandler) => void;
 }
@@ -55,12 +63,18 @@ export type ConnectHandler = NodeHandler & { readonly grpcUnaryFastPath?: GrpcUn
  */
 export function createConnectHandler(options: ConnectHandlerOptions): ConnectHandler {
   const acceptCompression = options.acceptCompression ?? [compressionGzip, compressionBrotli];
+  // Every call served here, on either path, passes this one telemetry hook.
+  const telemetry = options.telemetry === false ? undefined : (options.telemetry ?? new ServerTelemetry());
   const fast =
-    options.fastPath === false ? undefined : createGrpcUnaryFastPath({ ...options, acceptCompression });
+    options.fastPath === false
+      ? undefined
+      : createGrpcUnaryFastPath({ ...options, acceptCompression, telemetry: telemetry || undefined });
   const router = createConnectRouter({ ...options, acceptCompression });
   (fast?.routes ?? options.routes)(router);
   const paths = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) paths.set(handler.requestPath, handler);
+  const methodNames = new Map<UniversalHandler, string>();
+  for (const h of router.handlers) methodNames.set(h, `${h.service.typeName}/${h.method.name}`);
   const fallback: NodeHandler =
     options.fallback ??
     ((_req, res) => {
@@ -79,6 +93,11 @@ export function createConnectHandler(options: ConnectHandlerOptions): ConnectHan
       const body = uReq.body as AsyncIterable<Uint8Array>;
       const length = req.headers["content-length"];
       Object.assign(uReq, { body: limitJsonBody(body, framing, options.json, length) });
+    }
+    const call = telemetry?.startCall(methodNames.get(handler) ?? "other", req.headers);
+    if (call) {
+      serveObserved(handler, uReq, res, call, req.headers["content-type"], options.onHandlerError);
+      return;
     }
     handler(uReq)
       .then((uRes) => universalResponseToNodeResponse(uRes, res))

@@ -36,4 +36,10 @@ export {
 } from "./orca.js";
 export { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
 export { type ConnectServer, startConnectServer } from "./server.js";
+export { type Framing, framingOf, MessageCounter, responseCode } from "./telemetry/framing.js";
+export {
+  type ServerCall,
+  ServerTelemetry,
+  type ServerTelemetryOptions,
+} from "./telemetry/server-telemetry.js";
 export { createUnknownMethodFallback } from "./unknown-method.js";

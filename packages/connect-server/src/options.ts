@@ -5,6 +5,7 @@ import type { ConnectRouter, ContextValues } from "@connectrpc/connect";
 import type { NodeHandler } from "./connect-handler.js";
 import type { Logger } from "./log.js";
 import type { OrcaMode } from "./orca.js";
+import type { ServerTelemetry } from "./telemetry/server-telemetry.js";
 
 /**
  * Every default of the server, in one place: `startConnectServer` and the
@@ -138,6 +139,13 @@ export interface ConnectServerOptions extends ConnectServerSettings {
   notServing?: readonly string[];
   /** More fields for the "listening" log line (e.g. the instance's identity). Default: none. */
   listeningFields?: Record<string, unknown>;
+  /**
+   * Metrics and spans of every call (gRFC A66's `grpc.server.call.*`, a
+   * SERVER span continuing the client's W3C trace context). `false` turns
+   * them off. Default: the global OpenTelemetry providers, a no-op unless
+   * the application installed an SDK before starting the server.
+   */
+  telemetry?: ServerTelemetry | false;
   /** Logger; default JSON lines on stdout. */
   logger?: Logger;
 }

@@ -61,6 +61,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     shutdownSignal: shutdown.signal,
     fastPath: o.fastPath,
     ...(options.contextValues ? { contextValues: options.contextValues } : {}),
+    ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
     routes(router) {
       options.routes(router);
       router.service(Health, createHealthService(health));

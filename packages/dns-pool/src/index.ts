@@ -116,3 +116,13 @@ export {
 } from "./subset/index.js";
 export { SubsettingResolver } from "./subset/subset-resolver.js";
 export { parseTarget, type Target } from "./target.js";
+// Telemetry: instrument names, attributes and buckets (for dashboards, views and tests).
+export {
+  ATTR,
+  METRIC,
+  STATUS_NAMES,
+  statusName,
+  TELEMETRY_BUCKETS,
+} from "./telemetry/names.js";
+export { INSTRUMENTATION_SCOPE, type PoolTelemetryOptions } from "./telemetry/pool-telemetry.js";
+export { injectTraceContext } from "./telemetry/tracing.js";

@@ -17,6 +17,7 @@ import type { BackoffOptions } from "./connection/backoff.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { SubsetOptions } from "./subset/subset-resolver.js";
+import type { PoolTelemetryOptions } from "./telemetry/pool-telemetry.js";
 
 // The option types of the parts, re-exported so that options.ts lists every option.
 export type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
@@ -25,6 +26,7 @@ export type { SlowStartOptions } from "./balancer/slow-start.js";
 export type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 export type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 export type { SubsetOptions } from "./subset/subset-resolver.js";
+export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry.js";
 
 /** The wire protocols a pool can speak; all three run over HTTP/2. */
 export type PoolProtocol = "grpc" | "grpc-web" | "connect";
@@ -195,6 +197,15 @@ export interface PoolTransportOptions {
    * off. Defaults: see {@link OutlierDetectionOptions}.
    */
   outlierDetection?: false | Partial<OutlierDetectionOptions>;
+  /**
+   * OpenTelemetry metrics (gRPC's names: gRFC A66, A94, A96, A91, and the
+   * pool's own `rngbalance.pool.*`) and traces (a span per call and per
+   * attempt, W3C trace context in the request headers), through
+   * `@opentelemetry/api` only: a no-op, at no cost per call, unless the
+   * application installs an SDK. `false` turns both off. Default `{}`:
+   * the global MeterProvider and TracerProvider, no endpoint label.
+   */
+  telemetry?: false | PoolTelemetryOptions;
   /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). Default: none. */
   http2Options?: Omit<http2.ClientSessionOptions, "createConnection">;
   /**

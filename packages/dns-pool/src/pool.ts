@@ -19,6 +19,7 @@ import { resolvePoolOptions } from "./options-resolve.js";
 import type { Resolver } from "./resolver/resolver.js";
 import { subsetResolver } from "./subset/subset-resolver.js";
 import { resolveTarget } from "./target.js";
+import { PoolTelemetry } from "./telemetry/pool-telemetry.js";
 
 /** One endpoint in {@link PoolStats}. */
 export interface EndpointStats {
@@ -84,6 +85,7 @@ export class PoolTransport implements Transport {
   private readonly calls: CallRunner;
   private readonly outliers: OutlierDetector | undefined;
   private readonly policyName: string;
+  private readonly telemetry: PoolTelemetry;
   private closedPromise: Promise<void> | undefined;
 
   /** @throws ConnectError (InvalidArgument) for a malformed target or option. */
@@ -92,12 +94,20 @@ export class PoolTransport implements Transport {
     this.target = options.target;
     const clock = systemClock;
     const target = resolveTarget(options.target, options.defaultPort);
+    const telemetry = new PoolTelemetry(options.target, options.telemetry ?? {}, {
+      endpoints: () => this.endpoints.endpoints,
+      waiting: () => this.queue.size,
+      removedCalls: () => this.endpoints.removedCalls,
+      removedCallsByAddress: () => this.endpoints.removedCallsByAddress,
+    });
+    this.telemetry = telemetry;
     const factory = new EndpointFactory(
       options,
       o,
       options.authority ?? target.authority,
       this.subchannelListener,
       () => this.endpoints.rebuild(),
+      telemetry,
     );
     const policy = createPolicy<Endpoint>(o.policy, {
       target: options.target,
@@ -110,8 +120,14 @@ export class PoolTransport implements Transport {
       policy,
       (address) => factory.create(address),
       {
-        onResolution: (e) => this.events.emit("resolution", e),
-        onResolutionError: (e) => this.events.emit("resolutionError", e),
+        onResolution: (e) => {
+          if (telemetry.metricsOn) telemetry.resolved();
+          this.events.emit("resolution", e);
+        },
+        onResolutionError: (e) => {
+          if (telemetry.metricsOn) telemetry.resolutionFailed(e.error);
+          this.events.emit("resolutionError", e);
+        },
         onStateChange: (e) => this.events.emit("state", e),
         onPickerChange: () => this.queue?.serve(),
       },
@@ -130,6 +146,9 @@ export class PoolTransport implements Transport {
           () => this.endpoints.endpoints,
           (e) => this.events.emit("ejection", e),
           () => this.endpoints.rebuild(),
+          (stats) => {
+            if (telemetry.metricsOn) telemetry.outlierSweep(stats);
+          },
         )
       : undefined;
     this.calls = new CallRunner(
@@ -140,6 +159,7 @@ export class PoolTransport implements Transport {
       this.events,
       clock,
       o.defaultTimeoutMs,
+      telemetry,
       policy.requestHeaders,
     );
     this.resolver.start(this.endpoints);
@@ -193,6 +213,7 @@ export class PoolTransport implements Transport {
     if (!this.closedPromise) {
       this.resolver.close();
       this.outliers?.stop();
+      this.telemetry.close();
       const closing = this.endpoints.close();
       this.queue.rejectAll(this.queue.closedError());
       this.closedPromise = closing;

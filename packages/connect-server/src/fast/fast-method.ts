@@ -2,6 +2,7 @@ import type * as http2 from "node:http2";
 import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ContextValues, HandlerContext, Interceptor, MethodImplSpec } from "@connectrpc/connect";
 import type { Compression, Serialization } from "@connectrpc/connect/protocol";
+import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
 
 /** One unary method as the fast path serves it: everything per call precomputed. */
 export interface FastMethod {
@@ -21,4 +22,8 @@ export interface FastMethod {
   readonly contextValues: ((req: http2.Http2ServerRequest) => ContextValues) | undefined;
   /** Response compression per grpc-accept-encoding value seen, so negotiation runs once per value. */
   readonly negotiated: Map<string, Compression | null>;
+  /** "rng.Rng/Rng": the method's `grpc.method` for telemetry. */
+  readonly fullName: string;
+  /** The server's telemetry hook, when it has one (see ServerTelemetry). */
+  readonly telemetry: ServerTelemetry | undefined;
 }

@@ -15,6 +15,7 @@ import {
   parseTimeout,
 } from "@connectrpc/connect/protocol-grpc";
 import { type ConnectNodeAdapterOptions, compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
 import { LazyHandlerContext } from "./context.js";
 import type { FastMethod } from "./fast-method.js";
 import { type RecordedMethod, recordRoutes } from "./routes.js";
@@ -41,7 +42,10 @@ import { UnaryCall } from "./unary-call.js";
  * - `fallback`, `jsonOptions`, `grpcWeb`, `connect`,
  *   `requireConnectProtocolHeader`: only concern calls that fall back.
  */
-export type GrpcUnaryFastPathOptions = Omit<ConnectNodeAdapterOptions, "fallback">;
+export type GrpcUnaryFastPathOptions = Omit<ConnectNodeAdapterOptions, "fallback"> & {
+  /** Metrics and spans of the calls served fast, through the same hook as connect-node's path. Default: none. */
+  telemetry?: ServerTelemetry;
+};
 
 /** Counters of {@link GrpcUnaryFastPath.handleStream} decisions, to check the fast path really runs. */
 export interface GrpcUnaryFastPathStats {
@@ -132,7 +136,7 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions): Grpc
   for (const r of recorded.methods) {
     // As connect-node's path map: a later registration of a path replaces an earlier one.
     const path = prefix + createMethodUrl("/", r.spec.method);
-    const fast = fastMethod(r, options.contextValues);
+    const fast = fastMethod(r, options.contextValues, options.telemetry);
     if (fast) byPath.set(path, fast);
     else byPath.delete(path);
   }
@@ -158,6 +162,7 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions): Grpc
 function fastMethod(
   r: RecordedMethod,
   contextValues: GrpcUnaryFastPathOptions["contextValues"],
+  telemetry: ServerTelemetry | undefined,
 ): FastMethod | undefined {
   const { spec, options } = r;
   if (spec.kind !== "unary" || !r.grpc || options.requestGate !== undefined) return undefined;
@@ -185,6 +190,8 @@ function fastMethod(
     interceptors: options.interceptors,
     contextValues,
     negotiated: new Map(),
+    fullName: `${spec.method.parent.typeName}/${spec.method.name}`,
+    telemetry,
   };
 }
 
@@ -243,6 +250,7 @@ function acceptCall(
   } else if (accept !== undefined && typeof accept !== "string") {
     return false;
   }
-  new UnaryCall(m, stream, headers, rawHeaders, authority, timeoutMs, compression);
+  const observed = m.telemetry?.startCall(m.fullName, headers);
+  new UnaryCall(m, stream, headers, rawHeaders, authority, timeoutMs, compression, observed);
   return true;
 }

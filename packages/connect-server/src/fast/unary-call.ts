@@ -14,6 +14,8 @@ import {
   invokeUnaryImplementation,
 } from "@connectrpc/connect/protocol";
 import { contentTypeProto, grpcStatusOk, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { context } from "@opentelemetry/api";
+import type { ServerCall } from "../telemetry/server-telemetry.js";
 import { type LazyContextSource, LazyHandlerContext } from "./context.js";
 import type { FastMethod } from "./fast-method.js";
 import { errorFromResetCode, nodeHeadersFromWeb, webHeadersFromNode } from "./headers.js";
@@ -57,6 +59,8 @@ export class UnaryCall implements LazyContextSource {
   private next = 0;
   private length = -1;
   private messages = 0;
+  /** The response message's bytes, for telemetry. */
+  private sentBytes = 0;
   private message: unknown;
   /** Deadline as an epoch time in ms, from grpc-timeout. */
   private readonly deadlineAt: number | undefined;
@@ -82,6 +86,8 @@ export class UnaryCall implements LazyContextSource {
     private readonly authority: string,
     private readonly timeoutMsValue: number | undefined,
     private readonly compression: Compression | null,
+    /** The call's telemetry (ServerTelemetry.startCall), when metrics or tracing are on. */
+    private readonly observed: ServerCall | undefined = undefined,
   ) {
     this.method = m.method;
     this.service = m.service;
@@ -96,6 +102,14 @@ export class UnaryCall implements LazyContextSource {
     stream.on("error", ignore);
     stream.on("data", onData);
     stream.on("end", onEnd);
+    // Closed before its trailers went out: the call was cut short (ended once, first wins).
+    if (observed) stream.once("close", onCloseObserved);
+  }
+
+  /** Ends the call's telemetry with `code`: message bytes without their 5-byte prefixes. */
+  observedEnd(code: number): void {
+    const rcvd = Math.max(0, this.received - 5 * this.messages);
+    this.observed?.end(code, this.sentBytes, rcvd);
   }
 
   // --- reading ---------------------------------------------------------
@@ -176,7 +190,8 @@ export class UnaryCall implements LazyContextSource {
         new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented),
       );
     } else {
-      this.invoke();
+      if (this.observed) context.with(this.observed.context, () => this.invoke());
+      else this.invoke();
     }
   }
 
@@ -316,6 +331,7 @@ export class UnaryCall implements LazyContextSource {
       console.error(`handler for rpc ${this.method.name} of ${this.service.typeName} failed`, err);
       return;
     }
+    this.sentBytes = body === undefined ? 0 : body.byteLength - 5;
     if (body === undefined) stream.end();
     else stream.end(body);
   }
@@ -441,7 +457,13 @@ function onEnd(this: CallStream): void {
 }
 
 function onWantTrailers(this: CallStream): void {
-  this.sendTrailers(this[kCall]?.trailers ?? OK_TRAILERS);
+  const trailers = this[kCall]?.trailers ?? OK_TRAILERS;
+  this.sendTrailers(trailers);
+  this[kCall]?.observedEnd(Number(trailers["grpc-status"] ?? Code.Unknown));
+}
+
+function onCloseObserved(this: CallStream): void {
+  this[kCall]?.observedEnd(Code.Canceled);
 }
 
 function onClose(this: CallStream): void {

@@ -1,11 +1,22 @@
+import { performance } from "node:perf_hooks";
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, UnaryResponse } from "@connectrpc/connect";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { type Clock, preciseNow, sleep } from "../clock.js";
 import type { Endpoint } from "../connection/endpoint.js";
-import { connectionLost } from "../errors.js";
 import type { PoolEventBus } from "../events.js";
 import type { OutlierDetector } from "../health/outlier-detector.js";
+import type { CallTelemetry } from "../telemetry/call-telemetry.js";
+import type { PoolTelemetry } from "../telemetry/pool-telemetry.js";
+import { binarySize, countSent } from "../telemetry/sizes.js";
+import {
+  connectionLossAsUnavailable,
+  type Method,
+  pickAvoiding,
+  procedureOf,
+  remainingTimeout,
+  withHeaders,
+} from "./call-helpers.js";
 import type { EndpointSet } from "./endpoint-set.js";
 import type { PickQueue } from "./pick-queue.js";
 import type { Picker } from "./picker.js";
@@ -13,8 +24,6 @@ import type { Retry, RetryState } from "./retry.js";
 
 /** Request headers as connect's Transport takes them (the Fetch API's HeadersInit). */
 export type HeadersInit = ConstructorParameters<typeof Headers>[0];
-
-type Method = { parent: { typeName: string }; name: string };
 
 /**
  * Runs calls: pick (or wait in the queue), bookkeeping (in-flight counts,
@@ -34,11 +43,13 @@ export class CallRunner {
     private readonly events: PoolEventBus,
     private readonly clock: Clock,
     private readonly defaultTimeoutMs: number | undefined,
+    private readonly telemetry: PoolTelemetry,
+    /** Headers the policy adds to every call (e.g. weighted_round_robin asking for ORCA reports). */
     private readonly requestHeaders?: Readonly<Record<string, string>>,
   ) {}
 
   /** A unary call, with transparent and policy retries on other endpoints. */
-  async unary<I extends DescMessage, O extends DescMessage>(
+  unary<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
@@ -47,30 +58,59 @@ export class CallRunner {
     contextValues?: ContextValues,
   ): Promise<UnaryResponse<I, O>> {
     if (this.requestHeaders) header = withHeaders(header, this.requestHeaders);
+    const ct = this.telemetry.startCall(method);
+    if (ct === undefined) return this.runUnary(method, signal, timeoutMs, header, input, contextValues, ct);
+    return this.runUnary(method, signal, timeoutMs, header, input, contextValues, ct).then(
+      (response) => {
+        ct.end(undefined);
+        return response;
+      },
+      (err: unknown) => {
+        ct.end(err);
+        throw err;
+      },
+    );
+  }
+
+  private async runUnary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues: ContextValues | undefined,
+    ct: CallTelemetry | undefined,
+  ): Promise<UnaryResponse<I, O>> {
     const clock = this.clock;
     const started = clock.now();
     const timeout = timeoutMs ?? this.defaultTimeoutMs;
     let budget: RetryState | undefined;
     let failedOn: Endpoint[] | undefined;
     for (;;) {
+      ct?.attemptStart();
       let picker = this.set.picker;
       let endpoint = pickAvoiding(picker, failedOn);
+      let queued = false;
       if (!endpoint) {
-        endpoint = await this.queue.wait(signal, remainingTimeout(timeout, started, clock));
+        endpoint = await this.waitForEndpoint(signal, remainingTimeout(timeout, started, clock));
         picker = this.set.picker;
+        queued = true;
       }
       const remaining = remainingTimeout(timeout, started, clock);
       const pickedAt = picker.onDone === undefined ? 0 : preciseNow(clock);
       this.callStarted(endpoint, method);
       const losses = endpoint.connectionLosses;
+      const sent = ct === undefined ? header : ct.picked(endpoint, header, queued);
       let error: ConnectError;
       try {
-        const response = await endpoint.unary(method, signal, remaining, header, input, contextValues);
+        const response = await endpoint.unary(method, signal, remaining, sent, input, contextValues, ct);
         this.callEnded(endpoint, undefined, picker, pickedAt, response);
+        ct?.attemptEnd(undefined);
         return response;
       } catch (err) {
         error = connectionLossAsUnavailable(err, endpoint, losses, signal);
         this.callEnded(endpoint, error, picker, pickedAt, undefined);
+        ct?.attemptEnd(error);
       }
       if (signal?.aborted) throw error;
       failedOn ??= [];
@@ -88,8 +128,27 @@ export class CallRunner {
       } else {
         this.retried.transparent++;
       }
+      ct?.retry(decision.kind, decision.kind === "policy" ? decision.delayMs : 0, error, endpoint.address);
       this.emitRetry(endpoint, method, decision.kind, error);
     }
+  }
+
+  /** The queue's wait, timed for `rngbalance.pool.pick_queue.duration` when metrics are on. */
+  private waitForEndpoint(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Endpoint> {
+    const waiting = this.queue.wait(signal, timeoutMs);
+    if (!this.telemetry.metricsOn) return waiting;
+    const t0 = performance.now();
+    const done = (ok: boolean) => this.telemetry.queueWaited((performance.now() - t0) / 1000, ok);
+    return waiting.then(
+      (endpoint) => {
+        done(true);
+        return endpoint;
+      },
+      (err: unknown) => {
+        done(false);
+        throw err;
+      },
+    );
   }
 
   /** A streaming call; it counts as in flight until its response stream ends, however it ends. */
@@ -105,11 +164,20 @@ export class CallRunner {
     const clock = this.clock;
     const started = clock.now();
     const timeout = timeoutMs ?? this.defaultTimeoutMs;
+    const ct = this.telemetry.startCall(method);
+    ct?.attemptStart();
     let picker = this.set.picker;
     let picked = picker.pick();
+    let queued = false;
     if (!picked) {
-      picked = await this.queue.wait(signal, timeout);
+      try {
+        picked = await this.waitForEndpoint(signal, timeout);
+      } catch (err) {
+        ct?.end(err);
+        throw err;
+      }
       picker = this.set.picker;
+      queued = true;
     }
     const endpoint = picked;
     const remaining = remainingTimeout(timeout, started, clock);
@@ -123,18 +191,32 @@ export class CallRunner {
       finished = true;
       const e = error === undefined ? undefined : ConnectError.from(error);
       this.callEnded(endpoint, e, picker, pickedAt, e ? undefined : response);
+      ct?.end(e);
     };
+    const sentHeader = ct === undefined ? header : ct.picked(endpoint, header, queued);
+    const sentInput = ct && this.telemetry.metricsOn ? countSent(input, method.input, ct) : input;
     try {
-      response = await endpoint.transport.stream(method, signal, remaining, header, input, contextValues);
+      response = await endpoint.transport.stream(
+        method,
+        signal,
+        remaining,
+        sentHeader,
+        sentInput,
+        contextValues,
+      );
     } catch (err) {
       const error = connectionLossAsUnavailable(err, endpoint, losses, signal);
       finish(error);
       throw error;
     }
     const messages = response.message;
+    const measure = ct && this.telemetry.metricsOn ? ct : undefined;
     async function* counted() {
       try {
-        yield* messages;
+        for await (const m of messages) {
+          if (measure) measure.rcvd += binarySize(method.output, m);
+          yield m;
+        }
       } catch (err) {
         const error = connectionLossAsUnavailable(err, endpoint, losses, signal);
         finish(error);
@@ -180,69 +262,4 @@ export class CallRunner {
     if (!this.events.listening("retry")) return;
     this.events.emit("retry", { address: endpoint.address, procedure: procedureOf(method), kind, error });
   }
-}
-
-/**
- * A pick for a retry: another endpoint than those the call already failed
- * on, if the picker offers one within a few picks (still O(1)).
- */
-function pickAvoiding(picker: Picker<Endpoint>, failedOn: Endpoint[] | undefined): Endpoint | undefined {
-  let endpoint = picker.pick();
-  if (!failedOn) return endpoint;
-  for (let i = 0; i < 4 && endpoint && failedOn.includes(endpoint); i++) endpoint = picker.pick();
-  return endpoint;
-}
-
-/**
- * gRPC status semantics: a call whose connection broke under it ends with
- * UNAVAILABLE. connect-node reports the same event as ABORTED (ECONNRESET)
- * or CANCELED (Node resets open streams with CANCEL when a session dies);
- * when the caller did not cancel and the connection was lost meanwhile,
- * say what happened.
- */
-function connectionLossAsUnavailable(
-  err: unknown,
-  endpoint: Endpoint,
-  lossesAtStart: number,
-  signal: AbortSignal | undefined,
-): ConnectError {
-  const error = ConnectError.from(err);
-  if (error.code !== Code.Canceled && error.code !== Code.Aborted) return error;
-  if (signal?.aborted) return error;
-  const lost = endpoint.connectionLosses !== lossesAtStart || connectionLost(error);
-  if (!lost) return error;
-  return new ConnectError(
-    `connection to ${endpoint.address} was lost during the call (${error.rawMessage}); the call may or may not have run`,
-    Code.Unavailable,
-    error.metadata,
-    undefined,
-    error,
-  );
-}
-
-/** `init` plus the policy's headers, those the call sets itself left as they are. */
-function withHeaders(init: HeadersInit | undefined, extra: Readonly<Record<string, string>>): Headers {
-  const headers = new Headers(init);
-  for (const key in extra) if (!headers.has(key)) headers.set(key, extra[key] as string);
-  return headers;
-}
-
-/** "/rng.Rng/Rng" */
-function procedureOf(method: Method): string {
-  return `/${method.parent.typeName}/${method.name}`;
-}
-
-function remainingTimeout(
-  timeoutMs: number | undefined,
-  startedAt: number,
-  clock: Clock,
-): number | undefined {
-  if (timeoutMs === undefined) return undefined;
-  const left = timeoutMs - (clock.now() - startedAt);
-  if (left <= 0)
-    throw new ConnectError(
-      `deadline of ${timeoutMs} ms exceeded before the call started`,
-      Code.DeadlineExceeded,
-    );
-  return left;
 }

@@ -47,6 +47,8 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
   private resolvedOnce = false;
   private closedValue = false;
   private lastResolutionErrorValue: ConnectError | undefined;
+  private removedCallsValue = 0;
+  private readonly removedByAddress = new Map<string, number>();
   private rebuilding = false;
   private rebuildAgain = false;
 
@@ -82,6 +84,16 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
     return this.draining.size;
   }
 
+  /** Calls started on endpoints that have since been removed by a resolution. */
+  get removedCalls(): number {
+    return this.removedCallsValue;
+  }
+
+  /** The same, by address (an address removed and added again sums its endpoints). */
+  get removedCallsByAddress(): ReadonlyMap<string, number> {
+    return this.removedByAddress;
+  }
+
   /** The last resolution error, cleared by the next success. */
   get lastResolutionError(): ConnectError | undefined {
     return this.lastResolutionErrorValue;
@@ -115,6 +127,8 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
     for (const [key, endpoint] of this.byKey) {
       if (next.has(key)) continue;
       removed.push(key);
+      this.removedCallsValue += endpoint.calls;
+      this.removedByAddress.set(key, (this.removedByAddress.get(key) ?? 0) + endpoint.calls);
       // Drain: out of the picker now, in-flight calls finish, then the connection closes.
       this.draining.add(endpoint);
       void endpoint.shutdown().then(() => this.draining.delete(endpoint));

@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { PoolTransportOptions } from "../options.js";
 import type { ResolvedPoolOptions } from "../options-resolve.js";
 import { type Address, isUnixAddress } from "../resolver/address.js";
+import type { PoolTelemetry } from "../telemetry/pool-telemetry.js";
 import { Endpoint, type EndpointTransportOptions, endpointTransportOptions } from "./endpoint.js";
 import { SerializerCache } from "./grpc-unary.js";
 import { Subchannel, type SubchannelListener } from "./subchannel.js";
@@ -27,6 +28,7 @@ export class EndpointFactory {
     authority: string,
     private readonly listener: SubchannelListener,
     private readonly onHealthChange: () => void,
+    private readonly telemetry: PoolTelemetry,
   ) {
     this.origin = `${raw.tls ? "https" : "http"}://${authority}`;
     let authorityHost: string;
@@ -63,6 +65,7 @@ export class EndpointFactory {
         keepalive: o.keepalive,
         backoff: o.reconnectBackoff,
         http2Options: this.raw.http2Options,
+        telemetry: this.telemetry.subchannel,
       },
       this.listener,
     );
@@ -74,6 +77,7 @@ export class EndpointFactory {
       this.onHealthChange,
       o.fastPath,
       this.serializers,
+      this.telemetry.metricsOn,
     );
   }
 }

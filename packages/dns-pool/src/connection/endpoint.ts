@@ -1,16 +1,35 @@
-import type { Transport } from "@connectrpc/connect";
+import type { DescMessage, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
+import type { ContextValues, Transport, UnaryResponse } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import type { Attributes } from "@opentelemetry/api";
 import type { PoolEndpoint } from "../balancer/endpoint-set.js";
 import { type HealthStatus, HealthWatcher } from "../health/health-check.js";
 import type { OutlierTracked } from "../health/outlier-detection.js";
 import type { PoolProtocol, PoolTransportOptions } from "../options.js";
+import type { MessageSizes } from "../telemetry/call-telemetry.js";
+import { binarySize } from "../telemetry/sizes.js";
+import { peerAttributes } from "../telemetry/tracing.js";
 import { ConnectivityState } from "./connectivity.js";
 import { type FastUnaryOptions, fastGrpcUnary, type SerializerCache } from "./grpc-unary.js";
 import type { Subchannel } from "./subchannel.js";
+
+/**
+ * An endpoint's unary call: connect's `Transport["unary"]` plus `sizes`,
+ * where the transport writes the attempt's message bytes when metrics are on.
+ */
+export type EndpointUnary = <I extends DescMessage, O extends DescMessage>(
+  method: DescMethodUnary<I, O>,
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  header: ConstructorParameters<typeof Headers>[0] | undefined,
+  input: MessageInitShape<I>,
+  contextValues?: ContextValues,
+  sizes?: MessageSizes,
+) => Promise<UnaryResponse<I, O>>;
 
 const ENDPOINT_TRANSPORT_OPTION_KEYS = [
   "interceptors",
@@ -85,7 +104,9 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
    * How unary calls run: the lean gRPC path on node:http2 when the options
    * allow it (see `fastPathAllowed`), else the connect-node transport.
    */
-  readonly unary: Transport["unary"];
+  readonly unary: EndpointUnary;
+  /** `server.address` and `server.port` for spans: the pod's address. */
+  readonly peerAttributes: Attributes;
   private readonly healthWatcher: HealthWatcher | undefined;
 
   constructor(
@@ -96,7 +117,9 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
     onHealthChange: () => void,
     fastPath: boolean,
     serializers: SerializerCache,
+    measureSizes = false,
   ) {
+    this.peerAttributes = peerAttributes(subchannel.address);
     const common = { ...options, baseUrl: subchannel.authority, sessionManager: subchannel };
     switch (protocol) {
       case "grpc":
@@ -115,8 +138,17 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
         writeMaxBytes: options.writeMaxBytes ?? 0xffffffff,
         binaryOptions: options.binaryOptions,
       };
-      this.unary = (method, signal, timeoutMs, header, input) =>
-        fastGrpcUnary(subchannel, serializers, fastOptions, method, signal, timeoutMs, header, input);
+      this.unary = (method, signal, timeoutMs, header, input, _contextValues, sizes) =>
+        fastGrpcUnary(subchannel, serializers, fastOptions, method, signal, timeoutMs, header, input, sizes);
+    } else if (measureSizes) {
+      // connect-node does not report bytes: count the messages' binary sizes.
+      const transport = this.transport;
+      this.unary = async (method, signal, timeoutMs, header, input, contextValues, sizes) => {
+        if (sizes) sizes.sent = binarySize(method.input, input);
+        const response = await transport.unary(method, signal, timeoutMs, header, input, contextValues);
+        if (sizes) sizes.rcvd = binarySize(method.output, response.message);
+        return response;
+      };
     } else {
       this.unary = this.transport.unary.bind(this.transport);
     }

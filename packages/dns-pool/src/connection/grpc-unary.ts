@@ -12,6 +12,7 @@ import {
   type MethodSerializationLookup,
 } from "@connectrpc/connect/protocol";
 import { requestHeader } from "@connectrpc/connect/protocol-grpc";
+import type { MessageSizes } from "../telemetry/call-telemetry.js";
 import { decodeResponse, readMaxBytesError } from "./grpc-unary-decode.js";
 import { errorFromNodeReason, errorFromReset } from "./h2-errors.js";
 import type { Subchannel } from "./subchannel.js";
@@ -49,6 +50,7 @@ export function fastGrpcUnary<I extends DescMessage, O extends DescMessage>(
   timeoutMs: number | undefined,
   header: ConstructorParameters<typeof Headers>[0] | undefined,
   input: MessageInitShape<I>,
+  sizes?: MessageSizes,
 ): Promise<UnaryResponse<I, O>> {
   const serialization = serializers.get(method, options);
   if (signal?.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
@@ -57,6 +59,7 @@ export function fastGrpcUnary<I extends DescMessage, O extends DescMessage>(
     // As connect's transports do: an init object becomes a message first.
     const message = isMessage(input, method.input) ? input : create(method.input, input);
     body = frame(serialization.getI(true).serialize(message));
+    if (sizes) sizes.sent = body.length - 5;
   } catch (err) {
     return Promise.reject(ConnectError.from(err));
   }
@@ -120,6 +123,8 @@ export function fastGrpcUnary<I extends DescMessage, O extends DescMessage>(
           finish(errorFromNodeReason(err));
         });
         s.on("close", () => {
+          // One response message: its envelope's 5 bytes are framing, not message.
+          if (sizes && received >= 5) sizes.rcvd = received - 5;
           if (settled) return;
           const reset = errorFromReset(s.rstCode);
           if (reset) {

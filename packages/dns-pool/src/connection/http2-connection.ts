@@ -3,6 +3,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { noteStreamReset } from "../errors.js";
 import { type Address, isUnixAddress } from "../resolver/address.js";
+import { KEEPALIVE_TIMEOUT_CODE } from "../telemetry/names.js";
 
 /** Client-side HTTP/2 keepalive (gRFC A8). */
 export interface KeepaliveOptions {
@@ -42,8 +43,8 @@ export interface Http2ConnectionOptions {
 export interface Http2ConnectionListener {
   /** The server's SETTINGS arrived: the peer speaks HTTP/2. */
   onSettings(connection: Connection): void;
-  /** The server sent GOAWAY: no new streams here, in-flight ones may finish. */
-  onGoaway(connection: Connection): void;
+  /** The server sent GOAWAY (with its HTTP/2 error code): no new streams here, in-flight ones may finish. */
+  onGoaway(connection: Connection, errorCode?: number): void;
   /** The connection is gone; `error` is the last error it raised, if any. */
   onClose(connection: Connection, error: Error | undefined): void;
 }
@@ -118,7 +119,7 @@ export class Http2Connection implements Connection {
       clearTimeout(timer);
       listener.onSettings(this);
     });
-    session.once("goaway", () => listener.onGoaway(this));
+    session.once("goaway", (errorCode: number) => listener.onGoaway(this, errorCode));
     session.once("close", () => {
       clearTimeout(timer);
       this.stopKeepalive();
@@ -206,7 +207,10 @@ export class Http2Connection implements Connection {
         const timeout = setTimeout(
           () =>
             session.destroy(
-              new Error(`keepalive ping to ${this.options.label} not answered within ${timeoutMs} ms`),
+              Object.assign(
+                new Error(`keepalive ping to ${this.options.label} not answered within ${timeoutMs} ms`),
+                { code: KEEPALIVE_TIMEOUT_CODE },
+              ),
             ),
           timeoutMs,
         );

@@ -4,6 +4,7 @@ import { type Clock, systemClock, type TimerHandle } from "../clock.js";
 import { describeError, unsentError } from "../errors.js";
 import { HEALTH_WATCH_PATH } from "../health/health-check.js";
 import { type Address, formatAddress } from "../resolver/address.js";
+import { NO_SUBCHANNEL_TELEMETRY, type SubchannelTelemetry } from "../telemetry/pool-telemetry.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ConnectivityState } from "./connectivity.js";
 import {
@@ -38,6 +39,8 @@ export interface SubchannelOptions {
   readonly dial?: ConnectionFactory;
   /** Uniform numbers in [0, 1) for the backoff jitter. Default `Math.random`. */
   readonly random?: () => number;
+  /** Connection metrics (gRFC A94). Default: none. */
+  readonly telemetry?: SubchannelTelemetry;
 }
 
 /** What a subchannel reports to the pool. */
@@ -72,6 +75,7 @@ export class Subchannel {
   private readonly connections = new Set<Connection>();
   private readonly backoff: Backoff;
   private readonly clock: Clock;
+  private readonly telemetry: SubchannelTelemetry;
   private backoffTimer: TimerHandle | undefined;
   private wanted = false;
   /**
@@ -89,6 +93,12 @@ export class Subchannel {
     this.authority = options.authority;
     this.backoff = new Backoff(options.backoff, options.random);
     this.clock = options.clock ?? systemClock;
+    this.telemetry = options.telemetry ?? NO_SUBCHANNEL_TELEMETRY;
+  }
+
+  /** The address it dials. */
+  get address(): Address {
+    return this.options.address;
   }
 
   /** The connectivity state. */
@@ -155,6 +165,7 @@ export class Subchannel {
     if (this.stateValue !== ConnectivityState.SHUTDOWN) {
       this.wanted = false;
       this.clock.clearTimeout(this.backoffTimer);
+      if (this.current) this.telemetry.disconnected(undefined, undefined, true);
       this.current?.stopKeepalive();
       this.current = undefined;
       this.setState(ConnectivityState.SHUTDOWN, undefined);
@@ -176,8 +187,11 @@ export class Subchannel {
     this.backoffTimer = undefined;
     this.setState(ConnectivityState.CONNECTING, undefined);
     let ready = false;
+    let open = false;
     const listener: Http2ConnectionListener = {
       onSettings: (connection) => {
+        open = true;
+        this.telemetry.connectionSucceeded();
         if (this.stateValue !== ConnectivityState.CONNECTING) return;
         ready = true;
         this.current = connection;
@@ -188,13 +202,14 @@ export class Subchannel {
         this.readyWaiters = [];
         for (const w of waiters) w.resolve(connection);
       },
-      onGoaway: (connection) => {
+      onGoaway: (connection, errorCode) => {
         // No new streams on this connection; in-flight ones may finish.
-        if (this.current === connection) this.onConnectionLost(connection, undefined);
+        if (this.current === connection) this.onConnectionLost(connection, undefined, errorCode);
         this.listener.onGoaway(this);
       },
       onClose: (connection, error) => {
         this.connections.delete(connection);
+        if (open) this.telemetry.connectionClosed();
         if (this.stateValue === ConnectivityState.SHUTDOWN) return;
         if (!ready) {
           this.onConnectFailed(error ?? new Error(`connection to ${this.key} closed before HTTP/2 settings`));
@@ -211,6 +226,7 @@ export class Subchannel {
   }
 
   private onConnectFailed(err: Error): void {
+    this.telemetry.connectionFailed();
     this.lastErrorValue = err;
     this.setState(ConnectivityState.TRANSIENT_FAILURE, err);
     this.rejectWaiters(unsentError(`cannot connect to ${this.key}: ${describeError(err)}`));
@@ -224,8 +240,9 @@ export class Subchannel {
   }
 
   /** The READY connection is gone (closed, failed or GOAWAY): back to IDLE, as in gRPC. */
-  private onConnectionLost(connection: Connection, err: Error | undefined): void {
+  private onConnectionLost(connection: Connection, err: Error | undefined, goawayCode?: number): void {
     if (this.current !== connection) return;
+    this.telemetry.disconnected(err, goawayCode, false);
     this.connectionLosses++;
     this.current = undefined;
     connection.stopKeepalive();

@@ -51,16 +51,46 @@ export interface OutlierTracked {
   ejectionMultiplier: number;
 }
 
+/** What one sweep did, by outlier type (gRFC A91's counters). */
+export interface OutlierSweepStats {
+  /** Endpoints ejected, any type. */
+  enforced: number;
+  /** Ejections not made because `maxEjectionPercent` was reached. */
+  overflow: number;
+  /** Success-rate outliers ejected. */
+  enforcedSuccessRate: number;
+  /** Success-rate outliers found (ejected or not). */
+  detectedSuccessRate: number;
+  /** Failure-percentage outliers ejected. */
+  enforcedFailurePercentage: number;
+  /** Failure-percentage outliers found (ejected or not). */
+  detectedFailurePercentage: number;
+}
+
+/** Zero counts, for {@link sweepOutliers}' `stats`. */
+export function emptySweepStats(): OutlierSweepStats {
+  return {
+    enforced: 0,
+    overflow: 0,
+    enforcedSuccessRate: 0,
+    detectedSuccessRate: 0,
+    enforcedFailurePercentage: 0,
+    detectedFailurePercentage: 0,
+  };
+}
+
 /**
  * Judges endpoints every interval, as gRFC A50 describes: success-rate and
  * failure-percentage ejection, ejection time growing with repeat offences,
  * and never more than `maxEjectionPercent` of the endpoints ejected (one
- * ejection is always allowed). Returns true when any ejection changed.
+ * ejection is always allowed). Returns true when any ejection changed;
+ * adds what it found and did to `stats` when given.
  */
 export function sweepOutliers(
   endpoints: readonly OutlierTracked[],
   o: OutlierDetectionOptions,
   now: number,
+  stats: OutlierSweepStats = emptySweepStats(),
 ): boolean {
   let changed = false;
   for (const e of endpoints) {
@@ -72,10 +102,14 @@ export function sweepOutliers(
     }
   }
   let ejected = endpoints.filter((e) => e.ejectedUntil !== 0).length;
-  const eject = (e: OutlierTracked) => {
-    if (e.ejectedUntil !== 0) return;
+  /** Ejects `e` if allowed; true when it did. */
+  const eject = (e: OutlierTracked): boolean => {
+    if (e.ejectedUntil !== 0) return false;
     // A50: check the share before ejecting, so at least one can always go.
-    if ((ejected * 100) / endpoints.length >= o.maxEjectionPercent && ejected > 0) return;
+    if ((ejected * 100) / endpoints.length >= o.maxEjectionPercent && ejected > 0) {
+      stats.overflow++;
+      return false;
+    }
     e.ejectionMultiplier++;
     const time = Math.min(
       o.baseEjectionTimeMs * e.ejectionMultiplier,
@@ -84,6 +118,8 @@ export function sweepOutliers(
     e.ejectedUntil = now + time;
     ejected++;
     changed = true;
+    stats.enforced++;
+    return true;
   };
   if (o.successRate) {
     const { requestVolume, minimumHosts, stdevFactor } = o.successRate;
@@ -93,7 +129,9 @@ export function sweepOutliers(
       const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
       const stdev = Math.sqrt(rates.reduce((a, r) => a + (r - mean) ** 2, 0) / rates.length);
       judged.forEach((e, i) => {
-        if ((rates[i] as number) < mean - stdevFactor * stdev) eject(e);
+        if ((rates[i] as number) >= mean - stdevFactor * stdev) return;
+        stats.detectedSuccessRate++;
+        if (eject(e)) stats.enforcedSuccessRate++;
       });
     }
   }
@@ -102,7 +140,9 @@ export function sweepOutliers(
     const judged = endpoints.filter((e) => e.intervalSuccesses + e.intervalFailures >= requestVolume);
     if (judged.length >= minimumHosts) {
       for (const e of judged) {
-        if ((e.intervalFailures * 100) / (e.intervalSuccesses + e.intervalFailures) > threshold) eject(e);
+        if ((e.intervalFailures * 100) / (e.intervalSuccesses + e.intervalFailures) <= threshold) continue;
+        stats.detectedFailurePercentage++;
+        if (eject(e)) stats.enforcedFailurePercentage++;
       }
     }
   }

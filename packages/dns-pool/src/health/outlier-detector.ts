@@ -1,7 +1,13 @@
 import type { ConnectError } from "@connectrpc/connect";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { EjectionEvent } from "../events.js";
-import { type OutlierDetectionOptions, type OutlierTracked, sweepOutliers } from "./outlier-detection.js";
+import {
+  emptySweepStats,
+  type OutlierDetectionOptions,
+  type OutlierSweepStats,
+  type OutlierTracked,
+  sweepOutliers,
+} from "./outlier-detection.js";
 
 /** An endpoint as outlier detection tracks it. */
 export interface OutlierEndpoint extends OutlierTracked {
@@ -25,6 +31,7 @@ export class OutlierDetector {
    * @param endpoints - the endpoints to judge (read at each sweep).
    * @param onEjection - an endpoint was ejected or let back in.
    * @param onChange - after a sweep that changed any ejection (rebuild the picker).
+   * @param onSweep - what each sweep found and did (for gRFC A91's counters). Default: nothing.
    */
   constructor(
     private readonly options: OutlierDetectionOptions,
@@ -32,6 +39,7 @@ export class OutlierDetector {
     private readonly endpoints: () => readonly OutlierEndpoint[],
     private readonly onEjection: (event: EjectionEvent) => void,
     private readonly onChange: () => void,
+    private readonly onSweep: (stats: OutlierSweepStats) => void = () => {},
   ) {
     this.schedule();
   }
@@ -46,7 +54,10 @@ export class OutlierDetector {
   sweep(): void {
     const endpoints = this.endpoints();
     const before = endpoints.map((e) => e.ejectedUntil);
-    if (!sweepOutliers(endpoints, this.options, this.clock.now())) return;
+    const stats = emptySweepStats();
+    const changed = sweepOutliers(endpoints, this.options, this.clock.now(), stats);
+    this.onSweep(stats);
+    if (!changed) return;
     endpoints.forEach((e, i) => {
       const was = before[i] as number;
       if ((was === 0) !== (e.ejectedUntil === 0)) {

@@ -133,7 +133,10 @@ export class DnsResolver implements Resolver {
       this.notBefore = Date.now() + delay;
       this.schedule(delay, true);
       const message = err instanceof DnsLookupError ? err.message : `DNS lookup failed: ${String(err)}`;
-      this.listener?.onResolutionError(new ConnectError(message, Code.Unavailable));
+      // The lookup error (with its DNS code) stays as the cause: metrics label failures by it.
+      this.listener?.onResolutionError(
+        new ConnectError(message, Code.Unavailable, undefined, undefined, err),
+      );
     } finally {
       this.running = false;
       if (this.rerunRequested && !this.closed) {

@@ -33,10 +33,10 @@ export class FakeConnection implements Connection {
     this.listener.onSettings(this);
   }
 
-  /** The server sends GOAWAY. */
-  goaway(): void {
+  /** The server sends GOAWAY, with an HTTP/2 error code (default NO_ERROR). */
+  goaway(errorCode = 0): void {
     this.closing = true;
-    this.listener.onGoaway(this);
+    this.listener.onGoaway(this, errorCode);
   }
 
   /** The connection closes, with `error` (e.g. ECONNREFUSED before settings). */

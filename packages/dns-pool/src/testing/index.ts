@@ -30,3 +30,10 @@ export function buildPicker<E extends EndpointInfo>(
 export function pickAddresses(picker: Picker<EndpointInfo>, n: number): string[] {
   return Array.from({ length: n }, () => picker.pick()?.address ?? "-");
 }
+
+/**
+ * The pool's telemetry, for measuring what it costs per call outside a
+ * pool (the bench's telemetry microbenchmark) and for tests of
+ * instrumentation built on it. Pools make their own; see the `telemetry` option.
+ */
+export { PoolTelemetry } from "../telemetry/pool-telemetry.js";

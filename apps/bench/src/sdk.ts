@@ -1,0 +1,44 @@
+/**
+ * The OpenTelemetry SDK set-ups the telemetry cells run with, installed in
+ * the client child before its pool, as an application would.
+ */
+
+/** What a telemetry cell turns on. */
+export type TelemetryMode = "metrics" | "tracing";
+
+/**
+ * Installs the SDK for `mode`; returns what shuts it down.
+ * - metrics: `startTelemetry` (MeterProvider + Prometheus reader), and a
+ *   scrape of /metrics every second, so collection cost is in the figure;
+ * - tracing: a NodeTracerProvider (W3C propagator, AsyncLocalStorage
+ *   context, always sampled) batching every span to an exporter that drops them.
+ */
+export async function installSdk(mode: TelemetryMode): Promise<() => Promise<void>> {
+  if (mode === "metrics") {
+    const { startTelemetry } = await import("@rngbalance/telemetry");
+    const telemetry = await startTelemetry({ serviceName: "bench", metricsAddr: "127.0.0.1:0", env: {} });
+    const url = `http://${telemetry.metricsAddress}/metrics`;
+    const scraper = setInterval(() => {
+      fetch(url).then(
+        (r) => r.arrayBuffer(),
+        () => undefined,
+      );
+    }, 1000);
+    return async () => {
+      clearInterval(scraper);
+      await telemetry.shutdown();
+    };
+  }
+  const { NodeTracerProvider } = await import("@opentelemetry/sdk-trace-node");
+  const { BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const provider = new NodeTracerProvider({
+    spanProcessors: [
+      new BatchSpanProcessor({
+        export: (_spans, done) => done({ code: 0 }),
+        shutdown: async () => {},
+      }),
+    ],
+  });
+  provider.register();
+  return () => provider.shutdown();
+}

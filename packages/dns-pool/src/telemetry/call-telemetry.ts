@@ -1,0 +1,147 @@
+import { performance } from "node:perf_hooks";
+import { ConnectError } from "@connectrpc/connect";
+import type { Attributes, Context, Span, Tracer } from "@opentelemetry/api";
+import type { PoolTelemetry } from "./pool-telemetry.js";
+import {
+  endSpan,
+  injectTraceContext,
+  startAttemptSpan,
+  startCallSpan,
+  type TelemetryMethod,
+} from "./tracing.js";
+
+/** Message bytes of the attempt in flight, written by the transport that ran it. */
+export interface MessageSizes {
+  /** Bytes of request messages sent (no framing, no metadata). */
+  sent: number;
+  /** Bytes of response messages received. */
+  rcvd: number;
+}
+
+/** What a call's telemetry needs of the endpoint an attempt went to. */
+export interface TracedEndpoint {
+  /** `server.address`, `server.port` of the pod. */
+  readonly peerAttributes: Attributes;
+}
+
+/**
+ * One call's metrics and spans (gRFC A66's CallTracer and its attempt
+ * tracers in one object): made only when metrics or tracing are on, so a
+ * pool without an SDK allocates nothing per call. It is also the attempt's
+ * {@link MessageSizes}: attempts of a call run one after another.
+ */
+export class CallTelemetry implements MessageSizes {
+  /** The current attempt's request bytes. */
+  sent = 0;
+  /** The current attempt's response bytes. */
+  rcvd = 0;
+  private readonly startedAt = performance.now();
+  private attemptStartedAt = 0;
+  private attemptOpen = false;
+  private attempts = 0;
+  private retries = 0;
+  private transparentRetries = 0;
+  private retryDelayMs = 0;
+  private nextIsTransparent = false;
+  private callSpan: Span | undefined;
+  private callContext: Context | undefined;
+  private attemptSpan: Span | undefined;
+  private attemptContext: Context | undefined;
+
+  /**
+   * @param telemetry - the pool's instruments.
+   * @param m - the method's cached attributes.
+   * @param metered - record metrics (an SDK is installed).
+   * @param tracer - make spans, or undefined for none.
+   */
+  constructor(
+    private readonly telemetry: PoolTelemetry,
+    private readonly m: TelemetryMethod,
+    private readonly metered: boolean,
+    private readonly tracer: Tracer | undefined,
+  ) {
+    if (tracer) [this.callSpan, this.callContext] = startCallSpan(tracer, m);
+  }
+
+  /** An attempt starts (before its pick, so its duration includes the pick). */
+  attemptStart(): void {
+    this.attemptStartedAt = performance.now();
+    this.attemptOpen = true;
+    this.sent = 0;
+    this.rcvd = 0;
+    if (this.metered) this.telemetry.attemptStart(this.m);
+  }
+
+  /**
+   * The attempt's endpoint is picked: its span starts, naming the pod.
+   * Returns the request headers to send: `header` itself, or with the
+   * attempt's trace context when tracing.
+   */
+  picked(
+    endpoint: TracedEndpoint,
+    header: ConstructorParameters<typeof Headers>[0] | undefined,
+    queued: boolean,
+  ): ConstructorParameters<typeof Headers>[0] | undefined {
+    if (!this.tracer || !this.callContext) return header;
+    [this.attemptSpan, this.attemptContext] = startAttemptSpan(
+      this.tracer,
+      this.callContext,
+      this.m,
+      endpoint.peerAttributes,
+      this.attempts,
+      this.nextIsTransparent,
+    );
+    if (queued) this.attemptSpan.addEvent("Delayed LB pick complete");
+    return injectTraceContext(this.attemptContext, header);
+  }
+
+  /** The attempt ended, with `error` or without. */
+  attemptEnd(error: ConnectError | undefined): void {
+    if (!this.attemptOpen) return;
+    this.attemptOpen = false;
+    this.attempts++;
+    const code = error ? error.code : 0;
+    if (this.metered) {
+      const seconds = (performance.now() - this.attemptStartedAt) / 1000;
+      this.telemetry.attemptEnd(this.m, code, seconds, this.sent, this.rcvd);
+    }
+    if (this.attemptSpan) {
+      endSpan(this.attemptSpan, code, error?.rawMessage);
+      this.attemptSpan = undefined;
+    }
+  }
+
+  /** Another attempt follows: `transparent` (never reached a server) or per the retry policy after `delayMs`. */
+  retry(kind: "transparent" | "policy", delayMs: number, error: ConnectError, address: string): void {
+    this.nextIsTransparent = kind === "transparent";
+    if (kind === "transparent") this.transparentRetries++;
+    else {
+      this.retries++;
+      this.retryDelayMs += delayMs;
+    }
+    this.callSpan?.addEvent(kind === "transparent" ? "transparent_retry" : "retry", {
+      "rpc.grpc.status_code": error.code,
+      "server.address": address,
+      ...(kind === "policy" ? { "rngbalance.retry.delay_ms": delayMs } : {}),
+    });
+  }
+
+  /** The call ended: its duration, retries and span. An attempt still open (a failed pick) ends with it. */
+  end(err: unknown): void {
+    const error = err === undefined ? undefined : err instanceof ConnectError ? err : ConnectError.from(err);
+    this.attemptEnd(error);
+    const code = error ? error.code : 0;
+    if (this.metered) {
+      const seconds = (performance.now() - this.startedAt) / 1000;
+      this.telemetry.callEnd(
+        this.m,
+        code,
+        seconds,
+        this.retries,
+        this.transparentRetries,
+        this.retryDelayMs / 1000,
+      );
+    }
+    if (this.callSpan) endSpan(this.callSpan, code, error?.rawMessage);
+  }
+}

@@ -1,0 +1,174 @@
+import { Code } from "@connectrpc/connect";
+
+/**
+ * Instrument names, units and bucket boundaries: gRPC's (gRFC A66 per call
+ * and attempt, A96 retries, A94 subchannels, A91 outlier detection) and the
+ * pool's own under `rngbalance.pool.`. With OpenTelemetry's Prometheus
+ * naming, `grpc.client.call.duration` (unit `s`) is scraped as
+ * `grpc_client_call_duration_seconds_*`, counters get `_total`.
+ */
+export const METRIC = {
+  attemptStarted: "grpc.client.attempt.started",
+  attemptDuration: "grpc.client.attempt.duration",
+  attemptSentSize: "grpc.client.attempt.sent_total_compressed_message_size",
+  attemptRcvdSize: "grpc.client.attempt.rcvd_total_compressed_message_size",
+  callDuration: "grpc.client.call.duration",
+  callRetries: "grpc.client.call.retries",
+  callTransparentRetries: "grpc.client.call.transparent_retries",
+  callRetryDelay: "grpc.client.call.retry_delay",
+  serverCallStarted: "grpc.server.call.started",
+  serverCallDuration: "grpc.server.call.duration",
+  serverSentSize: "grpc.server.call.sent_total_compressed_message_size",
+  serverRcvdSize: "grpc.server.call.rcvd_total_compressed_message_size",
+  connectionsSucceeded: "grpc.subchannel.connection_attempts_succeeded",
+  connectionsFailed: "grpc.subchannel.connection_attempts_failed",
+  disconnections: "grpc.subchannel.disconnections",
+  openConnections: "grpc.subchannel.open_connections",
+  ejectionsEnforced: "grpc.lb.outlier_detection.ejections_enforced_total",
+  ejectionsOverflow: "grpc.lb.outlier_detection.ejections_overflow",
+  ejectionsEnforcedSuccessRate: "grpc.lb.outlier_detection.ejections_enforced_success_rate",
+  ejectionsDetectedSuccessRate: "grpc.lb.outlier_detection.ejections_detected_success_rate",
+  ejectionsEnforcedFailurePercentage: "grpc.lb.outlier_detection.ejections_enforced_failure_percentage",
+  ejectionsDetectedFailurePercentage: "grpc.lb.outlier_detection.ejections_detected_failure_percentage",
+  resolutions: "rngbalance.pool.resolutions",
+  endpoints: "rngbalance.pool.endpoints",
+  picks: "rngbalance.pool.picks",
+  queueWaiting: "rngbalance.pool.pick_queue.waiting",
+  queueDuration: "rngbalance.pool.pick_queue.duration",
+} as const;
+
+/** Attribute (label) keys. */
+export const ATTR = {
+  method: "grpc.method",
+  target: "grpc.target",
+  status: "grpc.status",
+  disconnectError: "grpc.disconnect_error",
+  /** Pool: the endpoint's address, "10.1.0.12:8081" (opt-in: `telemetry.endpointLabel`). */
+  endpoint: "rngbalance.endpoint",
+  /** Pool: "ok" or "failed". */
+  result: "rngbalance.result",
+  /** Pool: why a resolution failed (see {@link resolutionFailureReason}). */
+  reason: "rngbalance.reason",
+  /** Pool: the balancer's view of an endpoint (IDLE, CONNECTING, READY, TRANSIENT_FAILURE). */
+  state: "rngbalance.endpoint.state",
+  /** Pool: what health checking says (SERVING, NOT_SERVING, PENDING, UNCHECKED). */
+  health: "rngbalance.endpoint.health",
+} as const;
+
+/** gRFC A66 latency buckets, in seconds. */
+export const LATENCY_BUCKETS_S: readonly number[] = [
+  0, 0.00001, 0.00005, 0.0001, 0.0003, 0.0006, 0.0008, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.01,
+  0.013, 0.016, 0.02, 0.025, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65,
+  0.8, 1, 2, 5, 10, 20, 50, 100,
+];
+
+/** gRFC A66 size buckets, in bytes. */
+export const SIZE_BUCKETS_BY: readonly number[] = [
+  0, 1024, 2048, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864, 268435456, 1073741824,
+  4294967296,
+];
+
+/** gRFC A66 count buckets (retries per call). */
+export const COUNT_BUCKETS: readonly number[] = [
+  0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536,
+];
+
+/** gRPC's canonical status names, indexed by code ("CANCELLED", not connect's "Canceled"). */
+export const STATUS_NAMES: readonly string[] = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
+
+/** The status name of a code (0 = OK); codes outside gRPC's list are "UNKNOWN". */
+export function statusName(code: number): string {
+  return STATUS_NAMES[code] ?? STATUS_NAMES[Code.Unknown]!;
+}
+
+/** RFC 9113 error code names, for `grpc.disconnect_error` "GOAWAY <name>". */
+const H2_ERROR_NAMES: readonly string[] = [
+  "NO_ERROR",
+  "PROTOCOL_ERROR",
+  "INTERNAL_ERROR",
+  "FLOW_CONTROL_ERROR",
+  "SETTINGS_TIMEOUT",
+  "STREAM_CLOSED",
+  "FRAME_SIZE_ERROR",
+  "REFUSED_STREAM",
+  "CANCEL",
+  "COMPRESSION_ERROR",
+  "CONNECT_ERROR",
+  "ENHANCE_YOUR_CALM",
+  "INADEQUATE_SECURITY",
+  "HTTP_1_1_REQUIRED",
+];
+
+/** "GOAWAY NO_ERROR", "GOAWAY ENHANCE_YOUR_CALM", ... (gRFC A94). */
+export function goawayReason(errorCode: number): string {
+  return `GOAWAY ${H2_ERROR_NAMES[errorCode] ?? `0x${errorCode.toString(16)}`}`;
+}
+
+/** Node's code for a keepalive ping left unanswered (set by the connection, read here). */
+export const KEEPALIVE_TIMEOUT_CODE = "ERR_KEEPALIVE_TIMEOUT";
+
+/**
+ * gRFC A94's `grpc.disconnect_error` for a connection that closed with
+ * `err` (by Node's error codes along the cause chain, never message text).
+ */
+export function disconnectReason(err: Error | undefined): string {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; depth++, e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== "string") continue;
+    if (code === "ECONNRESET") return "connection reset";
+    if (code === "ETIMEDOUT" || code === KEEPALIVE_TIMEOUT_CODE) return "connection timed out";
+    if (code === "ECONNABORTED") return "connection aborted";
+    if (/^E[A-Z]+$/.test(code)) return "socket error";
+  }
+  return "unknown";
+}
+
+/**
+ * Why a resolution failed, as a bounded label: "not_found" (NXDOMAIN),
+ * "no_data" (empty answer), "server_failure" (SERVFAIL), "timeout",
+ * "refused", "cancelled" or "other", from the DNS error code the resolver
+ * keeps as the error's cause.
+ */
+export function resolutionFailureReason(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; depth++, e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== "string") continue;
+    const reason = DNS_REASONS[code];
+    if (reason) return reason;
+  }
+  return "other";
+}
+
+const DNS_REASONS: Readonly<Record<string, string>> = {
+  ENOTFOUND: "not_found",
+  ENODATA: "no_data",
+  ESERVFAIL: "server_failure",
+  ETIMEOUT: "timeout",
+  ECONNREFUSED: "refused",
+  ECANCELLED: "cancelled",
+};
+
+/** gRFC A66's bucket boundaries: latency (s), size (bytes), count. */
+export const TELEMETRY_BUCKETS = {
+  latency: LATENCY_BUCKETS_S,
+  size: SIZE_BUCKETS_BY,
+  count: COUNT_BUCKETS,
+} as const;
