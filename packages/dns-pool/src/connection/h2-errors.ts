@@ -5,8 +5,8 @@ import { errorCodesInChain, noteStreamReset } from "../errors.js";
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } =
   http2.constants;
 
-/** HTTP/2 error codes by number (RFC 9113, 7). */
-const H2_CODE_NAMES = [
+/** HTTP/2 error code names by number (RFC 9113, 7): for error messages and `grpc.disconnect_error`. */
+export const H2_CODE_NAMES: readonly string[] = [
   "NO_ERROR",
   "PROTOCOL_ERROR",
   "INTERNAL_ERROR",

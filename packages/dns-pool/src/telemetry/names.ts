@@ -1,4 +1,5 @@
 import { Code } from "@connectrpc/connect";
+import { H2_CODE_NAMES } from "../connection/h2-errors.js";
 
 /**
  * Instrument names, units and bucket boundaries: gRPC's (gRFC A66 per call
@@ -99,27 +100,9 @@ export function statusName(code: number): string {
   return STATUS_NAMES[code] ?? STATUS_NAMES[Code.Unknown]!;
 }
 
-/** RFC 9113 error code names, for `grpc.disconnect_error` "GOAWAY <name>". */
-const H2_ERROR_NAMES: readonly string[] = [
-  "NO_ERROR",
-  "PROTOCOL_ERROR",
-  "INTERNAL_ERROR",
-  "FLOW_CONTROL_ERROR",
-  "SETTINGS_TIMEOUT",
-  "STREAM_CLOSED",
-  "FRAME_SIZE_ERROR",
-  "REFUSED_STREAM",
-  "CANCEL",
-  "COMPRESSION_ERROR",
-  "CONNECT_ERROR",
-  "ENHANCE_YOUR_CALM",
-  "INADEQUATE_SECURITY",
-  "HTTP_1_1_REQUIRED",
-];
-
 /** "GOAWAY NO_ERROR", "GOAWAY ENHANCE_YOUR_CALM", ... (gRFC A94). */
 export function goawayReason(errorCode: number): string {
-  return `GOAWAY ${H2_ERROR_NAMES[errorCode] ?? `0x${errorCode.toString(16)}`}`;
+  return `GOAWAY ${H2_CODE_NAMES[errorCode] ?? `0x${errorCode.toString(16)}`}`;
 }
 
 /** Node's code for a keepalive ping left unanswered (set by the connection, read here). */
