@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
 
 /** What the bench's command line asks for. */
 export interface BenchConfig {
@@ -29,6 +29,89 @@ export interface BenchConfig {
 /** bench/results at the repository root. */
 export const DEFAULT_OUT_DIR = fileURLToPath(new URL("../../../bench/results/", import.meta.url));
 
+export { FlagError };
+
+/** Defaults that --quick changes: [full, quick]. */
+const BY_MODE = {
+  repeats: [3, 1],
+  "warmup-ms": [300, 200],
+  "duration-ms": [1200, 500],
+  "memory-endpoints": [1000, 200],
+} as const;
+
+/** A comma-separated list of whole numbers from 1 to 4096, e.g. "1,16,64". */
+function concurrencyList(text: string): string | undefined {
+  const values = text.split(",").map((v) => Number(v.trim()));
+  return values.some((c) => !Number.isInteger(c) || c < 1 || c > 4096)
+    ? `must be whole numbers from 1 to 4096, comma-separated; got "${text}"`
+    : undefined;
+}
+
+/** The bench's flags, from which the parser and `--help` both come. */
+export const BENCH_FLAGS = {
+  repeats: { type: "int", min: 1, max: 100, help: "repeats of every cell (3; 1 with --quick)" },
+  concurrency: {
+    type: "string",
+    placeholder: "list",
+    validate: concurrencyList,
+    help: "calls in flight, comma-separated (1,16,64; 1,16 with --quick)",
+  },
+  "duration-ms": {
+    type: "int",
+    min: 50,
+    max: 600_000,
+    help: "measured time per cell (1200; 500 with --quick)",
+  },
+  "warmup-ms": { type: "int", max: 60_000, help: "warm-up per cell, not measured (300; 200 with --quick)" },
+  "max-other-load": {
+    type: "string",
+    default: "0.25",
+    placeholder: "cores",
+    validate: (v: string) =>
+      v === "off" || Number(v) >= 0 ? undefined : `must be a number of cores or "off"; got "${v}"`,
+    help: [
+      "re-run a cell (twice at most, a quarter of the cells at most) when",
+      "other processes used more CPU than this during it and the machine is",
+      'quiet again ("off" never)',
+    ].join("\n"),
+  },
+  quick: {
+    type: "boolean",
+    help: "CI smoke: 1 repeat, 500 ms cells, concurrency 1,16, small microbenchmarks",
+  },
+  tables: {
+    type: "string",
+    default: "clients,servers",
+    placeholder: "list",
+    validate: (v: string) =>
+      v.split(",").every((t) => t.trim() === "clients" || t.trim() === "servers")
+        ? undefined
+        : `must be clients, servers or both; got "${v}"`,
+    help: "which tables to measure",
+  },
+  "no-micro": { type: "boolean", help: "skip the pick and memory microbenchmarks" },
+  "memory-endpoints": {
+    type: "int",
+    min: 1,
+    max: 5000,
+    help: "idle endpoints for the memory microbenchmark (1000; 200 with --quick)",
+  },
+  out: {
+    type: "string",
+    placeholder: "dir",
+    help: "where latest.md, latest.json and latest.svg go (bench/results)",
+  },
+  profile: {
+    type: "boolean",
+    help: [
+      "instead: run pool-rr, pool-connect, stock-connect, grpc-js and a raw",
+      "node:http2 gRPC floor at 64 in flight under node --cpu-prof, and print",
+      "the top functions by self time in the measured window (profile.md)",
+    ].join("\n"),
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+/** Usage text of `pnpm bench --help`. */
 export const USAGE = `Usage: pnpm bench [-- flags]      (or: node apps/bench/dist/main.js [flags])
 
 Unary /rng.Rng/Rng calls, closed loop, at several calls in flight, for:
@@ -45,106 +128,36 @@ Every client runs in its own process; cells are interleaved.
 Then: ns per pick of the pool's pickers, and memory per idle endpoint.
 
 Flags:
-  --repeats <n>        repeats of every cell (default 3)
-  --concurrency <list> calls in flight, comma-separated (default 1,16,64)
-  --duration-ms <n>    measured time per cell (default 1200)
-  --warmup-ms <n>      warm-up per cell, not measured (default 300)
-  --max-other-load <cores>
-                       re-run a cell (twice at most, a quarter of the cells at most) when
-                       other processes used more CPU than this during it and the machine is
-                       quiet again (default 0.25; "off")
-  --quick              CI smoke: 1 repeat, 500 ms cells, concurrency 1,16, small microbenchmarks
-  --tables <list>      clients,servers (default both): which tables to measure
-  --no-micro           skip the pick and memory microbenchmarks
-  --memory-endpoints <n> idle endpoints for the memory microbenchmark (default 1000)
-  --out <dir>          where latest.md, latest.json and latest.svg go (default bench/results)
-  --profile            instead: run pool-rr, pool-connect, stock-connect, grpc-js and a raw
-                       node:http2 gRPC floor at 64 in flight under node --cpu-prof, and print
-                       the top functions by self time in the measured window (profile.md)
-  -h, --help           print this help
+${renderFlagTable(BENCH_FLAGS, { noDefault: "per --quick" })}
 
 Exit status: 0 when every cell ran without a failed call, 1 otherwise, 2 for a bad flag.`;
-
-/** A bad flag; the message says which. */
-export class FlagError extends Error {
-  override readonly name = "FlagError";
-}
 
 /** Parses the bench's flags. @throws FlagError */
 export function parseBenchFlags(
   argv: readonly string[],
 ): { help: true } | { help: false; config: BenchConfig } {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv[0] === "--" ? argv.slice(1) : [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        repeats: { type: "string" },
-        concurrency: { type: "string" },
-        "duration-ms": { type: "string" },
-        "warmup-ms": { type: "string" },
-        quick: { type: "boolean" },
-        "no-micro": { type: "boolean" },
-        "memory-endpoints": { type: "string" },
-        "max-other-load": { type: "string" },
-        out: { type: "string" },
-        profile: { type: "boolean" },
-        tables: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    throw new FlagError((err as Error).message);
-  }
-  if (values.help) return { help: true };
-  const quick = values.quick === true;
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const v = values[name];
-    if (typeof v !== "string") return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new FlagError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`);
-    }
-    return n;
-  };
-  let concurrencies = quick ? [1, 16] : [1, 16, 64];
-  if (typeof values.concurrency === "string") {
-    concurrencies = values.concurrency.split(",").map((s) => Number(s.trim()));
-    if (concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 4096)) {
-      throw new FlagError(`--concurrency must be whole numbers from 1 to 4096, got "${values.concurrency}"`);
-    }
-  }
-  let maxOtherLoad = 0.25;
-  const mol = values["max-other-load"];
-  if (typeof mol === "string") {
-    maxOtherLoad = mol === "off" ? Number.POSITIVE_INFINITY : Number(mol);
-    if (!(maxOtherLoad >= 0))
-      throw new FlagError(`--max-other-load must be a number of cores or "off", got "${mol}"`);
-  }
-  let tables = { clients: true, servers: true };
-  if (typeof values.tables === "string") {
-    const names = values.tables.split(",").map((t) => t.trim());
-    if (names.length === 0 || names.some((t) => t !== "clients" && t !== "servers")) {
-      throw new FlagError(`--tables must be clients, servers or both, got "${values.tables}"`);
-    }
-    tables = { clients: names.includes("clients"), servers: names.includes("servers") };
-  }
+  const parsed = parseFlags(BENCH_FLAGS, argv);
+  if (parsed.help) return { help: true };
+  const v = parsed.values;
+  const quick = v.quick;
+  const pick = (name: keyof typeof BY_MODE) => v[name] ?? BY_MODE[name][quick ? 1 : 0];
+  const names = v.tables.split(",").map((t) => t.trim());
   return {
     help: false,
     config: {
       quick,
-      repeats: int("repeats", quick ? 1 : 3, 1, 100),
-      concurrencies,
-      warmupMs: int("warmup-ms", quick ? 200 : 300, 0, 60_000),
-      durationMs: int("duration-ms", quick ? 500 : 1200, 50, 600_000),
-      outDir: typeof values.out === "string" ? values.out : DEFAULT_OUT_DIR,
-      micro: values["no-micro"] !== true,
-      memoryEndpoints: int("memory-endpoints", quick ? 200 : 1000, 1, 5000),
-      maxOtherLoad,
-      profile: values.profile === true,
-      tables,
+      repeats: pick("repeats"),
+      concurrencies:
+        v.concurrency?.split(",").map((c) => Number(c.trim())) ?? (quick ? [1, 16] : [1, 16, 64]),
+      warmupMs: pick("warmup-ms"),
+      durationMs: pick("duration-ms"),
+      // The default names the repository's folder, wherever the bench is started from.
+      outDir: v.out === BENCH_FLAGS.out.default ? DEFAULT_OUT_DIR : v.out,
+      micro: !v["no-micro"],
+      memoryEndpoints: pick("memory-endpoints"),
+      maxOtherLoad: v["max-other-load"] === "off" ? Number.POSITIVE_INFINITY : Number(v["max-other-load"]),
+      profile: v.profile,
+      tables: { clients: names.includes("clients"), servers: names.includes("servers") },
     },
   };
 }

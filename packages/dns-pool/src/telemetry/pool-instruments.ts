@@ -109,11 +109,15 @@ export function observeGauges(
   // A gauge series that is no longer observed keeps its last value in
   // cumulative exporters: every combination once seen is reported, 0 when gone.
   const seen = new Map<string, Attributes>();
+  const keyOf = (e: { state: string; health: string }) => {
+    const key = `${e.state}|${e.health}`;
+    if (!seen.has(key)) seen.set(key, { ...target, [ATTR.state]: e.state, [ATTR.health]: e.health });
+    return key;
+  };
   observe(endpoints, (result) => {
     const counts = new Map<string, number>();
     for (const e of sources.endpoints()) {
-      const key = `${e.state}|${e.health}`;
-      if (!seen.has(key)) seen.set(key, { ...target, [ATTR.state]: e.state, [ATTR.health]: e.health });
+      const key = keyOf(e);
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     for (const [key, attrs] of seen) result.observe(counts.get(key) ?? 0, attrs);
@@ -152,6 +156,8 @@ export function observeGauges(
     const byAddress = new Map(live.removedCallsByAddress());
     let removed = live.removedCalls();
     for (const e of live.endpoints()) {
+      // A pool closed before any collection still reports its endpoints' combinations (at 0).
+      keyOf(e);
       byAddress.set(e.address, (byAddress.get(e.address) ?? 0) + e.calls);
       removed += e.calls;
     }
