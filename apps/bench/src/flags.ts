@@ -98,8 +98,9 @@ export const BENCH_FLAGS = {
   },
   out: {
     type: "string",
+    default: "bench/results",
     placeholder: "dir",
-    help: "where latest.md, latest.json and latest.svg go (bench/results)",
+    help: "where latest.md, latest.json and latest.svg go",
   },
   profile: {
     type: "boolean",
