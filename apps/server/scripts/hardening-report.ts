@@ -8,71 +8,28 @@
 import { once } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
-import * as net from "node:net";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
+import { healthProbe, PREFACE, rapidResetBytes, rawSocket } from "../test/attacks.js";
 
-const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const rows: string[] = [];
 const row = (attack: string, does: string, measured: string) => {
   rows.push(`| ${attack} | ${does} | ${measured} |`);
   console.error(`done: ${attack}`);
 };
 
-async function raw(server: RngServerProcess, first?: string | Buffer) {
-  const socket = net.connect({ host: server.host, port: server.port });
-  // The server may reset it at any point: that is what is being measured.
-  socket.on("error", () => {});
-  await once(socket, "connect");
-  socket.resume();
-  // Not events.once: it would reject on the "error" of a reset.
-  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
-  if (first !== undefined) socket.write(first);
-  return { socket, closed };
-}
-
-/** Health checks every 50 ms on their own connection: the worst latency and the failures. */
+/** The health probe's verdict, as the table shows it. */
 function probe(server: RngServerProcess) {
-  const health = createClient(Health, createGrpcTransport({ baseUrl: `http://${server.address}` }));
-  let worst = 0;
-  let failed = 0;
-  let n = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const t = Date.now();
-      try {
-        await health.check({}, { timeoutMs: 2000 });
-      } catch {
-        failed++;
-      }
-      worst = Math.max(worst, Date.now() - t);
-      n++;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
+  const checks = healthProbe(server, { everyMs: 50, timeoutMs: 2000 });
   return async () => {
-    running = false;
-    await loop;
-    return `health checks: ${n - failed}/${n} ok, slowest ${worst} ms`;
+    const { ok, failed, slowestMs } = await checks.stop();
+    return `health checks: ${ok}/${ok + failed} ok, slowest ${slowestMs} ms`;
   };
-}
-
-function frame(type: number, flags: number, id: number, payload = Buffer.alloc(0)) {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(id, 5);
-  return Buffer.concat([h, payload]);
 }
 
 async function sigtermWithSilentSocket() {
   const server = await spawnRngServer({ args: ["--drain-timeout-ms", "2000"] });
-  await raw(server);
-  await raw(server, PREFACE.slice(0, 10));
+  await rawSocket(server);
+  await rawSocket(server, PREFACE.slice(0, 10));
   const t = Date.now();
   server.child.kill("SIGTERM");
   const exit = await server.exited;
@@ -88,8 +45,8 @@ async function stalledConnections() {
   const done = probe(server);
   const t = Date.now();
   const sockets = await Promise.all([
-    ...Array.from({ length: 500 }, () => raw(server, PREFACE.slice(0, 12))),
-    ...Array.from({ length: 500 }, () => raw(server, "POST /rng.Rng/Rng HTTP/1.1\r\nHost: x\r\n")),
+    ...Array.from({ length: 500 }, () => rawSocket(server, PREFACE.slice(0, 12))),
+    ...Array.from({ length: 500 }, () => rawSocket(server, "POST /rng.Rng/Rng HTTP/1.1\r\nHost: x\r\n")),
   ]);
   const closed = await Promise.all(sockets.map((s) => s.closed));
   const h2 = Math.max(...closed.slice(0, 500)) - t;
@@ -125,17 +82,11 @@ async function idleConnections() {
 async function rapidReset() {
   const server = await spawnRngServer();
   const done = probe(server);
-  const block = Buffer.concat([Buffer.from([0x83, 0x86, 0x84, 0x01, 0x09]), Buffer.from("127.0.0.1")]);
-  const rst = Buffer.alloc(4);
-  rst.writeUInt32BE(8);
   const t = Date.now();
   const attacks = await Promise.all(
     Array.from({ length: 8 }, async () => {
-      const frames = [Buffer.from(PREFACE), frame(4, 0, 0)];
-      for (let i = 0, id = 1; i < 10_000; i++, id += 2)
-        frames.push(frame(1, 4, id, block), frame(3, 0, id, rst));
-      const { socket, closed } = await raw(server);
-      socket.write(Buffer.concat(frames));
+      const { socket, closed } = await rawSocket(server);
+      socket.write(rapidResetBytes(10_000));
       return Promise.race([closed, new Promise<number>((r) => setTimeout(r, 30_000, Number.NaN))]);
     }),
   );

@@ -2,83 +2,15 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
-import * as net from "node:net";
 import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, RngService } from "@rngbalance/proto";
 import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
+import { spawnRngServer } from "@rngbalance/server/testing";
+import { HTTP2_HELLO, healthProbe, PREFACE, rapidResetBytes, rawSocket } from "./attacks.js";
 import { grpcFrame } from "./helpers.js";
-
-/** The HTTP/2 connection preface a client sends first (RFC 9113, 3.4). */
-const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/** A raw TCP connection; `closed` settles (with when) once the server closes it. */
-async function rawSocket(server: RngServerProcess, first?: string | Buffer) {
-  const socket = net.connect({ host: server.host, port: server.port });
-  // The server may reset it at any point: that is what is being measured.
-  socket.on("error", () => {});
-  await once(socket, "connect");
-  socket.resume(); // read and drop whatever the server sends
-  // Not events.once: it would reject on the "error" of a reset.
-  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
-  if (first !== undefined) socket.write(first);
-  return { socket, closed };
-}
-
-/**
- * Health checks every 100 ms on a connection of their own, each with a 1 s
- * deadline, until stopped: how many failed shows whether the server kept
- * answering everyone else.
- */
-function healthProbe(server: RngServerProcess) {
-  const health = createClient(Health, createGrpcTransport({ baseUrl: `http://${server.address}` }));
-  let ok = 0;
-  let failed = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      try {
-        await health.check({ service: "" }, { timeoutMs: 1000 });
-        ok++;
-      } catch {
-        failed++;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return { ok, failed };
-    },
-  };
-}
-
-/** One HTTP/2 frame: 9-byte header, then the payload. */
-function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
-const SETTINGS = 0x4;
-const HEADERS = 0x1;
-const RST_STREAM = 0x3;
-const END_HEADERS = 0x4;
-/**
- * HPACK: :method POST, :scheme http, :path / from the static table (3, 6,
- * 4), then :authority (name 1) as a literal without indexing.
- */
-const MINIMAL_HEADER_BLOCK = Buffer.concat([
-  Buffer.from([0x83, 0x86, 0x84, 0x01, 0x09]),
-  Buffer.from("127.0.0.1"),
-]);
 
 describe("rng-server shutdown with idle and stalled sockets", () => {
   for (const [what, bytes] of [
@@ -169,10 +101,7 @@ describe("rng-server connection timeouts", () => {
     try {
       // A client that says hello in HTTP/2 and then never answers anything.
       const started = Date.now();
-      const { closed } = await rawSocket(
-        server,
-        Buffer.concat([Buffer.from(PREFACE), frame(SETTINGS, 0, 0)]),
-      );
+      const { closed } = await rawSocket(server, HTTP2_HELLO);
       const tookMs = (await closed) - started;
       assert.ok(tookMs < 2000, `cut after ${tookMs} ms`);
       assert.ok(server.logs.some((l) => l.msg === "http2 connection destroyed: ping not answered"));
@@ -220,14 +149,8 @@ describe("rng-server connection timeouts", () => {
       const probe = healthProbe(server);
       const started = Date.now();
       // 5000 streams, each opened and reset at once, on a socket that is never closed by us.
-      const frames: Buffer[] = [Buffer.from(PREFACE), frame(SETTINGS, 0, 0)];
-      const rst = Buffer.alloc(4);
-      rst.writeUInt32BE(http2.constants.NGHTTP2_CANCEL);
-      for (let i = 0, id = 1; i < 5000; i++, id += 2) {
-        frames.push(frame(HEADERS, END_HEADERS, id, MINIMAL_HEADER_BLOCK), frame(RST_STREAM, 0, id, rst));
-      }
       const { socket, closed } = await rawSocket(server);
-      socket.write(Buffer.concat(frames));
+      socket.write(rapidResetBytes(5000));
       const closedMs =
         (await Promise.race([closed, new Promise<number>((r) => setTimeout(r, 10_000, -1))])) - started;
       assert.ok(closedMs > 0, "the server closed the socket");

@@ -1,0 +1,110 @@
+/**
+ * What the hardening tests and `hardening-report` do to a server, in one
+ * place: raw sockets that stall or misbehave, hand-built HTTP/2 frames, and
+ * a health probe that shows whether everyone else is still served.
+ */
+import { once } from "node:events";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Health } from "@rngbalance/proto";
+
+/** The HTTP/2 connection preface a client sends first (RFC 9113, 3.4). */
+export const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/** Where a server listens. */
+interface Listening {
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+}
+
+/** A raw TCP connection that sends `first` (if any); `closed` settles (with when) once the server closes it. */
+export async function rawSocket(server: Listening, first?: string | Buffer) {
+  const socket = net.connect({ host: server.host, port: server.port });
+  // The server may reset it at any point: that is what is being measured.
+  socket.on("error", () => {});
+  await once(socket, "connect");
+  socket.resume(); // read and drop whatever the server sends
+  // Not events.once: it would reject on the "error" of a reset.
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+  if (first !== undefined) socket.write(first);
+  return { socket, closed };
+}
+
+/** One HTTP/2 frame: 9-byte header, then the payload. */
+export function h2Frame(
+  type: number,
+  flags: number,
+  streamId: number,
+  payload: Buffer = Buffer.alloc(0),
+): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.length, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(streamId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+const SETTINGS = 0x4;
+const HEADERS = 0x1;
+const RST_STREAM = 0x3;
+const END_HEADERS = 0x4;
+
+/** The preface and an empty SETTINGS frame: an HTTP/2 client's hello. */
+export const HTTP2_HELLO = Buffer.concat([Buffer.from(PREFACE), h2Frame(SETTINGS, 0, 0)]);
+
+/**
+ * HPACK: :method POST, :scheme http, :path / from the static table (3, 6,
+ * 4), then :authority (name 1) as a literal without indexing.
+ */
+const MINIMAL_HEADER_BLOCK = Buffer.concat([
+  Buffer.from([0x83, 0x86, 0x84, 0x01, 0x09]),
+  Buffer.from("127.0.0.1"),
+]);
+
+/** A rapid-reset attack (CVE-2023-44487): the hello, then `streams` streams each opened and reset at once. */
+export function rapidResetBytes(streams: number): Buffer {
+  const rst = Buffer.alloc(4);
+  rst.writeUInt32BE(http2.constants.NGHTTP2_CANCEL);
+  const frames: Buffer[] = [HTTP2_HELLO];
+  for (let i = 0, id = 1; i < streams; i++, id += 2) {
+    frames.push(h2Frame(HEADERS, END_HEADERS, id, MINIMAL_HEADER_BLOCK), h2Frame(RST_STREAM, 0, id, rst));
+  }
+  return Buffer.concat(frames);
+}
+
+/**
+ * Health checks every `everyMs` on a connection of their own, each with a
+ * `timeoutMs` deadline, until stopped: how many failed, and the slowest,
+ * show whether the server kept answering everyone else.
+ */
+export function healthProbe(server: Listening, { everyMs = 100, timeoutMs = 1000 } = {}) {
+  const health = createClient(Health, createGrpcTransport({ baseUrl: `http://${server.address}` }));
+  let ok = 0;
+  let failed = 0;
+  let slowestMs = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = Date.now();
+      try {
+        await health.check({ service: "" }, { timeoutMs });
+        ok++;
+      } catch {
+        failed++;
+      }
+      slowestMs = Math.max(slowestMs, Date.now() - started);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { ok, failed, slowestMs };
+    },
+  };
+}
