@@ -79,8 +79,7 @@ export const CLIENTS_PER_SET: Readonly<Record<ServerSet, readonly ClientKind[]>>
     "grpc-js",
     "pool-lr",
     "pool-connect",
-    "pool-otel-off",
-    "pool-metrics",
+    // pool-otel-off and pool-metrics: measured side by side in one process by the telemetry table.
     "pool-tracing",
   ],
   "grpc-js-server": ["pool-rr", "stock-connect", "grpc-js"],

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
+import { CLIENT_KINDS, type ClientKind } from "./cell.js";
 
 /** What the bench's command line asks for. */
 export interface BenchConfig {
@@ -23,7 +24,9 @@ export interface BenchConfig {
   /** Instead of the bench: CPU-profile one cell per client and summarise. */
   readonly profile: boolean;
   /** Which tables to measure: the clients (3 servers each) and/or the servers (one each, loaded by the pool). */
-  readonly tables: { readonly clients: boolean; readonly servers: boolean };
+  readonly tables: { readonly clients: boolean; readonly servers: boolean; readonly telemetry: boolean };
+  /** The client table's clients; undefined: every client. */
+  readonly clients: readonly ClientKind[] | undefined;
 }
 
 /** bench/results at the repository root. */
@@ -38,6 +41,9 @@ const BY_MODE = {
   "duration-ms": [1200, 500],
   "memory-endpoints": [1000, 200],
 } as const;
+
+/** The tables `--tables` can ask for. */
+const TABLES = ["clients", "servers", "telemetry"];
 
 /** A comma-separated list of whole numbers from 1 to 4096, e.g. "1,16,64". */
 function concurrencyList(text: string): string | undefined {
@@ -81,13 +87,24 @@ export const BENCH_FLAGS = {
   },
   tables: {
     type: "string",
-    default: "clients,servers",
+    default: "clients,servers,telemetry",
     placeholder: "list",
     validate: (v: string) =>
-      v.split(",").every((t) => t.trim() === "clients" || t.trim() === "servers")
+      v.split(",").every((t) => TABLES.includes(t.trim()))
         ? undefined
-        : `must be clients, servers or both; got "${v}"`,
+        : `must be some of ${TABLES.join(", ")}; got "${v}"`,
     help: "which tables to measure",
+  },
+  clients: {
+    type: "string",
+    placeholder: "list",
+    validate: (v: string) => {
+      const bad = v.split(",").filter((c) => !CLIENT_KINDS.includes(c.trim() as ClientKind));
+      return bad.length === 0
+        ? undefined
+        : `unknown client ${bad.join(", ")}; known: ${CLIENT_KINDS.join(", ")}`;
+    },
+    help: "only these clients in the client table or --profile, comma-separated (e.g. pool-rr,pool-metrics)",
   },
   "no-micro": { type: "boolean", help: "skip the pick and memory microbenchmarks" },
   "memory-endpoints": {
@@ -158,7 +175,12 @@ export function parseBenchFlags(
       memoryEndpoints: pick("memory-endpoints"),
       maxOtherLoad: v["max-other-load"] === "off" ? Number.POSITIVE_INFINITY : Number(v["max-other-load"]),
       profile: v.profile,
-      tables: { clients: names.includes("clients"), servers: names.includes("servers") },
+      tables: {
+        clients: names.includes("clients"),
+        servers: names.includes("servers"),
+        telemetry: names.includes("telemetry"),
+      },
+      clients: v.clients?.split(",").map((c) => c.trim() as ClientKind),
     },
   };
 }

@@ -47,6 +47,7 @@ import {
   summarize,
   summarizeServers,
 } from "./report.js";
+import { AB_MODES, type TelemetryAbConfig, type TelemetryAbResult } from "./telemetry-ab.js";
 import { renderTelemetryCost, telemetryCost } from "./telemetry-cost.js";
 import type { TelemetryMicroResult } from "./telemetry-micro.js";
 
@@ -330,8 +331,13 @@ async function runServerTable(config: BenchConfig): Promise<ServerTable> {
 function plan(
   config: BenchConfig,
 ): { repeat: number; serverSet: ServerSet; client: ClientKind; concurrency: number }[] {
+  // --clients may name any client; those only gRPC servers can take run against grpc-js servers too.
+  const chosen = (serverSet: ServerSet) =>
+    config.clients === undefined
+      ? CLIENTS_PER_SET[serverSet]
+      : config.clients.filter((c) => serverSet === "rng-server" || CLIENTS_PER_SET[serverSet].includes(c));
   const pairs = SERVER_SETS.flatMap((serverSet) =>
-    CLIENTS_PER_SET[serverSet].map((client) => ({ serverSet, client })),
+    chosen(serverSet).map((client) => ({ serverSet, client })),
   );
   const out: ReturnType<typeof plan> = [];
   for (let repeat = 0; repeat < config.repeats; repeat++) {
@@ -383,6 +389,42 @@ async function runMicro(config: BenchConfig): Promise<{ pick: PickResult; memory
   }
 }
 
+/** The telemetry table: off, API-only and SDK-metrics pools taking turns in one client process, per concurrency. */
+async function runTelemetryAb(config: BenchConfig): Promise<TelemetryAbResult[]> {
+  progress("telemetry: starting 3 rng-server processes");
+  const servers = await startServers(false);
+  const group = servers.groups["rng-server"];
+  const results: TelemetryAbResult[] = [];
+  try {
+    for (const concurrency of config.concurrencies) {
+      const abConfig: TelemetryAbConfig = {
+        poolTarget: group.poolTarget,
+        expected: group.addresses.length,
+        concurrency,
+        phaseMs: config.quick ? 300 : 1000,
+        rounds: config.quick ? 2 : 4 * config.repeats,
+        warmupCalls: config.quick ? 200 : 2000,
+      };
+      progress(
+        `telemetry: off / API only / SDK metrics, ${concurrency} in flight, ${abConfig.rounds} rounds`,
+      );
+      const { value } = await runJsonChild<TelemetryAbResult>(
+        entry("telemetry-ab-child.js"),
+        [JSON.stringify(abConfig)],
+        {
+          timeoutMs: 60_000 + abConfig.rounds * AB_MODES.length * (abConfig.phaseMs + 2000),
+        },
+      );
+      const errors = value.phases.reduce((n, p) => n + p.errors, 0);
+      if (errors > 0) throw new Error(`telemetry A/B at ${concurrency} in flight: ${errors} failed calls`);
+      results.push(value);
+    }
+  } finally {
+    await servers.close();
+  }
+  return results;
+}
+
 async function runBench(config: BenchConfig): Promise<number> {
   const startedAt = new Date();
   const machine = machineFacts();
@@ -426,6 +468,7 @@ async function runBench(config: BenchConfig): Promise<number> {
     }
   }
   const serverTable = config.tables.servers ? await runServerTable(config) : undefined;
+  const telemetryAb = config.tables.telemetry ? await runTelemetryAb(config) : [];
   if (config.micro) ({ pick, memory } = await runMicro(config));
   const telemetryMicro: TelemetryMicroResult[] = [];
   if (config.micro) {
@@ -443,7 +486,7 @@ async function runBench(config: BenchConfig): Promise<number> {
 
   machine.loadAverage.end = os.loadavg()[0] ?? 0;
   const { summary, ratios } = summarize(cells, config.concurrencies);
-  const telemetry = telemetryCost(cells, config.concurrencies, telemetryMicro);
+  const telemetry = telemetryCost(telemetryAb, cells, config.concurrencies, telemetryMicro);
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     tookSeconds: (Date.now() - startedAt.getTime()) / 1000,
@@ -532,7 +575,14 @@ async function profileClients(
   const group = servers.groups["rng-server"];
   const lines = ["## Clients, against 3 rng-servers", ""];
   try {
-    for (const client of ["pool-rr", "pool-connect", "stock-connect", "grpc-js", "raw-http2"] as const) {
+    const profiled: readonly ClientKind[] = config.clients ?? [
+      "pool-rr",
+      "pool-connect",
+      "stock-connect",
+      "grpc-js",
+      "raw-http2",
+    ];
+    for (const client of profiled) {
       progress(`profiling ${client} at ${concurrency} in flight`);
       const cell = await runCell(
         {

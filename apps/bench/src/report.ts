@@ -112,7 +112,7 @@ export interface BenchReport {
   readonly cells: readonly RepeatCell[];
   readonly summary: readonly SummaryRow[];
   readonly ratios: readonly RatioRow[];
-  /** What OpenTelemetry costs the pool (the telemetry cells against pool-rr), when they ran. */
+  /** What OpenTelemetry costs the pool (the telemetry A/B and the tracing cells), when they ran. */
   readonly telemetry?: TelemetryCost;
   readonly pick: PickResult | undefined;
   readonly memory: readonly MemoryResult[];

@@ -1,68 +1,79 @@
 import type { CellResult, ClientKind } from "./cell.js";
 import type { RepeatCell } from "./report.js";
 import { type Spread, spread } from "./stats.js";
+import type { AbMode, TelemetryAbResult } from "./telemetry-ab.js";
 import type { TelemetryMicroResult } from "./telemetry-micro.js";
 
-/** What OpenTelemetry costs the pool at one concurrency, against the rng-servers, paired per repeat. */
+/** What OpenTelemetry costs the pool at one concurrency, against the rng-servers. */
 export interface TelemetryCostRow {
   readonly concurrency: number;
-  /** pool-rr (the API, no SDK) calls/s ÷ pool-otel-off's: 1 means the no-op API costs nothing. */
+  /** Rounds of the in-process A/B behind the first three ratios (0: it did not run). */
+  readonly rounds: number;
+  /** API only (no SDK) calls/s ÷ off's, paired per A/B round: 1 means the no-op API costs nothing. */
   readonly apiOverOff: Spread;
-  /** pool-metrics calls/s ÷ pool-rr's: the SDK with a Prometheus reader. */
+  /** SDK metrics (Prometheus reader, scraped) calls/s ÷ API only's, paired per A/B round. */
   readonly metricsOverApi: Spread;
-  /** pool-tracing calls/s ÷ pool-rr's: spans per call and attempt, exported. */
+  /** The same for client CPU per call: SDK metrics ÷ API only (above 1: metrics cost CPU). */
+  readonly metricsCpuOverApi: Spread;
+  /** pool-tracing calls/s ÷ pool-rr's, paired per repeat of the cells (separate processes). */
   readonly tracingOverApi: Spread;
-  /** Client CPU µs per call (median over repeats) of each. */
+  /** Client CPU µs per call (median): off / API / metrics from the A/B, tracing from its cells. */
   readonly cpuUsPerCall: Readonly<Record<"off" | "api" | "metrics" | "tracing", number>>;
 }
 
-const KINDS = {
-  off: "pool-otel-off",
-  api: "pool-rr",
-  metrics: "pool-metrics",
-  tracing: "pool-tracing",
-} as const;
-
-/** What OpenTelemetry costs the pool: the cells' ratios and the in-process work per call. */
+/** What OpenTelemetry costs the pool: the A/B's and the cells' ratios, and the in-process work per call. */
 export interface TelemetryCost {
-  /** From the cells, per concurrency ([] when the telemetry cells did not run). */
+  /** Per concurrency ([] when neither the A/B nor the tracing cells ran). */
   readonly rows: readonly TelemetryCostRow[];
   /** ns of telemetry work per call, by mode ([] without microbenchmarks). */
   readonly micro: readonly TelemetryMicroResult[];
 }
 
-/** The cost rows, from the cells and the microbenchmark. */
+/** The cost rows, from the A/B runs, the tracing cells and the microbenchmark. */
 export function telemetryCost(
+  ab: readonly TelemetryAbResult[],
   cells: readonly RepeatCell[],
   concurrencies: readonly number[],
   micro: readonly TelemetryMicroResult[],
 ): TelemetryCost {
   const mine = cells.filter((c) => c.serverSet === "rng-server" && c.failure === undefined);
-  if (!mine.some((c) => c.client === KINDS.metrics)) return { rows: [], micro };
-  const rows = concurrencies.map((concurrency) => {
-    const at = mine.filter((c) => c.concurrency === concurrency);
-    const paired = (top: ClientKind, bottom: ClientKind) => {
+  const tracingRan = mine.some((c) => c.client === "pool-tracing");
+  if (ab.length === 0 && !tracingRan) return { rows: [], micro };
+  const rows = concurrencies.map((concurrency): TelemetryCostRow => {
+    const phases = ab.find((r) => r.concurrency === concurrency)?.phases ?? [];
+    const rounds = [...new Set(phases.map((p) => p.round))];
+    const pairedAb = (top: AbMode, bottom: AbMode, figure: "callsPerSecond" | "cpuUsPerCall") => {
       const values: number[] = [];
-      for (const r of new Set(at.map((c) => c.repeat))) {
-        const find = (client: ClientKind) => at.find((c) => c.repeat === r && c.client === client);
-        const a = find(top);
-        const b = find(bottom);
-        if (a && b && b.callsPerSecond > 0) values.push(a.callsPerSecond / b.callsPerSecond);
+      for (const r of rounds) {
+        const a = phases.find((p) => p.round === r && p.mode === top);
+        const b = phases.find((p) => p.round === r && p.mode === bottom);
+        if (a && b && b[figure] > 0) values.push(a[figure] / b[figure]);
       }
       return spread(values);
     };
-    const cpu = (client: ClientKind) =>
-      spread(at.filter((c) => c.client === client).map((c: CellResult) => c.cpuUsPerCall)).median;
+    const abCpu = (mode: AbMode) =>
+      spread(phases.filter((p) => p.mode === mode).map((p) => p.cpuUsPerCall)).median;
+    const at = mine.filter((c) => c.concurrency === concurrency);
+    const tracing: number[] = [];
+    for (const r of new Set(at.map((c) => c.repeat))) {
+      const find = (client: ClientKind) => at.find((c) => c.repeat === r && c.client === client);
+      const a = find("pool-tracing");
+      const b = find("pool-rr");
+      if (a && b && b.callsPerSecond > 0) tracing.push(a.callsPerSecond / b.callsPerSecond);
+    }
+    const tracingCpu = at.filter((c) => c.client === "pool-tracing").map((c: CellResult) => c.cpuUsPerCall);
     return {
       concurrency,
-      apiOverOff: paired(KINDS.api, KINDS.off),
-      metricsOverApi: paired(KINDS.metrics, KINDS.api),
-      tracingOverApi: paired(KINDS.tracing, KINDS.api),
+      rounds: rounds.length,
+      apiOverOff: pairedAb("api", "off", "callsPerSecond"),
+      metricsOverApi: pairedAb("metrics", "api", "callsPerSecond"),
+      metricsCpuOverApi: pairedAb("metrics", "api", "cpuUsPerCall"),
+      tracingOverApi: spread(tracing),
       cpuUsPerCall: {
-        off: cpu(KINDS.off),
-        api: cpu(KINDS.api),
-        metrics: cpu(KINDS.metrics),
-        tracing: cpu(KINDS.tracing),
+        off: abCpu("off"),
+        api: abCpu("api"),
+        metrics: abCpu("metrics"),
+        tracing: spread(tracingCpu).median,
       },
     };
   });
@@ -82,7 +93,7 @@ export function renderTelemetryCost(cost: TelemetryCost): string {
     lines.push(
       "## Telemetry work per call, in-process (ns, median of 5 rounds)",
       "",
-      "What the pool's call path does for telemetry (startCall, attempt start, pick, attempt end, call end) on its own, without the network: the figure the cells' noise cannot resolve.",
+      "What the pool's call path does for telemetry (startCall, attempt start, pick, attempt end, call end) on its own, without the network.",
       "",
       "| off | API only (no SDK) | SDK metrics | SDK tracing |",
       "|---:|---:|---:|---:|",
@@ -100,17 +111,17 @@ export function renderTelemetryCost(cost: TelemetryCost): string {
   }
   if (rows.length === 0) return lines.join("\n");
   lines.push(
-    "## What OpenTelemetry costs the pool (against the rng-servers, paired per repeat: min / **median** / max)",
+    "## What OpenTelemetry costs the pool (against the rng-servers: min / **median** / max)",
     "",
-    "pool-otel-off: `telemetry: false`; pool-rr: the API only, no SDK (the default); pool-metrics: the SDK with the Prometheus reader, scraped every second; pool-tracing: a TracerProvider, every call traced. Targets: API only within noise of off; metrics on costs at most 10 % of calls/s at 64 in flight (ratio ≥ 0.90).",
+    "Off, API only and SDK metrics: one client process holding three pools on the same three rng-servers, differing only in `telemetry` (`false`; `{}`, the default, with no SDK anywhere; an SDK MeterProvider with the Prometheus reader from `startTelemetry`, /metrics scraped every second). They take turns in phases, the order rotated per round, and the ratios are paired per round: separate processes differ by ±15 % in CPU per call on this machine, which hides a 5-10 % cost. Tracing: the pool-tracing cells (a registered NodeTracerProvider, every call traced) against pool-rr, paired per repeat. Targets: API only within noise of off; metrics on costs at most 10 % of calls/s at 64 in flight (ratio ≥ 0.90).",
     "",
-    "| in flight | calls/s: API only ÷ off | calls/s: metrics ÷ API only | calls/s: tracing ÷ API only | CPU µs/call: off / API / metrics / tracing |",
-    "|---:|---:|---:|---:|---:|",
+    "| in flight | rounds | calls/s: API only ÷ off | calls/s: metrics ÷ API only | CPU/call: metrics ÷ API only | calls/s: tracing ÷ API only | CPU µs/call: off / API / metrics / tracing |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const r of rows) {
     const c = r.cpuUsPerCall;
     lines.push(
-      `| ${r.concurrency} | ${ratio(r.apiOverOff)} | ${ratio(r.metricsOverApi)} | ${ratio(r.tracingOverApi)} | ${us(c.off)} / ${us(c.api)} / ${us(c.metrics)} / ${us(c.tracing)} |`,
+      `| ${r.concurrency} | ${r.rounds} | ${ratio(r.apiOverOff)} | ${ratio(r.metricsOverApi)} | ${ratio(r.metricsCpuOverApi)} | ${ratio(r.tracingOverApi)} | ${us(c.off)} / ${us(c.api)} / ${us(c.metrics)} / ${us(c.tracing)} |`,
     );
   }
   lines.push("");

@@ -167,6 +167,15 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
       assert.ok(ratio && Number.isFinite(ratio.cpu["grpc-js"]?.median), `CPU ratio at ${concurrency}`);
       assert.ok(Number.isFinite(ratio.cpu["bare-http2"]?.median));
     }
+    // The telemetry table: off, API only and SDK metrics, paired per round, at every concurrency.
+    assert.ok(report.telemetry, "telemetry cost");
+    for (const concurrency of CONCURRENCIES) {
+      const row = report.telemetry.rows.find((r) => r.concurrency === concurrency);
+      assert.ok(row && row.rounds > 0, `telemetry A/B at ${concurrency}`);
+      assert.ok(Number.isFinite(row.apiOverOff.median) && Number.isFinite(row.metricsOverApi.median));
+      assert.ok(row.cpuUsPerCall.metrics > 0 && row.cpuUsPerCall.off > 0, "CPU per call of each mode");
+      assert.ok(Number.isFinite(row.tracingOverApi.median), "tracing from its cells");
+    }
     assert.ok(report.pick, "pick microbenchmark");
     assert.deepEqual([...new Set(report.pick.rows.map((r) => r.endpoints))], [3, 100, 1000]);
     assert.ok(report.pick.rows.every((r) => r.value > 0));
@@ -196,6 +205,7 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
     assert.match(markdown, /pool ÷ stock-connect/);
     assert.match(markdown, /pool ÷ grpc-js/);
     assert.match(markdown, /Memory per idle endpoint/);
+    assert.match(markdown, /What OpenTelemetry costs the pool/);
   });
 
   it("writes a well-formed SVG bar chart with every client and concurrency", () => {

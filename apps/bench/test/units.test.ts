@@ -136,14 +136,22 @@ describe("parseBenchFlags", () => {
     assert.deepEqual(quick.config.concurrencies, [1, 16]);
   });
 
-  it("measures both tables unless --tables says otherwise", () => {
-    const both = parseBenchFlags([]);
-    assert.ok(!both.help);
-    assert.deepEqual(both.config.tables, { clients: true, servers: true });
+  it("measures every table unless --tables says otherwise", () => {
+    const all = parseBenchFlags([]);
+    assert.ok(!all.help);
+    assert.deepEqual(all.config.tables, { clients: true, servers: true, telemetry: true });
+    assert.equal(all.config.clients, undefined, "every client by default");
     const servers = parseBenchFlags(["--tables", "servers"]);
     assert.ok(!servers.help);
-    assert.deepEqual(servers.config.tables, { clients: false, servers: true });
+    assert.deepEqual(servers.config.tables, { clients: false, servers: true, telemetry: false });
     assert.throws(() => parseBenchFlags(["--tables", "clients,nope"]), /--tables/);
+  });
+
+  it("--clients picks clients by name and rejects unknown ones", () => {
+    const some = parseBenchFlags(["--clients", "pool-rr, pool-metrics"]);
+    assert.ok(!some.help);
+    assert.deepEqual(some.config.clients, ["pool-rr", "pool-metrics"]);
+    assert.throws(() => parseBenchFlags(["--clients", "pool-rr,nope"]), /unknown client nope/);
   });
 
   it("rejects bad values", () => {

@@ -21,14 +21,25 @@ export interface TelemetryOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Where warnings (an unsupported OTEL_* value) go. Default: stderr. */
   readonly warn?: (message: string) => void;
+  /**
+   * Install the providers globally (`metrics.setGlobalMeterProvider`,
+   * `NodeTracerProvider.register()`), where libraries find them. False
+   * leaves the globals alone: the providers are only returned, for code
+   * that passes them explicitly (a pool's `telemetry.meterProvider`), e.g.
+   * to compare instrumented and uninstrumented pools in one process.
+   * Default true.
+   */
+  readonly global?: boolean;
 }
 
 /** What {@link startTelemetry} set up. */
 export interface Telemetry {
   /** "host:port" of the /metrics endpoint, if one was asked for (the real port when 0 was). */
   readonly metricsAddress: string | undefined;
-  /** True when metrics go somewhere (/metrics or OTLP): a global MeterProvider is installed. */
+  /** True when metrics go somewhere (/metrics or OTLP): a MeterProvider is installed. */
   readonly metrics: boolean;
+  /** The MeterProvider, when {@link Telemetry.metrics} (global unless `global: false`). */
+  readonly meterProvider: MeterProvider | undefined;
   /** How spans are exported: "otlp", "console" or "none" (no TracerProvider registered). */
   readonly traces: "otlp" | "console" | "none";
   /**
@@ -70,7 +81,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     readers.push(new PeriodicExportingMetricReader({ exporter }));
   }
   const meterProvider = readers.length > 0 ? new MeterProvider({ resource, readers }) : undefined;
-  if (meterProvider) metrics.setGlobalMeterProvider(meterProvider);
+  const global = options.global ?? true;
+  if (meterProvider && global) metrics.setGlobalMeterProvider(meterProvider);
 
   let tracerProvider: NodeTracerProvider | undefined;
   if (choice.traces !== "none") {
@@ -81,7 +93,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
           ? new OTLPTraceExporterJson()
           : new OTLPTraceExporterProto();
     tracerProvider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
-    tracerProvider.register();
+    if (global) tracerProvider.register();
   }
 
   let server: MetricsServer | undefined;
@@ -91,13 +103,14 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     }
   } catch (err) {
     await Promise.allSettled([meterProvider?.shutdown(), tracerProvider?.shutdown()]);
-    metrics.disable();
+    if (global) metrics.disable();
     throw err;
   }
   let stopped: Promise<void> | undefined;
   return {
     metricsAddress: server?.address,
     metrics: meterProvider !== undefined,
+    meterProvider,
     traces: choice.traces,
     shutdown() {
       stopped ??= (async () => {

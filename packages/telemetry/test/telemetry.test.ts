@@ -91,6 +91,26 @@ describe("startTelemetry", () => {
     await assert.rejects(fetch(`http://${t.metricsAddress}/metrics`), "closed after shutdown");
   });
 
+  it("global: false returns the MeterProvider and leaves the global one alone", async () => {
+    const t = await startTelemetry({
+      serviceName: "test",
+      metricsAddr: "127.0.0.1:0",
+      env: {},
+      global: false,
+    });
+    try {
+      assert.ok(t.meterProvider, "a MeterProvider is returned");
+      // The global API is still the no-op: what is recorded there is not served.
+      metrics.getMeter("global").createCounter("rngbalance.test.global").add(1);
+      t.meterProvider.getMeter("mine").createCounter("rngbalance.test.mine").add(2);
+      const text = await (await fetch(`http://${t.metricsAddress}/metrics`)).text();
+      assert.match(text, /^rngbalance_test_mine_total\{[^}]*\} 2$/m);
+      assert.doesNotMatch(text, /rngbalance_test_global/);
+    } finally {
+      await t.shutdown();
+    }
+  });
+
   it("a process that serves /metrics and shuts down exits by itself", async () => {
     const script = fileURLToPath(new URL("./fixtures/serve-and-stop.ts", import.meta.url));
     const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"] });

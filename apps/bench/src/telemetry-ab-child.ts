@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+/**
+ * What OpenTelemetry metrics cost the pool, measured side by side in ONE
+ * client process: `node telemetry-ab-child.js '<TelemetryAbConfig JSON>'`.
+ *
+ * Three pools on the same servers, differing only in their `telemetry`
+ * option: `false` (off), `{}` (the API only: no SDK anywhere, the default),
+ * and an SDK MeterProvider with a Prometheus reader whose /metrics is
+ * scraped every second (passed as `meterProvider`, so the other two pools
+ * stay on the no-op API). They take turns in short phases, in a rotated
+ * order each round, `concurrency` closed-loop calls in flight each.
+ *
+ * Why not separate processes: on this 2-core machine the CPU per call of
+ * one client process differs by ±15 % from one process to the next (JIT
+ * and batching luck), which hides a 5-10 % cost; phases of one process on
+ * the same connections cancel that out, and pairing per round cancels the
+ * slower drifts of the machine.
+ */
+import { performance } from "node:perf_hooks";
+import { createClient } from "@connectrpc/connect";
+import type { MeterProvider } from "@opentelemetry/api";
+import { ConnectivityState, createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
+import { Rng } from "@rngbalance/proto";
+import { startTelemetry } from "@rngbalance/telemetry";
+import { reportJsonResult } from "./child.js";
+
+import {
+  AB_MODES,
+  type AbMode,
+  type AbPhase,
+  type TelemetryAbConfig,
+  type TelemetryAbResult,
+} from "./telemetry-ab.js";
+
+async function run(config: TelemetryAbConfig): Promise<TelemetryAbResult> {
+  // The SDK as rng-client installs it, but not globally: only the metrics pool sees it.
+  const telemetry = await startTelemetry({
+    serviceName: "bench",
+    metricsAddr: "127.0.0.1:0",
+    env: {},
+    global: false,
+  });
+  const meterProvider = telemetry.meterProvider;
+  if (!meterProvider) throw new Error("startTelemetry installed no MeterProvider");
+  const url = `http://${telemetry.metricsAddress}/metrics`;
+  const scraper = setInterval(() => {
+    fetch(url).then(
+      (r) => r.arrayBuffer(),
+      () => undefined,
+    );
+  }, 1000);
+  const telemetryOf: Record<AbMode, false | { meterProvider?: MeterProvider }> = {
+    off: false,
+    api: {},
+    metrics: { meterProvider },
+  };
+  const pools = {} as Record<AbMode, PoolTransport>;
+  for (const mode of AB_MODES) {
+    pools[mode] = createPoolTransport({
+      target: config.poolTarget,
+      connect: "eager",
+      telemetry: telemetryOf[mode],
+    });
+  }
+  const clients = Object.fromEntries(AB_MODES.map((m) => [m, createClient(Rng, pools[m])])) as Record<
+    AbMode,
+    ReturnType<typeof createClient<typeof Rng>>
+  >;
+  try {
+    for (const mode of AB_MODES) {
+      await ready(pools[mode], config.expected);
+      for (let i = 0; i < config.warmupCalls; i++) await clients[mode].rng({});
+    }
+    const phases: AbPhase[] = [];
+    for (let round = 0; round < config.rounds; round++) {
+      const shift = round % AB_MODES.length;
+      const order = [...AB_MODES.slice(shift), ...AB_MODES.slice(0, shift)];
+      for (const mode of order) phases.push({ round, mode, ...(await phase(clients[mode], config)) });
+    }
+    return { concurrency: config.concurrency, phases };
+  } finally {
+    clearInterval(scraper);
+    await Promise.all(AB_MODES.map((m) => pools[m].close()));
+    await telemetry.shutdown();
+  }
+}
+
+/** `concurrency` closed-loop workers for `phaseMs`. */
+async function phase(
+  client: { rng(req: object): Promise<unknown> },
+  config: TelemetryAbConfig,
+): Promise<Omit<AbPhase, "round" | "mode">> {
+  let running = true;
+  let calls = 0;
+  let errors = 0;
+  const worker = async () => {
+    while (running) {
+      try {
+        await client.rng({});
+        if (running) calls++;
+      } catch {
+        errors++;
+      }
+    }
+  };
+  const cpuBefore = process.cpuUsage();
+  const startedAt = performance.now();
+  const workers = Array.from({ length: config.concurrency }, worker);
+  await new Promise((resolve) => setTimeout(resolve, config.phaseMs));
+  running = false;
+  const elapsedMs = performance.now() - startedAt;
+  const cpu = process.cpuUsage(cpuBefore);
+  await Promise.all(workers);
+  return {
+    callsPerSecond: calls / (elapsedMs / 1000),
+    cpuUsPerCall: calls === 0 ? 0 : (cpu.user + cpu.system) / calls,
+    errors,
+  };
+}
+
+async function ready(pool: PoolTransport, expected: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (pool.stats().endpoints.filter((e) => e.state === ConnectivityState.READY).length < expected) {
+    if (Date.now() > deadline) throw new Error(`pool not ready: ${JSON.stringify(pool.stats().endpoints)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+reportJsonResult(run(JSON.parse(process.argv[2] ?? "") as TelemetryAbConfig));

@@ -1,0 +1,39 @@
+/**
+ * The telemetry table's A/B (see telemetry-ab-child.ts): what the parent
+ * asks the child for, and what it reports.
+ */
+
+/** The modes compared. */
+export const AB_MODES = ["off", "api", "metrics"] as const;
+/** One of {@link AB_MODES}. */
+export type AbMode = (typeof AB_MODES)[number];
+
+/** What the parent asks for. */
+export interface TelemetryAbConfig {
+  readonly poolTarget: string;
+  /** Endpoints the pools must have READY before the phases start. */
+  readonly expected: number;
+  readonly concurrency: number;
+  /** Length of one phase (one mode's turn). */
+  readonly phaseMs: number;
+  /** Rounds: each mode runs once per round. */
+  readonly rounds: number;
+  /** Calls per pool before the first round, not measured (JIT, connections). */
+  readonly warmupCalls: number;
+}
+
+/** One phase's figures. */
+export interface AbPhase {
+  readonly round: number;
+  readonly mode: AbMode;
+  readonly callsPerSecond: number;
+  /** The process's user+system CPU over the phase ÷ calls. */
+  readonly cpuUsPerCall: number;
+  readonly errors: number;
+}
+
+/** The child's result. */
+export interface TelemetryAbResult {
+  readonly concurrency: number;
+  readonly phases: readonly AbPhase[];
+}
