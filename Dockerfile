@@ -13,6 +13,7 @@ WORKDIR /src
 # Every workspace package's package.json is here (the test enforces it).
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml turbo.json tsconfig.base.json buf.yaml buf.gen.yaml ./
 COPY packages/cli/package.json packages/cli/
+COPY packages/grpc-names/package.json packages/grpc-names/
 COPY packages/connect-server/package.json packages/connect-server/
 COPY packages/proto/package.json packages/proto/
 COPY packages/dns-pool/package.json packages/dns-pool/
