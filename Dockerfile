@@ -13,12 +13,14 @@ WORKDIR /src
 # Every workspace package's package.json is here (the test enforces it).
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml turbo.json tsconfig.base.json buf.yaml buf.gen.yaml ./
 COPY packages/cli/package.json packages/cli/
+COPY packages/grpc-names/package.json packages/grpc-names/
 COPY packages/connect-server/package.json packages/connect-server/
 COPY packages/proto/package.json packages/proto/
 COPY packages/dns-pool/package.json packages/dns-pool/
 COPY packages/local-fleet/package.json packages/local-fleet/
 COPY packages/testkit/package.json packages/testkit/
 COPY packages/telemetry/package.json packages/telemetry/
+COPY packages/rng-server/package.json packages/rng-server/
 COPY apps/server/package.json apps/server/
 COPY apps/client/package.json apps/client/
 COPY apps/demo/package.json apps/demo/
@@ -33,7 +35,10 @@ COPY apps ./apps
 # rewrites the committed stubs in packages/proto/src/gen identically.
 RUN pnpm exec turbo run build --filter=@rngbalance/server... --filter=@rngbalance/client...
 # One self-contained directory per app: its files ("files": dist), its
-# production dependencies only (--prod), workspace packages copied in.
+# production dependencies only (--prod), workspace packages copied in. The
+# server app's dist/main.js runs @rngbalance/rng-server's main; that package's
+# test fixtures (its /testing subpath) need only its dev dependencies
+# (local-fleet, testkit), which stay out of the image.
 # pnpm 10 deploys only workspaces with inject-workspace-packages=true unless
 # --legacy is given; --legacy keeps the workspace as it is.
 RUN pnpm deploy --filter=@rngbalance/server --prod --legacy /out/server \

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { readContract } from "./checks.js";
@@ -8,7 +10,9 @@ import {
   type DockerContext,
   dockerContext,
   dockerignore,
+  entrySources,
   parseDockerfile,
+  type WorkspacePackage,
 } from "./dockerfile.js";
 import { kustomize } from "./kustomize.js";
 
@@ -272,6 +276,14 @@ describe("Dockerfile", () => {
       /stage client: node is PID 1 but apps\/client\/src\/main\.ts installs no SIGTERM handler/,
     ],
     [
+      "a server program package whose files leave out dist (the image would have no server)",
+      (c) => {
+        const program = c.packages.find((p) => p.dir === "packages/rng-server");
+        if (program) program.manifest.files = ["src"];
+      },
+      /packages\/rng-server\/package\.json "files" leaves out dist\//,
+    ],
+    [
       "a packageManager the image does not install",
       (c) => {
         c.rootManifest = { ...c.rootManifest, packageManager: "pnpm@10.0.0" };
@@ -293,3 +305,57 @@ function structuredCloneContext(c: DockerContext): DockerContext {
   const { mainSource, ...data } = c;
   return { ...structuredClone(data), mainSource };
 }
+
+describe("entry point sources (where an app's signal handlers are)", () => {
+  const SIGTERM = /process\.on\(\s*["']SIGTERM["']/;
+
+  it("follow apps/server's thin entry into @rngbalance/rng-server's main, which handles SIGTERM", () => {
+    const own = readFileSync(`${root}apps/server/src/main.ts`, "utf8");
+    assert.doesNotMatch(own, SIGTERM, "the app's entry only calls the package's main");
+    assert.match(own, /from "@rngbalance\/rng-server"/);
+    const sources = entrySources(root, context().packages, "apps/server/src/main.ts");
+    assert.equal(sources[0], own);
+    assert.ok(sources.some((s) => SIGTERM.test(s)));
+    assert.match(context().mainSource("apps/server"), SIGTERM);
+  });
+
+  it("follow relative imports and workspace packages' exports (dist/x.js as src/x.ts), nothing else", () => {
+    const dir = mkdtempSync(join(tmpdir(), "entry-sources-"));
+    const write = (file: string, body: string) => {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      writeFileSync(join(dir, file), body);
+    };
+    try {
+      write(
+        "apps/x/src/main.ts",
+        'import { main } from "@acme/program";\nimport "node:fs";\nawait main();\n',
+      );
+      write("packages/program/src/index.ts", 'export { main } from "./cli.js";\n');
+      write(
+        "packages/program/src/cli.ts",
+        'import {\n  a,\n} from "./a.js";\nexport const main = () => a;\n',
+      );
+      write("packages/program/src/a.ts", 'process.on("SIGTERM", stop);\n');
+      write("packages/program/src/unused.ts", "never read\n");
+      const packages: WorkspacePackage[] = [
+        {
+          dir: "packages/program",
+          manifest: {
+            name: "@acme/program",
+            exports: { ".": { types: "./dist/index.d.ts", default: "./dist/index.js" } },
+          },
+        },
+      ];
+      const sources = entrySources(dir, packages, "apps/x/src/main.ts");
+      assert.equal(sources.length, 4);
+      assert.ok(SIGTERM.test(sources.join("\n")));
+      assert.ok(!sources.includes("never read\n"));
+      // Without exports the import leads nowhere: only the entry's own source counts.
+      const unexported = [{ ...packages[0]!, manifest: { name: "@acme/program" } }];
+      assert.deepEqual(entrySources(dir, unexported, "apps/x/src/main.ts").length, 1);
+      assert.deepEqual(entrySources(dir, packages, "apps/none/src/main.ts"), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

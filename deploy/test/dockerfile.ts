@@ -7,7 +7,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DockerfileParser, type JSONInstruction, type ModifiableInstruction } from "dockerfile-ast";
 import { validate } from "dockerfile-utils";
 import { parse as parseYaml } from "yaml";
@@ -109,6 +109,7 @@ export interface WorkspacePackage {
     files?: string[];
     bin?: Record<string, string> | string;
     dependencies?: Record<string, string>;
+    exports?: string | Record<string, string | { types?: string; default?: string }>;
   };
 }
 
@@ -179,7 +180,10 @@ export interface DockerContext {
   serverPort: number;
   /** The runtime targets and the apps they run: target name -> app directory. */
   apps: Record<string, string>;
-  /** The source of an app's entry point (apps/x/src/main.ts), "" if there is none. */
+  /**
+   * The source of an app's entry point (apps/x/src/main.ts) and of the
+   * workspace modules it imports (see {@link entrySources}), "" if there is none.
+   */
   mainSource: (appDir: string) => string;
 }
 
@@ -189,20 +193,63 @@ export function dockerContext(root: string, podUser: number | undefined, serverP
     string,
     unknown
   >;
+  const packages = workspacePackages(root);
   return {
     root,
     dockerignore: readFileSync(join(root, ".dockerignore"), "utf8"),
-    packages: workspacePackages(root),
+    packages,
     rootManifest: JSON.parse(readFileSync(join(root, "package.json"), "utf8")),
     injectWorkspacePackages: workspace.injectWorkspacePackages === true,
     podUser,
     serverPort,
     apps: { server: "apps/server", client: "apps/client" },
-    mainSource: (appDir) => {
-      const main = join(root, appDir, "src/main.ts");
-      return existsSync(main) ? readFileSync(main, "utf8") : "";
-    },
+    mainSource: (appDir) => entrySources(root, packages, `${appDir}/src/main.ts`).join("\n"),
   };
+}
+
+/** `import ... from "x"`, `export ... from "x"` and `import "x"`: the static imports of a module. */
+const STATIC_IMPORT = /^\s*(?:import|export)\s(?:[^;"']*?\sfrom\s*)?["']([^"']+)["']/gm;
+
+/**
+ * The sources of an entry point (relative to the root) and of every
+ * workspace module it imports, statically and transitively, entry first:
+ * relative imports, and imports of workspace packages by name (through
+ * their "exports", a built `./dist/x.js` read as its source `src/x.ts`).
+ * An app's entry may be a thin call into a package's `main`, which is
+ * where its signal handlers are; third-party modules are not followed.
+ * Empty if the entry does not exist.
+ */
+export function entrySources(root: string, packages: WorkspacePackage[], entry: string): string[] {
+  const sources: string[] = [];
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const path = join(root, file);
+    if (!existsSync(path)) return;
+    const text = readFileSync(path, "utf8");
+    sources.push(text);
+    for (const [, spec] of text.matchAll(STATIC_IMPORT)) {
+      const target = spec?.startsWith(".")
+        ? join(dirname(file), spec).replace(/\.js$/, ".ts")
+        : workspaceModule(packages, spec ?? "");
+      if (target !== undefined) visit(target);
+    }
+  };
+  visit(entry);
+  return sources;
+}
+
+/** The source file (relative to the root) a workspace package's import specifier names, if any. */
+function workspaceModule(packages: WorkspacePackage[], spec: string): string | undefined {
+  const p = packages.find((q) => spec === q.manifest.name || spec.startsWith(`${q.manifest.name}/`));
+  if (!p) return undefined;
+  const subpath = `.${spec.slice(p.manifest.name.length)}`;
+  const { exports } = p.manifest;
+  const target = typeof exports === "string" ? (subpath === "." ? exports : undefined) : exports?.[subpath];
+  const built = typeof target === "string" ? target : target?.default;
+  const m = built === undefined ? null : /^\.\/dist\/(.+)\.js$/.exec(built);
+  return m ? `${p.dir}/src/${m[1]}.ts` : undefined;
 }
 
 const ROOT_MANIFESTS = ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
@@ -394,7 +441,7 @@ export function checkDockerfile(text: string, ctx: DockerContext): string[] {
         // node is PID 1: the kernel delivers it no default-action signals, so it must handle SIGTERM itself.
         if (!/process\.on\(\s*["']SIGTERM["']/.test(ctx.mainSource(appDir)))
           problems.push(
-            `stage ${target}: node is PID 1 but ${appDir}/src/main.ts installs no SIGTERM handler`,
+            `stage ${target}: node is PID 1 but ${appDir}/src/main.ts installs no SIGTERM handler, nor does the workspace code it imports`,
           );
       }
     }

@@ -112,7 +112,7 @@ export const SERVER_KINDS: readonly ServerKind[] = [
 /** What each server of the server table is, in words (for the report). */
 export const SERVER_DESCRIPTIONS: Readonly<Record<ServerKind, string>> = {
   "rng-server":
-    "the `rng-server` command (apps/server): dual-protocol listener, Rng, RngService, health and reflection; unary gRPC on its fast path (packages/connect-server/src/fast)",
+    "the `rng-server` command (packages/rng-server, as apps/server ships it): dual-protocol listener, Rng, RngService, health and reflection; unary gRPC on its fast path (packages/connect-server/src/fast)",
   "rng-server-no-fast-path":
     "the same server in-process (`startRngServer({ fastPath: false })`): every call through connect-node",
   "stock-connect":

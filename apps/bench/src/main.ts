@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { RNG_SERVER_MAIN, startRngFleet } from "@rngbalance/server/testing";
+import { RNG_SERVER_MAIN, startRngFleet } from "@rngbalance/rng-server/testing";
 import { freePort } from "@rngbalance/testkit";
 import {
   type CellConfig,

@@ -19,7 +19,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createJsonLogger } from "@rngbalance/connect-server";
 import { RNSchema, Rng } from "@rngbalance/proto";
-import { startRngServer } from "@rngbalance/server";
+import { startRngServer } from "@rngbalance/rng-server";
 
 const [kind, host = "127.0.0.1", portArg = "0"] = process.argv.slice(2);
 const port = Number(portArg);

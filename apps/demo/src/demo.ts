@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { Resolver } from "node:dns/promises";
-import { type RngFleet, type RngServerProcess, startRngFleet } from "@rngbalance/server/testing";
+import { type RngFleet, type RngServerProcess, startRngFleet } from "@rngbalance/rng-server/testing";
 import { ClientRun, type Exit, type ObservedCall } from "./client-run.js";
 import { formatPickRows, pickRows, picksPerEndpoint } from "./metrics.js";
 import { slowPodPhase } from "./slow-pod.js";

@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { createClient } from "@connectrpc/connect";
 import { ConnectivityState, createPoolTransport, type PolicyName } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
 import { freePort, until } from "@rngbalance/testkit";
 import type { Style } from "./style.js";
 import type { PhaseResult } from "./table.js";

@@ -8,8 +8,9 @@
 import { once } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
+import type { RngServerProcess } from "@rngbalance/rng-server/testing";
 import { healthProbe, PREFACE, rapidResetBytes, rawSocket } from "../test/attacks.js";
+import { spawnAppServer } from "../test/helpers.js";
 
 const rows: string[] = [];
 const row = (attack: string, does: string, measured: string) => {
@@ -27,7 +28,7 @@ function probe(server: RngServerProcess) {
 }
 
 async function sigtermWithSilentSocket() {
-  const server = await spawnRngServer({ args: ["--drain-timeout-ms", "2000"] });
+  const server = await spawnAppServer({ args: ["--drain-timeout-ms", "2000"] });
   await rawSocket(server);
   await rawSocket(server, PREFACE.slice(0, 10));
   const t = Date.now();
@@ -41,7 +42,7 @@ async function sigtermWithSilentSocket() {
 }
 
 async function stalledConnections() {
-  const server = await spawnRngServer(); // the defaults: 10 s detection, 10 s HTTP/1.1 headers
+  const server = await spawnAppServer(); // the defaults: 10 s detection, 10 s HTTP/1.1 headers
   const done = probe(server);
   const t = Date.now();
   const sockets = await Promise.all([
@@ -60,7 +61,7 @@ async function stalledConnections() {
 }
 
 async function idleConnections() {
-  const server = await spawnRngServer({ args: ["--idle-timeout-ms", "2000"] });
+  const server = await spawnAppServer({ args: ["--idle-timeout-ms", "2000"] });
   const t = Date.now();
   const sessions = Array.from({ length: 2000 }, () => {
     const s = http2.connect(`http://${server.address}`);
@@ -80,7 +81,7 @@ async function idleConnections() {
 }
 
 async function rapidReset() {
-  const server = await spawnRngServer();
+  const server = await spawnAppServer();
   const done = probe(server);
   const t = Date.now();
   const attacks = await Promise.all(
@@ -100,7 +101,7 @@ async function rapidReset() {
 }
 
 async function nestedJson() {
-  const server = await spawnRngServer();
+  const server = await spawnAppServer();
   const done = probe(server);
   // Half of them declare their length (refused before a byte is read), half are chunked (refused by depth).
   const body = `{"x":${"[".repeat(2 * 1024 * 1024)}${"]".repeat(2 * 1024 * 1024)}}`;

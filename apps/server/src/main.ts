@@ -1,83 +1,13 @@
 #!/usr/bin/env node
-import { createJsonLogger } from "@rngbalance/connect-server";
-import type { Telemetry } from "@rngbalance/telemetry";
-import { ConfigError, parseServerConfig, USAGE } from "./config.js";
-import { type RngServer, startRngServer } from "./server.js";
+/**
+ * The rng-server app's entry point: the `rng-server` bin and the image's
+ * `node dist/main.js`. The program is `@rngbalance/rng-server`'s `main`: it
+ * reads the flags and RNG_* variables, installs the SIGTERM and SIGINT
+ * handlers (drain, then exit 0) before the server starts, and serves until
+ * a signal. deploy/test/dockerfile.ts follows this import to find them.
+ *
+ * @packageDocumentation
+ */
+import { main } from "@rngbalance/rng-server";
 
-let parsed: ReturnType<typeof parseServerConfig>;
-try {
-  parsed = parseServerConfig(process.argv.slice(2), process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`rng-server: ${err.message}\n\n${USAGE}\n`);
-  process.exit(2);
-}
-if (parsed.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-const { logLevel, metricsAddr, ...config } = parsed.config;
-const logger = createJsonLogger({ minLevel: logLevel });
-
-// The handlers go in before the server starts: the "listening" line can
-// reach a supervisor (or a test) that signals at once, before start-up returns.
-let starting: Promise<RngServer> | undefined;
-let signals = 0;
-const onSignal = (signal: NodeJS.Signals) => {
-  if (++signals > 1) {
-    logger.log("warn", "second signal, exiting at once", { signal });
-    process.exit(1);
-  }
-  logger.log("info", "signal received", { signal });
-  if (!starting) process.exit(0);
-  starting
-    .then((server) => server.drain())
-    // Metrics and spans of the last calls are flushed before exit.
-    .then(() => telemetry?.shutdown())
-    .then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.log("error", "drain failed", { err });
-        process.exit(1);
-      },
-    );
-};
-process.on("SIGTERM", onSignal);
-process.on("SIGINT", onSignal);
-
-// The SDK loads only when asked for: without it the server's instruments are no-ops.
-// It is installed before the server starts: the server looks for a MeterProvider then.
-let telemetry: Telemetry | undefined;
-if (metricsAddr !== undefined || Object.keys(process.env).some((k) => k.startsWith("OTEL_"))) {
-  const { startTelemetry } = await import("@rngbalance/telemetry");
-  try {
-    telemetry = await startTelemetry({
-      serviceName: "rng-server",
-      metricsAddr,
-      warn: (message) => logger.log("warn", message),
-    });
-  } catch (err) {
-    logger.log("error", "cannot serve metrics", { err, metricsAddr, hint: "check --metrics-addr" });
-    process.exit(1);
-  }
-  if (telemetry.metricsAddress) {
-    logger.log("info", "metrics", { address: telemetry.metricsAddress, path: "/metrics" });
-  }
-}
-
-try {
-  starting = startRngServer({ ...config, logger });
-  await starting;
-} catch (err) {
-  const e = err as NodeJS.ErrnoException;
-  logger.log("error", "cannot listen", {
-    err,
-    hint:
-      e.code === "EADDRINUSE"
-        ? "another process uses this port: pick another with --port"
-        : e.code === "EADDRNOTAVAIL"
-          ? "this machine has no such address: check --host"
-          : undefined,
-  });
-  process.exit(1);
-}
+await main(process.argv.slice(2), process.env);

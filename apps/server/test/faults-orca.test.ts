@@ -5,9 +5,9 @@ import { after, before, describe, it } from "node:test";
 import { decodeBinaryHeader } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ORCA_REQUEST_HEADER, ORCA_TRAILER } from "@rngbalance/connect-server";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
-import { ConfigError, parseServerConfig } from "../src/config.js";
-import { rngClient } from "./helpers.js";
+import { ConfigError, parseServerConfig } from "@rngbalance/rng-server";
+import type { RngServerProcess } from "@rngbalance/rng-server/testing";
+import { rngClient, spawnAppServer } from "./helpers.js";
 
 /** The upstream OrcaLoadReport, as @grpc/grpc-js ships it (with its validate annotations), through proto-loader. */
 function upstreamOrcaDecoder(): (bytes: Uint8Array) => Record<string, unknown> {
@@ -62,10 +62,10 @@ describe("rng-server faults and ORCA reports (child processes)", () => {
   let off: RngServerProcess;
   before(async () => {
     [slow, always, onRequest, off] = await Promise.all([
-      spawnRngServer({ args: ["--fault", "latency:120ms"] }),
-      spawnRngServer({ args: ["--orca", "always", "--orca-interval-ms", "100", "--fault", "cpu:3ms"] }),
-      spawnRngServer({ env: { RNG_ORCA: "on-request" } }),
-      spawnRngServer(),
+      spawnAppServer({ args: ["--fault", "latency:120ms"] }),
+      spawnAppServer({ args: ["--orca", "always", "--orca-interval-ms", "100", "--fault", "cpu:3ms"] }),
+      spawnAppServer({ env: { RNG_ORCA: "on-request" } }),
+      spawnAppServer(),
     ]);
   });
   after(async () => {

@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
 import * as dns from "node:dns";
 import { describe, it } from "node:test";
-import { startRngFleet } from "@rngbalance/server/testing";
+import { APP_MAIN, startAppFleet } from "./helpers.js";
 
-describe("startRngFleet (LocalFleet of rng-server pods)", () => {
+describe("startRngFleet (LocalFleet of rng-server pods) on the app's entry point", () => {
   it("starts pods on distinct loopback IPs, keeps DNS in step on scale, stops everything", async () => {
-    const fleet = await startRngFleet({ replicas: 2 });
+    const fleet = await startAppFleet({ replicas: 2 });
     const resolver = new dns.promises.Resolver({ timeout: 300, tries: 1 });
     resolver.setServers([fleet.dns.address]);
     const ips = async () => (await resolver.resolve4(fleet.name)).sort();
     try {
       assert.match(fleet.target, /^dns:\/\/127\.0\.0\.1:\d+\/rng-headless:\d+$/);
+      for (const s of fleet.servers) assert.equal(s.child.spawnargs[1], APP_MAIN, "pods run the app's entry");
       assert.deepEqual(await ips(), fleet.servers.map((s) => s.host).sort());
       assert.equal(new Set(fleet.servers.map((s) => s.rn)).size, 2);
       await fleet.scaleTo(3);

@@ -8,9 +8,8 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, RngService } from "@rngbalance/proto";
 import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
-import { spawnRngServer } from "@rngbalance/server/testing";
 import { HTTP2_HELLO, healthProbe, PREFACE, rapidResetBytes, rawSocket } from "./attacks.js";
-import { grpcFrame } from "./helpers.js";
+import { grpcFrame, spawnAppServer } from "./helpers.js";
 
 describe("rng-server shutdown with idle and stalled sockets", () => {
   for (const [what, bytes] of [
@@ -19,7 +18,7 @@ describe("rng-server shutdown with idle and stalled sockets", () => {
     ["a partial HTTP/1.1 request", "GET / HTTP/1.1\r\nHost: x\r\n"],
   ] as const) {
     it(`exits 0 within the drain timeout + 1 s on SIGTERM with ${what} open`, async () => {
-      const server = await spawnRngServer({ args: ["--drain-timeout-ms", "2000"] });
+      const server = await spawnAppServer({ args: ["--drain-timeout-ms", "2000"] });
       const { closed } = await rawSocket(server, bytes);
       await new Promise((r) => setTimeout(r, 100));
       const started = Date.now();
@@ -34,7 +33,7 @@ describe("rng-server shutdown with idle and stalled sockets", () => {
 
 describe("rng-server connection timeouts", () => {
   it("closes 100 stalled partial prefaces and 100 partial HTTP/1.1 requests in time, and keeps answering", async () => {
-    const server = await spawnRngServer({
+    const server = await spawnAppServer({
       args: ["--detect-timeout-ms", "500", "--http1-headers-timeout-ms", "800"],
     });
     try {
@@ -59,7 +58,7 @@ describe("rng-server connection timeouts", () => {
   });
 
   it("sends GOAWAY to an idle HTTP/2 connection, not to one with a call open", async () => {
-    const server = await spawnRngServer({ args: ["--idle-timeout-ms", "300"] });
+    const server = await spawnAppServer({ args: ["--idle-timeout-ms", "300"] });
     try {
       const idle = http2.connect(`http://${server.address}`);
       const busy = http2.connect(`http://${server.address}`);
@@ -95,7 +94,7 @@ describe("rng-server connection timeouts", () => {
   });
 
   it("cuts a black-holed peer that stops answering keepalive PINGs", async () => {
-    const server = await spawnRngServer({
+    const server = await spawnAppServer({
       args: ["--keepalive-time-ms", "200", "--keepalive-timeout-ms", "300"],
     });
     try {
@@ -111,7 +110,7 @@ describe("rng-server connection timeouts", () => {
   });
 
   it("answers a client that pings too often with GOAWAY ENHANCE_YOUR_CALM too_many_pings", async () => {
-    const server = await spawnRngServer({ args: ["--keepalive-min-time-ms", "1000"] });
+    const server = await spawnAppServer({ args: ["--keepalive-min-time-ms", "1000"] });
     try {
       const polite = http2.connect(`http://${server.address}`);
       const rude = http2.connect(`http://${server.address}`);
@@ -144,7 +143,7 @@ describe("rng-server connection timeouts", () => {
   });
 
   it("closes the socket of a rapid-reset connection, and keeps answering others", async () => {
-    const server = await spawnRngServer();
+    const server = await spawnAppServer();
     try {
       const probe = healthProbe(server);
       const started = Date.now();
@@ -170,7 +169,7 @@ describe("rng-server connection timeouts", () => {
 
 describe("rng-server JSON limits", () => {
   it("refuses deeply nested and oversize JSON quickly, with a clear Connect error", async () => {
-    const server = await spawnRngServer();
+    const server = await spawnAppServer();
     try {
       const post = (contentType: string, body: string | Buffer) =>
         new Promise<{ status: number; text: string; ms: number }>((resolve, reject) => {
@@ -220,7 +219,7 @@ describe("rng-server JSON limits", () => {
 
 describe("rng-server drain deadline", () => {
   it("ends calls cut by the drain deadline with UNAVAILABLE, so clients retry elsewhere", async () => {
-    const server = await spawnRngServer({ args: ["--drain-timeout-ms", "300"] });
+    const server = await spawnAppServer({ args: ["--drain-timeout-ms", "300"] });
     const client = createClient(RngService, createGrpcTransport({ baseUrl: `http://${server.address}` }));
     const slow = client.generate({ delayMs: 10_000 });
     const stream = (async () => {

@@ -1,4 +1,5 @@
 import * as http2 from "node:http2";
+import { fileURLToPath } from "node:url";
 import { createClient, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
@@ -6,6 +7,27 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import { Rng } from "@rngbalance/proto";
+import {
+  type RngFleet,
+  type RngFleetOptions,
+  type RngServerProcess,
+  type SpawnRngServerOptions,
+  spawnRngServer,
+  startRngFleet,
+} from "@rngbalance/rng-server/testing";
+
+/** The app's built entry point (`apps/server/dist/main.js`): what the image runs, and what these tests spawn. */
+export const APP_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+
+/** `rng-server` as a child process, run from the app's entry point ({@link APP_MAIN}). */
+export function spawnAppServer(options: SpawnRngServerOptions = {}): Promise<RngServerProcess> {
+  return spawnRngServer({ main: APP_MAIN, ...options });
+}
+
+/** A fleet of `rng-server` pods, each run from the app's entry point ({@link APP_MAIN}). */
+export function startAppFleet(options: RngFleetOptions = {}): Promise<RngFleet> {
+  return startRngFleet({ main: APP_MAIN, ...options });
+}
 
 /** Every protocol/HTTP version pair the server must serve. */
 export const TRANSPORTS: { name: string; make: (baseUrl: string) => Transport }[] = [

@@ -12,7 +12,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createJsonLogger, FAST_PATH_CHANNEL, type FastPathDecision } from "@rngbalance/connect-server";
 import { HealthCheckRequestSchema } from "@rngbalance/proto";
 import { GenerateRequestSchema, GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
-import { type RngServer, startRngServer } from "../src/index.js";
+import { type RngServer, startRngServer } from "@rngbalance/rng-server";
 import { grpcFrame } from "./helpers.js";
 
 interface RawResult {

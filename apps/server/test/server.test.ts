@@ -13,8 +13,8 @@ import { Health, HealthCheckResponse_ServingStatus, RngService } from "@rngbalan
 import { ServerReflection as ReflectionV1 } from "@rngbalance/proto/grpc/reflection/v1";
 import { ServerReflection as ReflectionV1alpha } from "@rngbalance/proto/grpc/reflection/v1alpha";
 import { GenerateRequestSchema } from "@rngbalance/proto/rng/v1";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
-import { grpcFrame, grpcStatus, rawGrpcCall, rngClient, TRANSPORTS } from "./helpers.js";
+import type { RngServerProcess } from "@rngbalance/rng-server/testing";
+import { grpcFrame, grpcStatus, rawGrpcCall, rngClient, spawnAppServer, TRANSPORTS } from "./helpers.js";
 
 const exec = promisify(execFile);
 const BUF = createRequire(import.meta.url).resolve("@bufbuild/buf/bin/buf");
@@ -24,8 +24,8 @@ describe("rng-server", () => {
   let b: RngServerProcess;
   before(async () => {
     [a, b] = await Promise.all([
-      spawnRngServer({ args: ["--read-max-bytes", "1024"] }),
-      spawnRngServer({ host: "127.0.0.2" }),
+      spawnAppServer({ args: ["--read-max-bytes", "1024"] }),
+      spawnAppServer({ host: "127.0.0.2" }),
     ]);
   });
   after(async () => {
@@ -172,7 +172,7 @@ describe("rng-server", () => {
 
 describe("rng-server graceful drain", () => {
   it("on SIGTERM: health NOT_SERVING, in-flight call completes, new connections refused, exit 0", async () => {
-    const server = await spawnRngServer({ args: ["--drain-timeout-ms", "5000"] });
+    const server = await spawnAppServer({ args: ["--drain-timeout-ms", "5000"] });
     const transport = createGrpcTransport({ baseUrl: `http://${server.address}` });
     const health = createClient(Health, transport);
     const statuses: HealthCheckResponse_ServingStatus[] = [];
@@ -194,7 +194,7 @@ describe("rng-server graceful drain", () => {
   });
 
   it("cuts calls that outlive the drain timeout and still exits 0", async () => {
-    const server = await spawnRngServer({ args: ["--drain-timeout-ms", "200"] });
+    const server = await spawnAppServer({ args: ["--drain-timeout-ms", "200"] });
     const client = createClient(RngService, createGrpcTransport({ baseUrl: `http://${server.address}` }));
     const slow = client.generate({ delayMs: 10_000 });
     await new Promise((r) => setTimeout(r, 200));
@@ -208,10 +208,10 @@ describe("rng-server graceful drain", () => {
 
   it("exits 2 with a message that names the bad flag", async () => {
     await assert.rejects(
-      spawnRngServer({ args: ["--drain-timeout-ms", "soon"] }),
+      spawnAppServer({ args: ["--drain-timeout-ms", "soon"] }),
       /--drain-timeout-ms must be a whole number/,
     );
-    await assert.rejects(spawnRngServer({ args: ["--bogus"] }), /exited \(2\).*bogus/s);
+    await assert.rejects(spawnAppServer({ args: ["--bogus"] }), /exited \(2\).*bogus/s);
   });
 });
 
@@ -247,7 +247,7 @@ async function waitForLog(server: RngServerProcess, msg: string): Promise<void> 
 
 describe("rng-server max connection age", () => {
   it("sends GOAWAY to a connection older than --max-connection-age-ms, and serves new ones", async () => {
-    const server = await spawnRngServer({ args: ["--max-connection-age-ms", "300"] });
+    const server = await spawnAppServer({ args: ["--max-connection-age-ms", "300"] });
     try {
       const session = http2.connect(`http://${server.address}`);
       const started = Date.now();

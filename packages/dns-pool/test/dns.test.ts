@@ -12,7 +12,7 @@ import {
 } from "@rngbalance/dns-pool";
 import { EmbeddedDnsServer } from "@rngbalance/local-fleet";
 import { Rng } from "@rngbalance/proto";
-import { type RngFleet, startRngFleet } from "@rngbalance/server/testing";
+import { type RngFleet, startRngFleet } from "@rngbalance/rng-server/testing";
 import { countBy, startLoad, until } from "./support.js";
 
 describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/rng-headless)", () => {

@@ -10,7 +10,7 @@ import {
   type ResolverListener,
   registerResolver,
 } from "@rngbalance/dns-pool";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
 import { freePort, type Load, startLoad, until } from "./support.js";
 
 // Real rng-server processes on loopback pod IPs, loaded by a real pool. The

@@ -8,7 +8,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-tr
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
 import { RNSchema, Rng, RngService, SourceSchema } from "@rngbalance/proto";
-import { startRngServer as startRealRngServer } from "@rngbalance/server";
+import { startRngServer as startRealRngServer } from "@rngbalance/rng-server";
 import { freePort } from "./support.js";
 import { collect, histograms, startRngServer, testMeter, total } from "./telemetry-support.js";
 

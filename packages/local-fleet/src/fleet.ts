@@ -20,7 +20,7 @@ export type PodSpawner<P extends FleetPod> = (pod: {
 
 /** Options of {@link LocalFleet.start}. */
 export interface LocalFleetOptions<P extends FleetPod> {
-  /** Starts a pod: e.g. an `rng-server` process (the Rng server app's `startRngFleet` passes that). */
+  /** Starts a pod: e.g. an `rng-server` process (`startRngFleet` of `@rngbalance/rng-server/testing` passes that). */
   spawn: PodSpawner<P>;
   /** How many servers to start. Default 3. */
   replicas?: number;

@@ -1,7 +1,7 @@
 /**
  * A Kubernetes-like fleet on one machine, for tests, the demo and the
  * benchmark: an embedded DNS server playing kube-dns, and a fleet of server
- * processes on loopback "pod IPs" (the Rng server app starts its pods).
+ * processes on loopback "pod IPs" (`@rngbalance/rng-server/testing` starts its pods).
  *
  * @packageDocumentation
  */

@@ -9,7 +9,7 @@ import {
   type ResolverListener,
   registerResolver,
 } from "@rngbalance/dns-pool";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
 import { freePort, until } from "@rngbalance/testkit";
 import { closedLoop, type LbRun, mergeRuns, shareOf } from "./measure.js";
 

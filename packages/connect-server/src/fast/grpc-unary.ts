@@ -109,7 +109,7 @@ export interface GrpcUnaryFastPath {
  * parse errors), `compressionNegotiate`, `setTrailerStatus`, and the
  * implementation wrapped by `createServiceImplSpec`. Status codes, messages,
  * details, metadata, headers, trailers and body bytes are the ones
- * connect-node sends; `apps/server/test/fast-differential.test.ts` checks
+ * connect-node sends; `packages/connect-server/test/fast-differential.test.ts` checks
  * that against connect-node itself.
  *
  * Everything else (streaming methods, gRPC-Web, Connect, JSON, compressed

@@ -1,5 +1,6 @@
 import type * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { http2ErrorName } from "@rngbalance/grpc-names";
 
 /**
  * Node's incoming headers as a Fetch API `Headers`, as connect-node's
@@ -40,24 +41,6 @@ export function nodeHeadersFromWeb(headers: Headers, asResponseHeaders: boolean)
   return out;
 }
 
-/** HTTP/2 error code names (RFC 9113, 7), indexed by code. */
-const H2_CODE_NAMES = [
-  "NO_ERROR",
-  "PROTOCOL_ERROR",
-  "INTERNAL_ERROR",
-  "FLOW_CONTROL_ERROR",
-  "SETTINGS_TIMEOUT",
-  "STREAM_CLOSED",
-  "FRAME_SIZE_ERROR",
-  "REFUSED_STREAM",
-  "CANCEL",
-  "COMPRESSION_ERROR",
-  "CONNECT_ERROR",
-  "ENHANCE_YOUR_CALM",
-  "INADEQUATE_SECURITY",
-  "HTTP_1_1_REQUIRED",
-];
-
 /** The Code connect-node gives each reset code; STREAM_CLOSED and NO_ERROR have none. */
 const RESET_CODES: Partial<Record<number, Code>> = {
   1: Code.Internal,
@@ -83,7 +66,7 @@ export function errorFromResetCode(rstCode: number): ConnectError | undefined {
   const code = RESET_CODES[rstCode];
   if (code === undefined) return undefined;
   return new ConnectError(
-    `http/2 stream closed with error code ${H2_CODE_NAMES[rstCode]} (0x${rstCode.toString(16)})`,
+    `http/2 stream closed with error code ${http2ErrorName(rstCode)} (0x${rstCode.toString(16)})`,
     code,
   );
 }

@@ -19,6 +19,7 @@ import {
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
+import { grpcStatusName } from "@rngbalance/grpc-names";
 
 /** gRFC A66 latency buckets, in seconds. */
 const LATENCY_BUCKETS_S = [
@@ -30,25 +31,6 @@ const LATENCY_BUCKETS_S = [
 const SIZE_BUCKETS_BY = [
   0, 1024, 2048, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864, 268435456, 1073741824,
   4294967296,
-];
-const STATUS_NAMES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
 ];
 
 /** Options of {@link ServerTelemetry}. */
@@ -176,7 +158,7 @@ export class ServerTelemetry {
         if (this.metricsOn) {
           let status = attrs.byStatus[code];
           if (status === undefined) {
-            status = { ...attrs.base, "grpc.status": STATUS_NAMES[code] ?? "UNKNOWN" };
+            status = { ...attrs.base, "grpc.status": grpcStatusName(code) };
             attrs.byStatus[code] = status;
           }
           this.duration.record((performance.now() - t0) / 1000, status);

@@ -1,27 +1,11 @@
 import * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { http2ErrorName } from "@rngbalance/grpc-names";
 import { errorCodesInChain, noteStreamReset } from "../errors.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } =
   http2.constants;
 
-/** HTTP/2 error code names by number (RFC 9113, 7): for error messages and `grpc.disconnect_error`. */
-export const H2_CODE_NAMES: readonly string[] = [
-  "NO_ERROR",
-  "PROTOCOL_ERROR",
-  "INTERNAL_ERROR",
-  "FLOW_CONTROL_ERROR",
-  "SETTINGS_TIMEOUT",
-  "STREAM_CLOSED",
-  "FRAME_SIZE_ERROR",
-  "REFUSED_STREAM",
-  "CANCEL",
-  "COMPRESSION_ERROR",
-  "CONNECT_ERROR",
-  "ENHANCE_YOUR_CALM",
-  "INADEQUATE_SECURITY",
-  "HTTP_1_1_REQUIRED",
-];
 const RESET_CODES: Record<number, Code> = {
   1: Code.Internal,
   2: Code.Internal,
@@ -45,7 +29,7 @@ export function errorFromReset(rstCode: number): ConnectError | undefined {
   const code = RESET_CODES[rstCode];
   if (code === undefined) return undefined;
   const err = new ConnectError(
-    `http/2 stream closed with error code ${H2_CODE_NAMES[rstCode]} (0x${rstCode.toString(16)})`,
+    `http/2 stream closed with error code ${http2ErrorName(rstCode)} (0x${rstCode.toString(16)})`,
     code,
   );
   // Classified by code, not by message (see errors.ts): e.g. REFUSED_STREAM is safe to retry.

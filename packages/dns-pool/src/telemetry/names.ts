@@ -1,5 +1,4 @@
-import { Code } from "@connectrpc/connect";
-import { H2_CODE_NAMES } from "../connection/h2-errors.js";
+import { http2ErrorName } from "@rngbalance/grpc-names";
 
 /**
  * Instrument names, units and bucket boundaries: gRPC's (gRFC A66 per call
@@ -74,35 +73,18 @@ export const COUNT_BUCKETS: readonly number[] = [
   0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536,
 ];
 
-/** gRPC's canonical status names, indexed by code ("CANCELLED", not connect's "Canceled"). */
-export const STATUS_NAMES: readonly string[] = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
-
-/** The status name of a code (0 = OK); codes outside gRPC's list are "UNKNOWN". */
-export function statusName(code: number): string {
-  return STATUS_NAMES[code] ?? STATUS_NAMES[Code.Unknown]!;
-}
+/**
+ * gRPC's canonical status names, indexed by code ("CANCELLED", not
+ * connect's "Canceled"), and the name of a code (0 = OK; codes outside
+ * gRPC's list are "UNKNOWN"): `@rngbalance/grpc-names`' table, the one the
+ * server's telemetry uses too, under the names this package has always
+ * exported.
+ */
+export { GRPC_STATUS_NAMES as STATUS_NAMES, grpcStatusName as statusName } from "@rngbalance/grpc-names";
 
 /** "GOAWAY NO_ERROR", "GOAWAY ENHANCE_YOUR_CALM", ... (gRFC A94). */
 export function goawayReason(errorCode: number): string {
-  return `GOAWAY ${H2_CODE_NAMES[errorCode] ?? `0x${errorCode.toString(16)}`}`;
+  return `GOAWAY ${http2ErrorName(errorCode)}`;
 }
 
 /** Node's code for a keepalive ping left unanswered (set by the connection, read here). */

@@ -8,6 +8,8 @@ export type RngFleet = LocalFleet<RngServerProcess>;
 export interface RngFleetOptions extends Omit<LocalFleetOptions<RngServerProcess>, "spawn"> {
   /** Extra `rng-server` flags for every server. */
   serverArgs?: string[];
+  /** The entry point every pod runs, as {@link spawnRngServer}'s `main`. Default this package's `rng-server`. */
+  main?: string;
 }
 
 /**
@@ -15,9 +17,10 @@ export interface RngFleetOptions extends Omit<LocalFleetOptions<RngServerProcess
  * embedded DNS server (see LocalFleet), for tests, the demo and the bench.
  */
 export function startRngFleet(options: RngFleetOptions = {}): Promise<RngFleet> {
-  const { serverArgs = [], ...fleet } = options;
+  const { serverArgs = [], main, ...fleet } = options;
   return LocalFleet.start({
     ...fleet,
-    spawn: ({ host, port, args }) => spawnRngServer({ host, port, args: [...serverArgs, ...args] }),
+    spawn: ({ host, port, args }) =>
+      spawnRngServer({ host, port, args: [...serverArgs, ...args], ...(main ? { main } : {}) }),
   });
 }

@@ -3,6 +3,11 @@ import { type JsonLogServerProcess, spawnJsonLogServer } from "@rngbalance/testk
 
 /** Options of {@link spawnRngServer}. */
 export interface SpawnRngServerOptions {
+  /**
+   * The entry point to run with node: a script that runs the `rng-server`
+   * program, such as an app's `dist/main.js`. Default {@link RNG_SERVER_MAIN}.
+   */
+  main?: string;
   /** Listen address (a "pod IP" such as 127.0.0.2). Default "127.0.0.1". */
   host?: string;
   /** Listen port; 0 picks a free one. Default 0. */
@@ -21,17 +26,17 @@ export interface RngServerProcess extends JsonLogServerProcess {
   readonly rn: bigint;
 }
 
-/** Path of the built `rng-server` entry point. */
+/** Path of this package's built `rng-server` entry point (its bin, `dist/main.js`). */
 export const RNG_SERVER_MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
 
 /**
- * Starts `rng-server` as a real child process and resolves once it logs
+ * Starts `rng-server` (or `options.main`) as a real child process and resolves once it logs
  * "listening". Rejects with its stderr if it exits or stays silent first.
  */
 export async function spawnRngServer(options: SpawnRngServerOptions = {}): Promise<RngServerProcess> {
   const host = options.host ?? "127.0.0.1";
   const server = await spawnJsonLogServer({
-    main: RNG_SERVER_MAIN,
+    main: options.main ?? RNG_SERVER_MAIN,
     name: "rng-server",
     args: ["--host", host, "--port", String(options.port ?? 0), ...(options.args ?? [])],
     ...(options.env ? { env: options.env } : {}),
