@@ -17,6 +17,7 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import { createGrpcUnaryFastPath, type GrpcUnaryFastPath } from "./fast/grpc-unary.js";
+import { trailerHookInterceptor, type UnaryTrailerHook } from "./fast/trailer-hook.js";
 import { type JsonLimits, jsonFraming, limitJsonBody } from "./json-limits.js";
 import { serveObserved } from "./telemetry/observe.js";
 import { ServerTelemetry } from "./telemetry/server-telemetry.js";
@@ -48,6 +49,12 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
   telemetry?: ServerTelemetry | false;
   /** Called when writing a response fails for a reason other than the client going away. */
   onHandlerError?: (err: unknown, handler: UniversalHandler) => void;
+  /**
+   * Sees every call and adds a trailer to unary responses (e.g. an ORCA
+   * load report), outside any `interceptors`: on connect-node's path as an
+   * interceptor, natively on the fast path. Default: none.
+   */
+  trailerHook?: UnaryTrailerHook;
 }
 
 /** A handler from {@link createConnectHandler}, carrying its fast path for `createHttp2Server`. */
@@ -65,11 +72,19 @@ export function createConnectHandler(options: ConnectHandlerOptions): ConnectHan
   const acceptCompression = options.acceptCompression ?? [compressionGzip, compressionBrotli];
   // Every call served here, on either path, passes this one telemetry hook.
   const telemetry = options.telemetry === false ? undefined : (options.telemetry ?? new ServerTelemetry());
+  const hook = options.trailerHook;
   const fast =
     options.fastPath === false
       ? undefined
       : createGrpcUnaryFastPath({ ...options, acceptCompression, telemetry: telemetry || undefined });
-  const router = createConnectRouter({ ...options, acceptCompression });
+  const interceptors = hook
+    ? [trailerHookInterceptor(hook), ...(options.interceptors ?? [])]
+    : options.interceptors;
+  const router = createConnectRouter({
+    ...options,
+    acceptCompression,
+    ...(interceptors ? { interceptors } : {}),
+  });
   (fast?.routes ?? options.routes)(router);
   const paths = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) paths.set(handler.requestPath, handler);

@@ -18,6 +18,8 @@ export {
   type GrpcUnaryFastPathStats,
   LazyHandlerContext,
   serveWithFastPath,
+  trailerHookInterceptor,
+  type UnaryTrailerHook,
 } from "./fast/index.js";
 export { type ConnectServerFlags, connectServerFlags, settingsFromFlags } from "./flags.js";
 export { percentEncodeGrpcMessage } from "./grpc-message.js";

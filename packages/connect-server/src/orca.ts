@@ -1,8 +1,9 @@
 import { availableParallelism, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { ConnectError, encodeBinaryHeader, type Interceptor } from "@connectrpc/connect";
+import { encodeBinaryHeader, type Interceptor } from "@connectrpc/connect";
 import { type OrcaLoadReport, OrcaLoadReportSchema } from "@rngbalance/proto/xds/data/orca/v3";
+import { trailerHookInterceptor, type UnaryTrailerHook } from "./fast/trailer-hook.js";
 
 /** The trailer of per-call ORCA reports (gRFC A51). */
 export const ORCA_TRAILER = "endpoint-load-metrics-bin";
@@ -118,29 +119,24 @@ export class OrcaReporter {
   }
 
   /**
-   * A Connect interceptor that counts every call and attaches the report
-   * to unary responses (success or error) per `mode`. Streams are counted
+   * The reporter as a {@link UnaryTrailerHook}: it counts every call and
+   * attaches the report to unary responses (success or error) per `mode`,
+   * on connect-node's path and on the fast path alike. Streams are counted
    * but get no report: their trailers go out after the last message, and
    * per-call reports are for short calls (A51); out-of-band reporting
    * (OpenRcaService) is not implemented.
    */
-  interceptor(mode: Exclude<OrcaMode, "off">): Interceptor {
-    return (next) => async (req) => {
-      const wanted = !req.stream && (mode === "always" || req.header.has(ORCA_REQUEST_HEADER));
-      try {
-        const res = await next(req);
-        this.recordCall(false);
-        if (wanted && !res.stream) res.trailer.set(ORCA_TRAILER, this.trailerValue);
-        return res;
-      } catch (err) {
-        this.recordCall(true);
-        if (wanted) {
-          const error = ConnectError.from(err);
-          error.metadata.set(ORCA_TRAILER, this.trailerValue);
-          throw error;
-        }
-        throw err;
-      }
+  trailerHook(mode: Exclude<OrcaMode, "off">): UnaryTrailerHook {
+    return {
+      trailerName: ORCA_TRAILER,
+      recordCall: (failed) => this.recordCall(failed),
+      trailerValue: (header) =>
+        mode === "always" || header(ORCA_REQUEST_HEADER) !== undefined ? this.trailerValue : undefined,
     };
+  }
+
+  /** {@link OrcaReporter.trailerHook} as a Connect interceptor, for servers of your own. */
+  interceptor(mode: Exclude<OrcaMode, "off">): Interceptor {
+    return trailerHookInterceptor(this.trailerHook(mode));
   }
 }

@@ -54,8 +54,8 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
   const orca = o.orca === "off" ? undefined : new OrcaReporter({ intervalMs: o.orcaIntervalMs }).start();
 
   const handler = createConnectHandler({
-    // The reporter counts calls and adds the trailer in an interceptor: the services know nothing of it.
-    ...(orca && o.orca !== "off" ? { interceptors: [orca.interceptor(o.orca)] } : {}),
+    // The reporter counts calls and adds the trailer around the handlers: the services know nothing of it.
+    ...(orca && o.orca !== "off" ? { trailerHook: orca.trailerHook(o.orca) } : {}),
     readMaxBytes: o.readMaxBytes,
     json: { readMaxBytes: o.jsonReadMaxBytes, maxDepth: o.jsonMaxDepth },
     shutdownSignal: shutdown.signal,

@@ -28,7 +28,6 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import {
-  type ConnectNodeAdapterOptions,
   compressionGzip,
   connectNodeAdapter,
   createGrpcTransport,
@@ -38,7 +37,14 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import { Health, HealthCheckRequestSchema, Rng, RngService } from "@rngbalance/proto";
 import { GenerateRequestSchema, GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
-import { createHttp2Server, fastConnectNodeAdapter, type GrpcUnaryFastPathStats } from "../src/fast/index.js";
+import {
+  createHttp2Server,
+  type FastConnectNodeAdapterOptions,
+  fastConnectNodeAdapter,
+  type GrpcUnaryFastPathStats,
+  trailerHookInterceptor,
+  type UnaryTrailerHook,
+} from "../src/fast/index.js";
 import { createUnknownMethodFallback } from "../src/unknown-method.js";
 
 const unknownMethodFallback = createUnknownMethodFallback([
@@ -468,10 +474,10 @@ interface TestServer {
 
 async function startServer(
   kind: "stock" | "fast",
-  extra: Partial<ConnectNodeAdapterOptions>,
+  extra: Partial<FastConnectNodeAdapterOptions>,
 ): Promise<TestServer> {
   const log: ObservationLog = new Map();
-  const options: ConnectNodeAdapterOptions = {
+  const options: FastConnectNodeAdapterOptions = {
     routes: testRoutes(log),
     readMaxBytes: 1024,
     writeMaxBytes: 4096,
@@ -481,7 +487,12 @@ async function startServer(
   let server: http2.Http2Server;
   let stats: GrpcUnaryFastPathStats | undefined;
   if (kind === "stock") {
-    server = http2.createServer({}, connectNodeAdapter(options));
+    // The reference: connect-node, with a trailer hook as the outermost interceptor.
+    const { trailerHook, ...stock } = options;
+    const interceptors = trailerHook
+      ? [trailerHookInterceptor(trailerHook), ...(stock.interceptors ?? [])]
+      : [];
+    server = http2.createServer({}, connectNodeAdapter(trailerHook ? { ...stock, interceptors } : stock));
   } else {
     const handler = fastConnectNodeAdapter(options);
     stats = handler.grpcUnaryFastPath?.stats;
@@ -703,7 +714,7 @@ async function settled(log: ObservationLog, id: string): Promise<Observation | u
 function runCases(
   title: string,
   cases: Case[],
-  extra: Partial<ConnectNodeAdapterOptions>,
+  extra: Partial<FastConnectNodeAdapterOptions>,
   check?: (c: Case, outcome: unknown) => void,
 ) {
   describe(title, () => {
@@ -855,5 +866,97 @@ describe("fast path wiring", () => {
     assert.equal(r.status, Code.Unimplemented);
     assert.equal(requests, 1, "a fallback call is emitted once");
     await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+/** A trailer hook like the ORCA reporter's: a fixed trailer, always or on request, and its call counts. */
+function testTrailerHook(mode: "always" | "on-request") {
+  const counts = { ok: 0, failed: 0 };
+  const hook: UnaryTrailerHook = {
+    trailerName: "endpoint-load-metrics-bin",
+    recordCall: (failed) => {
+      if (failed) counts.failed++;
+      else counts.ok++;
+    },
+    trailerValue: (header) =>
+      mode === "always" || header("endpoint-load-metrics-format") !== undefined ? "CAESAggD" : undefined,
+  };
+  return { hook, counts };
+}
+
+for (const mode of ["always", "on-request"] as const) {
+  const { hook } = testTrailerHook(mode);
+  const asked = mode === "on-request" ? { headers: { "endpoint-load-metrics-format": "BIN" } } : {};
+  runCases(
+    `fast path = connect-node with a trailer hook (${mode}; an ORCA reporter's shape)`,
+    [
+      { name: "a success gets the trailer", served: "fast", status: 0, clients: ["raw"], ...asked },
+      {
+        name: "a success with the handler's own trailers",
+        behaviour: "headers",
+        served: "fast",
+        status: 0,
+        clients: ["raw"],
+        ...asked,
+      },
+      {
+        name: "an error status gets the trailer",
+        behaviour: "status=NotFound",
+        served: "fast",
+        status: Code.NotFound,
+        clients: ["raw"],
+        ...asked,
+      },
+      {
+        name: "a handler that throws a plain Error: INTERNAL, no message leaks",
+        behaviour: "throw",
+        served: "fast",
+        status: Code.Internal,
+        clients: ["raw"],
+        ...asked,
+      },
+      {
+        name: "a malformed request never reaches the hook",
+        body: Buffer.from([0, 0, 0, 0, 9, 1]),
+        served: "fast",
+        status: Code.InvalidArgument,
+        clients: ["raw"],
+        ...asked,
+      },
+      { name: "a call without the request header", served: "fast", status: 0, clients: ["raw"] },
+    ],
+    { trailerHook: hook },
+    (c, outcome) => {
+      const wanted = mode === "always" || c.headers !== undefined;
+      const reached = c.body === undefined;
+      const trailers = JSON.stringify((outcome as { trailers?: string[] }).trailers ?? []);
+      if (wanted && reached) assert.match(trailers, /endpoint-load-metrics-bin: CAESAggD/, trailers);
+      else assert.doesNotMatch(trailers, /endpoint-load-metrics-bin/);
+    },
+  );
+}
+
+describe("trailer hook counts", () => {
+  it("counts each call once, on either path, as connect-node's interceptor does", async () => {
+    const counts: Record<string, { ok: number; failed: number }> = {};
+    for (const kind of ["stock", "fast"] as const) {
+      const { hook, counts: c } = testTrailerHook("always");
+      counts[kind] = c;
+      const server = await startServer(kind, { trailerHook: hook });
+      try {
+        for (const behaviour of ["", "status=NotFound", "throw", "async"]) {
+          await viaRaw(server, { name: behaviour, behaviour, served: "fast" }, randomUUID());
+        }
+        await viaRaw(
+          server,
+          { name: "bad", body: Buffer.from([0, 0, 0, 0, 9, 1]), served: "fast" },
+          randomUUID(),
+        );
+      } finally {
+        await server.close();
+      }
+    }
+    assert.deepEqual(counts.fast, counts.stock);
+    assert.deepEqual(counts.fast, { ok: 2, failed: 2 });
   });
 });

@@ -1,6 +1,7 @@
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import { createGrpcUnaryFastPath } from "./grpc-unary.js";
 import type { NodeHandlerWithFastPath } from "./http2-server.js";
+import { trailerHookInterceptor, type UnaryTrailerHook } from "./trailer-hook.js";
 
 /** Options of {@link fastConnectNodeAdapter}: connectNodeAdapter's, plus `fastPath`. */
 export interface FastConnectNodeAdapterOptions extends ConnectNodeAdapterOptions {
@@ -10,6 +11,12 @@ export interface FastConnectNodeAdapterOptions extends ConnectNodeAdapterOptions
    * `createHttp2Server`. false gives plain connectNodeAdapter. Default true.
    */
   fastPath?: boolean;
+  /**
+   * Sees every call and adds a trailer to unary responses (e.g. an ORCA
+   * load report), outside `interceptors`: as an interceptor for
+   * connect-node, natively on the fast path. Default: none.
+   */
+  trailerHook?: UnaryTrailerHook;
 }
 
 /**
@@ -20,9 +27,13 @@ export interface FastConnectNodeAdapterOptions extends ConnectNodeAdapterOptions
  * implementation objects.
  */
 export function fastConnectNodeAdapter(options: FastConnectNodeAdapterOptions): NodeHandlerWithFastPath {
-  const { fastPath: enabled = true, ...adapterOptions } = options;
-  if (!enabled) return connectNodeAdapter(adapterOptions);
-  const fastPath = createGrpcUnaryFastPath(adapterOptions);
-  const handler = connectNodeAdapter({ ...adapterOptions, routes: fastPath.routes });
+  const { fastPath: enabled = true, trailerHook, ...adapterOptions } = options;
+  const interceptors = trailerHook
+    ? [trailerHookInterceptor(trailerHook), ...(adapterOptions.interceptors ?? [])]
+    : adapterOptions.interceptors;
+  const nodeOptions = interceptors ? { ...adapterOptions, interceptors } : adapterOptions;
+  if (!enabled) return connectNodeAdapter(nodeOptions);
+  const fastPath = createGrpcUnaryFastPath({ ...adapterOptions, ...(trailerHook ? { trailerHook } : {}) });
+  const handler = connectNodeAdapter({ ...nodeOptions, routes: fastPath.routes });
   return Object.assign(handler, { grpcUnaryFastPath: fastPath });
 }

@@ -3,6 +3,7 @@ import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ContextValues, HandlerContext, Interceptor, MethodImplSpec } from "@connectrpc/connect";
 import type { Compression, Serialization } from "@connectrpc/connect/protocol";
 import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
+import type { UnaryTrailerHook } from "./trailer-hook.js";
 
 /** One unary method as the fast path serves it: everything per call precomputed. */
 export interface FastMethod {
@@ -26,4 +27,6 @@ export interface FastMethod {
   readonly fullName: string;
   /** The server's telemetry hook, when it has one (see ServerTelemetry). */
   readonly telemetry: ServerTelemetry | undefined;
+  /** The server's unary trailer hook (ORCA reports), when it has one. */
+  readonly trailerHook: UnaryTrailerHook | undefined;
 }

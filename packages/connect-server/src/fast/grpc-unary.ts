@@ -19,6 +19,7 @@ import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
 import { LazyHandlerContext } from "./context.js";
 import type { FastMethod } from "./fast-method.js";
 import { type RecordedMethod, recordRoutes } from "./routes.js";
+import type { UnaryTrailerHook } from "./trailer-hook.js";
 import { UnaryCall } from "./unary-call.js";
 
 /**
@@ -45,6 +46,12 @@ import { UnaryCall } from "./unary-call.js";
 export type GrpcUnaryFastPathOptions = Omit<ConnectNodeAdapterOptions, "fallback"> & {
   /** Metrics and spans of the calls served fast, through the same hook as connect-node's path. Default: none. */
   telemetry?: ServerTelemetry;
+  /**
+   * A trailer hook run around the implementation and any `interceptors`
+   * (as the outermost interceptor would be), without an interceptor's cost.
+   * Default: none.
+   */
+  trailerHook?: UnaryTrailerHook;
 };
 
 /** Counters of {@link GrpcUnaryFastPath.handleStream} decisions, to check the fast path really runs. */
@@ -136,7 +143,7 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions): Grpc
   for (const r of recorded.methods) {
     // As connect-node's path map: a later registration of a path replaces an earlier one.
     const path = prefix + createMethodUrl("/", r.spec.method);
-    const fast = fastMethod(r, options.contextValues, options.telemetry);
+    const fast = fastMethod(r, options.contextValues, options.telemetry, options.trailerHook);
     if (fast) byPath.set(path, fast);
     else byPath.delete(path);
   }
@@ -163,6 +170,7 @@ function fastMethod(
   r: RecordedMethod,
   contextValues: GrpcUnaryFastPathOptions["contextValues"],
   telemetry: ServerTelemetry | undefined,
+  trailerHook: UnaryTrailerHook | undefined,
 ): FastMethod | undefined {
   const { spec, options } = r;
   if (spec.kind !== "unary" || !r.grpc || options.requestGate !== undefined) return undefined;
@@ -192,6 +200,7 @@ function fastMethod(
     negotiated: new Map(),
     fullName: `${spec.method.parent.typeName}/${spec.method.name}`,
     telemetry,
+    trailerHook,
   };
 }
 

@@ -28,3 +28,4 @@ export {
   type NodeHandlerWithFastPath,
   serveWithFastPath,
 } from "./http2-server.js";
+export { trailerHookInterceptor, type UnaryTrailerHook } from "./trailer-hook.js";

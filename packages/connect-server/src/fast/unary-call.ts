@@ -75,6 +75,8 @@ export class UnaryCall implements LazyContextSource {
   private contextValues: ContextValues | undefined;
   /** The context connect would build, only when interceptors need one. */
   private fullContext: ReturnType<typeof createHandlerContext> | undefined;
+  /** The implementation ran and its outcome is not yet reported to the trailer hook. */
+  private ran = false;
   /** Trailers for 'wantTrailers'. */
   trailers: http2.OutgoingHttpHeaders = OK_TRAILERS;
 
@@ -200,6 +202,7 @@ export class UnaryCall implements LazyContextSource {
   private invoke(): void {
     this.state = RUNNING;
     this.body = undefined;
+    this.ran = true;
     const m = this.m;
     let result: unknown;
     try {
@@ -257,6 +260,18 @@ export class UnaryCall implements LazyContextSource {
 
   private succeed(value: unknown): void {
     if (this.state === DONE) return;
+    const hook = this.m.trailerHook;
+    if (hook !== undefined && this.ran) {
+      // As the outermost interceptor sees it: the implementation returned.
+      this.ran = false;
+      hook.recordCall(false);
+      const trailer = hook.trailerValue(this.headerValue);
+      if (trailer !== undefined) {
+        if (this.resTrailer !== undefined) this.resTrailer.set(hook.trailerName, trailer);
+        // Sorted, as connect's Headers would send them.
+        else this.trailers = sortedTrailers(hook.trailerName, trailer);
+      }
+    }
     let data: Uint8Array;
     try {
       // connect's normalize(): an init object becomes a message.
@@ -289,6 +304,13 @@ export class UnaryCall implements LazyContextSource {
       reason instanceof ConnectError
         ? reason
         : new ConnectError("internal error", Code.Internal, undefined, undefined, reason);
+    const hook = this.m.trailerHook;
+    if (hook !== undefined && this.ran) {
+      this.ran = false;
+      hook.recordCall(true);
+      const trailer = hook.trailerValue(this.headerValue);
+      if (trailer !== undefined) error.metadata.set(hook.trailerName, trailer);
+    }
     this.trailers = nodeHeadersFromWeb(setTrailerStatus(this.responseTrailer(), error), false);
     this.respond(undefined);
   }
@@ -335,6 +357,12 @@ export class UnaryCall implements LazyContextSource {
     if (body === undefined) stream.end();
     else stream.end(body);
   }
+
+  /** A request header's value, for the trailer hook. */
+  private readonly headerValue = (name: string): string | undefined => {
+    const v = this.headers[name];
+    return v === undefined || typeof v === "string" ? v : v.join(", ");
+  };
 
   // --- the lazy context ---------------------------------------------------
 
@@ -428,6 +456,13 @@ function frame(flags: number, data: Uint8Array): Buffer {
   out.writeUInt32BE(data.byteLength, 1);
   out.set(data, 5);
   return out;
+}
+
+/** grpc-status 0 and one more trailer, in the order connect's sorted Headers send them. */
+function sortedTrailers(name: string, value: string): http2.OutgoingHttpHeaders {
+  return name < "grpc-status"
+    ? { [name]: value, "grpc-status": grpcStatusOk }
+    : { "grpc-status": grpcStatusOk, [name]: value };
 }
 
 function encodedHeaders(name: string): http2.OutgoingHttpHeaders {
