@@ -406,7 +406,7 @@ async function runTelemetryAb(config: BenchConfig): Promise<TelemetryAbResult[]>
         warmupCalls: config.quick ? 200 : 2000,
       };
       progress(
-        `telemetry: off / API only / SDK metrics, ${concurrency} in flight, ${abConfig.rounds} rounds`,
+        `telemetry: off / API only / SDK metrics with and without sizes, ${concurrency} in flight, ${abConfig.rounds} rounds`,
       );
       const { value } = await runJsonChild<TelemetryAbResult>(
         entry("telemetry-ab-child.js"),

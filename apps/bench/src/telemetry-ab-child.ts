@@ -3,11 +3,12 @@
  * What OpenTelemetry metrics cost the pool, measured side by side in ONE
  * client process: `node telemetry-ab-child.js '<TelemetryAbConfig JSON>'`.
  *
- * Three pools on the same servers, differing only in their `telemetry`
+ * Four pools on the same servers, differing only in their `telemetry`
  * option: `false` (off), `{}` (the API only: no SDK anywhere, the default),
- * and an SDK MeterProvider with a Prometheus reader whose /metrics is
- * scraped every second (passed as `meterProvider`, so the other two pools
- * stay on the no-op API). They take turns in short phases, in a rotated
+ * an SDK MeterProvider with a Prometheus reader whose /metrics is scraped
+ * every second (passed as `meterProvider`, so the pools above stay on the
+ * no-op API), and the same without the two per-attempt size histograms
+ * (`disabledMetrics`). They take turns in short phases, in a rotated
  * order each round, `concurrency` closed-loop calls in flight each.
  *
  * Why not separate processes: on this 2-core machine the CPU per call of
@@ -19,7 +20,7 @@
 import { performance } from "node:perf_hooks";
 import { createClient } from "@connectrpc/connect";
 import type { MeterProvider } from "@opentelemetry/api";
-import { ConnectivityState, createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
+import { ConnectivityState, createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
 import { startTelemetry } from "@rngbalance/telemetry";
 import { reportJsonResult } from "./child.js";
@@ -49,10 +50,11 @@ async function run(config: TelemetryAbConfig): Promise<TelemetryAbResult> {
       () => undefined,
     );
   }, 1000);
-  const telemetryOf: Record<AbMode, false | { meterProvider?: MeterProvider }> = {
+  const telemetryOf: Record<AbMode, false | { meterProvider?: MeterProvider; disabledMetrics?: string[] }> = {
     off: false,
     api: {},
     metrics: { meterProvider },
+    "metrics-no-sizes": { meterProvider, disabledMetrics: [METRIC.attemptSentSize, METRIC.attemptRcvdSize] },
   };
   const pools = {} as Record<AbMode, PoolTransport>;
   for (const mode of AB_MODES) {

@@ -4,7 +4,7 @@
  */
 
 /** The modes compared. */
-export const AB_MODES = ["off", "api", "metrics"] as const;
+export const AB_MODES = ["off", "api", "metrics", "metrics-no-sizes"] as const;
 /** One of {@link AB_MODES}. */
 export type AbMode = (typeof AB_MODES)[number];
 

@@ -15,6 +15,8 @@ export interface TelemetryCostRow {
   readonly metricsOverApi: Spread;
   /** The same for client CPU per call: SDK metrics ÷ API only (above 1: metrics cost CPU). */
   readonly metricsCpuOverApi: Spread;
+  /** SDK metrics without the two size histograms (`disabledMetrics`) calls/s ÷ API only's, paired per round. */
+  readonly noSizesOverApi: Spread;
   /** pool-tracing calls/s ÷ pool-rr's, paired per repeat of the cells (separate processes). */
   readonly tracingOverApi: Spread;
   /** Client CPU µs per call (median): off / API / metrics from the A/B, tracing from its cells. */
@@ -68,6 +70,7 @@ export function telemetryCost(
       apiOverOff: pairedAb("api", "off", "callsPerSecond"),
       metricsOverApi: pairedAb("metrics", "api", "callsPerSecond"),
       metricsCpuOverApi: pairedAb("metrics", "api", "cpuUsPerCall"),
+      noSizesOverApi: pairedAb("metrics-no-sizes", "api", "callsPerSecond"),
       tracingOverApi: spread(tracing),
       cpuUsPerCall: {
         off: abCpu("off"),
@@ -113,15 +116,15 @@ export function renderTelemetryCost(cost: TelemetryCost): string {
   lines.push(
     "## What OpenTelemetry costs the pool (against the rng-servers: min / **median** / max)",
     "",
-    "Off, API only and SDK metrics: one client process holding three pools on the same three rng-servers, differing only in `telemetry` (`false`; `{}`, the default, with no SDK anywhere; an SDK MeterProvider with the Prometheus reader from `startTelemetry`, /metrics scraped every second). They take turns in phases, the order rotated per round, and the ratios are paired per round: separate processes differ by ±15 % in CPU per call on this machine, which hides a 5-10 % cost. Tracing: the pool-tracing cells (a registered NodeTracerProvider, every call traced) against pool-rr, paired per repeat. Targets: API only within noise of off; metrics on costs at most 10 % of calls/s at 64 in flight (ratio ≥ 0.90).",
+    "Off, API only and SDK metrics: one client process holding four pools on the same three rng-servers, differing only in `telemetry` (`false`; `{}`, the default, with no SDK anywhere; an SDK MeterProvider with the Prometheus reader from `startTelemetry`, /metrics scraped every second; the same with `disabledMetrics` naming the two per-attempt size histograms). They take turns in phases, the order rotated per round, and the ratios are paired per round: separate processes differ by ±15 % in CPU per call on this machine, which hides a 5-10 % cost. Tracing: the pool-tracing cells (a registered NodeTracerProvider, every call traced) against pool-rr, paired per repeat. Targets: API only within noise of off; metrics on costs at most 10 % of calls/s at 64 in flight (ratio ≥ 0.90).",
     "",
-    "| in flight | rounds | calls/s: API only ÷ off | calls/s: metrics ÷ API only | CPU/call: metrics ÷ API only | calls/s: tracing ÷ API only | CPU µs/call: off / API / metrics / tracing |",
-    "|---:|---:|---:|---:|---:|---:|---:|",
+    "| in flight | rounds | calls/s: API only ÷ off | calls/s: metrics ÷ API only | CPU/call: metrics ÷ API only | calls/s: metrics without sizes ÷ API only | calls/s: tracing ÷ API only | CPU µs/call: off / API / metrics / tracing |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const r of rows) {
     const c = r.cpuUsPerCall;
     lines.push(
-      `| ${r.concurrency} | ${r.rounds} | ${ratio(r.apiOverOff)} | ${ratio(r.metricsOverApi)} | ${ratio(r.metricsCpuOverApi)} | ${ratio(r.tracingOverApi)} | ${us(c.off)} / ${us(c.api)} / ${us(c.metrics)} / ${us(c.tracing)} |`,
+      `| ${r.concurrency} | ${r.rounds} | ${ratio(r.apiOverOff)} | ${ratio(r.metricsOverApi)} | ${ratio(r.metricsCpuOverApi)} | ${ratio(r.noSizesOverApi)} | ${ratio(r.tracingOverApi)} | ${us(c.off)} / ${us(c.api)} / ${us(c.metrics)} / ${us(c.tracing)} |`,
     );
   }
   lines.push("");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { metrics } from "@opentelemetry/api";
 import { createPoolTransport, METRIC, type PoolTransport, TELEMETRY_BUCKETS } from "@rngbalance/dns-pool";
 import { Rng, RngService } from "@rngbalance/proto";
@@ -139,6 +139,40 @@ describe("metrics: gRFC A66/A94/A96 names and the pool's own, recorded through t
       total(m, METRIC.queueDuration, { "rngbalance.result": "failed" }),
       1,
       "the call waited, then failed",
+    );
+  });
+
+  for (const fastPath of [true, false]) {
+    it(`disabledMetrics leaves those instruments out and keeps the rest (${fastPath ? "fast path" : "connect-node"})`, async () => {
+      const { provider, reader } = testMeter();
+      const pool = createPoolTransport({
+        target,
+        fastPath,
+        healthCheck: false,
+        telemetry: {
+          meterProvider: provider,
+          disabledMetrics: [METRIC.attemptSentSize, METRIC.attemptRcvdSize],
+        },
+      });
+      pools.push(pool);
+      for (let i = 0; i < 3; i++) await createClient(RngService, pool).generate({ delayMs: 0 });
+      const m = await collect(reader);
+      const ok = { ...METHOD, "grpc.target": target, "grpc.status": "OK" };
+      assert.equal(m.get(METRIC.attemptSentSize), undefined, "no sent-size histogram");
+      assert.equal(m.get(METRIC.attemptRcvdSize), undefined, "no received-size histogram");
+      assert.equal(total(m, METRIC.attemptDuration, ok), 3);
+      assert.equal(total(m, METRIC.callDuration, ok), 3);
+    });
+  }
+
+  it("disabledMetrics with a name the pool does not record: INVALID_ARGUMENT naming it", () => {
+    assert.throws(
+      () =>
+        createPoolTransport({ target, telemetry: { disabledMetrics: ["grpc.client.attempt.sent_size"] } }),
+      (err: unknown) =>
+        err instanceof ConnectError &&
+        err.code === Code.InvalidArgument &&
+        /"grpc\.client\.attempt\.sent_size" is not a metric the pool records/.test(err.rawMessage),
     );
   });
 

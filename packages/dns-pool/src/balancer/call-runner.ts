@@ -194,7 +194,7 @@ export class CallRunner {
       ct?.end(e);
     };
     const sentHeader = ct === undefined ? header : ct.picked(endpoint, header, queued);
-    const sentInput = ct && this.telemetry.metricsOn ? countSent(input, method.input, ct) : input;
+    const sentInput = ct && this.telemetry.sizesOn ? countSent(input, method.input, ct) : input;
     try {
       response = await endpoint.transport.stream(
         method,
@@ -210,7 +210,7 @@ export class CallRunner {
       throw error;
     }
     const messages = response.message;
-    const measure = ct && this.telemetry.metricsOn ? ct : undefined;
+    const measure = ct && this.telemetry.sizesOn ? ct : undefined;
     async function* counted() {
       try {
         for await (const m of messages) {

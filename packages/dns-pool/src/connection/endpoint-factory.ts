@@ -77,7 +77,7 @@ export class EndpointFactory {
       this.onHealthChange,
       o.fastPath,
       this.serializers,
-      this.telemetry.metricsOn,
+      this.telemetry.sizesOn,
     );
   }
 }
