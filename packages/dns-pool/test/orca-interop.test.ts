@@ -143,10 +143,13 @@ describe("ORCA interop with @grpc/grpc-js", () => {
       const loadedShare = late.filter((a) => a.rn === pods[2]!.rn).length / late.length;
       assert.ok(late.length > 50, `enough calls: ${late.length}`);
       assert.ok(loadedShare < 0.2, `grpc-js sends the CPU-loaded pod less than its third: ${loadedShare}`);
-      // Not pick_first (what grpc-js falls back to if it rejected the config): both healthy pods serve.
+      // Not pick_first (what grpc-js falls back to if it rejected the config): both healthy pods
+      // serve. Not an even split of the rest either: a healthy pod's event loop is nearly idle, so
+      // its reported utilization (and with it its weight, qps / utilization) is noisy; seen
+      // 0.25 / 0.6 between the two when the machine was busy.
       for (const pod of pods.slice(0, 2)) {
         const s = late.filter((a) => a.rn === pod.rn).length / late.length;
-        assert.ok(s > 0.25, `a healthy pod's share: ${s}`);
+        assert.ok(s > 0.15, `a healthy pod's share: ${s}`);
       }
     } finally {
       client.close();
