@@ -4,7 +4,8 @@ import type { Balanceable, Picker } from "@rngbalance/dns-pool";
 import { parseBenchFlags } from "../src/flags.js";
 import { Histogram } from "../src/histogram.js";
 import { realPickers } from "../src/pick.js";
-import { type RepeatCell, summarize, summarizeServers } from "../src/report.js";
+import type { RepeatCell } from "../src/report.js";
+import { summarize, summarizeServers } from "../src/report-summary.js";
 import { spread } from "../src/stats.js";
 
 describe("Histogram", () => {
