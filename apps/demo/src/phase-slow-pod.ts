@@ -1,21 +1,13 @@
-import type { ChildProcess } from "node:child_process";
 import { createClient } from "@connectrpc/connect";
 import { ConnectivityState, createPoolTransport, type PolicyName } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
 import { freePort, until } from "@rngbalance/testkit";
-import type { Style } from "./style.js";
+import type { Stage } from "./stage.js";
 import type { PhaseResult } from "./table.js";
 
 /** What the slow-pod phase needs from the demo. */
-export interface SlowPodContext {
-  readonly fast: boolean;
-  readonly style: Style;
-  readonly write: (line: string) => void;
-  readonly signal: AbortSignal;
-  /** Registers a child process, so the demo's final check covers it. */
-  readonly track: (what: string, child: ChildProcess) => void;
-}
+export type SlowPodStage = Pick<Stage, "out" | "pace" | "signal" | "track" | "results">;
 
 /** One policy's run against the pods. */
 interface SlowPodRun {
@@ -36,7 +28,21 @@ const POLICIES: readonly PolicyName[] = ["round_robin", "peak_ewma"];
  * the latency and sends it almost nothing. Pass: peak_ewma gives the slow
  * pod less than half of round_robin's share, and no call fails.
  */
-export async function slowPodPhase(o: SlowPodContext): Promise<PhaseResult[]> {
+export async function slowPodPhase(stage: SlowPodStage): Promise<void> {
+  const { out } = stage;
+  out.heading("Phase 5: one slow pod, round_robin vs peak_ewma");
+  out.explain(
+    "Four more pods, one of them answering every call 50 ms late (rng-server --fault latency:50ms).\n" +
+      "The same load, 8 calls in flight, through round_robin and then peak_ewma, which weighs each\n" +
+      "pod by its recent latency (peak EWMA) times its calls in flight, as Linkerd and Finagle do:",
+  );
+  stage.results.push(...(await comparePolicies(stage)));
+}
+
+/** Starts the four pods, runs the load through each policy and prints the comparison; stops the pods. */
+async function comparePolicies(stage: SlowPodStage): Promise<PhaseResult[]> {
+  const { out, pace, signal, track } = stage;
+  const { style } = out;
   const port = await freePort();
   const hosts = ["127.0.0.240", "127.0.0.241", "127.0.0.242", "127.0.0.243"];
   const pods: RngServerProcess[] = [];
@@ -45,25 +51,25 @@ export async function slowPodPhase(o: SlowPodContext): Promise<PhaseResult[]> {
       const slow = i === hosts.length - 1;
       const pod = await spawnRngServer({ host, port, args: slow ? ["--fault", "latency:50ms"] : [] });
       pods.push(pod);
-      o.track(`${slow ? "slow pod" : "pod"} ${pod.address}`, pod.child);
-      const what = slow ? o.style.red("--fault latency:50ms: every call answered 50 ms late") : "";
-      o.write(`  ${pod.address.padEnd(17)} pid ${String(pod.child.pid).padEnd(7)} ${what}`.trimEnd());
+      track(`${slow ? "slow pod" : "pod"} ${pod.address}`, pod.child);
+      const what = slow ? style.red("--fault latency:50ms: every call answered 50 ms late") : "";
+      out.say(`  ${pod.address.padEnd(17)} pid ${String(pod.child.pid).padEnd(7)} ${what}`.trimEnd());
     }
     const slow = pods.at(-1) as RngServerProcess;
     const target = `ipv4:${pods.map((p) => p.address).join(",")}`;
     const runs: SlowPodRun[] = [];
     for (const policy of POLICIES) {
-      o.signal.throwIfAborted();
-      const run = await load(target, policy, slow.rn, o.fast ? 2000 : 5000);
+      signal.throwIfAborted();
+      const run = await load(target, policy, slow.rn, pace.slowPodLoadMs);
       runs.push(run);
-      o.write(
+      out.say(
         `  ${policy.padEnd(12)} │ ${String(run.calls).padStart(5)} calls, slow pod ${pct(run.slowShare).padStart(6)} of them, p99 ${run.p99Ms.toFixed(0)} ms, ${run.errors} errors`,
       );
     }
     const [rr, pe] = runs as [SlowPodRun, SlowPodRun];
     const ok = pe.slowShare < rr.slowShare / 2 && rr.errors + pe.errors === 0;
-    const mark = ok ? o.style.green("✓") : o.style.red("✗");
-    o.write(
+    const mark = ok ? style.green("✓") : style.red("✗");
+    out.say(
       `  ${mark} peak_ewma sent the slow pod ${pct(pe.slowShare)} of the calls (round_robin: ${pct(rr.slowShare)}); p99 ${pe.p99Ms.toFixed(0)} ms vs ${rr.p99Ms.toFixed(0)} ms`,
     );
     return runs.map((r, i) => ({
