@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import {
-  type Address,
   ConnectivityState,
   createPoolTransport,
   type PoolTransport,
   type PoolTransportOptions,
-  type Resolver,
-  type ResolverListener,
   registerResolver,
 } from "@rngbalance/dns-pool";
+import { FakeResolver } from "@rngbalance/dns-pool/testing";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
 import { freePort, type Load, startLoad, until } from "./support.js";
 
@@ -17,25 +15,10 @@ import { freePort, type Load, startLoad, until } from "./support.js";
 // machine is shared and slow at times: every check is a share with a wide
 // margin, never a timing.
 
-/** A resolver the test feeds by hand, registered as `lbtest:<name>`. */
-class HandResolver implements Resolver {
-  private listener: ResolverListener | undefined;
-  private addresses: Address[] = [];
-  start(listener: ResolverListener): void {
-    this.listener = listener;
-    listener.onResolution({ addresses: this.addresses, ttlSeconds: undefined });
-  }
-  resolveNow(): void {}
-  close(): void {}
-  set(addresses: string[]): void {
-    this.addresses = addresses.map((a) => ({ host: a.split(":")[0]!, port: Number(a.split(":")[1]) }));
-    this.listener?.onResolution({ addresses: this.addresses, ttlSeconds: undefined });
-  }
-}
-const hand = new Map<string, HandResolver>();
+const hand = new Map<string, FakeResolver>();
 registerResolver("lbtest", {
   defaultAuthority: () => "rng.test:8081",
-  create: (target) => hand.get(target.endpoint) as HandResolver,
+  create: (target) => hand.get(target.endpoint) as FakeResolver,
 });
 
 /** Share of answers from `rn` among answers in [from, to). */
@@ -141,13 +124,13 @@ describe("latency-aware balancing over real servers", () => {
       ["on", { windowMs: 4000 }],
       ["off", false],
     ] as const) {
-      const resolver = new HandResolver();
+      const resolver = new FakeResolver();
       hand.set(`ramp-${name}`, resolver);
-      resolver.set(hosts.slice(0, 3).map((h) => `${h}:${port}`));
+      resolver.push(hosts.slice(0, 3).map((h) => `${h}:${port}`));
       const pool = await readyPool({ target: `lbtest:ramp-${name}`, slowStart }, 3);
       const load = startLoad(pool, { concurrency: 4, ratePerSecond: 300 });
       await sleep(500);
-      resolver.set(hosts.map((h) => `${h}:${port}`));
+      resolver.push(hosts.map((h) => `${h}:${port}`));
       await until(() => pool.stats().endpoints.every((e) => e.state === "READY"), 10_000, "new pod READY");
       const t0 = Date.now();
       await sleep(4000);

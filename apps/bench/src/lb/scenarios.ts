@@ -1,14 +1,12 @@
 import {
-  type Address,
   ConnectivityState,
   createPoolTransport,
   type PolicyName,
   type PoolTransport,
   type PoolTransportOptions,
-  type Resolver,
-  type ResolverListener,
   registerResolver,
 } from "@rngbalance/dns-pool";
+import { FakeResolver } from "@rngbalance/dns-pool/testing";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
 import { freePort, until } from "@rngbalance/testkit";
 import { closedLoop, type LbRun, mergeRuns, shareOf } from "./measure.js";
@@ -116,23 +114,9 @@ export async function badPod(s: BadPodSettings, policies = LB_POLICIES): Promise
   });
 }
 
-/** A resolver the bench feeds by hand: the scale-up adds a pod at a known moment. */
-class HandResolver implements Resolver {
-  private listener: ResolverListener | undefined;
-  constructor(private addresses: Address[]) {}
-  start(listener: ResolverListener): void {
-    this.listener = listener;
-    listener.onResolution({ addresses: this.addresses, ttlSeconds: undefined });
-  }
-  resolveNow(): void {}
-  close(): void {}
-  set(addresses: Address[]): void {
-    this.addresses = addresses;
-    this.listener?.onResolution({ addresses, ttlSeconds: undefined });
-  }
-}
-const handResolvers = new Map<string, HandResolver>();
-registerResolver("bench-hand", { create: (t) => handResolvers.get(t.endpoint) as HandResolver });
+/** Resolvers the scale-up feeds by hand: the new pod joins at a known moment. */
+const handResolvers = new Map<string, FakeResolver>();
+registerResolver("bench-hand", { create: (t) => handResolvers.get(t.endpoint) as FakeResolver });
 
 /** Settings of the scale-up scenario. */
 export interface ScaleUpSettings {
@@ -160,7 +144,8 @@ export async function scaleUp(s: ScaleUpSettings): Promise<{ on: number[]; off: 
   const out = { on: [] as number[], off: [] as number[] };
   try {
     for (const mode of ["on", "off"] as const) {
-      const resolver = new HandResolver(addresses.slice(0, s.pods));
+      const resolver = new FakeResolver();
+      resolver.push(addresses.slice(0, s.pods));
       handResolvers.set(mode, resolver);
       const pool = await readyPool(
         {
@@ -182,7 +167,7 @@ export async function scaleUp(s: ScaleUpSettings): Promise<{ on: number[]; off: 
           concurrency: s.concurrency,
           warmupMs: 0,
           durationMs: s.beforeMs + s.windowMs + s.afterMs,
-          at: { atMs: s.beforeMs, run: () => resolver.set(addresses) },
+          at: { atMs: s.beforeMs, run: () => resolver.push(addresses) },
         });
         // Whole seconds from the moment the new pod was READY.
         const firstSecond = Math.ceil((readyAt - started) / 1000);

@@ -4,7 +4,9 @@ import type { Resolver, ResolverListener } from "../resolver/resolver.js";
 
 /**
  * A resolver a test drives: `push()` delivers addresses, `fail()` an
- * error; it records `resolveNow()` calls and `close()`.
+ * error; it records `resolveNow()` calls and `close()`. Addresses pushed
+ * before `start()` are what `start()` delivers: a pool created on it then
+ * begins with them, as with a real resolver's first answer.
  */
 export class FakeResolver implements Resolver {
   /** The listener given to `start()`. */
@@ -13,10 +15,15 @@ export class FakeResolver implements Resolver {
   resolveNowCalls = 0;
   /** True after `close()`. */
   closed = false;
+  /** The resolution pushed before `start()`, delivered by it. */
+  private pending: { addresses: Address[]; ttlSeconds: number | undefined } | undefined;
 
-  /** Remembers the listener. */
+  /** Remembers the listener, and delivers the resolution pushed before, if any. */
   start(listener: ResolverListener): void {
     this.listener = listener;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending) listener.onResolution(pending);
   }
 
   /** Counts the request. */
@@ -29,10 +36,11 @@ export class FakeResolver implements Resolver {
     this.closed = true;
   }
 
-  /** Delivers a resolution: "host:port" strings (IPv4) or addresses. */
+  /** Delivers a resolution: "host:port" strings (IPv4) or addresses; before `start()`, keeps it for `start()`. */
   push(addresses: readonly (string | Address)[], ttlSeconds?: number): void {
-    if (!this.listener) throw new Error("FakeResolver.push before start()");
-    this.listener.onResolution({ addresses: addresses.map(toAddress), ttlSeconds });
+    const resolution = { addresses: addresses.map(toAddress), ttlSeconds };
+    if (this.listener) this.listener.onResolution(resolution);
+    else this.pending = resolution;
   }
 
   /** Delivers a resolution error (UNAVAILABLE with `message`). */
