@@ -3,13 +3,13 @@ import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
-import { RNSchema, Rng, SourceSchema } from "@rngbalance/proto";
-import { countBy, freePort } from "./support.js";
+import { RNSchema, Rng } from "@rngbalance/proto";
+import { countBy, freePort, GRPC_JS_RNG } from "./support.js";
 
 describe("interop: pool over @grpc/grpc-js servers", () => {
   const servers: { server: grpc.Server; rn: bigint }[] = [];
@@ -21,23 +21,10 @@ describe("interop: pool over @grpc/grpc-js servers", () => {
     for (const [i, host] of ["127.0.0.2", "127.0.0.3", "127.0.0.4"].entries()) {
       const rn = BigInt(1000 + i);
       const server = new grpc.Server();
-      server.addService(
-        {
-          Rng: {
-            path: "/rng.Rng/Rng",
-            requestStream: false,
-            responseStream: false,
-            requestDeserialize: (b: Buffer) => fromBinary(SourceSchema, b),
-            requestSerialize: (m: unknown) => Buffer.from(toBinary(SourceSchema, m as never)),
-            responseSerialize: (m: unknown) => Buffer.from(toBinary(RNSchema, m as never)),
-            responseDeserialize: (b: Buffer) => fromBinary(RNSchema, b),
-          },
-        },
-        {
-          Rng: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-            callback(null, create(RNSchema, { RN: rn })),
-        },
-      );
+      server.addService(GRPC_JS_RNG, {
+        Rng: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+          callback(null, create(RNSchema, { RN: rn })),
+      });
       await new Promise<void>((resolve, reject) =>
         server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err) =>
           err ? reject(err) : resolve(),

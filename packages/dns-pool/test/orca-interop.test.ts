@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { ConnectivityState, createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
 import { type RN, RNSchema, SourceSchema } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
-import { countBy, freePort, startLoad, until } from "./support.js";
+import { countBy, freePort, GRPC_JS_RNG, startLoad, until } from "./support.js";
 
 // gRFC A51/A58 interop with @grpc/grpc-js 1.14.7, both ways:
 // - our weighted_round_robin over grpc-js servers that record per-call
@@ -13,15 +13,7 @@ import { countBy, freePort, startLoad, until } from "./support.js";
 // - grpc-js's own weighted_round_robin, configured from a plain service
 //   config (no xDS), over rng-server pods that send ORCA reports (--orca always).
 
-const RNG = {
-  path: "/rng.Rng/Rng",
-  requestStream: false,
-  responseStream: false,
-  requestDeserialize: (b: Buffer) => fromBinary(SourceSchema, b),
-  requestSerialize: (m: unknown) => Buffer.from(toBinary(SourceSchema, m as never)),
-  responseSerialize: (m: unknown) => Buffer.from(toBinary(RNSchema, m as never)),
-  responseDeserialize: (b: Buffer) => fromBinary(RNSchema, b),
-} as const;
+const RNG = GRPC_JS_RNG.Rng;
 
 /** A grpc-js Rng server that reports a fixed load with every call. */
 async function grpcJsServer(
@@ -31,17 +23,14 @@ async function grpcJsServer(
   utilization: number,
 ): Promise<grpc.Server> {
   const server = new grpc.Server({ "grpc.server_call_metric_recording": 1 });
-  server.addService(
-    { Rng: RNG },
-    {
-      Rng: (call: grpc.ServerUnaryCall<unknown, RN>, callback: grpc.sendUnaryData<RN>) => {
-        const metrics = call.getMetricsRecorder();
-        metrics.recordQpsMetric(100);
-        metrics.recordCPUUtilizationMetric(utilization);
-        callback(null, create(RNSchema, { RN: rn }));
-      },
+  server.addService(GRPC_JS_RNG, {
+    Rng: (call: grpc.ServerUnaryCall<unknown, RN>, callback: grpc.sendUnaryData<RN>) => {
+      const metrics = call.getMetricsRecorder();
+      metrics.recordQpsMetric(100);
+      metrics.recordCPUUtilizationMetric(utilization);
+      callback(null, create(RNSchema, { RN: rn }));
     },
-  );
+  });
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err) =>
       err ? reject(err) : resolve(),

@@ -1,7 +1,25 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { Rng } from "@rngbalance/proto";
+import { RNSchema, Rng, SourceSchema } from "@rngbalance/proto";
 
 export { freePort, until } from "@rngbalance/testkit";
+
+/**
+ * `/rng.Rng/Rng` as a @grpc/grpc-js service definition (protobuf-es for the
+ * messages), for grpc-js servers (`server.addService(GRPC_JS_RNG, …)`) and
+ * clients (`makeUnaryRequest(GRPC_JS_RNG.Rng.path, …)`) in interop tests.
+ */
+export const GRPC_JS_RNG = {
+  Rng: {
+    path: "/rng.Rng/Rng",
+    requestStream: false,
+    responseStream: false,
+    requestDeserialize: (b: Buffer) => fromBinary(SourceSchema, b),
+    requestSerialize: (m: unknown) => Buffer.from(toBinary(SourceSchema, m as never)),
+    responseSerialize: (m: unknown) => Buffer.from(toBinary(RNSchema, m as never)),
+    responseDeserialize: (b: Buffer) => fromBinary(RNSchema, b),
+  },
+} as const;
 
 /** How often each value occurs. */
 export function countBy<T>(values: Iterable<T>): Map<T, number> {

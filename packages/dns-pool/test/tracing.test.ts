@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
-import { RNSchema, Rng, RngService, SourceSchema } from "@rngbalance/proto";
+import { RNSchema, Rng, RngService } from "@rngbalance/proto";
 import { startRngServer as startRealRngServer } from "@rngbalance/rng-server";
-import { freePort } from "./support.js";
+import { freePort, GRPC_JS_RNG } from "./support.js";
 import { collect, histograms, startRngServer, testMeter, total } from "./telemetry-support.js";
 
 // Registered globally, as an application does: W3C trace context propagator,
@@ -146,25 +146,12 @@ describe("interop: the pool's telemetry against @grpc/grpc-js servers", () => {
   before(async () => {
     const port = await freePort("127.0.0.2");
     server = new grpc.Server();
-    server.addService(
-      {
-        Rng: {
-          path: "/rng.Rng/Rng",
-          requestStream: false,
-          responseStream: false,
-          requestDeserialize: (b: Buffer) => fromBinary(SourceSchema, b),
-          requestSerialize: (m: unknown) => Buffer.from(toBinary(SourceSchema, m as never)),
-          responseSerialize: (m: unknown) => Buffer.from(toBinary(RNSchema, m as never)),
-          responseDeserialize: (b: Buffer) => fromBinary(RNSchema, b),
-        },
+    server.addService(GRPC_JS_RNG, {
+      Rng: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        seen.push(call.metadata);
+        callback(null, create(RNSchema, { RN: 7n }));
       },
-      {
-        Rng: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          seen.push(call.metadata);
-          callback(null, create(RNSchema, { RN: 7n }));
-        },
-      },
-    );
+    });
     address = `127.0.0.2:${port}`;
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) =>
