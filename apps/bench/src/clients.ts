@@ -77,7 +77,8 @@ async function poolCaller(
   telemetry: "api" | "off" | TelemetryMode = "api",
 ): Promise<Caller> {
   const { createClient } = await import("@connectrpc/connect");
-  const { ConnectivityState, createPoolTransport } = await import("@rngbalance/dns-pool");
+  const { createPoolTransport } = await import("@rngbalance/dns-pool");
+  const { poolReady } = await import("./pool-ready.js");
   // The SDK goes in before the pool, as an application installs it.
   const sdk = telemetry === "api" || telemetry === "off" ? undefined : await installSdk(telemetry);
   const pool: PoolTransport = createPoolTransport({
@@ -91,18 +92,7 @@ async function poolCaller(
   const client = createClient(Rng, pool);
   return {
     call: () => client.rng({}),
-    async ready(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const stats = pool.stats();
-        const ready = stats.endpoints.filter((e) => e.state === ConnectivityState.READY).length;
-        if (ready >= expected) return;
-        if (Date.now() > deadline) {
-          throw new Error(`pool not ready within ${timeoutMs} ms: ${JSON.stringify(stats.endpoints)}`);
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
+    ready: (timeoutMs) => poolReady(pool, expected, timeoutMs),
     spread: () => pool.stats().endpoints.map((e) => e.calls),
     close: async () => {
       await pool.close();

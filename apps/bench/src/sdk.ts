@@ -3,6 +3,8 @@
  * the client child before its pool, as an application would.
  */
 
+import type { MeterProvider } from "@opentelemetry/api";
+
 /** What a telemetry cell turns on. */
 export type TelemetryMode = "metrics" | "tracing";
 
@@ -14,21 +16,7 @@ export type TelemetryMode = "metrics" | "tracing";
  *   context, always sampled) batching every span to an exporter that drops them.
  */
 export async function installSdk(mode: TelemetryMode): Promise<() => Promise<void>> {
-  if (mode === "metrics") {
-    const { startTelemetry } = await import("@rngbalance/telemetry");
-    const telemetry = await startTelemetry({ serviceName: "bench", metricsAddr: "127.0.0.1:0", env: {} });
-    const url = `http://${telemetry.metricsAddress}/metrics`;
-    const scraper = setInterval(() => {
-      fetch(url).then(
-        (r) => r.arrayBuffer(),
-        () => undefined,
-      );
-    }, 1000);
-    return async () => {
-      clearInterval(scraper);
-      await telemetry.shutdown();
-    };
-  }
+  if (mode === "metrics") return (await startScrapedMetrics(true)).stop;
   const { NodeTracerProvider } = await import("@opentelemetry/sdk-trace-node");
   const { BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
   const provider = new NodeTracerProvider({
@@ -41,4 +29,38 @@ export async function installSdk(mode: TelemetryMode): Promise<() => Promise<voi
   });
   provider.register();
   return () => provider.shutdown();
+}
+
+/**
+ * The SDK's metrics as rng-client installs them (`startTelemetry`:
+ * MeterProvider + Prometheus reader), globally or not (`global: false`: only
+ * pools given `meterProvider` see it), with /metrics scraped every second so
+ * that collection costs are in the figures. `stop` stops the scrapes and the SDK.
+ */
+export async function startScrapedMetrics(
+  global: boolean,
+): Promise<{ meterProvider: MeterProvider; stop: () => Promise<void> }> {
+  const { startTelemetry } = await import("@rngbalance/telemetry");
+  const telemetry = await startTelemetry({
+    serviceName: "bench",
+    metricsAddr: "127.0.0.1:0",
+    env: {},
+    global,
+  });
+  const meterProvider = telemetry.meterProvider;
+  if (!meterProvider) throw new Error("startTelemetry installed no MeterProvider");
+  const url = `http://${telemetry.metricsAddress}/metrics`;
+  const scraper = setInterval(() => {
+    fetch(url).then(
+      (r) => r.arrayBuffer(),
+      () => undefined,
+    );
+  }, 1000);
+  return {
+    meterProvider,
+    async stop() {
+      clearInterval(scraper);
+      await telemetry.shutdown();
+    },
+  };
 }

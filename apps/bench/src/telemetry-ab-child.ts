@@ -20,10 +20,11 @@
 import { performance } from "node:perf_hooks";
 import { createClient } from "@connectrpc/connect";
 import type { MeterProvider } from "@opentelemetry/api";
-import { ConnectivityState, createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
+import { createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
-import { startTelemetry } from "@rngbalance/telemetry";
 import { reportJsonResult } from "./child.js";
+import { poolReady } from "./pool-ready.js";
+import { startScrapedMetrics } from "./sdk.js";
 
 import {
   AB_MODES,
@@ -34,22 +35,9 @@ import {
 } from "./telemetry-ab.js";
 
 async function run(config: TelemetryAbConfig): Promise<TelemetryAbResult> {
-  // The SDK as rng-client installs it, but not globally: only the metrics pool sees it.
-  const telemetry = await startTelemetry({
-    serviceName: "bench",
-    metricsAddr: "127.0.0.1:0",
-    env: {},
-    global: false,
-  });
-  const meterProvider = telemetry.meterProvider;
-  if (!meterProvider) throw new Error("startTelemetry installed no MeterProvider");
-  const url = `http://${telemetry.metricsAddress}/metrics`;
-  const scraper = setInterval(() => {
-    fetch(url).then(
-      (r) => r.arrayBuffer(),
-      () => undefined,
-    );
-  }, 1000);
+  // The SDK as rng-client installs it, but not globally: only the metrics pools see it.
+  const sdk = await startScrapedMetrics(false);
+  const meterProvider = sdk.meterProvider;
   const telemetryOf: Record<AbMode, false | { meterProvider?: MeterProvider; disabledMetrics?: string[] }> = {
     off: false,
     api: {},
@@ -70,7 +58,7 @@ async function run(config: TelemetryAbConfig): Promise<TelemetryAbResult> {
   >;
   try {
     for (const mode of AB_MODES) {
-      await ready(pools[mode], config.expected);
+      await poolReady(pools[mode], config.expected, 10_000);
       for (let i = 0; i < config.warmupCalls; i++) await clients[mode].rng({});
     }
     const phases: AbPhase[] = [];
@@ -81,9 +69,8 @@ async function run(config: TelemetryAbConfig): Promise<TelemetryAbResult> {
     }
     return { concurrency: config.concurrency, phases };
   } finally {
-    clearInterval(scraper);
     await Promise.all(AB_MODES.map((m) => pools[m].close()));
-    await telemetry.shutdown();
+    await sdk.stop();
   }
 }
 
@@ -118,14 +105,6 @@ async function phase(
     cpuUsPerCall: calls === 0 ? 0 : (cpu.user + cpu.system) / calls,
     errors,
   };
-}
-
-async function ready(pool: PoolTransport, expected: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (pool.stats().endpoints.filter((e) => e.state === ConnectivityState.READY).length < expected) {
-    if (Date.now() > deadline) throw new Error(`pool not ready: ${JSON.stringify(pool.stats().endpoints)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 reportJsonResult(run(JSON.parse(process.argv[2] ?? "") as TelemetryAbConfig));

@@ -8,7 +8,8 @@ import {
 } from "@rngbalance/dns-pool";
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
-import { freePort, until } from "@rngbalance/testkit";
+import { freePort } from "@rngbalance/testkit";
+import { poolReady } from "../pool-ready.js";
 import { closedLoop, type LbRun, mergeRuns, shareOf } from "./measure.js";
 
 /** The policies compared on a bad pod. */
@@ -61,11 +62,7 @@ function poolOptions(target: string, policy: PolicyName, peakEwmaDecayMs = 10_00
 
 async function readyPool(options: PoolTransportOptions, n: number): Promise<PoolTransport> {
   const pool = createPoolTransport(options);
-  await until(
-    () => pool.stats().endpoints.filter((e) => e.state === ConnectivityState.READY).length >= n,
-    15_000,
-    "pool READY",
-  );
+  await poolReady(pool, n, 15_000);
   return pool;
 }
 
