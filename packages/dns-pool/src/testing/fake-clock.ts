@@ -71,13 +71,7 @@ export class FakeClock implements Clock {
    */
   advance(ms: number): void {
     const end = this.nowMs + ms;
-    for (;;) {
-      const due = this.nextDue(end);
-      if (!due) break;
-      this.nowMs = due.at;
-      this.timers = this.timers.filter((t) => t !== due);
-      due.callback();
-    }
+    while (this.fireNext(end)) {}
     this.nowMs = end;
   }
 
@@ -88,15 +82,18 @@ export class FakeClock implements Clock {
   async advanceAsync(ms: number): Promise<void> {
     const end = this.nowMs + ms;
     await flushMicrotasks();
-    for (;;) {
-      const due = this.nextDue(end);
-      if (!due) break;
-      this.nowMs = due.at;
-      this.timers = this.timers.filter((t) => t !== due);
-      due.callback();
-      await flushMicrotasks();
-    }
+    while (this.fireNext(end)) await flushMicrotasks();
     this.nowMs = end;
+  }
+
+  /** Fires the earliest timer due by `end`, at its own time; false when none is. */
+  private fireNext(end: number): boolean {
+    const due = this.nextDue(end);
+    if (!due) return false;
+    this.nowMs = due.at;
+    this.timers = this.timers.filter((t) => t !== due);
+    due.callback();
+    return true;
   }
 
   private nextDue(end: number): FakeTimer | undefined {

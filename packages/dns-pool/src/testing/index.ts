@@ -31,6 +31,13 @@ export function pickAddresses(picker: Picker<EndpointInfo>, n: number): string[]
   return Array.from({ length: n }, () => picker.pick()?.address ?? "-");
 }
 
+/** Each address's share of `n` picks from `picker` ("-" for no pick), from 0 to 1. */
+export function pickShares(picker: Picker<EndpointInfo>, n: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const a of pickAddresses(picker, n)) counts.set(a, (counts.get(a) ?? 0) + 1);
+  return new Map([...counts].map(([a, c]) => [a, c / n]));
+}
+
 /**
  * The pool's telemetry, for measuring what it costs per call outside a
  * pool (the bench's telemetry microbenchmark) and for tests of

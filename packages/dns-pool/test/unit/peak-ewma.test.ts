@@ -4,19 +4,15 @@ import { Code } from "@connectrpc/connect";
 import { PEAK_EWMA_DEFAULTS, PeakEwmaPolicy, RttEstimate } from "../../src/balancer/peak-ewma.js";
 import type { CallResult, Picker } from "../../src/balancer/picker.js";
 import { createPolicy } from "../../src/balancer/policy.js";
-import { buildPicker, FakeClock, type FakeEndpoint, fakeEndpoints } from "../../src/testing/index.js";
+import {
+  buildPicker,
+  FakeClock,
+  type FakeEndpoint,
+  fakeEndpoints,
+  pickShares,
+} from "../../src/testing/index.js";
 
 const ok = (latencyMs: number): CallResult => ({ latencyMs, ok: true, code: undefined, trailers: undefined });
-
-/** Share of `n` picks per endpoint address. */
-function shares(picker: Picker<FakeEndpoint>, n: number): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    const a = picker.pick()?.address ?? "-";
-    counts.set(a, (counts.get(a) ?? 0) + 1);
-  }
-  return new Map([...counts].map(([k, v]) => [k, v / n]));
-}
 
 /** Every endpoint answers one call at its latency (as calls ending would). */
 function feed(picker: Picker<FakeEndpoint>, latencies: Map<FakeEndpoint, number>): void {
@@ -66,14 +62,14 @@ describe("peak_ewma policy", () => {
       clock.advance(10);
       feed(picker, latency);
     }
-    const s = shares(picker, 10_000);
+    const s = pickShares(picker, 10_000);
     assert.ok((s.get(slow.address) ?? 0) < 0.01, `slow share ${s.get(slow.address)}`);
     // With no calls for 40 s (4 time constants) its 50 ms estimate decays below the others' 1 ms × e^-4.
     // The fast ones decay too; give them fresh samples, but none to the slow one.
     clock.advance(40_000);
     feed(picker, new Map(endpoints.filter((e) => e !== slow).map((e) => [e, 1])));
     slow.inFlight = 0;
-    const later = shares(picker, 10_000);
+    const later = pickShares(picker, 10_000);
     assert.ok((later.get(slow.address) ?? 0) > 0.05, `probed again: ${later.get(slow.address)}`);
   });
 
@@ -87,7 +83,7 @@ describe("peak_ewma policy", () => {
       clock.advance(10);
       feed(picker, new Map(endpoints.map((e) => [e, e === slow ? 50 : 2])));
     }
-    assert.ok((shares(picker, 5000).get(slow.address) ?? 0) < 0.02);
+    assert.ok((pickShares(picker, 5000).get(slow.address) ?? 0) < 0.02);
     // Recovered: from now on it answers in 2 ms like the others; calls keep coming for 5 s.
     for (let t = 0; t < 500; t++) {
       clock.advance(10);
@@ -96,7 +92,7 @@ describe("peak_ewma policy", () => {
         picker.onDone?.(e, ok(2));
       }
     }
-    const s = shares(picker, 8000).get(slow.address) ?? 0;
+    const s = pickShares(picker, 8000).get(slow.address) ?? 0;
     assert.ok(s > 0.15, `back to about a quarter: ${s}`);
   });
 

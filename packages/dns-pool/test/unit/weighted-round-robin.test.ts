@@ -5,14 +5,20 @@ import { encodeBinaryHeader } from "@connectrpc/connect";
 import { OrcaLoadReportSchema } from "@rngbalance/proto/xds/data/orca/v3";
 import { EdfScheduler } from "../../src/balancer/edf-scheduler.js";
 import { ORCA_TRAILER, readOrcaReport } from "../../src/balancer/orca.js";
-import type { CallResult, Picker } from "../../src/balancer/picker.js";
+import type { CallResult } from "../../src/balancer/picker.js";
 import {
   WEIGHTED_ROUND_ROBIN_DEFAULTS as D,
   EndpointWeight,
   WeightedRoundRobinPolicy,
 } from "../../src/balancer/weighted-round-robin.js";
 import { ConnectivityState as S } from "../../src/connection/connectivity.js";
-import { buildPicker, FakeClock, type FakeEndpoint, fakeEndpoints } from "../../src/testing/index.js";
+import {
+  buildPicker,
+  FakeClock,
+  type FakeEndpoint,
+  fakeEndpoints,
+  pickShares,
+} from "../../src/testing/index.js";
 
 type Load = { qps: number; cpu?: number; app?: number; eps?: number };
 const trailers = (l: Load) =>
@@ -35,15 +41,6 @@ const done = (t: Headers | undefined): CallResult => ({
   code: undefined,
   trailers: t,
 });
-
-function shares(picker: Picker<FakeEndpoint>, n: number): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    const a = picker.pick()?.address ?? "-";
-    counts.set(a, (counts.get(a) ?? 0) + 1);
-  }
-  return new Map([...counts].map(([k, v]) => [k, v / n]));
-}
 
 describe("EdfScheduler", () => {
   it("picks each entry in proportion to its weight, within one pick over any full period", () => {
@@ -101,7 +98,7 @@ describe("weighted_round_robin policy", () => {
     for (const e of endpoints)
       picker.onDone?.(e, done(trailers({ qps: 100, cpu: e === loaded ? 0.8 : 0.2 })));
     clock.advance(1000);
-    const s = shares(picker, 13_000);
+    const s = pickShares(picker, 13_000);
     // Weights 500, 500, 500, 125: the loaded one gets 125/1625 ≈ 7.7 %.
     assert.ok(Math.abs((s.get(loaded.address) ?? 0) - 125 / 1625) < 0.01, `loaded: ${s.get(loaded.address)}`);
     assert.equal(policy.reports.used, 4);
@@ -118,7 +115,7 @@ describe("weighted_round_robin policy", () => {
     picker.onDone?.(endpoints[2]!, done(new Headers({ [ORCA_TRAILER]: "AQID" })));
     picker.onDone?.(endpoints[3]!, done(trailers({ qps: 0, cpu: 0 })));
     clock.advance(1000);
-    const s = shares(picker, 4000);
+    const s = pickShares(picker, 4000);
     for (const e of endpoints) assert.equal(s.get(e.address), 0.25, `${e.address} gets a quarter`);
     assert.equal(policy.reports.used, 0);
   });
@@ -130,7 +127,7 @@ describe("weighted_round_robin policy", () => {
     const picker = buildPicker(policy, endpoints);
     picker.onDone?.(endpoints[0]!, done(trailers({ qps: 1000, cpu: 0.01 })));
     clock.advance(1000);
-    const s = shares(picker, 3000);
+    const s = pickShares(picker, 3000);
     for (const e of endpoints) assert.ok(Math.abs((s.get(e.address) ?? 0) - 1 / 3) < 0.001);
   });
 
@@ -143,11 +140,11 @@ describe("weighted_round_robin policy", () => {
     report(endpoints[0]!, 0.1);
     report(endpoints[1]!, 0.9);
     clock.advance(5000);
-    assert.equal(shares(picker, 1000).get(endpoints[1]!.address), 0.5, "in blackout: equal");
+    assert.equal(pickShares(picker, 1000).get(endpoints[1]!.address), 0.5, "in blackout: equal");
     report(endpoints[0]!, 0.1);
     report(endpoints[1]!, 0.9);
     clock.advance(6000);
-    assert.ok((shares(picker, 1000).get(endpoints[1]!.address) ?? 0) < 0.15, "after 10 s: weighted");
+    assert.ok((pickShares(picker, 1000).get(endpoints[1]!.address) ?? 0) < 0.15, "after 10 s: weighted");
     endpoints[1]!.state = S.TRANSIENT_FAILURE;
     buildPicker(policy, endpoints);
     endpoints[1]!.state = S.READY;
