@@ -17,7 +17,7 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import { createGrpcUnaryFastPath, type GrpcUnaryFastPath } from "./fast/grpc-unary.js";
-import { trailerHookInterceptor, type UnaryTrailerHook } from "./fast/trailer-hook.js";
+import { type UnaryTrailerHook, withTrailerHook } from "./fast/trailer-hook.js";
 import { type JsonLimits, jsonFraming, limitJsonBody } from "./json-limits.js";
 import { serveObserved } from "./telemetry/observe.js";
 import { ServerTelemetry } from "./telemetry/server-telemetry.js";
@@ -77,9 +77,7 @@ export function createConnectHandler(options: ConnectHandlerOptions): ConnectHan
     options.fastPath === false
       ? undefined
       : createGrpcUnaryFastPath({ ...options, acceptCompression, telemetry: telemetry || undefined });
-  const interceptors = hook
-    ? [trailerHookInterceptor(hook), ...(options.interceptors ?? [])]
-    : options.interceptors;
+  const interceptors = withTrailerHook(options.interceptors, hook);
   const router = createConnectRouter({
     ...options,
     acceptCompression,

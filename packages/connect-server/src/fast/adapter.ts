@@ -1,7 +1,7 @@
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import { createGrpcUnaryFastPath } from "./grpc-unary.js";
 import type { NodeHandlerWithFastPath } from "./http2-server.js";
-import { trailerHookInterceptor, type UnaryTrailerHook } from "./trailer-hook.js";
+import { type UnaryTrailerHook, withTrailerHook } from "./trailer-hook.js";
 
 /** Options of {@link fastConnectNodeAdapter}: connectNodeAdapter's, plus `fastPath`. */
 export interface FastConnectNodeAdapterOptions extends ConnectNodeAdapterOptions {
@@ -28,9 +28,7 @@ export interface FastConnectNodeAdapterOptions extends ConnectNodeAdapterOptions
  */
 export function fastConnectNodeAdapter(options: FastConnectNodeAdapterOptions): NodeHandlerWithFastPath {
   const { fastPath: enabled = true, trailerHook, ...adapterOptions } = options;
-  const interceptors = trailerHook
-    ? [trailerHookInterceptor(trailerHook), ...(adapterOptions.interceptors ?? [])]
-    : adapterOptions.interceptors;
+  const interceptors = withTrailerHook(adapterOptions.interceptors, trailerHook);
   const nodeOptions = interceptors ? { ...adapterOptions, interceptors } : adapterOptions;
   if (!enabled) return connectNodeAdapter(nodeOptions);
   const fastPath = createGrpcUnaryFastPath({ ...adapterOptions, ...(trailerHook ? { trailerHook } : {}) });

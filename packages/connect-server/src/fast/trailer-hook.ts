@@ -50,3 +50,11 @@ export function trailerHookInterceptor(hook: UnaryTrailerHook): Interceptor {
     }
   };
 }
+
+/** `interceptors` with the hook's interceptor first (outermost), or as they are without a hook. */
+export function withTrailerHook(
+  interceptors: Interceptor[] | undefined,
+  hook: UnaryTrailerHook | undefined,
+): Interceptor[] | undefined {
+  return hook ? [trailerHookInterceptor(hook), ...(interceptors ?? [])] : interceptors;
+}

@@ -260,17 +260,11 @@ export class UnaryCall implements LazyContextSource {
 
   private succeed(value: unknown): void {
     if (this.state === DONE) return;
-    const hook = this.m.trailerHook;
-    if (hook !== undefined && this.ran) {
-      // As the outermost interceptor sees it: the implementation returned.
-      this.ran = false;
-      hook.recordCall(false);
-      const trailer = hook.trailerValue(this.headerValue);
-      if (trailer !== undefined) {
-        if (this.resTrailer !== undefined) this.resTrailer.set(hook.trailerName, trailer);
-        // Sorted, as connect's Headers would send them.
-        else this.trailers = sortedTrailers(hook.trailerName, trailer);
-      }
+    const hooked = this.reportToHook(false);
+    if (hooked !== undefined) {
+      if (this.resTrailer !== undefined) this.resTrailer.set(hooked[0], hooked[1]);
+      // Sorted, as connect's Headers would send them.
+      else this.trailers = sortedTrailers(hooked[0], hooked[1]);
     }
     let data: Uint8Array;
     try {
@@ -304,13 +298,8 @@ export class UnaryCall implements LazyContextSource {
       reason instanceof ConnectError
         ? reason
         : new ConnectError("internal error", Code.Internal, undefined, undefined, reason);
-    const hook = this.m.trailerHook;
-    if (hook !== undefined && this.ran) {
-      this.ran = false;
-      hook.recordCall(true);
-      const trailer = hook.trailerValue(this.headerValue);
-      if (trailer !== undefined) error.metadata.set(hook.trailerName, trailer);
-    }
+    const hooked = this.reportToHook(true);
+    if (hooked !== undefined) error.metadata.set(hooked[0], hooked[1]);
     this.trailers = nodeHeadersFromWeb(setTrailerStatus(this.responseTrailer(), error), false);
     this.respond(undefined);
   }
@@ -356,6 +345,20 @@ export class UnaryCall implements LazyContextSource {
     this.sentBytes = body === undefined ? 0 : body.byteLength - 5;
     if (body === undefined) stream.end();
     else stream.end(body);
+  }
+
+  /**
+   * Tells the trailer hook, once, how the implementation ended (as the
+   * outermost interceptor would see it); returns the trailer to add, if any.
+   * Calls that never reached the implementation are not reported.
+   */
+  private reportToHook(failed: boolean): [name: string, value: string] | undefined {
+    const hook = this.m.trailerHook;
+    if (hook === undefined || !this.ran) return undefined;
+    this.ran = false;
+    hook.recordCall(failed);
+    const value = hook.trailerValue(this.headerValue);
+    return value === undefined ? undefined : [hook.trailerName, value];
   }
 
   /** A request header's value, for the trailer hook. */
