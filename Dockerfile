@@ -26,6 +26,8 @@ COPY apps/client/package.json apps/client/
 COPY apps/demo/package.json apps/demo/
 COPY apps/bench/package.json apps/bench/
 COPY deploy/package.json deploy/
+# patchedDependencies (pnpm-workspace.yaml): applied by the install.
+COPY patches/@opentelemetry__sdk-metrics@2.12.0.patch patches/
 RUN pnpm install --frozen-lockfile
 COPY proto ./proto
 COPY packages ./packages

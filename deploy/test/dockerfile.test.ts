@@ -72,6 +72,11 @@ describe("Dockerfile", () => {
       /COPY source apps\/nope\/package\.json does not exist/,
     ],
     [
+      "a patched dependency's patch not copied before the install",
+      (t) => t.replace(/^COPY patches\/.*\n/m, ""),
+      /patches\/@opentelemetry__sdk-metrics@2\.12\.0\.patch \(patchedDependencies\) is not copied before pnpm install/,
+    ],
+    [
       "an unknown --from stage",
       (t) => t.replace("--from=build /out/server", "--from=builder /out/server"),
       /COPY --from=builder: no earlier stage/,

@@ -174,6 +174,8 @@ export interface DockerContext {
   rootManifest: WorkspacePackage["manifest"] & { packageManager: string };
   /** pnpm-workspace.yaml sets injectWorkspacePackages (then deploy needs no --legacy). */
   injectWorkspacePackages: boolean;
+  /** The patch files pnpm-workspace.yaml's patchedDependencies names: pnpm install applies them. */
+  patchFiles: string[];
   /** The uid the Kubernetes pods run as (securityContext.runAsUser). */
   podUser: number | undefined;
   /** The port rng-server listens on and the manifests use. */
@@ -200,6 +202,7 @@ export function dockerContext(root: string, podUser: number | undefined, serverP
     packages,
     rootManifest: JSON.parse(readFileSync(join(root, "package.json"), "utf8")),
     injectWorkspacePackages: workspace.injectWorkspacePackages === true,
+    patchFiles: Object.values((workspace.patchedDependencies ?? {}) as Record<string, string>),
     podUser,
     serverPort,
     apps: { server: "apps/server", client: "apps/client" },
@@ -326,6 +329,11 @@ export function checkDockerfile(text: string, ctx: DockerContext): string[] {
       });
     for (const f of ROOT_MANIFESTS) {
       if (!copiedBefore.some((c) => c.source === f)) problems.push(`${f} is not copied before pnpm install`);
+    }
+    // A patched dependency's patch must be there when pnpm install applies it (--frozen-lockfile fails without it).
+    for (const f of ctx.patchFiles) {
+      if (!copiedBefore.some((c) => c.source === f))
+        problems.push(`${f} (patchedDependencies) is not copied before pnpm install`);
     }
     for (const p of ctx.packages) {
       const manifest = `${p.dir}/package.json`;

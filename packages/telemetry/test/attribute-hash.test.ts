@@ -1,0 +1,86 @@
+/**
+ * The workspace patches @opentelemetry/sdk-metrics 2.12.0's `hashAttributes`
+ * (patches/@opentelemetry__sdk-metrics@2.12.0.patch, the approach of
+ * open-telemetry/opentelemetry-js#6515): the SDK hashes a record's
+ * attributes on every record, and the stock sort + map + JSON.stringify was
+ * most of what gRPC's metrics cost a call. These tests check that the patch
+ * is applied, and that the SDK still keeps one series per attribute set.
+ */
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { describe, it } from "node:test";
+import type { Attributes } from "@opentelemetry/api";
+import { AggregationTemporality, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+
+/** A reader that collects on demand. */
+class PullReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+/** Records `value` once per attribute set, and returns the collected series' attributes and counts. */
+async function seriesOf(sets: Attributes[]): Promise<{ attributes: Attributes; count: number }[]> {
+  const reader = new PullReader({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  const provider = new MeterProvider({ readers: [reader] });
+  const histogram = provider.getMeter("test").createHistogram("h");
+  for (const attributes of sets) histogram.record(1, attributes);
+  const { resourceMetrics } = await reader.collect();
+  await provider.shutdown();
+  const points = resourceMetrics.scopeMetrics[0]?.metrics[0]?.dataPoints ?? [];
+  return points.map((p) => ({ attributes: p.attributes, count: (p.value as { count: number }).count }));
+}
+
+describe("the SDK's attribute hash (patched)", () => {
+  it("is the patched one: pnpm install applied patches/@opentelemetry__sdk-metrics@2.12.0.patch", () => {
+    const require = createRequire(import.meta.url);
+    const utils = require(
+      require.resolve("@opentelemetry/sdk-metrics").replace(/index\.js$/, "utils.js"),
+    ) as { hashAttributes(a: Attributes): string };
+    assert.equal(
+      utils.hashAttributes({ b: 2, a: "x" }),
+      "1:as1:x1:bj2;",
+      "the stock hash is in node_modules: run pnpm install (patchedDependencies in pnpm-workspace.yaml)",
+    );
+  });
+
+  it("one series per attribute set, whatever the key order", async () => {
+    const series = await seriesOf([
+      { "grpc.method": "rng.Rng/Rng", "grpc.target": "dns:///rng:8081", "grpc.status": "OK" },
+      { "grpc.status": "OK", "grpc.method": "rng.Rng/Rng", "grpc.target": "dns:///rng:8081" },
+      { "grpc.target": "dns:///rng:8081", "grpc.status": "OK", "grpc.method": "rng.Rng/Rng" },
+      {},
+      {},
+    ]);
+    assert.deepEqual(
+      series.map((s) => s.count),
+      [3, 2],
+    );
+  });
+
+  it("distinct attribute sets stay distinct series, even when their text runs together", async () => {
+    const sets: Attributes[] = [
+      { a: "b:c" },
+      { "a:b": "c" },
+      { a: "1" },
+      { a: 1 },
+      { a: true },
+      { a: "true" },
+      { a: ["x", "y"] },
+      { a: '["x","y"]' },
+      { a: "x", b: "y" },
+      { a: "x1:bs1:y" },
+      { a: "" },
+      { "": "a" },
+      { a: [1, 2] },
+      { a: ["1", "2"] },
+    ];
+    const series = await seriesOf(sets);
+    assert.equal(series.length, sets.length, "one series each");
+    for (const s of series) assert.equal(s.count, 1);
+    assert.deepEqual(
+      new Set(series.map((s) => JSON.stringify(s.attributes))),
+      new Set(sets.map((a) => JSON.stringify(a))),
+      "each series keeps its own attributes",
+    );
+  });
+});
