@@ -31,6 +31,19 @@ describe("rng-server shutdown with idle and stalled sockets", () => {
   }
 });
 
+describe("rng-server with its stdout gone", () => {
+  it("keeps serving and drains to exit 0 when the reader of its log closes the pipe (EPIPE)", async () => {
+    const server = await spawnAppServer({ args: ["--drain-timeout-ms", "2000"] });
+    // As `rng-server | head -1` does: the reader is gone, and later log lines hit EPIPE.
+    server.child.stdout?.destroy();
+    const client = createClient(RngService, createGrpcTransport({ baseUrl: `http://${server.address}` }));
+    for (let i = 0; i < 3; i++) await client.generate({});
+    server.child.kill("SIGTERM");
+    // An unhandled EPIPE from the drain's log lines would exit 1.
+    assert.deepEqual(await server.exited, { code: 0, signal: null });
+  });
+});
+
 describe("rng-server connection timeouts", () => {
   it("closes 100 stalled partial prefaces and 100 partial HTTP/1.1 requests in time, and keeps answering", async () => {
     const server = await spawnAppServer({

@@ -25,7 +25,7 @@ export function createJsonLogger(
 ): Logger {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
   const min = order[options.minLevel ?? "info"];
-  const write = options.write ?? ((line: string) => process.stdout.write(line));
+  const write = options.write ?? writeStdout;
   const base = options.fields ?? {};
   return {
     log(level, msg, fields) {
@@ -38,6 +38,24 @@ export function createJsonLogger(
       return createJsonLogger({ ...options, fields: { ...base, ...fields } });
     },
   };
+}
+
+let stdoutGuarded = false;
+
+/**
+ * Writes to stdout. EPIPE (stdout's reader went away: `rng-server | head`,
+ * a log collector restarting) is ignored rather than thrown from the
+ * stream's "error" event: losing log lines must not crash a server that is
+ * serving or draining. Any other stdout error still throws.
+ */
+function writeStdout(line: string): void {
+  if (!stdoutGuarded) {
+    stdoutGuarded = true;
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+  }
+  process.stdout.write(line);
 }
 
 /** JSON.stringify replacer for values JSON has no syntax for. */
