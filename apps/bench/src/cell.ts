@@ -92,6 +92,8 @@ export const CLIENTS_PER_SET: Readonly<Record<ServerSet, readonly ClientKind[]>>
 export type ServerKind =
   /** `rng-server` itself (its unary gRPC fast path on, the default). */
   | "rng-server"
+  /** `rng-server --metrics-addr`: the OpenTelemetry SDK's metrics, /metrics scraped every second. */
+  | "rng-server-metrics"
   /** The Rng server with `fastPath: false`: every call through connect-node. */
   | "rng-server-no-fast-path"
   /** Stock connect-node: connectNodeAdapter on http2.createServer, /rng.Rng/Rng only. */
@@ -103,6 +105,7 @@ export type ServerKind =
 
 export const SERVER_KINDS: readonly ServerKind[] = [
   "rng-server",
+  "rng-server-metrics",
   "rng-server-no-fast-path",
   "stock-connect",
   "grpc-js",
@@ -113,6 +116,8 @@ export const SERVER_KINDS: readonly ServerKind[] = [
 export const SERVER_DESCRIPTIONS: Readonly<Record<ServerKind, string>> = {
   "rng-server":
     "the `rng-server` command (packages/rng-server, as apps/server ships it): dual-protocol listener, Rng, RngService, health and reflection; unary gRPC on its fast path (packages/connect-server/src/fast)",
+  "rng-server-metrics":
+    "the same command with `--metrics-addr`: the OpenTelemetry SDK (MeterProvider, Prometheus reader) records gRFC A66's server metrics, and the bench scrapes `/metrics` every second, as Prometheus would",
   "rng-server-no-fast-path":
     "the same server in-process (`startRngServer({ fastPath: false })`): every call through connect-node",
   "stock-connect":

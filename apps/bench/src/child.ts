@@ -91,7 +91,16 @@ export interface ServiceChild<T> {
 export async function startServiceChild<T>(
   script: string,
   args: readonly string[],
-  { nodeArgs = [], timeoutMs = 15_000 }: { nodeArgs?: readonly string[]; timeoutMs?: number } = {},
+  {
+    nodeArgs = [],
+    timeoutMs = 15_000,
+    isFirst = () => true,
+  }: {
+    nodeArgs?: readonly string[];
+    timeoutMs?: number;
+    /** Which stdout line is `first` (default: the first line); lines before it are skipped. */
+    isFirst?: (line: T) => boolean;
+  } = {},
 ): Promise<ServiceChild<T>> {
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     env: childProcessEnv(),
@@ -109,14 +118,21 @@ export async function startServiceChild<T>(
       new Promise<T>((resolve, reject) => {
         child.stdout.setEncoding("utf8").on("data", function onData(c: string) {
           out += c;
-          const nl = out.indexOf("\n");
-          if (nl < 0) return;
-          child.stdout.off("data", onData);
-          child.stdout.resume();
-          try {
-            resolve(JSON.parse(out.slice(0, nl)) as T);
-          } catch (e) {
-            reject(e);
+          for (let nl = out.indexOf("\n"); nl >= 0; nl = out.indexOf("\n")) {
+            let line: T;
+            try {
+              line = JSON.parse(out.slice(0, nl)) as T;
+            } catch (e) {
+              child.stdout.off("data", onData);
+              reject(e);
+              return;
+            }
+            out = out.slice(nl + 1);
+            if (!isFirst(line)) continue;
+            child.stdout.off("data", onData);
+            child.stdout.resume();
+            resolve(line);
+            return;
           }
         });
       }),

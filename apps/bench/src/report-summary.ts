@@ -81,6 +81,7 @@ export const SERVER_RATIO_KINDS: readonly ServerKind[] = [
   "bare-http2",
   "stock-connect",
   "rng-server-no-fast-path",
+  "rng-server-metrics",
 ];
 
 /** Groups the server table's cells into rows and paired ratios (rng-server ÷ each other server). */

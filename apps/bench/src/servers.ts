@@ -70,6 +70,7 @@ export async function startServers(withGrpcJs: boolean): Promise<Servers> {
 /** The server table's hosts: one loopback address per server. */
 const SERVER_TABLE_HOSTS: Readonly<Record<ServerKind, string>> = {
   "rng-server": "127.0.0.5",
+  "rng-server-metrics": "127.0.0.10",
   "rng-server-no-fast-path": "127.0.0.6",
   "stock-connect": "127.0.0.7",
   "grpc-js": "127.0.0.8",
@@ -89,14 +90,18 @@ export async function startTableServers(
     const groups = {} as Record<ServerKind, ServerGroup>;
     for (const kind of kinds) {
       const host = SERVER_TABLE_HOSTS[kind];
-      // rng-server is the real command; its first stdout line is its "listening" log.
+      // rng-server is the real command; its "listening" log line names its address.
       const [script, args] =
-        kind === "rng-server"
-          ? [RNG_SERVER_MAIN, ["--host", host, "--port", "0"]]
+        kind === "rng-server" || kind === "rng-server-metrics"
+          ? [RNG_SERVER_MAIN, ["--host", host, "--port", "0", ...(await metricsFlags(kind, host, stops))]]
           : kind === "grpc-js"
             ? [entry("grpc-server.js"), [host, "0"]]
             : [entry("server-child.js"), [kind, host, "0"]];
-      const child = await startServiceChild<{ address: string }>(script, args, { nodeArgs: nodeArgs(kind) });
+      const child = await startServiceChild<{ address: string; msg?: string }>(script, args, {
+        nodeArgs: nodeArgs(kind),
+        // rng-server logs "metrics" (that listener's address) before "listening" when it has --metrics-addr.
+        isFirst: (line) => line.msg !== "metrics",
+      });
       stops.push(() => child.stop());
       const address = child.first.address;
       groups[kind] = { poolTarget: `ipv4:${address}`, addresses: [address], pids: [child.child.pid ?? 0] };
@@ -106,4 +111,26 @@ export async function startTableServers(
     await close();
     throw err;
   }
+}
+
+/**
+ * rng-server-metrics's `--metrics-addr`, and a scrape of its /metrics every
+ * second from this process (as Prometheus would, from outside the server),
+ * stopped with the servers. Nothing for other kinds.
+ */
+async function metricsFlags(
+  kind: ServerKind,
+  host: string,
+  stops: (() => Promise<unknown>)[],
+): Promise<string[]> {
+  if (kind !== "rng-server-metrics") return [];
+  const address = `${host}:${await freePort(host)}`;
+  const scraper = setInterval(() => {
+    fetch(`http://${address}/metrics`).then(
+      (r) => r.arrayBuffer(),
+      () => undefined,
+    );
+  }, 1000);
+  stops.push(async () => clearInterval(scraper));
+  return ["--metrics-addr", address];
 }

@@ -9,7 +9,9 @@
  * every second (passed as `meterProvider`, so the pools above stay on the
  * no-op API), and the same without the two per-attempt size histograms
  * (`disabledMetrics`). They take turns in short phases, in a rotated
- * order each round, `concurrency` closed-loop calls in flight each.
+ * order each round, `concurrency` closed-loop calls in flight each. With
+ * `stockHash`, the SDK runs with its own attribute hash, not the
+ * workspace's patched one (a process-wide switch, hence a run of its own).
  *
  * Why not separate processes: on this 2-core machine the CPU per call of
  * one client process differs by ±15 % from one process to the next (JIT
@@ -25,16 +27,12 @@ import { Rng } from "@rngbalance/proto";
 import { reportJsonResult } from "./child.js";
 import { poolReady } from "./pool-ready.js";
 import { startScrapedMetrics } from "./sdk.js";
+import { installStockAttributeHash } from "./stock-hash.js";
 
-import {
-  AB_MODES,
-  type AbMode,
-  type AbPhase,
-  type TelemetryAbConfig,
-  type TelemetryAbResult,
-} from "./telemetry-ab.js";
+import type { AbMode, AbPhase, TelemetryAbConfig, TelemetryAbResult } from "./telemetry-ab.js";
 
 async function run(config: TelemetryAbConfig): Promise<TelemetryAbResult> {
+  if (config.stockHash) installStockAttributeHash();
   // The SDK as rng-client installs it, but not globally: only the metrics pools see it.
   const sdk = await startScrapedMetrics(false);
   const meterProvider = sdk.meterProvider;
@@ -44,32 +42,33 @@ async function run(config: TelemetryAbConfig): Promise<TelemetryAbResult> {
     metrics: { meterProvider },
     "metrics-no-sizes": { meterProvider, disabledMetrics: [METRIC.attemptSentSize, METRIC.attemptRcvdSize] },
   };
+  const modes = config.modes;
   const pools = {} as Record<AbMode, PoolTransport>;
-  for (const mode of AB_MODES) {
+  for (const mode of modes) {
     pools[mode] = createPoolTransport({
       target: config.poolTarget,
       connect: "eager",
       telemetry: telemetryOf[mode],
     });
   }
-  const clients = Object.fromEntries(AB_MODES.map((m) => [m, createClient(Rng, pools[m])])) as Record<
+  const clients = Object.fromEntries(modes.map((m) => [m, createClient(Rng, pools[m])])) as Record<
     AbMode,
     ReturnType<typeof createClient<typeof Rng>>
   >;
   try {
-    for (const mode of AB_MODES) {
+    for (const mode of modes) {
       await poolReady(pools[mode], config.expected, 10_000);
       for (let i = 0; i < config.warmupCalls; i++) await clients[mode].rng({});
     }
     const phases: AbPhase[] = [];
     for (let round = 0; round < config.rounds; round++) {
-      const shift = round % AB_MODES.length;
-      const order = [...AB_MODES.slice(shift), ...AB_MODES.slice(0, shift)];
+      const shift = round % modes.length;
+      const order = [...modes.slice(shift), ...modes.slice(0, shift)];
       for (const mode of order) phases.push({ round, mode, ...(await phase(clients[mode], config)) });
     }
-    return { concurrency: config.concurrency, phases };
+    return { concurrency: config.concurrency, stockHash: config.stockHash, phases };
   } finally {
-    await Promise.all(AB_MODES.map((m) => pools[m].close()));
+    await Promise.all(modes.map((m) => pools[m].close()));
     await sdk.stop();
   }
 }

@@ -20,6 +20,14 @@ export interface TelemetryAbConfig {
   readonly rounds: number;
   /** Calls per pool before the first round, not measured (JIT, connections). */
   readonly warmupCalls: number;
+  /** The pools compared (a subset of {@link AB_MODES}, in this order). */
+  readonly modes: readonly AbMode[];
+  /**
+   * Run the SDK with its own (stock) attribute hash instead of the
+   * workspace's patched one (see stock-hash.ts): what the metrics cost an
+   * application whose @opentelemetry/sdk-metrics is not patched.
+   */
+  readonly stockHash: boolean;
 }
 
 /** One phase's figures. */
@@ -35,5 +43,7 @@ export interface AbPhase {
 /** The child's result. */
 export interface TelemetryAbResult {
   readonly concurrency: number;
+  /** The run used the SDK's stock attribute hash. */
+  readonly stockHash: boolean;
   readonly phases: readonly AbPhase[];
 }

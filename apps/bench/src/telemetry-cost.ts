@@ -17,6 +17,10 @@ export interface TelemetryCostRow {
   readonly metricsCpuOverApi: Spread;
   /** SDK metrics without the two size histograms (`disabledMetrics`) calls/s ÷ API only's, paired per round. */
   readonly noSizesOverApi: Spread;
+  /** SDK metrics ÷ API only, calls/s, in the run with the SDK's stock attribute hash (unpatched SDK). */
+  readonly stockHashMetricsOverApi: Spread;
+  /** The same run's client CPU per call: SDK metrics ÷ API only. */
+  readonly stockHashMetricsCpuOverApi: Spread;
   /** pool-tracing calls/s ÷ pool-rr's, paired per repeat of the cells (separate processes). */
   readonly tracingOverApi: Spread;
   /** Client CPU µs per call (median): off / API / metrics from the A/B, tracing from its cells. */
@@ -42,9 +46,18 @@ export function telemetryCost(
   const tracingRan = mine.some((c) => c.client === "pool-tracing");
   if (ab.length === 0 && !tracingRan) return { rows: [], micro };
   const rows = concurrencies.map((concurrency): TelemetryCostRow => {
-    const phases = ab.find((r) => r.concurrency === concurrency)?.phases ?? [];
+    const phasesOf = (stockHash: boolean) =>
+      ab.find((r) => r.concurrency === concurrency && Boolean(r.stockHash) === stockHash)?.phases ?? [];
+    const phases = phasesOf(false);
     const rounds = [...new Set(phases.map((p) => p.round))];
-    const pairedAb = (top: AbMode, bottom: AbMode, figure: "callsPerSecond" | "cpuUsPerCall") => {
+    const pairedAb = (
+      top: AbMode,
+      bottom: AbMode,
+      figure: "callsPerSecond" | "cpuUsPerCall",
+      stockHash = false,
+    ) => {
+      const phases = phasesOf(stockHash);
+      const rounds = new Set(phases.map((p) => p.round));
       const values: number[] = [];
       for (const r of rounds) {
         const a = phases.find((p) => p.round === r && p.mode === top);
@@ -71,6 +84,8 @@ export function telemetryCost(
       metricsOverApi: pairedAb("metrics", "api", "callsPerSecond"),
       metricsCpuOverApi: pairedAb("metrics", "api", "cpuUsPerCall"),
       noSizesOverApi: pairedAb("metrics-no-sizes", "api", "callsPerSecond"),
+      stockHashMetricsOverApi: pairedAb("metrics", "api", "callsPerSecond", true),
+      stockHashMetricsCpuOverApi: pairedAb("metrics", "api", "cpuUsPerCall", true),
       tracingOverApi: spread(tracing),
       cpuUsPerCall: {
         off: abCpu("off"),
@@ -116,15 +131,15 @@ export function renderTelemetryCost(cost: TelemetryCost): string {
   lines.push(
     "## What OpenTelemetry costs the pool (against the rng-servers: min / **median** / max)",
     "",
-    "Off, API only and SDK metrics: one client process holding four pools on the same three rng-servers, differing only in `telemetry` (`false`; `{}`, the default, with no SDK anywhere; an SDK MeterProvider with the Prometheus reader from `startTelemetry`, /metrics scraped every second; the same with `disabledMetrics` naming the two per-attempt size histograms). They take turns in phases, the order rotated per round, and the ratios are paired per round: separate processes differ by ±15 % in CPU per call on this machine, which hides a 5-10 % cost. Tracing: the pool-tracing cells (a registered NodeTracerProvider, every call traced) against pool-rr, paired per repeat. Targets: API only within noise of off; metrics on costs at most 10 % of calls/s at 64 in flight (ratio ≥ 0.90).",
+    "Off, API only and SDK metrics: one client process holding four pools on the same three rng-servers, differing only in `telemetry` (`false`; `{}`, the default, with no SDK anywhere; an SDK MeterProvider with the Prometheus reader from `startTelemetry`, /metrics scraped every second; the same with `disabledMetrics` naming the two per-attempt size histograms). The SDK is @opentelemetry/sdk-metrics 2.12.0 with the workspace's patch to its attribute hash (patches/); \"stock hash\": API only and SDK metrics again, in a second process with the SDK's own hash put back, as an application with an unpatched SDK runs. They take turns in phases, the order rotated per round, and the ratios are paired per round: separate processes differ by ±15 % in CPU per call on this machine, which hides a 5-10 % cost. Tracing: the pool-tracing cells (a registered NodeTracerProvider, every call traced) against pool-rr, paired per repeat. Targets: API only within noise of off; metrics on costs at most 10 % of calls/s at 64 in flight (ratio ≥ 0.90).",
     "",
-    "| in flight | rounds | calls/s: API only ÷ off | calls/s: metrics ÷ API only | CPU/call: metrics ÷ API only | calls/s: metrics without sizes ÷ API only | calls/s: tracing ÷ API only | CPU µs/call: off / API / metrics / tracing |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| in flight | rounds | calls/s: API only ÷ off | calls/s: metrics ÷ API only | CPU/call: metrics ÷ API only | calls/s: metrics without sizes ÷ API only | stock hash: calls/s, metrics ÷ API only (CPU/call ratio) | calls/s: tracing ÷ API only | CPU µs/call: off / API / metrics / tracing |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const r of rows) {
     const c = r.cpuUsPerCall;
     lines.push(
-      `| ${r.concurrency} | ${r.rounds} | ${ratio(r.apiOverOff)} | ${ratio(r.metricsOverApi)} | ${ratio(r.metricsCpuOverApi)} | ${ratio(r.noSizesOverApi)} | ${ratio(r.tracingOverApi)} | ${us(c.off)} / ${us(c.api)} / ${us(c.metrics)} / ${us(c.tracing)} |`,
+      `| ${r.concurrency} | ${r.rounds} | ${ratio(r.apiOverOff)} | ${ratio(r.metricsOverApi)} | ${ratio(r.metricsCpuOverApi)} | ${ratio(r.noSizesOverApi)} | ${ratio(r.stockHashMetricsOverApi)} (${Number.isFinite(r.stockHashMetricsCpuOverApi.median) ? r.stockHashMetricsCpuOverApi.median.toFixed(2) : "–"}) | ${ratio(r.tracingOverApi)} | ${us(c.off)} / ${us(c.api)} / ${us(c.metrics)} / ${us(c.tracing)} |`,
     );
   }
   lines.push("");

@@ -173,6 +173,10 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
       const row = report.telemetry.rows.find((r) => r.concurrency === concurrency);
       assert.ok(row && row.rounds > 0, `telemetry A/B at ${concurrency}`);
       assert.ok(Number.isFinite(row.apiOverOff.median) && Number.isFinite(row.metricsOverApi.median));
+      assert.ok(
+        Number.isFinite(row.stockHashMetricsOverApi.median),
+        "the run with the SDK's stock attribute hash",
+      );
       assert.ok(row.cpuUsPerCall.metrics > 0 && row.cpuUsPerCall.off > 0, "CPU per call of each mode");
       assert.ok(Number.isFinite(row.tracingOverApi.median), "tracing from its cells");
     }
