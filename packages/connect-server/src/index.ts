@@ -24,7 +24,8 @@ export {
 export { type ConnectServerFlags, connectServerFlags, settingsFromFlags } from "./flags.js";
 export { percentEncodeGrpcMessage } from "./grpc-message.js";
 export { createHealthService, HealthRegistry } from "./health.js";
-export { type Http2ConnectionPolicy, Http2Sessions } from "./http2-sessions.js";
+export type { Http2ConnectionPolicy } from "./http2-connection-policy.js";
+export { Http2Sessions } from "./http2-sessions.js";
 export { type JsonFraming, type JsonLimits, jsonFraming, limitJsonBody } from "./json-limits.js";
 export { DualProtocolListener, type DualProtocolListenerOptions } from "./listener.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel } from "./log.js";

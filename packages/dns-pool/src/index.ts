@@ -124,5 +124,6 @@ export {
   statusName,
   TELEMETRY_BUCKETS,
 } from "./telemetry/names.js";
-export { INSTRUMENTATION_SCOPE, type PoolTelemetryOptions } from "./telemetry/pool-telemetry.js";
+export { INSTRUMENTATION_SCOPE } from "./telemetry/pool-telemetry.js";
+export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 export { injectTraceContext } from "./telemetry/tracing.js";

@@ -17,7 +17,7 @@ import type { BackoffOptions } from "./connection/backoff.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { SubsetOptions } from "./subset/subset-resolver.js";
-import type { PoolTelemetryOptions } from "./telemetry/pool-telemetry.js";
+import type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 
 // The option types of the parts, re-exported so that options.ts lists every option.
 export type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
@@ -26,7 +26,7 @@ export type { SlowStartOptions } from "./balancer/slow-start.js";
 export type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 export type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 export type { SubsetOptions } from "./subset/subset-resolver.js";
-export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry.js";
+export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 
 /** The wire protocols a pool can speak; all three run over HTTP/2. */
 export type PoolProtocol = "grpc" | "grpc-web" | "connect";

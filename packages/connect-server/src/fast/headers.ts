@@ -1,6 +1,4 @@
 import type * as http2 from "node:http2";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { http2ErrorName } from "@rngbalance/grpc-names";
 
 /**
  * Node's incoming headers as a Fetch API `Headers`, as connect-node's
@@ -41,32 +39,12 @@ export function nodeHeadersFromWeb(headers: Headers, asResponseHeaders: boolean)
   return out;
 }
 
-/** The Code connect-node gives each reset code; STREAM_CLOSED and NO_ERROR have none. */
-const RESET_CODES: Partial<Record<number, Code>> = {
-  1: Code.Internal,
-  2: Code.Internal,
-  3: Code.Internal,
-  4: Code.Internal,
-  6: Code.Internal,
-  7: Code.Unavailable,
-  8: Code.Canceled,
-  9: Code.Internal,
-  10: Code.Internal,
-  11: Code.ResourceExhausted,
-  12: Code.PermissionDenied,
-  13: Code.PermissionDenied,
-};
-
 /**
- * The reason a handler's signal aborts with when its HTTP/2 stream closes
- * with `rstCode`, as connect-node's `connectErrorFromH2ResetCode` (not
- * exported) makes it; undefined where connect-node aborts without a reason.
+ * One request header's value with repeated values joined by ", ": what
+ * `Headers.get` returns on connect-node's path, so a trailer hook reads the
+ * same value on both paths.
  */
-export function errorFromResetCode(rstCode: number): ConnectError | undefined {
-  const code = RESET_CODES[rstCode];
-  if (code === undefined) return undefined;
-  return new ConnectError(
-    `http/2 stream closed with error code ${http2ErrorName(rstCode)} (0x${rstCode.toString(16)})`,
-    code,
-  );
+export function nodeHeaderValue(node: http2.IncomingHttpHeaders, name: string): string | undefined {
+  const v = node[name];
+  return v === undefined || typeof v === "string" ? v : v.join(", ");
 }

@@ -1,4 +1,7 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type * as http2 from "node:http2";
+import type { Interceptor } from "@connectrpc/connect";
+import { errorFromThrown } from "./errors.js";
+import { nodeHeaderValue } from "./headers.js";
 
 /**
  * Something that sees every call's outcome and may add one trailer to
@@ -40,15 +43,26 @@ export function trailerHookInterceptor(hook: UnaryTrailerHook): Interceptor {
       hook.recordCall(true);
       const value = req.stream ? undefined : hook.trailerValue(get);
       if (value === undefined) throw err;
-      // What connect makes of anything else a handler throws: no message leaks.
-      const error =
-        err instanceof ConnectError
-          ? err
-          : new ConnectError("internal error", Code.Internal, undefined, undefined, err);
+      const error = errorFromThrown(err);
       error.metadata.set(hook.trailerName, value);
       throw error;
     }
   };
+}
+
+/**
+ * The hook's report of a unary call served on the fast path, made as the
+ * outermost interceptor would make it ({@link trailerHookInterceptor}): the
+ * implementation's outcome, then the trailer to add, if any.
+ */
+export function reportUnaryCall(
+  hook: UnaryTrailerHook,
+  failed: boolean,
+  requestHeaders: http2.IncomingHttpHeaders,
+): [name: string, value: string] | undefined {
+  hook.recordCall(failed);
+  const value = hook.trailerValue((name) => nodeHeaderValue(requestHeaders, name));
+  return value === undefined ? undefined : [hook.trailerName, value];
 }
 
 /** `interceptors` with the hook's interceptor first (outermost), or as they are without a hook. */

@@ -4,7 +4,7 @@ import { type Clock, systemClock, type TimerHandle } from "../clock.js";
 import { describeError, unsentError } from "../errors.js";
 import { HEALTH_WATCH_PATH } from "../health/health-check.js";
 import { type Address, formatAddress } from "../resolver/address.js";
-import { NO_SUBCHANNEL_TELEMETRY, type SubchannelTelemetry } from "../telemetry/pool-telemetry.js";
+import { NO_SUBCHANNEL_TELEMETRY, type SubchannelTelemetry } from "../telemetry/pool-instruments.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ConnectivityState } from "./connectivity.js";
 import {

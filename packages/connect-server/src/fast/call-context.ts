@@ -1,0 +1,139 @@
+import * as http2 from "node:http2";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import {
+  type ContextValues,
+  createContextValues,
+  createHandlerContext,
+  type HandlerContext,
+} from "@connectrpc/connect";
+import type { Compression } from "@connectrpc/connect/protocol";
+import { contentTypeProto, grpcStatusOk } from "@connectrpc/connect/protocol-grpc";
+import { CallSignal } from "./call-signal.js";
+import type { LazyContextSource } from "./context.js";
+import type { FastMethod } from "./fast-method.js";
+import { webHeadersFromNode } from "./headers.js";
+
+/**
+ * What a call's handler context reads, each part made only when read: the
+ * signal (a {@link CallSignal}), the request headers as fetch `Headers`, the
+ * response headers and trailers a handler may set, the context values and
+ * the URL. A {@link LazyHandlerContext} reads it; with interceptors,
+ * {@link CallContext.createFullContext} builds connect's own context from it.
+ */
+export class CallContext implements LazyContextSource {
+  readonly method: DescMethod;
+  readonly service: DescService;
+  private readonly callSignal: CallSignal;
+  private reqHeader: Headers | undefined;
+  private resHeader: Headers | undefined;
+  private resTrailer: Headers | undefined;
+  private contextValues: ContextValues | undefined;
+  /** The context connect would build, only when interceptors need one. */
+  private fullContext: ReturnType<typeof createHandlerContext> | undefined;
+
+  /**
+   * @param m - the method called.
+   * @param stream - the call's stream.
+   * @param headers - the request headers, as Node gives them.
+   * @param rawHeaders - the same as a flat name, value list, for `contextValues`' request.
+   * @param authority - the request's authority, for the URL.
+   * @param timeoutMs - the request's grpc-timeout in ms, if any.
+   * @param compression - the response's compression, or null.
+   */
+  constructor(
+    private readonly m: FastMethod,
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly headers: http2.IncomingHttpHeaders,
+    rawHeaders: string[],
+    private readonly authority: string,
+    timeoutMs: number | undefined,
+    private readonly compression: Compression | null,
+  ) {
+    this.method = m.method;
+    this.service = m.service;
+    this.callSignal = new CallSignal(stream, m.shutdownSignal, timeoutMs);
+    if (m.contextValues) {
+      // connect-node calls contextValues with the request before anything else.
+      this.contextValues = m.contextValues(new http2.Http2ServerRequest(stream, headers, {}, rawHeaders));
+    }
+  }
+
+  /** The response headers, if a handler or interceptor made them; undefined while untouched. */
+  get touchedResponseHeader(): Headers | undefined {
+    return this.resHeader;
+  }
+
+  /** The response trailers, if anything made them; undefined while untouched. */
+  get touchedResponseTrailer(): Headers | undefined {
+    return this.resTrailer;
+  }
+
+  /**
+   * With interceptors: the context connect builds, linked to this call's
+   * signal (stream close, shutdown), so interceptors see what they would
+   * see under connect-node.
+   */
+  createFullContext(): HandlerContext {
+    const m = this.m;
+    const ctx = createHandlerContext({
+      ...m.spec,
+      service: m.service,
+      requestMethod: "POST",
+      protocolName: "grpc",
+      timeoutMs: this.callSignal.remainingMs(),
+      requestSignal: this.signal(),
+      requestHeader: this.requestHeader(),
+      url: this.url(),
+      responseHeader: this.responseHeader(),
+      responseTrailer: this.responseTrailer(),
+      contextValues: this.values(),
+    });
+    // The context copies the Headers given; write the response from its own.
+    this.resHeader = ctx.responseHeader;
+    this.resTrailer = ctx.responseTrailer;
+    this.fullContext = ctx;
+    return ctx;
+  }
+
+  /** connect's `context.abort(reason)` once the call has its outcome (reason undefined for a success). */
+  settle(reason: unknown): void {
+    if (this.fullContext !== undefined) this.fullContext.abort(reason);
+    this.callSignal.settle(reason);
+  }
+
+  signal(): AbortSignal {
+    return this.callSignal.signal();
+  }
+
+  timeoutMs(): number | undefined {
+    return this.callSignal.timeoutMs();
+  }
+
+  requestHeader(): Headers {
+    this.reqHeader ??= webHeadersFromNode(this.headers);
+    return this.reqHeader;
+  }
+
+  responseHeader(): Headers {
+    if (this.resHeader === undefined) {
+      this.resHeader = new Headers({ "content-type": contentTypeProto });
+      if (this.compression !== null) this.resHeader.set("grpc-encoding", this.compression.name);
+    }
+    return this.resHeader;
+  }
+
+  responseTrailer(): Headers {
+    this.resTrailer ??= new Headers({ "grpc-status": grpcStatusOk });
+    return this.resTrailer;
+  }
+
+  values(): ContextValues {
+    this.contextValues ??= createContextValues();
+    return this.contextValues;
+  }
+
+  url(): string {
+    const scheme = this.stream.session?.encrypted ? "https" : "http";
+    return new URL(this.headers[":path"] ?? "", `${scheme}://${this.authority}`).toString();
+  }
+}

@@ -1,0 +1,63 @@
+import type * as http2 from "node:http2";
+import { Code } from "@connectrpc/connect";
+import { OK_TRAILERS } from "./unary-response.js";
+
+/** What a stream's events are passed on to: the call it carries. */
+export interface StreamCall {
+  /** A chunk of the request body arrived. */
+  data(chunk: Buffer): void;
+  /** The request body ended. */
+  end(): void;
+  /** The trailers to send once the response body is out. */
+  readonly trailers: http2.OutgoingHttpHeaders;
+  /** Ends the call's telemetry with this grpc-status. */
+  observedEnd(code: number): void;
+}
+
+// The stream's events go to listener functions shared by every call (no
+// closure per call): `this` is the stream, and the call hangs off it.
+
+/** The stream property that leads shared event listeners to their call. */
+const kCall = Symbol("grpcUnaryCall");
+type CallStream = http2.ServerHttp2Stream & { [kCall]?: StreamCall };
+
+/**
+ * Hangs `call` off its stream and passes the stream's events on to it.
+ * `observed`: the call has telemetry to end when the stream closes before
+ * its trailers went out (the call was cut short).
+ */
+export function listenToStream(stream: http2.ServerHttp2Stream, call: StreamCall, observed: boolean): void {
+  (stream as CallStream)[kCall] = call;
+  // Http2ServerRequest keeps a no-op 'error' listener so that stream errors
+  // (resets, a session torn down) never become uncaught exceptions.
+  stream.on("error", ignore);
+  stream.on("data", onData);
+  stream.on("end", onEnd);
+  // Ended once, first wins: by the trailers, or by the close.
+  if (observed) stream.once("close", onCloseObserved);
+}
+
+/** Sends the call's trailers when the stream asks for them (`respond` with `waitForTrailers`). */
+export function sendTrailersWhenWanted(stream: http2.ServerHttp2Stream): void {
+  stream.on("wantTrailers", onWantTrailers);
+}
+
+function ignore(): void {}
+
+function onData(this: CallStream, chunk: Buffer): void {
+  this[kCall]?.data(chunk);
+}
+
+function onEnd(this: CallStream): void {
+  this[kCall]?.end();
+}
+
+function onWantTrailers(this: CallStream): void {
+  const trailers = this[kCall]?.trailers ?? OK_TRAILERS;
+  this.sendTrailers(trailers);
+  this[kCall]?.observedEnd(Number(trailers["grpc-status"] ?? Code.Unknown));
+}
+
+function onCloseObserved(this: CallStream): void {
+  this[kCall]?.observedEnd(Code.Canceled);
+}
