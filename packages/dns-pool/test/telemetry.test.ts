@@ -85,6 +85,27 @@ describe("metrics: gRFC A66/A94/A96 names and the pool's own, recorded through t
     });
   }
 
+  it("pools on one target and one MeterProvider add up (attempts started, calls, connections)", async () => {
+    const { provider, reader } = testMeter();
+    const make = () =>
+      createPoolTransport({ target, healthCheck: false, telemetry: { meterProvider: provider } });
+    const a = make();
+    const b = make();
+    pools.push(a, b);
+    for (let i = 0; i < 7; i++) await createClient(RngService, a).generate({ delayMs: 0 });
+    for (let i = 0; i < 3; i++) await createClient(RngService, b).generate({ delayMs: 0 });
+    const series = { ...METHOD, "grpc.target": target };
+    const m = await collect(reader);
+    assert.equal(total(m, METRIC.attemptStarted, series), 10, "7 + 3 attempts");
+    assert.equal(total(m, METRIC.callDuration, { ...series, "grpc.status": "OK" }), 10);
+    await a.close();
+    await createClient(RngService, b).generate({ delayMs: 0 });
+    const later = await collect(reader);
+    assert.equal(total(later, METRIC.attemptStarted, series), 11, "a closed pool's attempts still count");
+    const last = await collect(reader);
+    assert.equal(total(last, METRIC.attemptStarted, series), 11, "and keep counting once it is gone");
+  });
+
   it("errors by status, policy retries (A96) and a stream", async () => {
     const { provider, reader } = testMeter();
     const pool = createPoolTransport({

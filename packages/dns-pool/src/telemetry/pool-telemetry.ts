@@ -4,10 +4,10 @@ import {
   type Meter,
   type MeterProvider,
   metrics,
-  type ObservableCallback,
   ProxyTracerProvider,
 } from "@opentelemetry/api";
 import type { OutlierSweepStats } from "../health/outlier-detection.js";
+import { type AttemptCount, attemptCount } from "./attempt-counts.js";
 import { CallTelemetry } from "./call-telemetry.js";
 import { withDisabledMetrics } from "./disabled-metrics.js";
 import { ATTR, METRIC, resolutionFailureReason, statusName } from "./names.js";
@@ -52,7 +52,8 @@ export class PoolTelemetry {
   private readonly meter: Meter;
   private readonly targetAttrs: Attributes;
   private readonly methods = new WeakMap<object, TelemetryMethod>();
-  private readonly seenMethods: TelemetryMethod[] = [];
+  /** The meter attempts are counted on (the SDK's), or undefined when that metric is off. */
+  private readonly attemptMeter: Meter | undefined;
   private readonly instruments: RecordedInstruments;
   private unobserve: () => void = () => {};
   private readonly resolvedOk: Attributes;
@@ -79,30 +80,13 @@ export class PoolTelemetry {
     this.targetAttrs = { [ATTR.target]: targetLabel };
     this.tracing = new PoolTracing(options);
     const m = this.meter;
-    // Asynchronous, exported as the same monotonic sum: an attempt costs an
-    // increment, not an SDK record (each record hashes its attributes).
-    const attemptStarted = m.createObservableCounter(METRIC.attemptStarted, {
-      unit: "{attempt}",
-      description: "RPC attempts started, including those not completed.",
-    });
-    const seenMethods = this.seenMethods;
-    let closed = false;
-    const countAttempts: ObservableCallback = (result) => {
-      for (const method of seenMethods) result.observe(method.started, method.base);
-      // A closed pool's counts are final: reported once more, then the callback goes.
-      if (closed) setImmediate(() => attemptStarted.removeCallback(countAttempts));
-    };
     this.instruments = createRecordedInstruments(m);
     this.resolvedOk = { ...this.targetAttrs, [ATTR.result]: "ok" };
     this.subchannel = this.metricsOn ? subchannelInstruments(m, this.targetAttrs) : NO_SUBCHANNEL_TELEMETRY;
+    // Attempts are counted on the SDK's meter itself, shared with the other pools on it.
+    this.attemptMeter = this.metricsOn && !disabled.includes(METRIC.attemptStarted) ? meter : undefined;
     if (this.metricsOn) {
-      const unobserve = observeGauges(m, this.targetAttrs, sources, options.endpointLabel === true);
-      attemptStarted.addCallback(countAttempts);
-      // The attempt counts are final once the pool is closed: one more collection reports them.
-      this.unobserve = () => {
-        unobserve();
-        closed = true;
-      };
+      this.unobserve = observeGauges(m, this.targetAttrs, sources, options.endpointLabel === true);
     }
   }
 
@@ -130,17 +114,23 @@ export class PoolTelemetry {
         full,
         base: { [ATTR.method]: full, ...this.targetAttrs },
         byStatus: [],
-        started: 0,
+        attempts: this.attemptCount(full),
       };
       this.methods.set(method, m);
-      this.seenMethods.push(m);
     }
     return m;
   }
 
   /** An attempt started (after name resolution, before the pick). */
   attemptStart(m: TelemetryMethod): void {
-    m.started++;
+    m.attempts.value++;
+  }
+
+  /** The shared count of the method's attempts, or one nobody reports when the metric is off. */
+  private attemptCount(method: string): AttemptCount {
+    const attributes = { [ATTR.method]: method, ...this.targetAttrs };
+    if (this.attemptMeter === undefined) return { attributes, value: 0 };
+    return attemptCount(this.attemptMeter, method, String(this.targetAttrs[ATTR.target]), attributes);
   }
 
   /** An attempt ended with `code` after `seconds`, having sent and received that many message bytes. */

@@ -13,6 +13,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { type Address, isUnixAddress } from "../resolver/address.js";
+import type { AttemptCount } from "./attempt-counts.js";
 
 /** The tracing part of the `telemetry` option. */
 export interface TracingOptions {
@@ -36,8 +37,8 @@ export interface TelemetryMethod {
   readonly base: Attributes;
   /** `base` plus `grpc.status`, by status code, made on first use. */
   readonly byStatus: Attributes[];
-  /** Attempts started so far (reported by an observable counter: no SDK call per attempt). */
-  started: number;
+  /** Attempts started (see attempt-counts.ts: an increment per attempt, no SDK record). */
+  readonly attempts: AttemptCount;
 }
 
 /** The no-op provider a ProxyTracerProvider delegates to while nothing is registered. */
