@@ -57,6 +57,49 @@ describe("the SDK's attribute hash (patched)", () => {
     );
   });
 
+  it("an attributes object recorded again after a change is hashed anew (the patch caches by object)", async () => {
+    const a: Record<string, string | number | string[]> = { "grpc.method": "m", "grpc.status": "OK" };
+    const reader = new PullReader({
+      aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
+    });
+    const provider = new MeterProvider({ readers: [reader] });
+    const histogram = provider.getMeter("test").createHistogram("h");
+    const record = (attributes: Attributes) => histogram.record(1, { ...attributes });
+    const snapshots: string[] = [];
+    const step = () => {
+      histogram.record(1, a);
+      snapshots.push(JSON.stringify(a));
+    };
+    step(); // the set itself
+    step(); // unchanged: same series
+    a["grpc.status"] = "UNAVAILABLE"; // a value changed
+    step();
+    a["grpc.target"] = "dns:///x"; // a key added
+    step();
+    delete a["grpc.method"]; // a key removed
+    step();
+    a.n = 1; // a number, then another
+    step();
+    a.n = 2;
+    step();
+    a.list = ["x"]; // an array value: not cached, mutated in place
+    step();
+    (a.list as string[]).push("y");
+    step();
+    record({ "grpc.method": "m", "grpc.status": "OK" }); // a copy of the first set
+    const { resourceMetrics } = await reader.collect();
+    await provider.shutdown();
+    const points = resourceMetrics.scopeMetrics[0]?.metrics[0]?.dataPoints ?? [];
+    // The SDK keeps the first object of each series for its attributes, and
+    // that object changed: count the series by their counts instead.
+    assert.deepEqual(
+      points.map((p) => (p.value as { count: number }).count),
+      [3, 1, 1, 1, 1, 1, 1, 1],
+      "one series per distinct set: the first set 3 times (twice, then a copy), every change a new one",
+    );
+    assert.equal(new Set(snapshots).size, 8, "8 distinct sets were recorded");
+  });
+
   it("distinct attribute sets stay distinct series, even when their text runs together", async () => {
     const sets: Attributes[] = [
       { a: "b:c" },
