@@ -49,18 +49,27 @@ export async function startScrapedMetrics(
   });
   const meterProvider = telemetry.meterProvider;
   if (!meterProvider) throw new Error("startTelemetry installed no MeterProvider");
-  const url = `http://${telemetry.metricsAddress}/metrics`;
+  const stopScraping = scrapeEverySecond(`http://${telemetry.metricsAddress}`);
+  return {
+    meterProvider,
+    async stop() {
+      stopScraping();
+      await telemetry.shutdown();
+    },
+  };
+}
+
+/**
+ * Fetches `${origin}/metrics` every second and drops the text, as
+ * Prometheus would, so that collection and serialization costs are in the
+ * figures. Failed scrapes are ignored. Returns what stops it.
+ */
+export function scrapeEverySecond(origin: string): () => void {
   const scraper = setInterval(() => {
-    fetch(url).then(
+    fetch(`${origin}/metrics`).then(
       (r) => r.arrayBuffer(),
       () => undefined,
     );
   }, 1000);
-  return {
-    meterProvider,
-    async stop() {
-      clearInterval(scraper);
-      await telemetry.shutdown();
-    },
-  };
+  return () => clearInterval(scraper);
 }

@@ -7,6 +7,7 @@ import { RNG_SERVER_MAIN, startRngFleet } from "@rngbalance/rng-server/testing";
 import { freePort } from "@rngbalance/testkit";
 import { SERVER_KINDS, type ServerKind, type ServerSet } from "./cell.js";
 import { entry, type ServiceChild, startServiceChild } from "./child.js";
+import { scrapeEverySecond } from "./sdk.js";
 
 /** The servers a cell runs against. */
 export interface ServerGroup {
@@ -125,12 +126,7 @@ async function metricsFlags(
 ): Promise<string[]> {
   if (kind !== "rng-server-metrics") return [];
   const address = `${host}:${await freePort(host)}`;
-  const scraper = setInterval(() => {
-    fetch(`http://${address}/metrics`).then(
-      (r) => r.arrayBuffer(),
-      () => undefined,
-    );
-  }, 1000);
-  stops.push(async () => clearInterval(scraper));
+  const stopScraping = scrapeEverySecond(`http://${address}`);
+  stops.push(async () => stopScraping());
   return ["--metrics-addr", address];
 }

@@ -1,7 +1,7 @@
 import type { CellResult, ClientKind } from "./cell.js";
 import type { RepeatCell } from "./report.js";
 import { type Spread, spread } from "./stats.js";
-import type { AbMode, TelemetryAbResult } from "./telemetry-ab.js";
+import type { AbMode, AbPhase, TelemetryAbResult } from "./telemetry-ab.js";
 import type { TelemetryMicroResult } from "./telemetry-micro.js";
 
 /** What OpenTelemetry costs the pool at one concurrency, against the rng-servers. */
@@ -49,19 +49,19 @@ export function telemetryCost(
     const phasesOf = (stockHash: boolean) =>
       ab.find((r) => r.concurrency === concurrency && Boolean(r.stockHash) === stockHash)?.phases ?? [];
     const phases = phasesOf(false);
-    const rounds = [...new Set(phases.map((p) => p.round))];
+    const stockHashPhases = phasesOf(true);
+    const roundsOf = (of: readonly AbPhase[]) => new Set(of.map((p) => p.round));
+    /** `top` ÷ `bottom` for `figure`, paired per round of one A/B run's phases. */
     const pairedAb = (
       top: AbMode,
       bottom: AbMode,
       figure: "callsPerSecond" | "cpuUsPerCall",
-      stockHash = false,
+      of: readonly AbPhase[] = phases,
     ) => {
-      const phases = phasesOf(stockHash);
-      const rounds = new Set(phases.map((p) => p.round));
       const values: number[] = [];
-      for (const r of rounds) {
-        const a = phases.find((p) => p.round === r && p.mode === top);
-        const b = phases.find((p) => p.round === r && p.mode === bottom);
+      for (const r of roundsOf(of)) {
+        const a = of.find((p) => p.round === r && p.mode === top);
+        const b = of.find((p) => p.round === r && p.mode === bottom);
         if (a && b && b[figure] > 0) values.push(a[figure] / b[figure]);
       }
       return spread(values);
@@ -79,13 +79,13 @@ export function telemetryCost(
     const tracingCpu = at.filter((c) => c.client === "pool-tracing").map((c: CellResult) => c.cpuUsPerCall);
     return {
       concurrency,
-      rounds: rounds.length,
+      rounds: roundsOf(phases).size,
       apiOverOff: pairedAb("api", "off", "callsPerSecond"),
       metricsOverApi: pairedAb("metrics", "api", "callsPerSecond"),
       metricsCpuOverApi: pairedAb("metrics", "api", "cpuUsPerCall"),
       noSizesOverApi: pairedAb("metrics-no-sizes", "api", "callsPerSecond"),
-      stockHashMetricsOverApi: pairedAb("metrics", "api", "callsPerSecond", true),
-      stockHashMetricsCpuOverApi: pairedAb("metrics", "api", "cpuUsPerCall", true),
+      stockHashMetricsOverApi: pairedAb("metrics", "api", "callsPerSecond", stockHashPhases),
+      stockHashMetricsCpuOverApi: pairedAb("metrics", "api", "cpuUsPerCall", stockHashPhases),
       tracingOverApi: spread(tracing),
       cpuUsPerCall: {
         off: abCpu("off"),
