@@ -6,8 +6,8 @@
  * stock form, so the telemetry table measures that too, by putting it back
  * in a child of its own (the function is process-wide).
  */
-import { createRequire } from "node:module";
 import type { Attributes } from "@opentelemetry/api";
+import { sdkAttributeHash } from "@rngbalance/telemetry";
 
 /** The SDK's own hash, as 2.12.0 ships it (Apache-2.0, the OpenTelemetry Authors). */
 function stockHashAttributes(attributes: Attributes): string {
@@ -23,10 +23,5 @@ function stockHashAttributes(attributes: Attributes): string {
  * exists. Throws when the module is not where 2.12.0 has it.
  */
 export function installStockAttributeHash(): void {
-  // The SDK the apps' @rngbalance/telemetry loads (one copy in the workspace).
-  const require = createRequire(createRequire(import.meta.url).resolve("@rngbalance/telemetry"));
-  const utilsPath = require.resolve("@opentelemetry/sdk-metrics").replace(/index\.js$/, "utils.js");
-  const utils = require(utilsPath) as { hashAttributes?: (a: Attributes) => string };
-  if (typeof utils.hashAttributes !== "function") throw new Error(`${utilsPath} has no hashAttributes`);
-  utils.hashAttributes = stockHashAttributes;
+  sdkAttributeHash().hashAttributes = stockHashAttributes;
 }
