@@ -7,16 +7,11 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import {
-  AggregationTemporality,
-  type DataPoint,
-  type Histogram,
-  MeterProvider,
-  MetricReader,
-} from "@opentelemetry/sdk-metrics";
+import type { Histogram, MetricReader } from "@opentelemetry/sdk-metrics";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { RngService } from "@rngbalance/proto";
+import { collect, testMeter } from "@rngbalance/testkit/metrics";
 import {
   type ConnectServer,
   createJsonLogger,
@@ -25,23 +20,11 @@ import {
   startConnectServer,
 } from "../src/index.js";
 
-class Reader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-
 /** Histogram points of `name` by their grpc.method / grpc.status. */
 async function points(reader: MetricReader, name: string): Promise<Map<string, Histogram>> {
-  const { resourceMetrics } = await reader.collect();
   const out = new Map<string, Histogram>();
-  for (const m of resourceMetrics.scopeMetrics.flatMap((s) => s.metrics)) {
-    if (m.descriptor.name !== name) continue;
-    for (const p of m.dataPoints as DataPoint<Histogram>[]) {
-      out.set(`${p.attributes["grpc.method"]} ${p.attributes["grpc.status"]}`, p.value);
-    }
+  for (const p of (await collect(reader)).get(name)?.points ?? []) {
+    out.set(`${p.attributes["grpc.method"]} ${p.attributes["grpc.status"]}`, p.value as Histogram);
   }
   return out;
 }
@@ -74,8 +57,7 @@ describe("MessageCounter: message bytes of enveloped bodies, across chunk bounda
 describe("server telemetry: gRFC A66 metrics and a SERVER span per call, every protocol", () => {
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const reader = new Reader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
+  const { provider: meterProvider, reader } = testMeter();
   // As an application does: the global W3C propagator and context manager.
   tracerProvider.register();
   let server: ConnectServer;

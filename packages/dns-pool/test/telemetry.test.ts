@@ -4,7 +4,8 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { metrics } from "@opentelemetry/api";
 import { createPoolTransport, METRIC, type PoolTransport, TELEMETRY_BUCKETS } from "@rngbalance/dns-pool";
 import { Rng, RngService } from "@rngbalance/proto";
-import { collect, histograms, startRngServer, testMeter, total } from "./telemetry-support.js";
+import { collect, histograms, testMeter, total } from "@rngbalance/testkit/metrics";
+import { startRngServer } from "./telemetry-support.js";
 
 const METHOD = { "grpc.method": "rng.v1.RngService/Generate" };
 

@@ -9,8 +9,9 @@ import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
 import { RNSchema, Rng, RngService } from "@rngbalance/proto";
 import { startRngServer as startRealRngServer } from "@rngbalance/rng-server";
+import { collect, histograms, testMeter, total } from "@rngbalance/testkit/metrics";
 import { freePort, GRPC_JS_RNG } from "./support.js";
-import { collect, histograms, startRngServer, testMeter, total } from "./telemetry-support.js";
+import { startRngServer } from "./telemetry-support.js";
 
 // Registered globally, as an application does: W3C trace context propagator,
 // AsyncLocalStorage context manager.

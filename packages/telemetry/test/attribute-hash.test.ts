@@ -7,37 +7,33 @@
  * is applied, and that the SDK still keeps one series per attribute set.
  */
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import { describe, it } from "node:test";
 import type { Attributes } from "@opentelemetry/api";
-import { AggregationTemporality, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import { collect, testMeter } from "@rngbalance/testkit/metrics";
+import { sdkAttributeHash } from "../src/index.js";
 
-/** A reader that collects on demand. */
-class PullReader extends MetricReader {
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
+/** Histogram "h"'s series, each its attributes and count. */
+async function seriesOfH(
+  reader: Parameters<typeof collect>[0],
+): Promise<{ attributes: Attributes; count: number }[]> {
+  const points = (await collect(reader)).get("h")?.points ?? [];
+  return points.map((p) => ({ attributes: p.attributes, count: (p.value as { count: number }).count }));
 }
 
-/** Records `value` once per attribute set, and returns the collected series' attributes and counts. */
+/** Records 1 once per attribute set, and returns the collected series' attributes and counts. */
 async function seriesOf(sets: Attributes[]): Promise<{ attributes: Attributes; count: number }[]> {
-  const reader = new PullReader({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  const provider = new MeterProvider({ readers: [reader] });
+  const { provider, reader } = testMeter();
   const histogram = provider.getMeter("test").createHistogram("h");
   for (const attributes of sets) histogram.record(1, attributes);
-  const { resourceMetrics } = await reader.collect();
+  const series = await seriesOfH(reader);
   await provider.shutdown();
-  const points = resourceMetrics.scopeMetrics[0]?.metrics[0]?.dataPoints ?? [];
-  return points.map((p) => ({ attributes: p.attributes, count: (p.value as { count: number }).count }));
+  return series;
 }
 
 describe("the SDK's attribute hash (patched)", () => {
   it("is the patched one: pnpm install applied patches/@opentelemetry__sdk-metrics@2.12.0.patch", () => {
-    const require = createRequire(import.meta.url);
-    const utils = require(
-      require.resolve("@opentelemetry/sdk-metrics").replace(/index\.js$/, "utils.js"),
-    ) as { hashAttributes(a: Attributes): string };
     assert.equal(
-      utils.hashAttributes({ b: 2, a: "x" }),
+      sdkAttributeHash().hashAttributes({ b: 2, a: "x" }),
       "1:as1:x1:bj2;",
       "the stock hash is in node_modules: run pnpm install (patchedDependencies in pnpm-workspace.yaml)",
     );
@@ -59,12 +55,8 @@ describe("the SDK's attribute hash (patched)", () => {
 
   it("an attributes object recorded again after a change is hashed anew (the patch caches by object)", async () => {
     const a: Record<string, string | number | string[]> = { "grpc.method": "m", "grpc.status": "OK" };
-    const reader = new PullReader({
-      aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
-    });
-    const provider = new MeterProvider({ readers: [reader] });
+    const { provider, reader } = testMeter();
     const histogram = provider.getMeter("test").createHistogram("h");
-    const record = (attributes: Attributes) => histogram.record(1, { ...attributes });
     const snapshots: string[] = [];
     const step = () => {
       histogram.record(1, a);
@@ -86,14 +78,13 @@ describe("the SDK's attribute hash (patched)", () => {
     step();
     (a.list as string[]).push("y");
     step();
-    record({ "grpc.method": "m", "grpc.status": "OK" }); // a copy of the first set
-    const { resourceMetrics } = await reader.collect();
+    histogram.record(1, { "grpc.method": "m", "grpc.status": "OK" }); // another object with the first set
+    const series = await seriesOfH(reader);
     await provider.shutdown();
-    const points = resourceMetrics.scopeMetrics[0]?.metrics[0]?.dataPoints ?? [];
     // The SDK keeps the first object of each series for its attributes, and
     // that object changed: count the series by their counts instead.
     assert.deepEqual(
-      points.map((p) => (p.value as { count: number }).count),
+      series.map((p) => p.count),
       [3, 1, 1, 1, 1, 1, 1, 1],
       "one series per distinct set: the first set 3 times (twice, then a copy), every change a new one",
     );
