@@ -50,6 +50,8 @@ export class PoolTelemetry {
   /** The subchannels' instruments (gRFC A94). */
   readonly subchannel: SubchannelTelemetry;
   private readonly meter: Meter;
+  /** `grpc.target`'s value. */
+  private readonly targetLabel: string;
   private readonly targetAttrs: Attributes;
   private readonly methods = new WeakMap<object, TelemetryMethod>();
   /** The meter attempts are counted on (the SDK's), or undefined when that metric is off. */
@@ -76,8 +78,8 @@ export class PoolTelemetry {
     this.sizesOn =
       this.metricsOn &&
       !(disabled.includes(METRIC.attemptSentSize) && disabled.includes(METRIC.attemptRcvdSize));
-    const targetLabel = options.targetLabel ?? target;
-    this.targetAttrs = { [ATTR.target]: targetLabel };
+    this.targetLabel = options.targetLabel ?? target;
+    this.targetAttrs = { [ATTR.target]: this.targetLabel };
     this.tracing = new PoolTracing(options);
     const m = this.meter;
     this.instruments = createRecordedInstruments(m);
@@ -108,13 +110,14 @@ export class PoolTelemetry {
     let m = this.methods.get(method);
     if (!m) {
       const full = `${method.parent.typeName}/${method.name}`;
+      const base = { [ATTR.method]: full, ...this.targetAttrs };
       m = {
         service: method.parent.typeName,
         name: method.name,
         full,
-        base: { [ATTR.method]: full, ...this.targetAttrs },
+        base,
         byStatus: [],
-        attempts: this.attemptCount(full),
+        attempts: this.attemptCount(full, base),
       };
       this.methods.set(method, m);
     }
@@ -126,11 +129,10 @@ export class PoolTelemetry {
     m.attempts.value++;
   }
 
-  /** The shared count of the method's attempts, or one nobody reports when the metric is off. */
-  private attemptCount(method: string): AttemptCount {
-    const attributes = { [ATTR.method]: method, ...this.targetAttrs };
-    if (this.attemptMeter === undefined) return { attributes, value: 0 };
-    return attemptCount(this.attemptMeter, method, String(this.targetAttrs[ATTR.target]), attributes);
+  /** The shared count of the method's attempts (`base`: its attributes), or one nobody reports when the metric is off. */
+  private attemptCount(method: string, base: Attributes): AttemptCount {
+    if (this.attemptMeter === undefined) return { attributes: base, value: 0 };
+    return attemptCount(this.attemptMeter, method, this.targetLabel, base);
   }
 
   /** An attempt ended with `code` after `seconds`, having sent and received that many message bytes. */
