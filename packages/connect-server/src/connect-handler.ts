@@ -18,9 +18,11 @@ import {
 } from "@connectrpc/connect-node";
 import { createGrpcUnaryFastPath, type GrpcUnaryFastPath } from "./fast/grpc-unary.js";
 import { type UnaryTrailerHook, withTrailerHook } from "./fast/trailer-hook.js";
-import { type JsonLimits, jsonFraming, limitJsonBody } from "./json-limits.js";
+import { type JsonLimits, jsonCompression, jsonFraming, limitJsonBody } from "./json-limits.js";
+import { HeldRequestBytes } from "./request-bytes.js";
 import { serveObserved } from "./telemetry/observe.js";
 import { ServerTelemetry } from "./telemetry/server-telemetry.js";
+import { clampTimeouts } from "./timeouts.js";
 
 /** A Node request handler for HTTP/1.1 and HTTP/2 (compatibility API), as connect-node's. */
 export type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
@@ -55,10 +57,29 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
    * interceptor, natively on the fast path. Default: none.
    */
   trailerHook?: UnaryTrailerHook;
+  /**
+   * Told when an exception escapes a fast-path call's own handling (a bug
+   * that one request triggered); the call's stream is reset. Default: stderr.
+   */
+  onEscapedError?: (err: unknown, stream: http2.ServerHttp2Stream, method: string) => void;
+  /**
+   * For a request whose body this handler should count (HTTP/1.1: HTTP/2
+   * bodies are counted per connection by the server), a function that
+   * takes each change of the bytes held for it and returns false once the
+   * server will hold no more (the call then fails with RESOURCE_EXHAUSTED).
+   * Default: bodies are not counted.
+   */
+  chargeRequestBytes?: (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+  ) => ((delta: number) => boolean) | undefined;
 }
 
 /** A handler from {@link createConnectHandler}, carrying its fast path for `createHttp2Server`. */
-export type ConnectHandler = NodeHandler & { readonly grpcUnaryFastPath?: GrpcUnaryFastPath };
+export type ConnectHandler = NodeHandler & {
+  readonly grpcUnaryFastPath?: GrpcUnaryFastPath;
+  /** Whether the method at `path` streams requests (client or bidi streaming): its messages are handed on one by one. */
+  readonly streamsRequests: (path: string) => boolean;
+};
 
 /**
  * connect-node's `connectNodeAdapter`, plus two things it cannot do: check
@@ -88,6 +109,10 @@ export function createConnectHandler(options: ConnectHandlerOptions): ConnectHan
   for (const handler of router.handlers) paths.set(handler.requestPath, handler);
   const methodNames = new Map<UniversalHandler, string>();
   for (const h of router.handlers) methodNames.set(h, `${h.service.typeName}/${h.method.name}`);
+  const streamsRequests = (path: string) => {
+    const kind = paths.get(path.split("?", 2)[0] ?? "")?.method.methodKind;
+    return kind === "client_streaming" || kind === "bidi_streaming";
+  };
   const fallback: NodeHandler =
     options.fallback ??
     ((_req, res) => {
@@ -100,12 +125,26 @@ export function createConnectHandler(options: ConnectHandlerOptions): ConnectHan
       fallback(req, res);
       return;
     }
+    clampTimeouts(req.headers);
     const uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
-    const framing = jsonFraming(req.headers["content-type"]);
-    if (framing && uReq.body && Symbol.asyncIterator in Object(uReq.body)) {
-      const body = uReq.body as AsyncIterable<Uint8Array>;
-      const length = req.headers["content-length"];
-      Object.assign(uReq, { body: limitJsonBody(body, framing, options.json, length) });
+    if (uReq.body && Symbol.asyncIterator in Object(uReq.body)) {
+      const contentType = req.headers["content-type"];
+      let body = uReq.body as AsyncIterable<Uint8Array>;
+      const framing = jsonFraming(contentType);
+      if (framing) {
+        const compression = jsonCompression(
+          framing === "body"
+            ? req.headers["content-encoding"]
+            : (req.headers["connect-content-encoding"] ?? req.headers["grpc-encoding"]),
+        );
+        body = limitJsonBody(body, framing, options.json, req.headers["content-length"], compression);
+      }
+      const charge = options.chargeRequestBytes?.(req);
+      if (charge) {
+        const enveloped = contentType !== undefined && /^application\/(grpc|connect\+)/.test(contentType);
+        body = heldBody(body, new HeldRequestBytes(!enveloped || !streamsRequests(req.url ?? "")), charge);
+      }
+      if (body !== uReq.body) Object.assign(uReq, { body });
     }
     const call = telemetry?.startCall(methodNames.get(handler) ?? "other", req.headers);
     if (call) {
@@ -120,5 +159,26 @@ export function createConnectHandler(options: ConnectHandlerOptions): ConnectHan
         options.onHandlerError?.(reason, handler);
       });
   };
-  return fast ? Object.assign(handle, { grpcUnaryFastPath: fast }) : handle;
+  return Object.assign(handle, fast ? { grpcUnaryFastPath: fast, streamsRequests } : { streamsRequests });
+}
+
+/** Passes `body` through, charging the bytes held for it (see {@link HeldRequestBytes}) and releasing them at the end. */
+async function* heldBody(
+  body: AsyncIterable<Uint8Array>,
+  held: HeldRequestBytes,
+  charge: (delta: number) => boolean,
+): AsyncIterable<Uint8Array> {
+  try {
+    for await (const chunk of body) {
+      if (!charge(held.push(chunk))) {
+        throw new ConnectError(
+          "the server holds too many request bytes for this connection or in all (--max-connection-buffer-bytes, --max-buffer-bytes): retry later, or send smaller messages",
+          Code.ResourceExhausted,
+        );
+      }
+      yield chunk;
+    }
+  } finally {
+    charge(held.release());
+  }
 }

@@ -1,29 +1,43 @@
-import * as http2 from "node:http2";
-import type { Http2ConnectionPolicy } from "./http2-connection-policy.js";
-import { scheduleMaxAge, sweepIntervalMs, sweepSession } from "./http2-connection-timers.js";
-import { enforcePingPolicy } from "./http2-pings.js";
-import { chargeClientReset, RESET_BURST } from "./http2-rapid-reset.js";
-import { isGrpc, refuseStream } from "./http2-refuse.js";
-import { cutSession, type SessionState } from "./http2-session-state.js";
+import type * as http2 from "node:http2";
+import type { Connection, ConnectionTable } from "./connection-table.js";
+import {
+  type Clock,
+  type Http2ConnectionPolicy,
+  type StreamsRequests,
+  TrackedSession,
+} from "./http2-connection.js";
 import type { Logger } from "./log.js";
 
-const { NGHTTP2_NO_ERROR } = http2.constants;
+/** Options of {@link Http2Sessions} beyond the policy. */
+export interface Http2SessionsOptions {
+  /** The server's connection table: each session charges its request bytes there. Default: none (no buffer limits). */
+  readonly table?: ConnectionTable;
+  /** Whether a path's method streams requests (so complete messages are handed on). Default: none does. */
+  readonly streamsRequests?: StreamsRequests;
+  /** The clock; default Date.now. */
+  readonly clock?: Clock;
+}
+
+const SYSTEM_CLOCK: Clock = { now: Date.now };
 
 /**
- * Tracks every HTTP/2 connection of a server and enforces its policy:
- * idle timeout, max age, keepalive, ping enforcement, and the cut of
- * connections that trip a flood or rapid-reset defence. One sweep timer
- * serves every connection (unref'd: it never keeps the process alive), so
- * a call costs one stream listener and no timer.
+ * Every HTTP/2 connection of a server, each a {@link TrackedSession} that
+ * owns its policy state; this class feeds them their events and sweeps
+ * their timers. One sweep timer serves every connection (unref'd: it never
+ * keeps the process alive), so a call costs a few stream listeners and no
+ * timer.
  */
 export class Http2Sessions {
-  private readonly sessions = new Map<http2.ServerHttp2Session, SessionState>();
+  private readonly sessions = new Map<http2.ServerHttp2Session, TrackedSession>();
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly clock: Clock;
 
   constructor(
     private readonly policy: Http2ConnectionPolicy,
     private readonly logger: Logger,
+    private readonly options: Http2SessionsOptions = {},
   ) {
+    this.clock = options.clock ?? SYSTEM_CLOCK;
     this.sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs(policy));
     this.sweepTimer.unref();
   }
@@ -33,69 +47,54 @@ export class Http2Sessions {
     return this.sessions.size;
   }
 
-  /** Starts tracking a new connection (the server's "session" event). */
-  add(session: http2.ServerHttp2Session): void {
-    const now = Date.now();
-    const state: SessionState = {
-      session,
-      streams: new Map(),
-      opened: now,
-      idleSince: now,
-      pingSentAt: undefined,
-      lastKeepaliveAt: now,
-      lastClientPingAt: now,
-      bytesWrittenAtClientPing: 0,
-      ownPingsSinceClientPing: 0,
-      pingStrikes: 0,
-      resetTokens: RESET_BURST,
-      resetTokensAt: now,
-      resetsSinceProbe: 0,
-      closing: false,
-    };
-    this.sessions.set(session, state);
-    session.once("close", () => this.sessions.delete(session));
-    session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-      state.streams.set(stream, isGrpc(headers["content-type"]));
-      stream.once("close", () => this.onStreamClose(state, stream));
-    });
-    session.on("ping", () => enforcePingPolicy(state, this.policy, this.logger));
-    // A session error is the client's doing (a flood, a protocol error):
-    // Node tears the session down; make sure the socket goes with it.
-    session.on("error", (err: NodeJS.ErrnoException) => {
-      cutSession(state, this.logger, "http2 connection error", { code: err.code, err });
-    });
-    if (this.policy.maxConnectionAgeMs > 0) scheduleMaxAge(state, this.policy);
-  }
-
-  /** Sends GOAWAY to every connection: no new calls; each closes once its calls end. */
-  goawayAll(): void {
-    for (const state of this.sessions.values()) {
-      state.closing = true;
-      state.session.close();
-    }
-  }
-
   /** Calls still open on any connection. */
   get openStreams(): number {
     let n = 0;
-    for (const state of this.sessions.values()) n += state.streams.size;
+    for (const tracked of this.sessions.values()) n += tracked.streams.size;
     return n;
   }
 
   /**
-   * Ends every call still open so that the client knows it may retry
-   * elsewhere: a gRPC call that has not answered yet gets a trailers-only
-   * UNAVAILABLE; any other stream is reset with REFUSED_STREAM, which
-   * gRPC and Connect clients read as UNAVAILABLE. Then destroys every
-   * connection. Returns how many connections were cut.
+   * Starts tracking a new connection (the server's "session" event), with
+   * its record in the connection table if it has one (`session.socket` is a
+   * proxy, so the caller, who saw the real socket, looks it up).
+   */
+  add(session: http2.ServerHttp2Session, connection?: Connection): void {
+    const tracked = new TrackedSession(
+      session,
+      this.policy,
+      this.logger,
+      this.clock,
+      this.options.table,
+      connection,
+      this.options.streamsRequests ?? (() => false),
+    );
+    this.sessions.set(session, tracked);
+    session.once("close", () => this.sessions.delete(session));
+    session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) =>
+      tracked.streamOpened(stream, headers),
+    );
+    session.on("ping", () => tracked.clientPinged());
+    // A session error is the client's doing (a flood, a protocol error):
+    // Node tears the session down; make sure the socket goes with it.
+    session.on("error", (err: NodeJS.ErrnoException) => {
+      tracked.cut("http2 connection error", { code: err.code, err });
+    });
+  }
+
+  /** Sends GOAWAY to every connection: no new calls; each closes once its calls end. */
+  goawayAll(): void {
+    for (const tracked of this.sessions.values()) tracked.goaway();
+  }
+
+  /**
+   * Ends every call still open with UNAVAILABLE (see
+   * {@link TrackedSession.refuseAll}) and destroys every connection.
+   * Returns how many connections were cut.
    */
   cutAll(reason: string): number {
     const cut = this.sessions.size;
-    for (const state of this.sessions.values()) {
-      for (const [stream, grpc] of state.streams) refuseStream(stream, grpc, reason);
-      // Let nghttp2 flush the frames above before the socket goes.
-      setImmediate(() => state.session.destroy());
-    }
+    for (const tracked of this.sessions.values()) tracked.refuseAll(reason);
     return cut;
   }
 
@@ -104,19 +103,19 @@ export class Http2Sessions {
     clearInterval(this.sweepTimer);
   }
 
-  private onStreamClose(state: SessionState, stream: http2.ServerHttp2Stream): void {
-    state.streams.delete(stream);
-    if (state.streams.size === 0) state.idleSince = Date.now();
-    // A non-zero code on a stream we did not reset ourselves is a client
-    // RST_STREAM: a cancel, or a rapid-reset attack (many, fast).
-    if (stream.rstCode === undefined || stream.rstCode === NGHTTP2_NO_ERROR) return;
-    chargeClientReset(state, this.logger);
-  }
-
   private sweep(): void {
-    const now = Date.now();
-    for (const state of this.sessions.values()) {
-      if (!state.session.destroyed) sweepSession(state, this.policy, this.logger, now);
-    }
+    const now = this.clock.now();
+    for (const tracked of this.sessions.values()) tracked.sweep(now);
   }
+}
+
+/** How often to sweep: a tenth of the shortest period, so timers fire at most 10 % late. */
+export function sweepIntervalMs(policy: Http2ConnectionPolicy): number {
+  const periods = [
+    policy.idleTimeoutMs,
+    policy.keepaliveTimeMs,
+    policy.keepaliveTimeoutMs,
+    policy.requestIdleTimeoutMs,
+  ].filter((t) => t > 0);
+  return Math.max(10, Math.min(1000, ...periods.map((t) => t / 10)));
 }

@@ -9,6 +9,13 @@
  */
 export { type ConnectHandlerOptions, createConnectHandler, type NodeHandler } from "./connect-handler.js";
 export {
+  type Connection,
+  type ConnectionLimits,
+  type ConnectionOwner,
+  ConnectionTable,
+  queuedWriteBytes,
+} from "./connection-table.js";
+export {
   createGrpcUnaryFastPath,
   createHttp2Server,
   FAST_PATH_CHANNEL,
@@ -17,6 +24,7 @@ export {
   type GrpcUnaryFastPathOptions,
   type GrpcUnaryFastPathStats,
   LazyHandlerContext,
+  type StreamErrorHandler,
   serveWithFastPath,
   trailerHookInterceptor,
   type UnaryTrailerHook,
@@ -24,9 +32,22 @@ export {
 export { type ConnectServerFlags, connectServerFlags, settingsFromFlags } from "./flags.js";
 export { percentEncodeGrpcMessage } from "./grpc-message.js";
 export { createHealthService, HealthRegistry } from "./health.js";
-export type { Http2ConnectionPolicy } from "./http2-connection-policy.js";
-export { Http2Sessions } from "./http2-sessions.js";
-export { type JsonFraming, type JsonLimits, jsonFraming, limitJsonBody } from "./json-limits.js";
+export { Http1Connections } from "./http1-connections.js";
+export {
+  type Clock,
+  type Http2ConnectionPolicy,
+  type StreamsRequests,
+  TrackedSession,
+} from "./http2-connection.js";
+export { Http2Sessions, type Http2SessionsOptions } from "./http2-sessions.js";
+export {
+  type JsonCompression,
+  type JsonFraming,
+  type JsonLimits,
+  jsonCompression,
+  jsonFraming,
+  limitJsonBody,
+} from "./json-limits.js";
 export { DualProtocolListener, type DualProtocolListenerOptions } from "./listener.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel } from "./log.js";
 export { CONNECT_SERVER_DEFAULTS, type ConnectServerOptions, type ConnectServerSettings } from "./options.js";
@@ -38,6 +59,7 @@ export {
   type OrcaReporterOptions,
 } from "./orca.js";
 export { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
+export { HeldRequestBytes } from "./request-bytes.js";
 export { type ConnectServer, startConnectServer } from "./server.js";
 export { type Framing, framingOf, MessageCounter, responseCode } from "./telemetry/framing.js";
 export {
@@ -45,4 +67,5 @@ export {
   ServerTelemetry,
   type ServerTelemetryOptions,
 } from "./telemetry/server-telemetry.js";
+export { clampTimeouts, MAX_TIMEOUT_MS } from "./timeouts.js";
 export { createUnknownMethodFallback } from "./unknown-method.js";

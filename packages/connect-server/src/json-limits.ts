@@ -1,3 +1,4 @@
+import * as zlib from "node:zlib";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** Limits on JSON request bodies (the Connect protocol's JSON, and the +json codecs). */
@@ -33,11 +34,27 @@ const BACKSLASH = 0x5c;
 /** Envelope flag: the payload is compressed, so its bytes are not JSON text. */
 const FLAG_COMPRESSED = 0x01;
 
+/** The compressions whose JSON the limits can see through (what the server accepts). */
+export type JsonCompression = "gzip" | "br";
+
+/** The request compression a header names, if the limits can decompress it. */
+export function jsonCompression(encoding: string | string[] | undefined): JsonCompression | undefined {
+  return encoding === "gzip" || encoding === "br" ? encoding : undefined;
+}
+
 /**
  * Passes a request body through while checking it against `limits`, and
  * throws a ConnectError (which the protocol handler sends back as is) the
  * moment a limit is crossed: before the body is parsed, so an attack costs
  * one pass over its bytes, not a JSON.parse of them.
+ *
+ * The limits apply to the JSON text, so a compressed body (`compression`,
+ * from content-encoding, connect-content-encoding or grpc-encoding) is
+ * decompressed as it streams in, and its output counted and scanned; the
+ * compressed bytes are passed on untouched for connect to decompress again,
+ * now known to be within the limits. Decompression stops at the first
+ * limit crossed, so a compression bomb costs at most `readMaxBytes` of
+ * output. Bytes that fail to decompress are left for connect to reject.
  *
  * The depth scan is a four-state machine over bytes (in a string, after a
  * backslash, depth), exact for valid JSON; for invalid JSON it may count
@@ -48,15 +65,19 @@ export async function* limitJsonBody(
   framing: JsonFraming,
   limits: JsonLimits,
   contentLength: string | undefined,
+  compression?: JsonCompression,
 ): AsyncIterable<Uint8Array> {
   const declared = contentLength === undefined ? Number.NaN : Number(contentLength);
-  if (framing === "body" && declared > limits.readMaxBytes) throw tooLarge(declared, limits);
-  const scan = { depth: 0, inString: false, escaped: false };
+  if (framing === "body" && declared > limits.readMaxBytes && compression === undefined) {
+    throw tooLarge(declared, limits);
+  }
+  const text = new JsonText(limits);
   // Envelope reader: bytes of the 5-byte prefix still to read, and of the payload.
   let prefix: number[] = [];
   let payloadLeft = framing === "body" ? Number.POSITIVE_INFINITY : 0;
+  let inflate: Inflate | undefined =
+    framing === "body" && compression ? new Inflate(compression, text) : undefined;
   let compressed = false;
-  let total = 0;
   for await (const chunk of body) {
     let i = 0;
     while (i < chunk.length) {
@@ -68,22 +89,106 @@ export async function* limitJsonBody(
         compressed = (prefix[0]! & FLAG_COMPRESSED) !== 0;
         payloadLeft = length;
         prefix = [];
-        scan.depth = 0;
-        scan.inString = false;
-        scan.escaped = false;
+        text.reset();
+        inflate = compressed && compression ? new Inflate(compression, text) : undefined;
+        if (length === 0) await inflate?.end();
         continue;
       }
       const end = Math.min(chunk.length, i + payloadLeft);
-      if (framing === "body") {
-        total += end - i;
-        if (total > limits.readMaxBytes) throw tooLarge(total, limits);
-      } else {
-        payloadLeft -= end - i;
-      }
-      if (!compressed) scanDepth(chunk, i, end, scan, limits.maxDepth);
+      if (framing !== "body") payloadLeft -= end - i;
+      if (inflate !== undefined) await inflate.write(chunk.subarray(i, end));
+      // A compressed payload without a compression the limits know: connect rejects it unparsed.
+      else if (!compressed) text.scan(chunk, i, end);
       i = end;
+      if (payloadLeft === 0 && inflate !== undefined) await inflate.end();
     }
     yield chunk;
+  }
+  if (framing === "body") await inflate?.end();
+}
+
+/** The JSON text of one message, as it comes: its size and depth, checked against the limits. */
+class JsonText {
+  private bytes = 0;
+  private readonly state = { depth: 0, inString: false, escaped: false };
+
+  constructor(private readonly limits: JsonLimits) {}
+
+  /** A new message begins. */
+  reset(): void {
+    this.bytes = 0;
+    this.state.depth = 0;
+    this.state.inString = false;
+    this.state.escaped = false;
+  }
+
+  /** Checks `bytes[from, to)`, the next bytes of the text; throws at the first limit crossed. */
+  scan(bytes: Uint8Array, from: number, to: number): void {
+    this.bytes += to - from;
+    if (this.bytes > this.limits.readMaxBytes) throw tooLarge(this.bytes, this.limits);
+    scanDepth(bytes, from, to, this.state, this.limits.maxDepth);
+  }
+}
+
+/**
+ * A streaming decompressor whose output goes to a {@link JsonText} as it
+ * is made. The first limit the text crosses stops it and is thrown by the
+ * next write or end; a decompression error only stops the scan (connect
+ * reports it in its own words).
+ */
+class Inflate {
+  private readonly z: zlib.Gunzip | zlib.BrotliDecompress;
+  private limitError: unknown;
+  private broken = false;
+
+  constructor(compression: JsonCompression, text: JsonText) {
+    this.z = compression === "gzip" ? zlib.createGunzip() : zlib.createBrotliDecompress();
+    this.z.on("data", (out: Buffer) => {
+      if (this.limitError !== undefined) return;
+      try {
+        text.scan(out, 0, out.length);
+      } catch (err) {
+        this.limitError = err;
+        this.z.destroy();
+      }
+    });
+    this.z.on("error", () => {
+      this.broken = true;
+    });
+  }
+
+  /** Feeds compressed bytes; settles once their output has been scanned. */
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.stopped()) return this.check();
+    await new Promise<void>((resolve) => {
+      // The callback, or the close of a stream that stopped (an error, a limit).
+      this.z.once("close", resolve);
+      this.z.write(bytes, () => {
+        this.z.off("close", resolve);
+        resolve();
+      });
+    });
+    this.check();
+  }
+
+  /** The compressed bytes are complete; settles once all output has been scanned. */
+  async end(): Promise<void> {
+    if (!this.stopped()) {
+      await new Promise<void>((resolve) => {
+        this.z.once("end", resolve);
+        this.z.once("close", resolve);
+        this.z.end();
+      });
+    }
+    this.check();
+  }
+
+  private stopped(): boolean {
+    return this.broken || this.limitError !== undefined || this.z.destroyed;
+  }
+
+  private check(): void {
+    if (this.limitError !== undefined) throw this.limitError;
   }
 }
 

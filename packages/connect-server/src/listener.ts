@@ -1,6 +1,7 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import * as net from "node:net";
+import type { ConnectionTable } from "./connection-table.js";
 import type { Logger } from "./log.js";
 
 /** The first bytes of every HTTP/2 connection with prior knowledge (RFC 9113, 3.4). */
@@ -14,8 +15,8 @@ export interface DualProtocolListenerOptions {
    * Port scanners, TCP health checks and stalled clients are closed after it.
    */
   readonly detectTimeoutMs: number;
-  /** Most open connections; more are closed as soon as they are accepted. 0 = no cap. */
-  readonly maxConnections: number;
+  /** Admits each accepted connection (or makes the listener close it), and tracks it until it closes. */
+  readonly table: ConnectionTable;
   /** Where "connection dropped" lines go. */
   readonly logger: Logger;
 }
@@ -38,19 +39,17 @@ export interface DualProtocolListenerOptions {
 export class DualProtocolListener {
   readonly tcp: net.Server;
   private readonly undetected = new Map<net.Socket, NodeJS.Timeout>();
-  private dropped = 0;
-  private dropLogTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly h1: http.Server,
     readonly h2: http2.Http2Server,
     private readonly options: DualProtocolListenerOptions,
   ) {
-    this.tcp = net.createServer((socket) => this.route(socket));
-    if (options.maxConnections > 0) {
-      this.tcp.maxConnections = options.maxConnections;
-      this.tcp.on("drop", () => this.countDrop());
-    }
+    this.tcp = net.createServer((socket) => {
+      // At a connection cap with no idle connection to close instead.
+      if (options.table.admit(socket) === undefined) socket.destroy();
+      else this.route(socket);
+    });
   }
 
   /** Connections accepted whose protocol is not known yet. */
@@ -120,20 +119,5 @@ export class DualProtocolListener {
     socket.on("data", onData);
     socket.on("error", onEarlyError);
     socket.on("close", finish);
-  }
-
-  /** One warning per second at most, however many connections a flood brings. */
-  private countDrop(): void {
-    this.dropped++;
-    if (this.dropLogTimer) return;
-    this.dropLogTimer = setTimeout(() => {
-      this.options.logger.log("warn", "connections refused: at --max-connections", {
-        dropped: this.dropped,
-        maxConnections: this.options.maxConnections,
-      });
-      this.dropped = 0;
-      this.dropLogTimer = undefined;
-    }, 1000);
-    this.dropLogTimer.unref();
   }
 }

@@ -31,7 +31,11 @@ export const CONNECT_SERVER_DEFAULTS = {
   keepaliveMinTimeMs: 300_000,
   keepalivePermitWithoutCalls: false,
   maxConcurrentStreams: 250,
-  maxConnections: 0,
+  maxConnections: 10_000,
+  maxConnectionsPerClient: 0,
+  maxConnectionBufferBytes: 32 * 1024 * 1024,
+  maxBufferBytes: 256 * 1024 * 1024,
+  requestIdleTimeoutMs: 30_000,
   fastPath: true,
   orca: "off" as OrcaMode,
   orcaIntervalMs: 1000,
@@ -101,8 +105,43 @@ export interface ConnectServerSettings {
   keepalivePermitWithoutCalls?: boolean;
   /** HTTP/2: most calls open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). Default 250. */
   maxConcurrentStreams?: number;
-  /** Most open connections; more are closed as they arrive. 0 = no cap. Default 0. */
+  /**
+   * Most open connections. At the cap a new connection makes room: the
+   * oldest idle connection (no call open) of the client address holding the
+   * most connections is closed. Only when every connection has a call open
+   * is the newcomer refused. So a client hoarding connections cannot keep
+   * health probes or other clients out. 0 = no cap. Default 10000.
+   */
   maxConnections?: number;
+  /**
+   * Most open connections from one client address, with the same
+   * room-making rule (its own oldest idle connection closes first). Off by
+   * default because many clients can share one address (a NAT, a node's
+   * kubelet, an ingress). 0 = no cap. Default 0.
+   */
+  maxConnectionsPerClient?: number;
+  /**
+   * Most bytes one connection may make the server hold: request bytes not
+   * yet handed to a handler (a unary body until it ends, a streamed
+   * message until it is complete) plus response bytes its peer has not
+   * taken (each queued write also counted at the ~1 KiB of heap it costs).
+   * Past it the connection is cut and a warning names the limit. 0 = no
+   * limit. Default 32 MiB.
+   */
+  maxConnectionBufferBytes?: number;
+  /**
+   * The same, over all connections of the process: past it, the connection
+   * holding the most is cut. 0 = no limit. Default 256 MiB.
+   */
+  maxBufferBytes?: number;
+  /**
+   * A request body that stalls this long is ended with DEADLINE_EXCEEDED
+   * (gRPC) or a reset stream: a unary request that has not ended, or a
+   * streaming one in the middle of a message. Streams idle between
+   * messages are not cut. HTTP/2 only; on HTTP/1.1,
+   * `http1RequestTimeoutMs` bounds the whole request. 0 = off. Default 30000.
+   */
+  requestIdleTimeoutMs?: number;
   /**
    * Serve binary unary gRPC calls over HTTP/2 on the fast path (src/fast/:
    * the same answers as connect-node at a fraction of the CPU); false

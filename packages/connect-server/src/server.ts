@@ -1,11 +1,16 @@
+import { setMaxListeners } from "node:events";
 import * as http from "node:http";
 import type * as http2 from "node:http2";
 import type * as net from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@rngbalance/proto";
-import { createConnectHandler } from "./connect-handler.js";
+import { createConnectHandler, type NodeHandler } from "./connect-handler.js";
+import { type Connection, ConnectionTable } from "./connection-table.js";
+import { abandon, escaped, remoteOfStream } from "./escaped.js";
 import { createHttp2Server } from "./fast/http2-server.js";
 import { createHealthService, HealthRegistry } from "./health.js";
+import { Http1Connections } from "./http1-connections.js";
+import { BoundedHttp2ServerResponse } from "./http2-response.js";
 import { Http2Sessions } from "./http2-sessions.js";
 import { DualProtocolListener } from "./listener.js";
 import { createJsonLogger } from "./log.js";
@@ -50,7 +55,9 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
   // Aborted at the drain deadline: every handler's signal then fires with
   // UNAVAILABLE, and handlers that honour it end their calls properly.
   const shutdown = new AbortController();
-  let draining = false;
+  // Each call in flight listens to it (connect links every call's signal to
+  // it): thousands at once are normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const orca = o.orca === "off" ? undefined : new OrcaReporter({ intervalMs: o.orcaIntervalMs }).start();
 
   const handler = createConnectHandler({
@@ -68,6 +75,12 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
       for (const service of reflectionServices) router.service(service, createReflectionService(reflection));
     },
     fallback: options.fallback ?? createUnknownMethodFallback(reflection.services),
+    onEscapedError: (err, stream, method) => escaped(logger, err, remoteOfStream(stream), `/${method}`),
+    chargeRequestBytes(req) {
+      if (req.httpVersionMajor !== 1) return undefined;
+      const connection = h1Connections.connectionOf(req as http.IncomingMessage);
+      return connection && ((delta) => table.chargeRequest(connection, delta));
+    },
     onHandlerError(err, h) {
       logger.log("warn", "writing a response failed", {
         method: `${h.service.typeName}/${h.method.name}`,
@@ -75,14 +88,18 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
       });
     },
   });
-
-  const h1Sockets = new Set<net.Socket>();
-  // HTTP/1.1 sockets with a request being answered; the others are idle or
-  // still sending headers, and a drain closes them at once.
-  const h1Busy = new WeakSet<net.Socket>();
-  const closeIdleHttp1 = () => {
-    for (const socket of h1Sockets) if (!h1Busy.has(socket)) socket.destroy();
+  // Whatever a request makes a handler throw stays with that request.
+  const guarded: NodeHandler = (req, res) => {
+    try {
+      handler(req, res);
+    } catch (err) {
+      escaped(logger, err, `${req.socket?.remoteAddress}:${req.socket?.remotePort}`, req.url);
+      abandon(res as Parameters<typeof abandon>[0]);
+    }
   };
+
+  const table = new ConnectionTable(o, logger);
+  const h1Connections = new Http1Connections(table, logger);
   const h1 = http.createServer(
     {
       headersTimeout: o.http1HeadersTimeoutMs,
@@ -92,27 +109,34 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
       connectionsCheckingInterval: Math.max(50, Math.min(1000, o.http1HeadersTimeoutMs / 4)),
     },
     (req, res) => {
-      // During a drain, HTTP/1.1 connections close after their current response.
-      if (draining) res.setHeader("Connection", "close");
-      h1Busy.add(req.socket);
-      res.once("close", () => h1Busy.delete(req.socket));
-      handler(req, res);
+      h1Connections.requestStarted(req, res);
+      guarded(req, res);
     },
   );
-  h1.on("connection", (socket: net.Socket) => {
-    h1Sockets.add(socket);
-    socket.once("close", () => h1Sockets.delete(socket));
-  });
+  h1.on("connection", (socket: net.Socket) => h1Connections.add(socket));
 
-  const sessions = new Http2Sessions(o, logger);
+  const sessions = new Http2Sessions(o, logger, { table, streamsRequests: handler.streamsRequests });
   // Unary gRPC calls are served on the fast path, the rest by connect-node.
   const h2: http2.Http2Server = createHttp2Server(
-    { settings: { maxConcurrentStreams: o.maxConcurrentStreams } },
-    handler,
+    {
+      settings: { maxConcurrentStreams: o.maxConcurrentStreams },
+      Http2ServerResponse: BoundedHttp2ServerResponse as typeof http2.Http2ServerResponse,
+    },
+    Object.assign(guarded, { grpcUnaryFastPath: handler.grpcUnaryFastPath }),
+    (err, stream, headers) => escaped(logger, err, remoteOfStream(stream), headers[":path"]),
   );
-  h2.on("session", (session) => sessions.add(session));
+  // `session.socket` is a proxy: the table's record is found by the real
+  // socket, which Node turns into a session within this same "connection" event.
+  let handedOver: Connection | undefined;
+  h2.prependListener("connection", (socket: net.Socket) => {
+    handedOver = table.connectionOf(socket);
+  });
+  h2.on("session", (session) => {
+    sessions.add(session, handedOver);
+    handedOver = undefined;
+  });
 
-  const listener = new DualProtocolListener(h1, h2, { ...o, logger });
+  const listener = new DualProtocolListener(h1, h2, { detectTimeoutMs: o.detectTimeoutMs, table, logger });
   const address = await listener.listen(o.host, o.port);
   // The HTTP/1.1 server is fed sockets by the listener and never listens
   // itself, but Node starts its header/request timeout checks (and the
@@ -141,7 +165,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
 
   async function drain(): Promise<void> {
     const started = Date.now();
-    draining = true;
+    h1Connections.startDrain();
     health.shutdown();
     logger.log("info", "draining", { shutdownDelayMs: o.shutdownDelayMs, drainTimeoutMs: o.drainTimeoutMs });
     if (o.shutdownDelayMs) await sleep(o.shutdownDelayMs);
@@ -150,7 +174,8 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     // GOAWAY: the client may not open new streams here, and each
     // connection closes once its open streams have finished.
     sessions.goawayAll();
-    const open = () => sessions.size + h1Sockets.size;
+    const open = () => sessions.size + h1Connections.size;
+    const closeIdleHttp1 = () => h1Connections.closeIdle();
     await waitWhile(() => open() > 0, Date.now() + o.drainTimeoutMs, closeIdleHttp1);
     // Connections the deadline caught with calls still open.
     const cut = open();
@@ -160,10 +185,11 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
       shutdown.abort(new ConnectError(SHUTTING_DOWN, Code.Unavailable));
       await waitWhile(() => open() > 0, Date.now() + CUT_GRACE_MS, closeIdleHttp1);
       sessions.cutAll(SHUTTING_DOWN);
-      for (const socket of h1Sockets) socket.destroy();
+      h1Connections.destroyAll();
     }
     await closed;
     sessions.stop();
+    table.stop();
     h1.close();
     orca?.stop();
     logger.log("info", "drained", { tookMs: Date.now() - started, connectionsCut: cut });

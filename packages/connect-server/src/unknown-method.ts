@@ -27,7 +27,15 @@ export function createUnknownMethodFallback(serviceNames: readonly string[]): No
       if ("stream" in res) {
         // HTTP/2: a real trailers-only response, one HEADERS frame with
         // END_STREAM; grpc-js reads anything else as a missing-trailers error.
-        res.stream.respond({ ":status": 200, ...headers }, { endStream: true });
+        // The peer may have reset the stream already (HEADERS then
+        // RST_STREAM in one packet): then there is no one to answer.
+        const stream = res.stream;
+        if (stream.destroyed || stream.closed || stream.headersSent) return;
+        try {
+          stream.respond({ ":status": 200, ...headers }, { endStream: true });
+        } catch {
+          // Reset while we answered: gone either way.
+        }
       } else {
         res.writeHead(200, headers);
         res.end();

@@ -1,5 +1,6 @@
 import type * as http2 from "node:http2";
 import { Code } from "@connectrpc/connect";
+import { resetStream } from "../escaped.js";
 import { OK_TRAILERS } from "./unary-response.js";
 
 /** What a stream's events are passed on to: the call it carries. */
@@ -12,6 +13,8 @@ export interface StreamCall {
   readonly trailers: http2.OutgoingHttpHeaders;
   /** Ends the call's telemetry with this grpc-status. */
   observedEnd(code: number): void;
+  /** An exception escaped the call's own handling (a bug): report it; the stream is reset next. */
+  escaped(err: unknown): void;
 }
 
 // The stream's events go to listener functions shared by every call (no
@@ -44,18 +47,39 @@ export function sendTrailersWhenWanted(stream: http2.ServerHttp2Stream): void {
 
 function ignore(): void {}
 
+// Each listener runs inside Node's stream machinery, where a throw would
+// be an uncaught exception: one that escapes the call is reported to it
+// and the stream is reset, and every other call goes on.
+
 function onData(this: CallStream, chunk: Buffer): void {
-  this[kCall]?.data(chunk);
+  try {
+    this[kCall]?.data(chunk);
+  } catch (err) {
+    escapedFrom(this, err);
+  }
 }
 
 function onEnd(this: CallStream): void {
-  this[kCall]?.end();
+  try {
+    this[kCall]?.end();
+  } catch (err) {
+    escapedFrom(this, err);
+  }
 }
 
 function onWantTrailers(this: CallStream): void {
-  const trailers = this[kCall]?.trailers ?? OK_TRAILERS;
-  this.sendTrailers(trailers);
-  this[kCall]?.observedEnd(Number(trailers["grpc-status"] ?? Code.Unknown));
+  try {
+    const trailers = this[kCall]?.trailers ?? OK_TRAILERS;
+    this.sendTrailers(trailers);
+    this[kCall]?.observedEnd(Number(trailers["grpc-status"] ?? Code.Unknown));
+  } catch (err) {
+    escapedFrom(this, err);
+  }
+}
+
+function escapedFrom(stream: CallStream, err: unknown): void {
+  stream[kCall]?.escaped(err);
+  resetStream(stream);
 }
 
 function onCloseObserved(this: CallStream): void {

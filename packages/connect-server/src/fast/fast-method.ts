@@ -29,4 +29,6 @@ export interface FastMethod {
   readonly telemetry: ServerTelemetry | undefined;
   /** The server's unary trailer hook (ORCA reports), when it has one. */
   readonly trailerHook: UnaryTrailerHook | undefined;
+  /** Told of an exception that escaped a call's own handling (see GrpcUnaryFastPathOptions). */
+  readonly onEscapedError: (err: unknown, stream: http2.ServerHttp2Stream, method: string) => void;
 }

@@ -16,6 +16,7 @@ import {
 } from "@connectrpc/connect/protocol-grpc";
 import { type ConnectNodeAdapterOptions, compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
+import { clampTimeouts } from "../timeouts.js";
 import { LazyHandlerContext } from "./context.js";
 import type { FastMethod } from "./fast-method.js";
 import { type RecordedMethod, recordRoutes } from "./routes.js";
@@ -52,6 +53,12 @@ export type GrpcUnaryFastPathOptions = Omit<ConnectNodeAdapterOptions, "fallback
    * Default: none.
    */
   trailerHook?: UnaryTrailerHook;
+  /**
+   * Told when an exception escapes a fast call's own handling (a bug that
+   * one request triggered); the call's stream is reset next. Default: the
+   * error is written to stderr, as connect-node does with handler failures.
+   */
+  onEscapedError?: (err: unknown, stream: http2.ServerHttp2Stream, method: string) => void;
 };
 
 /** Counters of {@link GrpcUnaryFastPath.handleStream} decisions, to check the fast path really runs. */
@@ -143,7 +150,13 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions): Grpc
   for (const r of recorded.methods) {
     // As connect-node's path map: a later registration of a path replaces an earlier one.
     const path = prefix + createMethodUrl("/", r.spec.method);
-    const fast = fastMethod(r, options.contextValues, options.telemetry, options.trailerHook);
+    const fast = fastMethod(
+      r,
+      options.contextValues,
+      options.telemetry,
+      options.trailerHook,
+      options.onEscapedError,
+    );
     if (fast) byPath.set(path, fast);
     else byPath.delete(path);
   }
@@ -171,6 +184,7 @@ function fastMethod(
   contextValues: GrpcUnaryFastPathOptions["contextValues"],
   telemetry: ServerTelemetry | undefined,
   trailerHook: UnaryTrailerHook | undefined,
+  onEscapedError: GrpcUnaryFastPathOptions["onEscapedError"],
 ): FastMethod | undefined {
   const { spec, options } = r;
   if (spec.kind !== "unary" || !r.grpc || options.requestGate !== undefined) return undefined;
@@ -201,6 +215,8 @@ function fastMethod(
     fullName: `${spec.method.parent.typeName}/${spec.method.name}`,
     telemetry,
     trailerHook,
+    onEscapedError:
+      onEscapedError ?? ((err, _stream, method) => console.error(`handler for rpc ${method} failed`, err)),
   };
 }
 
@@ -239,6 +255,7 @@ function acceptCall(
   const authority = headers[":authority"] ?? headers.host;
   if (authority === undefined || !SIMPLE_AUTHORITY.test(authority)) return false;
   let timeoutMs: number | undefined;
+  if (headers["grpc-timeout"] !== undefined) clampTimeouts(headers);
   const timeout = headers["grpc-timeout"];
   if (timeout !== undefined) {
     if (typeof timeout !== "string") return false;

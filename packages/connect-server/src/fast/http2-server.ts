@@ -1,5 +1,6 @@
 import * as http2 from "node:http2";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { resetStream } from "../escaped.js";
 import type { GrpcUnaryFastPath } from "./grpc-unary.js";
 
 /** A request handler as connectNodeAdapter returns it (http and http2 compatible). */
@@ -24,13 +25,25 @@ type Options = http2.ServerOptions | http2.SecureServerOptions;
 export function createHttp2Server(
   options: http2.ServerOptions,
   handler: NodeHandlerWithFastPath,
+  onError?: StreamErrorHandler,
 ): http2.Http2Server {
   const fast = handler.grpcUnaryFastPath;
   if (fast === undefined) return http2.createServer(options, handler);
   const server = http2.createServer(options);
-  serveWithFastPath(server, options, fast, handler);
+  serveWithFastPath(server, options, fast, handler, onError);
   return server;
 }
+
+/**
+ * Told when serving a stream threw (a bug that one request triggered);
+ * the stream is reset with INTERNAL_ERROR afterwards, and other calls go on.
+ * Without one the error is thrown on, as Node would.
+ */
+export type StreamErrorHandler = (
+  err: unknown,
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+) => void;
 
 /**
  * Wires a fast path into an Http2Server (or Http2SecureServer) created
@@ -57,6 +70,7 @@ export function serveWithFastPath(
   options: Options,
   fastPath: GrpcUnaryFastPath,
   handler: NodeHandlerFn,
+  onError?: StreamErrorHandler,
 ): void {
   if (server.listenerCount("request") > 0) {
     throw new Error("serveWithFastPath: create the server without a request handler");
@@ -75,8 +89,18 @@ export function serveWithFastPath(
     flags: number,
     rawHeaders: string[],
   ) => {
-    if (fastPath.handleStream(stream, headers, flags, rawHeaders)) return;
-    onServerStream(server, Request, Response, stream, headers, rawHeaders);
+    if (onError === undefined) {
+      if (fastPath.handleStream(stream, headers, flags, rawHeaders)) return;
+      onServerStream(server, Request, Response, stream, headers, rawHeaders);
+      return;
+    }
+    try {
+      if (fastPath.handleStream(stream, headers, flags, rawHeaders)) return;
+      onServerStream(server, Request, Response, stream, headers, rawHeaders);
+    } catch (err) {
+      onError(err, stream, headers);
+      resetStream(stream);
+    }
   };
   (server as http2.Http2Server).on("stream", onStream as never);
 }

@@ -26,6 +26,7 @@ export {
   createHttp2Server,
   type NodeHandlerFn,
   type NodeHandlerWithFastPath,
+  type StreamErrorHandler,
   serveWithFastPath,
 } from "./http2-server.js";
 export { trailerHookInterceptor, type UnaryTrailerHook } from "./trailer-hook.js";

@@ -59,6 +59,12 @@ export class UnaryCall implements StreamCall {
     this.observed?.end(code, this.sentBytes, this.request.messageBytes);
   }
 
+  /** An exception escaped this call's handling: report it (its stream is reset next). */
+  escaped(err: unknown): void {
+    this.state = DONE;
+    this.m.onEscapedError(err, this.stream, this.m.fullName);
+  }
+
   // --- reading ---------------------------------------------------------
 
   data(chunk: Buffer): void {
