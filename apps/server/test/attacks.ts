@@ -3,7 +3,9 @@
  * place: raw sockets that stall or misbehave, hand-built HTTP/2 frames, and
  * a health probe that shows whether everyone else is still served.
  */
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { createClient } from "@connectrpc/connect";
@@ -64,6 +66,59 @@ const MINIMAL_HEADER_BLOCK = Buffer.concat([
   Buffer.from([0x83, 0x86, 0x84, 0x01, 0x09]),
   Buffer.from("127.0.0.1"),
 ]);
+
+/** An HPACK literal header field without indexing, with a literal name (RFC 7541, 6.2.2). */
+function literal(name: string, value: string): Buffer {
+  const n = Buffer.from(name);
+  const v = Buffer.from(value);
+  if (n.length > 126 || v.length > 126) throw new Error("literal: name and value must be short");
+  return Buffer.concat([Buffer.from([0x00, n.length]), n, Buffer.from([v.length]), v]);
+}
+
+/**
+ * The hello, then one request with END_STREAM (POST `path` with
+ * `contentType`) reset at once by the client, all in one write: a call the
+ * server may try to answer after the stream is gone.
+ */
+export function requestThenResetBytes(path: string, contentType: string): Buffer {
+  const block = Buffer.concat([
+    Buffer.from([0x83, 0x86]), // :method POST, :scheme http
+    literal(":path", path),
+    literal(":authority", "127.0.0.1"),
+    literal("content-type", contentType),
+  ]);
+  const rst = Buffer.alloc(4);
+  rst.writeUInt32BE(http2.constants.NGHTTP2_CANCEL);
+  const END_STREAM = 0x1;
+  return Buffer.concat([
+    HTTP2_HELLO,
+    h2Frame(HEADERS, END_HEADERS | END_STREAM, 1, block),
+    h2Frame(RST_STREAM, 0, 1, rst),
+  ]);
+}
+
+/** Writes `bytes` in pieces of `size` bytes, as a client flooding over TCP does. */
+export function writeInPieces(socket: net.Socket, bytes: Buffer, size = 16_384): void {
+  for (let at = 0; at < bytes.length; at += size) socket.write(bytes.subarray(at, at + size));
+}
+
+/**
+ * Asserts that the server process is alive (it has not exited) and still
+ * answers a health check within 1 s: what every attack test checks last.
+ */
+export async function assertAlive(server: Listening & { child: ChildProcess }): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) {
+    throw new Error(`the server exited (${server.child.exitCode ?? server.child.signalCode})`);
+  }
+  const health = createClient(Health, createGrpcTransport({ baseUrl: `http://${server.address}` }));
+  await health.check({ service: "" }, { timeoutMs: 1000 });
+}
+
+/** The resident set size of process `pid`, in MiB (Linux). */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
 
 /** A rapid-reset attack (CVE-2023-44487): the hello, then `streams` streams each opened and reset at once. */
 export function rapidResetBytes(streams: number): Buffer {

@@ -8,7 +8,15 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, RngService } from "@rngbalance/proto";
 import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
-import { HTTP2_HELLO, healthProbe, PREFACE, rapidResetBytes, rawSocket } from "./attacks.js";
+import {
+  assertAlive,
+  HTTP2_HELLO,
+  healthProbe,
+  PREFACE,
+  rapidResetBytes,
+  rawSocket,
+  writeInPieces,
+} from "./attacks.js";
 import { grpcFrame, spawnAppServer } from "./helpers.js";
 
 describe("rng-server shutdown with idle and stalled sockets", () => {
@@ -49,8 +57,8 @@ describe("rng-server connection timeouts", () => {
     const server = await spawnAppServer({
       args: ["--detect-timeout-ms", "500", "--http1-headers-timeout-ms", "800"],
     });
+    const probe = healthProbe(server);
     try {
-      const probe = healthProbe(server);
       const started = Date.now();
       const stalled = await Promise.all([
         ...Array.from({ length: 100 }, () => rawSocket(server, PREFACE.slice(0, 12))),
@@ -65,7 +73,9 @@ describe("rng-server connection timeouts", () => {
       assert.ok(http1Ms < 2500, `partial HTTP/1.1 requests all closed after ${http1Ms} ms`);
       assert.equal(failed, 0, `health checks: ${ok} ok, ${failed} failed`);
       assert.ok(ok > 3);
+      await assertAlive(server);
     } finally {
+      await probe.stop();
       await server.stop();
     }
   });
@@ -101,6 +111,7 @@ describe("rng-server connection timeouts", () => {
       assert.equal(busyGoaway, false, "a connection with a call open is not idle");
       idle.destroy();
       busy.destroy();
+      await assertAlive(server);
     } finally {
       await server.stop();
     }
@@ -117,6 +128,7 @@ describe("rng-server connection timeouts", () => {
       const tookMs = (await closed) - started;
       assert.ok(tookMs < 2000, `cut after ${tookMs} ms`);
       assert.ok(server.logs.some((l) => l.msg === "http2 connection destroyed: ping not answered"));
+      await assertAlive(server);
     } finally {
       await server.stop();
     }
@@ -150,34 +162,39 @@ describe("rng-server connection timeouts", () => {
       assert.equal(politeGoaway, false);
       polite.destroy();
       rude.destroy();
+      await assertAlive(server);
     } finally {
       await server.stop();
     }
   });
 
-  it("closes the socket of a rapid-reset connection, and keeps answering others", async () => {
-    const server = await spawnAppServer();
-    try {
+  for (const streams of [2000, 5000]) {
+    it(`survives a rapid-reset flood of ${streams} streams in 16 KiB writes: closes that socket, keeps answering others`, async () => {
+      const server = await spawnAppServer();
       const probe = healthProbe(server);
-      const started = Date.now();
-      // 5000 streams, each opened and reset at once, on a socket that is never closed by us.
       const { socket, closed } = await rawSocket(server);
-      socket.write(rapidResetBytes(5000));
-      const closedMs =
-        (await Promise.race([closed, new Promise<number>((r) => setTimeout(r, 10_000, -1))])) - started;
-      assert.ok(closedMs > 0, "the server closed the socket");
-      assert.ok(
-        server.logs.some((l) => String(l.msg).startsWith("http2 connection destroyed")),
-        "a log line says why",
-      );
-      const { ok, failed } = await probe.stop();
-      assert.ok(ok > 0, "health checks kept answering");
-      assert.equal(failed, 0, `health checks: ${ok} ok, ${failed} failed`);
-      socket.destroy();
-    } finally {
-      await server.stop();
-    }
-  });
+      try {
+        const started = Date.now();
+        // Each stream opened and reset at once, on a socket that is never closed by us.
+        writeInPieces(socket, rapidResetBytes(streams));
+        const closedMs =
+          (await Promise.race([closed, new Promise<number>((r) => setTimeout(r, 10_000, -1))])) - started;
+        assert.ok(closedMs > 0, "the server closed the socket");
+        // Node 20 leaves it to us (our rapid-reset budget logs why); Node 22+
+        // closes such a connection itself, before our budget runs out.
+        const ours = server.logs.some((l) => String(l.msg).startsWith("http2 connection destroyed"));
+        if (process.versions.node.startsWith("20.")) assert.ok(ours, "a log line says why");
+        await assertAlive(server);
+        const { ok, failed } = await probe.stop();
+        assert.ok(ok > 0, "health checks kept answering");
+        assert.equal(failed, 0, `health checks: ${ok} ok, ${failed} failed`);
+      } finally {
+        socket.destroy();
+        await probe.stop();
+        await server.stop();
+      }
+    });
+  }
 });
 
 describe("rng-server JSON limits", () => {
@@ -224,6 +241,7 @@ describe("rng-server JSON limits", () => {
       const fine = await post("application/json", "{}");
       assert.equal(fine.status, 200);
       assert.match(fine.text, /"RN"/);
+      await assertAlive(server);
     } finally {
       await server.stop();
     }

@@ -14,7 +14,8 @@ import { type RngServer, startRngServer } from "./server.js";
  * It owns the process: the SIGTERM and SIGINT handlers go in before the
  * server starts (so a signal sent as soon as the "listening" line appears is
  * never missed); the first signal drains, flushes telemetry and exits 0, a
- * second one exits 1 at once. It calls `process.exit` on every path that
+ * second one exits 1 at once; an uncaught exception is logged and drains
+ * too, then exits 1. It calls `process.exit` on every path that
  * ends the program, so it belongs in an entry point, not in a library or a
  * test (use {@link startRngServer} there).
  *
@@ -48,27 +49,47 @@ export async function main(
   // The SDK, once installed (below); the drain flushes it.
   let telemetry: Telemetry | undefined;
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.log("warn", "second signal, exiting at once", { signal });
-      process.exit(1);
-    }
-    logger.log("info", "signal received", { signal });
-    if (!starting) process.exit(0);
+  let exitCode = 0;
+  let draining = false;
+  /** Drains once (flushing telemetry), then exits with `exitCode`. */
+  const drainAndExit = () => {
+    if (draining) return;
+    draining = true;
+    if (!starting) process.exit(exitCode);
     starting
       .then((server) => server.drain())
       // Metrics and spans of the last calls are flushed before exit.
       .then(() => telemetry?.shutdown())
       .then(
-        () => process.exit(0),
+        () => process.exit(exitCode),
         (err: unknown) => {
           logger.log("error", "drain failed", { err });
           process.exit(1);
         },
       );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.log("warn", "second signal, exiting at once", { signal });
+      process.exit(1);
+    }
+    logger.log("info", "signal received", { signal });
+    drainAndExit();
+  };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // An exception that escaped every guard (each request's own is logged
+  // and ends that request alone) is a bug whose damage is unknown. Rather
+  // than die at once, taking every call in flight down with it, or go on
+  // in an unknown state, the server logs it, reports NOT_SERVING, drains
+  // (in-flight calls finish, bounded by --drain-timeout-ms) and exits 1,
+  // for the supervisor (Kubernetes) to restart it.
+  const onUncaught = (err: unknown, origin: string) => {
+    logger.log("error", "uncaught exception: draining, then exiting 1", { origin, err });
+    exitCode = 1;
+    drainAndExit();
+  };
+  process.on("uncaughtException", onUncaught);
 
   // The SDK loads only when asked for: without it the server's instruments are no-ops.
   // It is installed before the server starts: the server looks for a MeterProvider then.

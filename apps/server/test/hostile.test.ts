@@ -1,0 +1,406 @@
+/**
+ * Hostile clients (issue 20): request shapes that crashed the server or
+ * made it hold unbounded memory. Each test runs a real rng-server process,
+ * attacks it from raw sockets or Node's http2 client, and asserts last that
+ * the process is alive and answers health checks; probes, sockets and the
+ * server are stopped in `finally`.
+ */
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { RngService } from "@rngbalance/proto";
+import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
+import { spawnRngServer } from "@rngbalance/rng-server/testing";
+import { assertAlive, healthProbe, rawSocket, requestThenResetBytes, rssMiB } from "./attacks.js";
+import { grpcFrame, spawnAppServer } from "./helpers.js";
+
+/** Waits until `condition` holds, failing after `timeoutMs`. */
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`not true within ${timeoutMs} ms: ${condition}`);
+    await sleep(20);
+  }
+}
+
+const sleep = <T = undefined>(ms: number, value?: T) =>
+  new Promise<T>((r) => setTimeout(() => r(value as T), ms));
+
+describe("rng-server: requests reset before they are answered", () => {
+  for (const contentType of ["application/grpc", "application/grpc-web+proto", "application/json"]) {
+    it(`survives HEADERS + RST_STREAM for an unknown method (${contentType})`, async () => {
+      const server = await spawnAppServer();
+      try {
+        for (let i = 0; i < 20; i++) {
+          const { socket, closed } = await rawSocket(
+            server,
+            requestThenResetBytes("/no.Such/Method", contentType),
+          );
+          await Promise.race([closed, sleep(50)]);
+          socket.destroy();
+        }
+        await assertAlive(server);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});
+
+describe("rng-server: peers that do not read their responses", () => {
+  it("bounds what 4 × 250 window-0 GenerateStream calls hold, keeps answering, and drains on SIGTERM", async () => {
+    const server = await spawnAppServer({ args: ["--drain-timeout-ms", "2000"] });
+    const probe = healthProbe(server);
+    const sessions: http2.ClientHttp2Session[] = [];
+    try {
+      const before = rssMiB(server.child.pid as number);
+      const body = grpcFrame(
+        toBinary(GenerateStreamRequestSchema, create(GenerateStreamRequestSchema, { count: 1000 })),
+      );
+      for (let c = 0; c < 4; c++) {
+        // A window of 0: the server may not send a byte of DATA.
+        const session = http2.connect(`http://${server.address}`, { settings: { initialWindowSize: 0 } });
+        session.on("error", () => {});
+        sessions.push(session);
+        for (let i = 0; i < 250; i++) {
+          const stream = session.request({
+            ":method": "POST",
+            ":path": "/rng.v1.RngService/GenerateStream",
+            "content-type": "application/grpc",
+            te: "trailers",
+          });
+          stream.on("error", () => {});
+          stream.end(body);
+        }
+      }
+      let peak = 0;
+      for (let i = 0; i < 8; i++) {
+        await sleep(500);
+        peak = Math.max(peak, rssMiB(server.child.pid as number));
+      }
+      // Before the bound, the same load held ~500 MB and kept growing.
+      assert.ok(peak - before < 200, `RSS grew by ${(peak - before).toFixed(0)} MiB`);
+      await assertAlive(server);
+      const { ok, failed } = await probe.stop();
+      assert.ok(ok > 5 && failed <= 1, `health checks: ${ok} ok, ${failed} failed`);
+      const started = Date.now();
+      server.child.kill("SIGTERM");
+      assert.deepEqual(await server.exited, { code: 0, signal: null });
+      assert.ok(Date.now() - started < 3000, `exited ${Date.now() - started} ms after SIGTERM`);
+    } finally {
+      for (const s of sessions) s.destroy();
+      await probe.stop();
+      await server.stop();
+    }
+  });
+
+  it("cuts a connection past --max-connection-buffer-bytes, with a log line saying why", async () => {
+    const server = await spawnAppServer({ args: ["--max-connection-buffer-bytes", "4000000"] });
+    const session = http2.connect(`http://${server.address}`, { settings: { initialWindowSize: 0 } });
+    session.on("error", () => {});
+    try {
+      const body = grpcFrame(
+        toBinary(GenerateStreamRequestSchema, create(GenerateStreamRequestSchema, { count: 1000 })),
+      );
+      for (let i = 0; i < 200; i++) {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/rng.v1.RngService/GenerateStream",
+          "content-type": "application/grpc",
+          te: "trailers",
+        });
+        stream.on("error", () => {});
+        stream.end(body);
+      }
+      await Promise.race([once(session, "close"), sleep(10_000)]);
+      assert.ok(session.destroyed || session.closed, "the connection was cut");
+      const line = server.logs.find((l) => String(l.msg).includes("--max-connection-buffer-bytes"));
+      assert.ok(line, "a log line names the limit");
+      assert.ok(Number(line.responseBytes) > 4_000_000);
+      await assertAlive(server);
+    } finally {
+      session.destroy();
+      await server.stop();
+    }
+  });
+});
+
+describe("rng-server: incomplete requests", () => {
+  it("cuts a connection whose unfinished unary bodies pass --max-connection-buffer-bytes", async () => {
+    const server = await spawnAppServer({ args: ["--max-connection-buffer-bytes", "16000000"] });
+    const probe = healthProbe(server);
+    const session = http2.connect(`http://${server.address}`);
+    session.on("error", () => {});
+    try {
+      const before = rssMiB(server.child.pid as number);
+      // 100 unary calls, each sending 1 MiB of a 4 MiB message and never ending.
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(4 * 1024 * 1024 - 10, 1);
+      for (let i = 0; i < 100 && !session.destroyed; i++) {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/rng.v1.RngService/Generate",
+          "content-type": "application/grpc",
+          te: "trailers",
+        });
+        stream.on("error", () => {});
+        stream.write(Buffer.concat([prefix, Buffer.alloc(1024 * 1024)]));
+      }
+      await Promise.race([once(session, "close"), sleep(10_000)]);
+      assert.ok(session.destroyed || session.closed, "the connection was cut");
+      const line = server.logs.find((l) => String(l.msg).includes("--max-connection-buffer-bytes"));
+      assert.ok(line, "a log line names the limit");
+      assert.ok(Number(line.requestBytes) > 16_000_000);
+      assert.ok(rssMiB(server.child.pid as number) - before < 120);
+      await assertAlive(server);
+      const { failed } = await probe.stop();
+      assert.equal(failed, 0);
+    } finally {
+      session.destroy();
+      await probe.stop();
+      await server.stop();
+    }
+  });
+
+  it("ends a stalled unary request with DEADLINE_EXCEEDED after --request-idle-timeout-ms", async () => {
+    const server = await spawnAppServer({ args: ["--request-idle-timeout-ms", "300"] });
+    const session = http2.connect(`http://${server.address}`);
+    session.on("error", () => {});
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/rng.v1.RngService/Generate",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(100, 1);
+      stream.write(Buffer.concat([prefix, Buffer.alloc(10)]));
+      const started = Date.now();
+      const [headers] = (await once(stream, "response")) as [http2.IncomingHttpHeaders];
+      const tookMs = Date.now() - started;
+      assert.equal(headers["grpc-status"], String(Code.DeadlineExceeded));
+      assert.match(decodeURIComponent(String(headers["grpc-message"])), /--request-idle-timeout-ms/);
+      assert.ok(tookMs >= 250 && tookMs < 2000, `ended after ${tookMs} ms`);
+      // A stream idle between messages of a healthy call is not cut.
+      const client = createClient(RngService, createGrpcTransport({ baseUrl: `http://${server.address}` }));
+      assert.ok((await client.generate({ delayMs: 600 })).rn >= 0n);
+      await assertAlive(server);
+    } finally {
+      session.destroy();
+      await server.stop();
+    }
+  });
+});
+
+describe("rng-server: compressed JSON", () => {
+  /** 4 MiB of nesting, gzip-compressed to a few KiB. */
+  const bomb = gzipSync(Buffer.from(`{"x":${"[".repeat(2 * 1024 * 1024)}${"]".repeat(2 * 1024 * 1024)}}`));
+  const envelope = (payload: Buffer) => {
+    const prefix = Buffer.alloc(5);
+    prefix[0] = 1; // compressed
+    prefix.writeUInt32BE(payload.length, 1);
+    return Buffer.concat([prefix, payload]);
+  };
+  // `rejected` is what connect-node answers once the limit throws. Over
+  // HTTP/2 (its Http2ServerRequest) it reports a request body that failed
+  // to read as a missing input message (UNIMPLEMENTED), for a nested but
+  // uncompressed body too: its words, and still no parse.
+  const missingInput = /unimplemented|grpc-status: ?12/;
+  const cases: { name: string; headers: Record<string, string>; body: Buffer; rejected: RegExp }[] = [
+    {
+      name: "Connect unary",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      body: bomb,
+      rejected: /invalid_argument|resource_exhausted/,
+    },
+    {
+      name: "Connect streaming",
+      headers: { "content-type": "application/connect+json", "connect-content-encoding": "gzip" },
+      body: envelope(bomb),
+      rejected: /invalid_argument|resource_exhausted/,
+    },
+    {
+      name: "gRPC-Web+json",
+      headers: { "content-type": "application/grpc-web+json", "grpc-encoding": "gzip" },
+      body: envelope(bomb),
+      rejected: /grpc-status: ?(3|8)/i,
+    },
+  ];
+  it("refuses a gzip bomb of nested JSON on every protocol, over HTTP/1.1 and HTTP/2, before parsing it", async () => {
+    const server = await spawnAppServer();
+    const probe = healthProbe(server);
+    try {
+      for (const c of cases) {
+        const path = c.name === "Connect streaming" ? "/rng.v1.RngService/GenerateStream" : "/rng.Rng/Rng";
+        // HTTP/1.1.
+        const started = Date.now();
+        const h1 = await new Promise<string>((resolve, reject) => {
+          const req = http.request(
+            `http://${server.address}${path}`,
+            { method: "POST", agent: false, headers: c.headers },
+            (res) => {
+              let text = JSON.stringify(res.headers);
+              res.setEncoding("latin1").on("data", (d: string) => {
+                text += d;
+              });
+              res.on("end", () => resolve(text));
+            },
+          );
+          req.on("error", reject);
+          req.end(c.body);
+        });
+        assert.match(h1, c.rejected, `${c.name} over HTTP/1.1: ${h1.slice(0, 300)}`);
+        assert.ok(Date.now() - started < 1500, `${c.name} over HTTP/1.1 took ${Date.now() - started} ms`);
+        // HTTP/2.
+        const session = http2.connect(`http://${server.address}`);
+        try {
+          const stream = session.request({ ":method": "POST", ":path": path, ...c.headers });
+          let text = "";
+          stream.on("response", (h) => {
+            text += JSON.stringify(h);
+          });
+          stream.on("trailers", (t) => {
+            text += JSON.stringify(t).replace(/"grpc-status":"/, "grpc-status: ");
+          });
+          stream.setEncoding("latin1").on("data", (d: string) => {
+            text += d;
+          });
+          stream.end(c.body);
+          await once(stream, "close");
+          text = text.replace(/"grpc-status":"/g, "grpc-status: ");
+          assert.match(
+            text,
+            new RegExp(`${c.rejected.source}|${missingInput.source}`, "i"),
+            `${c.name} over HTTP/2: ${text.slice(0, 300)}`,
+          );
+          assert.ok(Date.now() - started < 3000, `${c.name} took ${Date.now() - started} ms`);
+        } finally {
+          session.close();
+        }
+      }
+      await assertAlive(server);
+      const { ok, failed } = await probe.stop();
+      assert.equal(failed, 0, `health checks: ${ok} ok, ${failed} failed`);
+    } finally {
+      await probe.stop();
+      await server.stop();
+    }
+  });
+});
+
+describe("rng-server: connection caps", () => {
+  it("at --max-connections, closes a hoarder's oldest idle connections so health checks get in", async () => {
+    const server = await spawnAppServer({ args: ["--max-connections", "40"] });
+    const hoard: http2.ClientHttp2Session[] = [];
+    try {
+      for (let i = 0; i < 60; i++) {
+        const s = http2.connect(`http://${server.address}`);
+        s.on("error", () => {});
+        await Promise.race([once(s, "connect"), once(s, "close"), sleep(1000)]);
+        hoard.push(s);
+      }
+      for (let i = 0; i < 5; i++) await assertAlive(server);
+      await sleep(200);
+      const open = hoard.filter((s) => !s.destroyed && !s.closed).length;
+      assert.ok(open <= 40, `${open} hoarded connections still open`);
+      // The cap's log line comes once a second at most, with counts.
+      await until(() => server.logs.some((l) => String(l.msg).startsWith("at a connection cap")), 3000);
+    } finally {
+      for (const s of hoard) s.destroy();
+      await server.stop();
+    }
+  });
+
+  it("at --max-connections-per-client, a client's own oldest idle connection makes room", async () => {
+    const server = await spawnAppServer({ args: ["--max-connections-per-client", "5"] });
+    const sockets: Awaited<ReturnType<typeof rawSocket>>[] = [];
+    try {
+      for (let i = 0; i < 10; i++) sockets.push(await rawSocket(server));
+      await sleep(200);
+      const closed = await Promise.all(
+        sockets.map((s) => Promise.race([s.closed.then(() => true), sleep(10, false)])),
+      );
+      assert.equal(closed.filter(Boolean).length, 5, "the 5 oldest were closed");
+      assert.deepEqual(closed.slice(0, 5), [true, true, true, true, true]);
+      await assertAlive(server);
+    } finally {
+      for (const s of sockets) s.socket.destroy();
+      await server.stop();
+    }
+  });
+});
+
+describe("rng-server: odd but legal requests", () => {
+  it("clamps a grpc-timeout beyond 2^31 ms instead of expiring at once, and warns of nothing", async () => {
+    const server = await spawnAppServer();
+    let stderr = "";
+    server.child.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const session = http2.connect(`http://${server.address}`);
+    try {
+      for (const path of ["/rng.Rng/Rng", "/rng.v1.RngService/Generate"]) {
+        for (const contentType of ["application/grpc", "application/grpc+proto"]) {
+          const stream = session.request({
+            ":method": "POST",
+            ":path": path,
+            "content-type": contentType,
+            te: "trailers",
+            "grpc-timeout": "99999999H",
+          });
+          let status: string | undefined;
+          stream.on("trailers", (t) => {
+            status = String(t["grpc-status"]);
+          });
+          stream.on("response", (h) => {
+            status ??= h["grpc-status"] === undefined ? undefined : String(h["grpc-status"]);
+          });
+          stream.resume();
+          stream.end(grpcFrame(new Uint8Array(0)));
+          await once(stream, "close");
+          assert.equal(status, "0", `${path} ${contentType}`);
+        }
+      }
+      // 300 calls at once: one shutdown signal, many listeners, no warning.
+      const client = createClient(RngService, createGrpcTransport({ baseUrl: `http://${server.address}` }));
+      await Promise.all(Array.from({ length: 300 }, () => client.generate({ delayMs: 50 })));
+      await sleep(100);
+      assert.doesNotMatch(stderr, /TimeoutOverflowWarning|MaxListenersExceededWarning/);
+      await assertAlive(server);
+    } finally {
+      session.destroy();
+      await server.stop();
+    }
+  });
+});
+
+describe("rng-server: an exception that escapes every guard", () => {
+  it("is logged, then the server drains (in-flight calls finish) and exits 1", async () => {
+    const main = fileURLToPath(new URL("./fixtures/throws-later.js", import.meta.url));
+    const server = await spawnRngServer({ main });
+    try {
+      const client = createClient(RngService, createGrpcTransport({ baseUrl: `http://${server.address}` }));
+      // Still running when the fixture throws, 300 ms after listening.
+      const slow = client.generate({ delayMs: 800 });
+      assert.ok((await slow).rn >= 0n);
+      assert.deepEqual(await server.exited, { code: 1, signal: null });
+      const line = server.logs.find((l) => l.msg === "uncaught exception: draining, then exiting 1");
+      assert.ok(line, "the exception is logged");
+      assert.match(JSON.stringify(line.err), /escaped on purpose/);
+      assert.ok(server.logs.some((l) => l.msg === "drained"));
+    } catch (err) {
+      if (err instanceof ConnectError) assert.fail(`the in-flight call failed: ${err.message}`);
+      throw err;
+    } finally {
+      await server.stop();
+    }
+  });
+});
