@@ -3,14 +3,27 @@
  * "Hardening" table, against real rng-server processes on loopback, and
  * prints the table's rows with the figures of this run:
  *   pnpm --filter @rngbalance/server hardening-report
+ * (HARDENING_ONLY=name,name runs just those scenario functions.)
  * Every request loop is bounded in count and time; every server is stopped.
  */
 import { once } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import { gzipSync } from "node:zlib";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
 import type { RngServerProcess } from "@rngbalance/rng-server/testing";
-import { healthProbe, PREFACE, rapidResetBytes, rawSocket } from "../test/attacks.js";
-import { spawnAppServer } from "../test/helpers.js";
+import {
+  assertAlive,
+  healthProbe,
+  PREFACE,
+  rapidResetBytes,
+  rawSocket,
+  requestThenResetBytes,
+  rssMiB,
+  writeInPieces,
+} from "../test/attacks.js";
+import { grpcFrame, spawnAppServer } from "../test/helpers.js";
 
 const rows: string[] = [];
 const row = (attack: string, does: string, measured: string) => {
@@ -140,13 +153,202 @@ async function nestedJson() {
   await server.stop();
 }
 
+/** RSS of the server, sampled every 250 ms while `during` runs: the peak, in MiB. */
+async function peakRss(server: RngServerProcess, during: Promise<unknown>): Promise<number> {
+  let peak = rssMiB(server.child.pid as number);
+  let done = false;
+  void during.finally(() => {
+    done = true;
+  });
+  while (!done) {
+    peak = Math.max(peak, rssMiB(server.child.pid as number));
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return peak;
+}
+
+/** SIGTERM, and how long the process took to exit. */
+async function sigterm(server: RngServerProcess): Promise<string> {
+  const t = Date.now();
+  server.child.kill("SIGTERM");
+  const exit = await server.exited;
+  return `SIGTERM: exit ${exit.code ?? exit.signal} after ${((Date.now() - t) / 1000).toFixed(1)} s`;
+}
+
+async function resetBeforeAnswer() {
+  const server = await spawnAppServer();
+  const done = probe(server);
+  for (const contentType of ["application/grpc", "application/grpc-web+proto"]) {
+    for (let i = 0; i < 50; i++) {
+      const { socket, closed } = await rawSocket(
+        server,
+        requestThenResetBytes("/no.Such/Method", contentType),
+      );
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 20))]);
+      socket.destroy();
+    }
+  }
+  await assertAlive(server);
+  row(
+    "100 × HEADERS (END_STREAM) for an unknown gRPC / gRPC-Web method, then RST_STREAM, in one write",
+    "answers nothing on a stream that is gone; an exception a request triggers is logged with its connection and method, and ends that request only",
+    `alive; ${await done()} (before: exit 1 at the first one, ERR_HTTP2_INVALID_STREAM)`,
+  );
+  await server.stop();
+}
+
+async function rapidResetInPieces() {
+  const server = await spawnAppServer();
+  const done = probe(server);
+  const t = Date.now();
+  const { socket, closed } = await rawSocket(server);
+  writeInPieces(socket, rapidResetBytes(5000));
+  const at = await Promise.race([closed, new Promise<number>((r) => setTimeout(r, 10_000, Number.NaN))]);
+  await assertAlive(server);
+  row(
+    "5,000 HEADERS + RST_STREAM in 16 KiB writes on one connection",
+    "the cut waits for a later turn of the event loop, never inside nghttp2's callbacks",
+    `socket closed after ${at - t} ms; alive; ${await done()} (before: SIGABRT in node_http2.cc on Node 20)`,
+  );
+  socket.destroy();
+  await server.stop();
+}
+
+async function slowReaders() {
+  const server = await spawnAppServer();
+  const done = probe(server);
+  const before = rssMiB(server.child.pid as number);
+  const body = grpcFrame(
+    toBinary(GenerateStreamRequestSchema, create(GenerateStreamRequestSchema, { count: 1000 })),
+  );
+  const sessions = Array.from({ length: 8 }, () => {
+    const session = http2.connect(`http://${server.address}`, { settings: { initialWindowSize: 0 } });
+    session.on("error", () => {});
+    for (let i = 0; i < 250; i++) {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/rng.v1.RngService/GenerateStream",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      stream.on("error", () => {});
+      stream.end(body);
+    }
+    return session;
+  });
+  const peak = await peakRss(server, new Promise((r) => setTimeout(r, 8000)));
+  const health = await done();
+  const exit = await sigterm(server);
+  for (const s of sessions) s.destroy();
+  row(
+    "8 connections × 250 `GenerateStream(count 1000)` calls that never read (window 0)",
+    "a stream queues at most 64 writes / 4 KiB for a peer that does not read; a connection holding more than `--max-connection-buffer-bytes` (32 MiB), or the largest when the process holds more than `--max-buffer-bytes` (256 MiB), is cut with a log line",
+    `peak RSS +${(peak - before).toFixed(0)} MiB over 8 s; ${health}; ${exit} (drain timeout 10 s) (before: +980 MB and growing, health checks timing out, still running 20 s after SIGTERM)`,
+  );
+}
+
+async function unfinishedBodies() {
+  const server = await spawnAppServer();
+  const done = probe(server);
+  const before = rssMiB(server.child.pid as number);
+  const session = http2.connect(`http://${server.address}`);
+  session.on("error", () => {});
+  const t = Date.now();
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(4 * 1024 * 1024 - 10, 1);
+  for (let i = 0; i < 100 && !session.destroyed; i++) {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/rng.v1.RngService/Generate",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    stream.on("error", () => {});
+    stream.write(Buffer.concat([prefix, Buffer.alloc(4 * 1024 * 1024 - 100)]));
+  }
+  const closed = Promise.race([once(session, "close"), new Promise((r) => setTimeout(r, 20_000))]);
+  const peak = await peakRss(server, closed);
+  const cutMs = Date.now() - t;
+  row(
+    "one connection, 100 unary calls each sending just under 4 MiB and never ending",
+    "request bytes not yet handed to a handler count against `--max-connection-buffer-bytes` (32 MiB) and `--max-buffer-bytes`; a stalled body ends after `--request-idle-timeout-ms` (30 s)",
+    `connection cut after ${cutMs} ms; peak RSS +${(peak - before).toFixed(0)} MiB; ${await done()}; ${await sigterm(server)} (before: +405 MB held until SIGTERM)`,
+  );
+  session.destroy();
+}
+
+async function compressedJson() {
+  const server = await spawnAppServer();
+  const done = probe(server);
+  const bomb = gzipSync(Buffer.from(`{"x":${"[".repeat(2 * 1024 * 1024)}${"]".repeat(2 * 1024 * 1024)}}`));
+  const t = Date.now();
+  const statuses = await Promise.all(
+    Array.from(
+      { length: 8 },
+      () =>
+        new Promise<number>((resolve) => {
+          const req = http.request(
+            `http://${server.address}/rng.Rng/Rng`,
+            {
+              method: "POST",
+              agent: false,
+              headers: { "content-type": "application/json", "content-encoding": "gzip" },
+            },
+            (res) => {
+              resolve(res.statusCode ?? 0);
+              res.resume();
+            },
+          );
+          req.on("error", () => resolve(0));
+          req.end(bomb);
+        }),
+    ),
+  );
+  row(
+    `8 × gzip bombs (${(bomb.length / 1024).toFixed(0)} KiB → 4 MiB of nested JSON) on the Connect protocol, at once`,
+    "the JSON limits count and depth-scan the decompressed bytes as they stream, on every protocol and codec, and stop decompressing at the first limit",
+    `all answered HTTP ${[...new Set(statuses)].join("/")} in ${Date.now() - t} ms; ${await done()} (before: accepted and parsed, 4-6 s of CPU each)`,
+  );
+  await server.stop();
+}
+
+async function hoardedConnections() {
+  const server = await spawnAppServer({ args: ["--max-connections", "300"] });
+  const hoard = Array.from({ length: 300 }, () => {
+    const s = http2.connect(`http://${server.address}`);
+    s.on("error", () => {});
+    return s;
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  const done = probe(server);
+  await new Promise((r) => setTimeout(r, 3000));
+  const health = await done();
+  const open = hoard.filter((s) => !s.destroyed && !s.closed).length;
+  for (const s of hoard) s.destroy();
+  row(
+    "one client holds 300 idle connections at `--max-connections 300`",
+    "a newcomer makes room: the oldest idle connection of the client holding the most closes; refused only when every connection has a call",
+    `${health}; the hoarder kept ${open} of 300 (before: every health check refused)`,
+  );
+  await server.stop();
+}
+
 for (const scenario of [
   sigtermWithSilentSocket,
   stalledConnections,
   idleConnections,
   rapidReset,
   nestedJson,
+  resetBeforeAnswer,
+  rapidResetInPieces,
+  slowReaders,
+  unfinishedBodies,
+  compressedJson,
+  hoardedConnections,
 ]) {
+  // HARDENING_ONLY=slowReaders,compressedJson runs just those.
+  const only = process.env.HARDENING_ONLY?.split(",");
+  if (only && !only.includes(scenario.name)) continue;
   await scenario();
 }
 console.log("| attack | what the server does | measured (this run) |\n|---|---|---|");

@@ -1,4 +1,5 @@
 import * as http2 from "node:http2";
+import { Readable } from "node:stream";
 import { Code } from "@connectrpc/connect";
 import {
   type Connection,
@@ -95,9 +96,12 @@ class TrackedStream {
 const kTracked = Symbol("trackedStream");
 type Stream = http2.ServerHttp2Stream & { [kTracked]?: TrackedStream };
 
-function onStreamData(this: Stream, chunk: Buffer): void {
+const readablePush = Readable.prototype.push;
+
+function pushCounted(this: Stream, chunk: unknown, encoding?: BufferEncoding): boolean {
   const t = this[kTracked];
-  if (t !== undefined) t.owner.requestData(t, chunk);
+  if (t !== undefined && chunk instanceof Uint8Array) t.owner.requestData(t, chunk as Buffer);
+  return readablePush.call(this, chunk, encoding);
 }
 
 function onStreamEnd(this: Stream): void {
@@ -179,10 +183,10 @@ export class TrackedSession implements ConnectionOwner {
     const t = new TrackedStream(this, path, isGrpc(contentType), wholeBody, this.clock.now());
     this.streams.set(stream, t);
     (stream as Stream)[kTracked] = t;
-    // Http2ServerRequest and the fast path read the stream in flowing mode
-    // with 'data' listeners of their own, added in this same turn: one more
-    // listener sees the same chunks and changes nothing about the flow.
-    stream.on("data", onStreamData);
+    // Counted as Node pushes each chunk into the stream, not with a 'data'
+    // listener: that would start the flow before Http2ServerRequest adds its
+    // own (on its first read), and the chunks would be lost to it.
+    (stream as Stream).push = pushCounted;
     stream.once("end", onStreamEnd);
     stream.once("close", onStreamClose);
   }
