@@ -195,6 +195,8 @@ function shortenRuns(text: string): string {
 /** The server process under test, respawned after every failure. */
 class ServerUnderTest {
   private target: FuzzTarget | undefined;
+  /** Every process started, to make sure none outlives the run. */
+  private readonly started = new Set<FuzzTarget>();
   private exited = false;
   private stderr = "";
   private baseline: Resources | undefined;
@@ -213,6 +215,8 @@ class ServerUnderTest {
     if (this.target && isAlive(this.target.child, this.exited)) return this.target;
     await this.kill();
     const target = await this.spawn();
+    this.started.add(target);
+    void target.exited.then(() => this.started.delete(target));
     this.spawns++;
     this.target = target;
     this.exited = false;
@@ -243,18 +247,24 @@ class ServerUnderTest {
     await Promise.race([target.exited, sleep(5000)]);
   }
 
-  /** Stops the current process gracefully (SIGTERM, then SIGKILL after 5 s). */
+  /** Stops the current process gracefully (SIGTERM, then SIGKILL after 5 s), and kills any other still running. */
   async stop(): Promise<void> {
     const target = this.target;
     this.target = undefined;
-    if (!target) return;
-    const stopped = await Promise.race([
-      target.stop("SIGTERM").then(() => true),
-      sleep(5000).then(() => false),
-    ]);
-    if (!stopped) {
-      target.child.kill("SIGKILL");
-      await Promise.race([target.exited, sleep(5000)]);
+    if (target) {
+      const stopped = await Promise.race([
+        target.stop("SIGTERM").then(() => true),
+        sleep(5000).then(() => false),
+      ]);
+      if (!stopped) {
+        target.child.kill("SIGKILL");
+        await Promise.race([target.exited, sleep(5000)]);
+      }
+    }
+    // A safety net: no process of the run outlives it.
+    for (const other of this.started) {
+      if (isAlive(other.child, false)) other.child.kill("SIGKILL");
+      await Promise.race([other.exited, sleep(5000)]);
     }
   }
 
@@ -391,7 +401,16 @@ export async function runFuzz(options: RunFuzzOptions): Promise<FuzzSummary> {
     // The kind of the seed's first failure, and the other kinds met while shrinking it.
     let kind: string | undefined;
     const others = new Map<string, number>();
-    const property = fc.asyncProperty(arbitrary, async (batch) => {
+    // Runs one at a time, and none left running when the seed ends: when its
+    // time limit interrupts a seed, fast-check stops waiting for the run in
+    // flight, which must not then share the server with the next seed's runs.
+    let inFlight: Promise<unknown> = Promise.resolve();
+    const property = fc.asyncProperty(arbitrary, (batch) => {
+      const run = inFlight.then(() => runBatch(batch));
+      inFlight = run.catch(() => {});
+      return run;
+    });
+    const runBatch = async (batch: Batch): Promise<void> => {
       runs++;
       const target = await server.ensure();
       try {
@@ -411,7 +430,7 @@ export async function runFuzz(options: RunFuzzOptions): Promise<FuzzSummary> {
         }
         throw err;
       }
-    });
+    };
     try {
       await fc.assert(property, {
         seed,
@@ -444,6 +463,7 @@ export async function runFuzz(options: RunFuzzOptions): Promise<FuzzSummary> {
         },
       });
     } catch (err) {
+      await inFlight;
       result.failed = true;
       if (err instanceof FuzzFailure) {
         result.report = err.message;
@@ -453,6 +473,7 @@ export async function runFuzz(options: RunFuzzOptions): Promise<FuzzSummary> {
         result.report = `wire-fuzz: seed ${seed}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
       }
     }
+    await inFlight;
     result.runs = runs;
     result.durationMs = Date.now() - seedStarted;
     log(
