@@ -1,0 +1,54 @@
+/**
+ * The wire fuzzer (@rngbalance/wire-fuzz) against a real rng-server
+ * process: fixed seeds (each found something on the server as of issue 20,
+ * see below) plus one fresh seed, printed so that a failure can be
+ * replayed with `pnpm fuzz --seed S --path P` (the report gives both).
+ *
+ * Every batch of HTTP/2 and HTTP/1.1 sequences must leave the server
+ * alive, answering Health/Check within 1 s, and back to its baseline of
+ * RSS and open descriptors. A failure is shrunk by fast-check to a
+ * minimal batch (each seed is capped at SEED_TIME_LIMIT_MS, shrinking
+ * included), and the test fails with every failing seed's report.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { formatSummary, freshSeed, runFuzz } from "@rngbalance/wire-fuzz";
+import { spawnAppServer } from "./helpers.js";
+
+/**
+ * Fixed seeds, and what each found first on the server of issue 20:
+ * - 10171: a HEADERS for an unknown method (application/grpc) and its
+ *   RST_STREAM in one write: exit 1, ERR_HTTP2_INVALID_STREAM from the
+ *   unknown-method fallback (its first run).
+ * - 26, 942: a connection error (a stray CONTINUATION; a PRIORITY frame
+ *   of 4 bytes): the server keeps the socket open long after the client
+ *   closed it (until its keepalive ping times out, 20 to 60 s).
+ * - 622: a 1,100+ HEADERS + RST_STREAM flood in its first run.
+ * - 1: no special reason.
+ */
+const FIXED_SEEDS = [10171, 26, 942, 622, 1];
+const RUNS_PER_SEED = 12;
+const SEED_TIME_LIMIT_MS = 20_000;
+
+describe("rng-server under the wire fuzzer", () => {
+  it(`survives ${FIXED_SEEDS.length} fixed seeds and a fresh one, ${RUNS_PER_SEED} batches each`, {
+    timeout: (FIXED_SEEDS.length + 1) * (SEED_TIME_LIMIT_MS + 15_000),
+  }, async () => {
+    const fresh = freshSeed();
+    console.log(`wire-fuzz: fresh seed ${fresh} (replay: pnpm fuzz --seed ${fresh})`);
+    const summary = await runFuzz({
+      spawn: () => spawnAppServer(),
+      seeds: [...FIXED_SEEDS, fresh],
+      runsPerSeed: RUNS_PER_SEED,
+      seedTimeLimitMs: SEED_TIME_LIMIT_MS,
+      stopOnFailure: false,
+      log: (line) => console.log(line),
+    });
+    console.log(formatSummary(summary));
+    assert.equal(
+      summary.failures.length,
+      0,
+      `${summary.failures.length} seed(s) failed:\n\n${summary.failures.map((f) => f.report).join("\n\n")}`,
+    );
+  });
+});
