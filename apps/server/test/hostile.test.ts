@@ -54,6 +54,26 @@ describe("rng-server: requests reset before they are answered", () => {
   }
 });
 
+describe("rng-server: HTTP/1.1 clients that go away mid-request", () => {
+  it("survives pipelined POSTs whose first is answered unread, then a reset (found by the fuzzer, seed 942)", async () => {
+    const server = await spawnAppServer();
+    try {
+      const twoPosts =
+        "POST /rng.Rng/Rng HTTP/1.1\r\nContent-Length: 5\r\n\r\n\0\0\0\0\0" +
+        "POST /rng.Rng/Rng?encoding=proto&message= HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 7\r\n\r\n\0\0\0\0\x02[]";
+      for (let i = 0; i < 10; i++) {
+        const { socket } = await rawSocket(server, twoPosts);
+        await sleep(20);
+        socket.destroy();
+      }
+      await sleep(100);
+      await assertAlive(server);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("rng-server: peers that do not read their responses", () => {
   it("bounds what 4 × 250 window-0 GenerateStream calls hold, keeps answering, and drains on SIGTERM", async () => {
     const server = await spawnAppServer({ args: ["--drain-timeout-ms", "2000"] });

@@ -48,6 +48,11 @@ export class Http1Connections {
    */
   requestStarted(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.draining) res.setHeader("Connection", "close");
+    // A client that goes away mid-request makes Node emit 'error'
+    // ("aborted") on a request no handler may ever read (connect answers
+    // some before reading their body): without a listener that is an
+    // uncaught exception. The handler that reads the body sees the abort.
+    req.on("error", ignore);
     const socket = req.socket;
     this.busy.add(socket);
     res.once("close", () => this.busy.delete(socket));
@@ -73,3 +78,5 @@ export class Http1Connections {
     for (const socket of this.sockets) socket.destroy();
   }
 }
+
+function ignore(): void {}

@@ -1,7 +1,7 @@
 import * as http2 from "node:http2";
 
 /** Most response writes a stream may have queued for a peer that is not reading. */
-const MAX_QUEUED_WRITES = 64;
+const MAX_QUEUED_WRITES = 16;
 /** Most response bytes a stream may have queued, below Node's 16 KiB high-water mark. */
 const MAX_QUEUED_BYTES = 4096;
 
@@ -17,7 +17,7 @@ const MAX_QUEUED_BYTES = 4096;
  * MAX_QUEUED_WRITES writes or MAX_QUEUED_BYTES bytes returns false, and
  * 'drain' is emitted once that write has gone out, so connect-node (which
  * waits for 'drain' whenever write returns false) stops producing. A stream
- * then holds at most ~64 KiB of heap, whatever its messages' size.
+ * then holds at most ~16 KiB of heap, whatever its messages' size.
  */
 export class BoundedHttp2ServerResponse extends http2.Http2ServerResponse {
   /** Writes made since the stream's queue was last seen empty. */
