@@ -21,7 +21,8 @@ machine=$(node --version 2>/dev/null || echo none)
 have=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ -n "${NODE_LINE:-}" ] || [ "$have" -lt "$oldest" ]; then
   line=${NODE_LINE:-$(pin 'l.default')}
-  version=$(pin "l['$line'] ?? ''")
+  version=
+  if [[ $line =~ ^[0-9]+$ ]]; then version=$(pin "l['$line'] ?? ''"); fi
   if [ -z "$version" ]; then
     echo "NODE_LINE=$line: not a supported line ($(pin 'Object.keys(l).filter((k) => k !== "default").join(", ")'))" >&2
     exit 2
@@ -30,7 +31,7 @@ if [ -n "${NODE_LINE:-}" ] || [ "$have" -lt "$oldest" ]; then
   if [ "$("$dir/node_modules/.bin/node" --version 2>/dev/null || true)" != "v$version" ]; then
     echo "installing Node $version from the npm registry into $dir/" >&2
     rm -rf "$dir"
-    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "node@$version" >&2
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error --ignore-scripts=false "node@$version" >&2
     # The binary comes from the "node" package's install script: check that it ran.
     if [ "$("$dir/node_modules/.bin/node" --version 2>/dev/null || true)" != "v$version" ]; then
       echo "Node $version did not install into $dir/" >&2
