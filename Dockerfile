@@ -2,9 +2,11 @@
 # Images for rng-server and rng-client, from one multi-stage build:
 #   docker build --target server -t rngbalance/server .
 #   docker build --target client -t rngbalance/client .
-# deploy/test/dockerfile.test.ts checks this file against the repository.
+# deploy/test/dockerfile.test.ts checks this file against the repository,
+# including that every stage is FROM the slim image of the default Node line
+# (package.json "nodeLines": 24).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-slim AS build
 # pnpm from npm, at the version package.json pins in "packageManager"
 # (corepack's signature check fails on machines without its key list).
 RUN npm install -g --no-fund --no-audit pnpm@10.34.9
@@ -55,7 +57,7 @@ RUN pnpm deploy --filter=@rngbalance/server --prod --legacy /out/server \
 # tini would add nothing but a package. The files stay owned by root: the
 # app's user can read, not change them (the pods also mount / read-only).
 # USER is numeric so that Kubernetes' runAsNonRoot can verify it.
-FROM node:20-bookworm-slim AS server
+FROM node:24-slim AS server
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /out/server ./
@@ -64,7 +66,7 @@ EXPOSE 8081
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "dist/main.js"]
 
-FROM node:20-bookworm-slim AS client
+FROM node:24-slim AS client
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /out/client ./

@@ -88,8 +88,8 @@ describe("Dockerfile", () => {
     ],
     [
       "another base image",
-      (t) => t.replace("FROM node:20-bookworm-slim AS client", "FROM node:22-alpine AS client"),
-      /stage client is FROM node:22-alpine, not node:20-bookworm-slim/,
+      (t) => t.replace("FROM node:24-slim AS client", "FROM node:22-alpine AS client"),
+      /stage client is FROM node:22-alpine, not node:24-slim/,
     ],
     [
       "a workspace manifest left out before the install",
@@ -294,6 +294,13 @@ describe("Dockerfile", () => {
         c.rootManifest = { ...c.rootManifest, packageManager: "pnpm@10.0.0" };
       },
       /pnpm@10\.34\.9 differs from packageManager pnpm@10\.0\.0/,
+    ],
+    [
+      "a default Node line the images do not run",
+      (c) => {
+        c.rootManifest = { ...c.rootManifest, nodeLines: { ...c.rootManifest.nodeLines, default: "26" } };
+      },
+      /stage build is FROM node:24-slim, not node:26-slim/,
     ],
   ];
   for (const [what, mutate, expected] of contextMutations) {

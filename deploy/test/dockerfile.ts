@@ -170,8 +170,14 @@ export interface DockerContext {
   root: string;
   dockerignore: string;
   packages: WorkspacePackage[];
-  /** The root package.json; its "packageManager" is e.g. pnpm@10.34.9. */
-  rootManifest: WorkspacePackage["manifest"] & { packageManager: string };
+  /**
+   * The root package.json; its "packageManager" is e.g. pnpm@10.34.9, its
+   * "nodeLines" the supported Node lines, "default" the one the images run.
+   */
+  rootManifest: WorkspacePackage["manifest"] & {
+    packageManager: string;
+    nodeLines: { default: string } & Record<string, string>;
+  };
   /** pnpm-workspace.yaml sets injectWorkspacePackages (then deploy needs no --legacy). */
   injectWorkspacePackages: boolean;
   /** The patch files pnpm-workspace.yaml's patchedDependencies names: pnpm install applies them. */
@@ -257,7 +263,8 @@ function workspaceModule(packages: WorkspacePackage[], spec: string): string | u
 
 const ROOT_MANIFESTS = ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"];
 const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall", "prepare"];
-const BASE_IMAGE = "node:20-bookworm-slim";
+/** The images' base: the slim image of the default Node line (package.json "nodeLines"), e.g. node:24-slim. */
+const baseImage = (ctx: DockerContext) => `node:${ctx.rootManifest.nodeLines.default}-slim`;
 
 /** Every problem with the Dockerfile, as sentences; none means it passes. */
 export function checkDockerfile(text: string, ctx: DockerContext): string[] {
@@ -267,10 +274,11 @@ export function checkDockerfile(text: string, ctx: DockerContext): string[] {
   const names = stages.map((s) => s.name);
   const ignored = dockerignore(ctx.dockerignore);
   const byName = new Map(ctx.packages.map((p) => [p.manifest.name, p]));
+  const base = baseImage(ctx);
 
   for (const [i, stage] of stages.entries()) {
-    if (!names.slice(0, i).includes(stage.image) && stage.image !== BASE_IMAGE)
-      problems.push(`stage ${stage.name} is FROM ${stage.image}, not ${BASE_IMAGE}`);
+    if (!names.slice(0, i).includes(stage.image) && stage.image !== base)
+      problems.push(`stage ${stage.name} is FROM ${stage.image}, not ${base}`);
     for (const ins of stage.instructions) {
       if (ins.keyword !== "COPY" && ins.keyword !== "ADD") continue;
       const sources = ins.exec ? ins.exec.slice(0, -1) : ins.args.slice(0, -1);
