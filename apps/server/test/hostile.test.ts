@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { readdirSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { describe, it } from "node:test";
@@ -67,6 +68,32 @@ describe("rng-server: HTTP/1.1 clients that go away mid-request", () => {
         socket.destroy();
       }
       await sleep(100);
+      await assertAlive(server);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("rng-server: HTTP/1.1 requests answered before their body is read", () => {
+  it("closes the connection after the answer instead of leaving it unread (found by the fuzzer, seed 1454317504)", async () => {
+    const server = await spawnAppServer();
+    try {
+      const pid = server.child.pid as number;
+      const fds = () => readdirSync(`/proc/${pid}/fd`).length;
+      const before = fds();
+      // A gRPC envelope whose length (0x5b5b5b5b) is over the limit: connect
+      // answers at once, without reading the rest of the 66 KB body; then a
+      // pipelined request.
+      const body = "[".repeat(66_000);
+      const bytes =
+        `POST /rng.Rng/Rng HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+        "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+      const { socket, closed } = await rawSocket(server, bytes);
+      const closedAt = await Promise.race([closed, sleep(3000, -1)]);
+      socket.destroy();
+      assert.ok(closedAt > 0, "the server closed the connection after its answer");
+      await until(() => fds() <= before, 3000);
       await assertAlive(server);
     } finally {
       await server.stop();

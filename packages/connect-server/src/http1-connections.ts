@@ -56,6 +56,15 @@ export class Http1Connections {
     const socket = req.socket;
     this.busy.add(socket);
     res.once("close", () => this.busy.delete(socket));
+    // A handler may answer before it has read the whole body (connect does,
+    // for an envelope over its size limit, and then destroys the request).
+    // Node then never reads this connection again: the next pipelined
+    // request waits for a body no one will consume, and the socket sat in
+    // CLOSE_WAIT after the client left (found by the fuzzer). The
+    // connection cannot go on, so it closes once the response is written.
+    res.once("finish", () => {
+      if (!req.complete) socket.destroySoon();
+    });
   }
 
   /** The table's record of the request's connection, to charge its body to. */
