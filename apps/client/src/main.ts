@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConnectError } from "@connectrpc/connect";
 import { createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
@@ -71,6 +72,9 @@ try {
 if (config.verbose) logPoolEvents(transport, config);
 
 const stop = new AbortController();
+// Every worker's pause between calls listens to it: --concurrency 64 means
+// 64 listeners at once, not a leak (Node warns past 10).
+setMaxListeners(0, stop.signal);
 const lingerStop = new AbortController();
 let signals = 0;
 let runOver = false;

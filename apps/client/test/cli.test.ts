@@ -69,6 +69,21 @@ describe("rng-client against a local fleet of 3", () => {
     assert.equal(new Set(calls.map(([, a]) => a)).size, 3);
   });
 
+  it("runs 64 workers with a pause between calls and warns of nothing", async () => {
+    const r = await runClient([
+      "--target",
+      fleet.target,
+      "--interval",
+      "1ms",
+      "--count",
+      "200",
+      "--concurrency",
+      "64",
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stderr, /MaxListenersExceededWarning/);
+  });
+
   it("sends everything to one instance with --policy pick_first", async () => {
     const r = await runClient([
       "--target",
