@@ -110,7 +110,8 @@ export function createConnectHandler(options: ConnectHandlerOptions): ConnectHan
   const methodNames = new Map<UniversalHandler, string>();
   for (const h of router.handlers) methodNames.set(h, `${h.service.typeName}/${h.method.name}`);
   const streamsRequests = (path: string) => {
-    const kind = paths.get(path.split("?", 2)[0] ?? "")?.method.methodKind;
+    const q = path.indexOf("?");
+    const kind = paths.get(q < 0 ? path : path.slice(0, q))?.method.methodKind;
     return kind === "client_streaming" || kind === "bidi_streaming";
   };
   const fallback: NodeHandler =

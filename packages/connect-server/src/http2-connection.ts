@@ -177,7 +177,9 @@ export class TrackedSession implements ConnectionOwner {
   /** A new stream (a call) opened. */
   streamOpened(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     const contentType = headers["content-type"];
-    const enveloped = contentType !== undefined && /^application\/(grpc|connect\+)/.test(contentType);
+    const enveloped =
+      contentType !== undefined &&
+      (contentType.startsWith("application/grpc") || contentType.startsWith("application/connect+"));
     const path = headers[":path"] ?? "";
     const wholeBody = !enveloped || !this.streamsRequests(path);
     const t = new TrackedStream(this, path, isGrpc(contentType), wholeBody, this.clock.now());
