@@ -23,6 +23,7 @@ COPY packages/local-fleet/package.json packages/local-fleet/
 COPY packages/testkit/package.json packages/testkit/
 COPY packages/telemetry/package.json packages/telemetry/
 COPY packages/rng-server/package.json packages/rng-server/
+COPY packages/wire-fuzz/package.json packages/wire-fuzz/
 COPY apps/server/package.json apps/server/
 COPY apps/client/package.json apps/client/
 COPY apps/demo/package.json apps/demo/
