@@ -242,7 +242,7 @@ async function slowReaders() {
   for (const s of sessions) s.destroy();
   row(
     "8 connections × 250 `GenerateStream(count 1000)` calls that never read (window 0)",
-    "a stream queues at most 64 writes / 4 KiB for a peer that does not read; a connection holding more than `--max-connection-buffer-bytes` (32 MiB), or the largest when the process holds more than `--max-buffer-bytes` (256 MiB), is cut with a log line",
+    "a stream queues at most 16 writes / 4 KiB for a peer that does not read; a connection holding more than `--max-connection-buffer-bytes` (32 MiB), or the largest when the process holds more than `--max-buffer-bytes` (256 MiB), is cut with a log line",
     `peak RSS +${(peak - before).toFixed(0)} MiB over 8 s; ${health}; ${exit} (drain timeout 10 s) (before: +980 MB and growing, health checks timing out, still running 20 s after SIGTERM)`,
   );
 }

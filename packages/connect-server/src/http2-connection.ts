@@ -1,5 +1,5 @@
 import * as http2 from "node:http2";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { Code } from "@connectrpc/connect";
 import {
   type Connection,
@@ -96,12 +96,25 @@ class TrackedStream {
 const kTracked = Symbol("trackedStream");
 type Stream = http2.ServerHttp2Stream & { [kTracked]?: TrackedStream };
 
-const readablePush = Readable.prototype.push;
+/** Server stream prototypes whose `push` counts the chunks of tracked streams. */
+const countingPrototypes = new WeakSet<object>();
 
-function pushCounted(this: Stream, chunk: unknown, encoding?: BufferEncoding): boolean {
-  const t = this[kTracked];
-  if (t !== undefined && chunk instanceof Uint8Array) t.owner.requestData(t, chunk as Buffer);
-  return readablePush.call(this, chunk, encoding);
+/**
+ * Makes `push` on the class of `stream` (Node's ServerHttp2Stream, which
+ * is not exported) report each chunk of a tracked stream, once per class:
+ * patching the prototype rather than each stream keeps every stream the
+ * same shape for V8. Streams that are not tracked push as before.
+ */
+function countPushes(stream: http2.ServerHttp2Stream): void {
+  const proto = Object.getPrototypeOf(stream) as { push: Readable["push"] };
+  if (countingPrototypes.has(proto)) return;
+  countingPrototypes.add(proto);
+  const push = proto.push;
+  proto.push = function (this: Stream, chunk: unknown, encoding?: BufferEncoding): boolean {
+    const t = this[kTracked];
+    if (t !== undefined && chunk instanceof Uint8Array) t.owner.requestData(t, chunk as Buffer);
+    return push.call(this, chunk, encoding);
+  };
 }
 
 function onStreamEnd(this: Stream): void {
@@ -188,7 +201,7 @@ export class TrackedSession implements ConnectionOwner {
     // Counted as Node pushes each chunk into the stream, not with a 'data'
     // listener: that would start the flow before Http2ServerRequest adds its
     // own (on its first read), and the chunks would be lost to it.
-    (stream as Stream).push = pushCounted;
+    countPushes(stream);
     stream.once("end", onStreamEnd);
     stream.once("close", onStreamClose);
   }
