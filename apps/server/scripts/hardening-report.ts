@@ -10,8 +10,6 @@ import { once } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { gzipSync } from "node:zlib";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
 import type { RngServerProcess } from "@rngbalance/rng-server/testing";
 import {
   assertAlive,
@@ -21,9 +19,11 @@ import {
   rawSocket,
   requestThenResetBytes,
   rssMiB,
+  unfinishedUnaryCalls,
+  unreadStreamingCalls,
   writeInPieces,
 } from "../test/attacks.js";
-import { grpcFrame, spawnAppServer } from "../test/helpers.js";
+import { spawnAppServer } from "../test/helpers.js";
 
 const rows: string[] = [];
 const row = (attack: string, does: string, measured: string) => {
@@ -218,24 +218,7 @@ async function slowReaders() {
   const server = await spawnAppServer();
   const done = probe(server);
   const before = rssMiB(server.child.pid as number);
-  const body = grpcFrame(
-    toBinary(GenerateStreamRequestSchema, create(GenerateStreamRequestSchema, { count: 1000 })),
-  );
-  const sessions = Array.from({ length: 8 }, () => {
-    const session = http2.connect(`http://${server.address}`, { settings: { initialWindowSize: 0 } });
-    session.on("error", () => {});
-    for (let i = 0; i < 250; i++) {
-      const stream = session.request({
-        ":method": "POST",
-        ":path": "/rng.v1.RngService/GenerateStream",
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      stream.on("error", () => {});
-      stream.end(body);
-    }
-    return session;
-  });
+  const sessions = Array.from({ length: 8 }, () => unreadStreamingCalls(server, 250));
   const peak = await peakRss(server, new Promise((r) => setTimeout(r, 8000)));
   const health = await done();
   const exit = await sigterm(server);
@@ -251,21 +234,8 @@ async function unfinishedBodies() {
   const server = await spawnAppServer();
   const done = probe(server);
   const before = rssMiB(server.child.pid as number);
-  const session = http2.connect(`http://${server.address}`);
-  session.on("error", () => {});
   const t = Date.now();
-  const prefix = Buffer.alloc(5);
-  prefix.writeUInt32BE(4 * 1024 * 1024 - 10, 1);
-  for (let i = 0; i < 100 && !session.destroyed; i++) {
-    const stream = session.request({
-      ":method": "POST",
-      ":path": "/rng.v1.RngService/Generate",
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
-    stream.on("error", () => {});
-    stream.write(Buffer.concat([prefix, Buffer.alloc(4 * 1024 * 1024 - 100)]));
-  }
+  const session = unfinishedUnaryCalls(server, 100, 4 * 1024 * 1024 - 95);
   const closed = Promise.race([once(session, "close"), new Promise((r) => setTimeout(r, 20_000))]);
   const peak = await peakRss(server, closed);
   const cutMs = Date.now() - t;

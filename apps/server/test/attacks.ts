@@ -8,9 +8,12 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health } from "@rngbalance/proto";
+import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
+import { grpcFrame } from "./helpers.js";
 
 /** The HTTP/2 connection preface a client sends first (RFC 9113, 3.4). */
 export const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -118,6 +121,59 @@ export async function assertAlive(server: Listening & { child: ChildProcess }): 
 export function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+/**
+ * A peer that never reads: an HTTP/2 connection with a flow-control window
+ * of 0 (the server may not send a byte of DATA), on which `calls`
+ * `GenerateStream(count 1000)` calls are started. Destroy it when done.
+ */
+export function unreadStreamingCalls(server: Listening, calls: number): http2.ClientHttp2Session {
+  const session = http2.connect(`http://${server.address}`, { settings: { initialWindowSize: 0 } });
+  session.on("error", () => {});
+  const body = grpcFrame(
+    toBinary(GenerateStreamRequestSchema, create(GenerateStreamRequestSchema, { count: 1000 })),
+  );
+  for (let i = 0; i < calls; i++) {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/rng.v1.RngService/GenerateStream",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    stream.on("error", () => {});
+    stream.end(body);
+  }
+  return session;
+}
+
+/**
+ * Unary calls that never end: on one new HTTP/2 connection, `calls`
+ * `Generate` requests, each declaring a message just under 4 MiB and sending
+ * `sendBytes` of it (stopping if the server cuts the connection). Destroy
+ * the session when done.
+ */
+export function unfinishedUnaryCalls(
+  server: Listening,
+  calls: number,
+  sendBytes: number,
+): http2.ClientHttp2Session {
+  const session = http2.connect(`http://${server.address}`);
+  session.on("error", () => {});
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(4 * 1024 * 1024 - 10, 1);
+  const bytes = Buffer.concat([prefix, Buffer.alloc(sendBytes - 5)]);
+  for (let i = 0; i < calls && !session.destroyed; i++) {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/rng.v1.RngService/Generate",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    stream.on("error", () => {});
+    stream.write(bytes);
+  }
+  return session;
 }
 
 /** A rapid-reset attack (CVE-2023-44487): the hello, then `streams` streams each opened and reset at once. */

@@ -13,13 +13,19 @@ import * as http2 from "node:http2";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { RngService } from "@rngbalance/proto";
-import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
 import { spawnRngServer } from "@rngbalance/rng-server/testing";
-import { assertAlive, healthProbe, rawSocket, requestThenResetBytes, rssMiB } from "./attacks.js";
+import {
+  assertAlive,
+  healthProbe,
+  rawSocket,
+  requestThenResetBytes,
+  rssMiB,
+  unfinishedUnaryCalls,
+  unreadStreamingCalls,
+} from "./attacks.js";
 import { grpcFrame, spawnAppServer } from "./helpers.js";
 
 /** Waits until `condition` holds, failing after `timeoutMs`. */
@@ -108,25 +114,8 @@ describe("rng-server: peers that do not read their responses", () => {
     const sessions: http2.ClientHttp2Session[] = [];
     try {
       const before = rssMiB(server.child.pid as number);
-      const body = grpcFrame(
-        toBinary(GenerateStreamRequestSchema, create(GenerateStreamRequestSchema, { count: 1000 })),
-      );
-      for (let c = 0; c < 4; c++) {
-        // A window of 0: the server may not send a byte of DATA.
-        const session = http2.connect(`http://${server.address}`, { settings: { initialWindowSize: 0 } });
-        session.on("error", () => {});
-        sessions.push(session);
-        for (let i = 0; i < 250; i++) {
-          const stream = session.request({
-            ":method": "POST",
-            ":path": "/rng.v1.RngService/GenerateStream",
-            "content-type": "application/grpc",
-            te: "trailers",
-          });
-          stream.on("error", () => {});
-          stream.end(body);
-        }
-      }
+      // 4 connections with a window of 0: the server may not send a byte of DATA.
+      for (let c = 0; c < 4; c++) sessions.push(unreadStreamingCalls(server, 250));
       let peak = 0;
       for (let i = 0; i < 8; i++) {
         await sleep(500);
@@ -152,23 +141,9 @@ describe("rng-server: peers that do not read their responses", () => {
 
   it("cuts a connection past --max-connection-buffer-bytes, with a log line saying why", async () => {
     const server = await spawnAppServer({ args: ["--max-connection-buffer-bytes", "1000000"] });
-    const session = http2.connect(`http://${server.address}`, { settings: { initialWindowSize: 0 } });
-    session.on("error", () => {});
+    // 250 streams, each holding up to 16 queued writes (~17 KB charged).
+    const session = unreadStreamingCalls(server, 250);
     try {
-      const body = grpcFrame(
-        toBinary(GenerateStreamRequestSchema, create(GenerateStreamRequestSchema, { count: 1000 })),
-      );
-      // 250 streams, each holding up to 16 queued writes (~17 KB charged).
-      for (let i = 0; i < 250; i++) {
-        const stream = session.request({
-          ":method": "POST",
-          ":path": "/rng.v1.RngService/GenerateStream",
-          "content-type": "application/grpc",
-          te: "trailers",
-        });
-        stream.on("error", () => {});
-        stream.end(body);
-      }
       await Promise.race([once(session, "close"), sleep(10_000)]);
       assert.ok(session.destroyed || session.closed, "the connection was cut");
       const line = server.logs.find((l) => String(l.msg).includes("--max-connection-buffer-bytes"));
@@ -186,23 +161,10 @@ describe("rng-server: incomplete requests", () => {
   it("cuts a connection whose unfinished unary bodies pass --max-connection-buffer-bytes", async () => {
     const server = await spawnAppServer({ args: ["--max-connection-buffer-bytes", "16000000"] });
     const probe = healthProbe(server);
-    const session = http2.connect(`http://${server.address}`);
-    session.on("error", () => {});
+    const before = rssMiB(server.child.pid as number);
+    // 100 unary calls, each sending 1 MiB of a 4 MiB message and never ending.
+    const session = unfinishedUnaryCalls(server, 100, 1024 * 1024);
     try {
-      const before = rssMiB(server.child.pid as number);
-      // 100 unary calls, each sending 1 MiB of a 4 MiB message and never ending.
-      const prefix = Buffer.alloc(5);
-      prefix.writeUInt32BE(4 * 1024 * 1024 - 10, 1);
-      for (let i = 0; i < 100 && !session.destroyed; i++) {
-        const stream = session.request({
-          ":method": "POST",
-          ":path": "/rng.v1.RngService/Generate",
-          "content-type": "application/grpc",
-          te: "trailers",
-        });
-        stream.on("error", () => {});
-        stream.write(Buffer.concat([prefix, Buffer.alloc(1024 * 1024)]));
-      }
       await Promise.race([once(session, "close"), sleep(10_000)]);
       assert.ok(session.destroyed || session.closed, "the connection was cut");
       const line = server.logs.find((l) => String(l.msg).includes("--max-connection-buffer-bytes"));
