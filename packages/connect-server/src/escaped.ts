@@ -1,6 +1,6 @@
 import type * as http from "node:http";
 import * as http2 from "node:http2";
-import type { Logger } from "./log.js";
+import { type Logger, remoteOf } from "./log.js";
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -21,9 +21,8 @@ export function escaped(logger: Logger, err: unknown, remote: string, path: stri
 /** Ends a response whose handler threw: a 500 if nothing was sent yet, else a reset connection or stream. */
 export function abandon(res: http.ServerResponse | http2.Http2ServerResponse): void {
   try {
-    if ("stream" in res) {
-      if (!res.stream.destroyed) res.stream.close(NGHTTP2_INTERNAL_ERROR);
-    } else if (!res.headersSent) {
+    if ("stream" in res) resetStream(res.stream);
+    else if (!res.headersSent) {
       res.writeHead(500).end();
     } else {
       res.destroy();
@@ -35,8 +34,7 @@ export function abandon(res: http.ServerResponse | http2.Http2ServerResponse): v
 
 /** A stream's peer, for logs. */
 export function remoteOfStream(stream: http2.ServerHttp2Stream): string {
-  const s = stream.session?.socket;
-  return s ? `${s.remoteAddress}:${s.remotePort}` : "?";
+  return remoteOf(stream.session?.socket);
 }
 
 /** Resets a stream whose listener threw, unless it is gone already. */

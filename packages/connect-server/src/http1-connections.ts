@@ -1,7 +1,7 @@
 import type * as http from "node:http";
 import type * as net from "node:net";
 import { type Connection, type ConnectionTable, queuedWriteBytes } from "./connection-table.js";
-import type { Logger } from "./log.js";
+import { type Logger, remoteOf } from "./log.js";
 
 /**
  * The server's HTTP/1.1 connections: which are answering a request (busy)
@@ -35,7 +35,7 @@ export class Http1Connections {
       idle: () => !this.busy.has(socket),
       queuedResponseBytes: () => queuedWriteBytes(socket),
       cut: (msg, fields) => {
-        this.logger.log("warn", msg, { remote: `${socket.remoteAddress}:${socket.remotePort}`, ...fields });
+        this.logger.log("warn", msg, { remote: remoteOf(socket), ...fields });
         socket.destroy();
       },
       close: () => socket.destroy(),

@@ -8,7 +8,7 @@ import {
   queuedWriteBytes,
 } from "./connection-table.js";
 import { percentEncodeGrpcMessage } from "./grpc-message.js";
-import type { Logger } from "./log.js";
+import { type Logger, remoteOf } from "./log.js";
 import { HeldRequestBytes } from "./request-bytes.js";
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } =
@@ -181,8 +181,7 @@ export class TrackedSession implements ConnectionOwner {
 
   /** The peer's address and port, for logs ("?" once the socket is gone). */
   get remote(): string {
-    const s = this.session.socket;
-    return s ? `${s.remoteAddress}:${s.remotePort}` : "?";
+    return remoteOf(this.session.socket);
   }
 
   // --- events (from Http2Sessions) ---------------------------------------

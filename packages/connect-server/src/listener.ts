@@ -2,7 +2,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import * as net from "node:net";
 import type { ConnectionTable } from "./connection-table.js";
-import type { Logger } from "./log.js";
+import { type Logger, remoteOf } from "./log.js";
 
 /** The first bytes of every HTTP/2 connection with prior knowledge (RFC 9113, 3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -108,7 +108,7 @@ export class DualProtocolListener {
     const onEarlyError = () => socket.destroy();
     const timer = setTimeout(() => {
       this.options.logger.log("debug", "connection closed: protocol not detected in time", {
-        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        remote: remoteOf(socket),
         bytes: head.length,
         detectTimeoutMs: this.options.detectTimeoutMs,
       });

@@ -64,3 +64,8 @@ function jsonSafe(_key: string, value: unknown): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message };
   return value;
 }
+
+/** A socket's peer as "address:port", for logs ("?" once it is gone). */
+export function remoteOf(socket: { remoteAddress?: string; remotePort?: number } | undefined): string {
+  return socket?.remoteAddress === undefined ? "?" : `${socket.remoteAddress}:${socket.remotePort}`;
+}

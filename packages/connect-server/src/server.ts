@@ -13,7 +13,7 @@ import { Http1Connections } from "./http1-connections.js";
 import { BoundedHttp2ServerResponse } from "./http2-response.js";
 import { Http2Sessions } from "./http2-sessions.js";
 import { DualProtocolListener } from "./listener.js";
-import { createJsonLogger } from "./log.js";
+import { createJsonLogger, remoteOf } from "./log.js";
 import { CONNECT_SERVER_DEFAULTS, type ConnectServerOptions } from "./options.js";
 import { OrcaReporter } from "./orca.js";
 import { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
@@ -93,7 +93,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     try {
       handler(req, res);
     } catch (err) {
-      escaped(logger, err, `${req.socket?.remoteAddress}:${req.socket?.remotePort}`, req.url);
+      escaped(logger, err, remoteOf(req.socket), req.url);
       abandon(res as Parameters<typeof abandon>[0]);
     }
   };
