@@ -56,6 +56,8 @@ export function h2Frame(
 const SETTINGS = 0x4;
 const HEADERS = 0x1;
 const RST_STREAM = 0x3;
+const DATA = 0x0;
+const GOAWAY = 0x7;
 const END_HEADERS = 0x4;
 
 /** The preface and an empty SETTINGS frame: an HTTP/2 client's hello. */
@@ -97,6 +99,29 @@ export function requestThenResetBytes(path: string, contentType: string): Buffer
     HTTP2_HELLO,
     h2Frame(HEADERS, END_HEADERS | END_STREAM, 1, block),
     h2Frame(RST_STREAM, 0, 1, rst),
+  ]);
+}
+
+/**
+ * A client GOAWAY with an error code (PROTOCOL_ERROR), then HEADERS and DATA
+ * for a new stream on the same connection: on Node 22 an http2 server that
+ * lets Node destroy the session inside that GOAWAY aborts (the found-by-the-
+ * fuzzer seed 1735103426). Returns the frames after the hello.
+ */
+export function goawayThenRequestBytes(path: string, contentType: string): Buffer {
+  const goaway = Buffer.alloc(8);
+  goaway.writeUInt32BE(0, 0); // last stream id
+  goaway.writeUInt32BE(http2.constants.NGHTTP2_PROTOCOL_ERROR, 4);
+  const block = Buffer.concat([
+    Buffer.from([0x83, 0x86]), // :method POST, :scheme http
+    literal(":path", path),
+    literal(":authority", "127.0.0.1"),
+    literal("content-type", contentType),
+  ]);
+  return Buffer.concat([
+    h2Frame(GOAWAY, 0, 0, goaway),
+    h2Frame(HEADERS, END_HEADERS, 1, block),
+    h2Frame(DATA, 0, 1, Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01])),
   ]);
 }
 

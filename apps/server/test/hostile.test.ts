@@ -19,6 +19,8 @@ import { RngService } from "@rngbalance/proto";
 import { spawnRngServer } from "@rngbalance/rng-server/testing";
 import {
   assertAlive,
+  goawayThenRequestBytes,
+  HTTP2_HELLO,
   healthProbe,
   rawSocket,
   requestThenResetBytes,
@@ -52,6 +54,39 @@ describe("rng-server: requests reset before they are answered", () => {
           );
           await Promise.race([closed, sleep(50)]);
           socket.destroy();
+        }
+        await assertAlive(server);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});
+
+describe("rng-server: a client GOAWAY followed by a new stream", () => {
+  // Node 22's http2 aborted on this (seed 1735103426); the server now
+  // refuses the stream and destroys the session only after the input.
+  for (const split of [false, true]) {
+    it(`survives GOAWAY(PROTOCOL_ERROR), HEADERS, DATA ${split ? "after the hello" : "in the first packet"}`, async () => {
+      const server = await spawnAppServer();
+      try {
+        for (const path of ["/rng.Rng/Rng", "/no.Such/Method"]) {
+          const attack = goawayThenRequestBytes(path, "application/grpc");
+          const { socket, closed } = await rawSocket(
+            server,
+            split ? HTTP2_HELLO : Buffer.concat([HTTP2_HELLO, attack]),
+          );
+          if (split) {
+            await sleep(50);
+            socket.write(attack);
+          }
+          const cut = await Promise.race([closed, sleep(2000, "open" as const)]);
+          socket.destroy();
+          assert.notEqual(
+            cut,
+            "open",
+            "the server should close a connection whose client sent GOAWAY with an error",
+          );
         }
         await assertAlive(server);
       } finally {

@@ -343,6 +343,38 @@ export class TrackedSession implements ConnectionOwner {
     this.destroyLater();
   }
 
+  /**
+   * The client sent GOAWAY. With an error code, Node destroys the session
+   * right after this event, while nghttp2 is still reading the same input.
+   * If that input goes on with HEADERS and DATA for a new stream, Node 22
+   * aborts the whole process (the stream never got its JS side:
+   * `Assertion failed: onread->IsFunction()` in Http2Session::Receive; Node
+   * 24 stops reading instead), so one packet from any client could kill the
+   * server. Here the session refuses new streams at once (RST_STREAM
+   * REFUSED_STREAM, nghttp2 keeps going safely) and every destroy waits for
+   * a later turn, after the input is consumed; Node's own destroy, with its
+   * error, is the one carried out then.
+   */
+  clientGoaway(code: number): void {
+    if (code === NGHTTP2_NO_ERROR || this.session.destroyed || this.cutting) return;
+    this.cutting = true;
+    this.closing = true;
+    const session = this.session;
+    const destroy = session.destroy;
+    let args: Parameters<typeof destroy> | undefined;
+    session.destroy = (...later: Parameters<typeof destroy>) => {
+      // The call with an error wins: Node's, so 'error' reports the client's code.
+      if (args === undefined || (args[0] === undefined && later[0] !== undefined)) args = later;
+      return session;
+    };
+    setImmediate(() => {
+      session.destroy = destroy;
+      session.destroy(...(args ?? []));
+      session.socket?.destroy();
+    });
+    session.close();
+  }
+
   // --- drain ---------------------------------------------------------------
 
   /** GOAWAY: no new calls; the connection closes once its calls end. */

@@ -13,8 +13,10 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
@@ -866,6 +868,111 @@ describe("fast path wiring", () => {
     assert.equal(r.status, Code.Unimplemented);
     assert.equal(requests, 1, "a fallback call is emitted once");
     await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+/** One HTTP/2 frame: 9-byte header, then the payload. */
+function h2Frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.length, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(streamId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+/** An HPACK literal header field without indexing, with a literal name (RFC 7541, 6.2.2). */
+function hpackLiteral(name: string, value: string): Buffer {
+  return Buffer.concat([
+    Buffer.from([0x00, name.length]),
+    Buffer.from(name),
+    Buffer.from([value.length]),
+    Buffer.from(value),
+  ]);
+}
+
+describe("createHttp2Server: streams reset in the packet that opened them", () => {
+  it("never reach the general path ('request'), which costs ~80 KiB per call; later calls still do", async () => {
+    const handler = fastConnectNodeAdapter({
+      routes: testRoutes(new Map()),
+      fallback: unknownMethodFallback,
+    });
+    const server = createHttp2Server({}, handler);
+    let requests = 0;
+    server.on("request", () => requests++);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const socket = net.connect({ host: "127.0.0.1", port });
+    try {
+      socket.on("error", () => {});
+      socket.resume();
+      await once(socket, "connect");
+      // A general-path call each (no fast path serves an unknown method), reset at once.
+      const block = Buffer.concat([
+        Buffer.from([0x83, 0x86]), // :method POST, :scheme http
+        hpackLiteral(":path", "/nope.Nope/Nope"),
+        hpackLiteral(":authority", "127.0.0.1"),
+        hpackLiteral("content-type", "application/grpc"),
+      ]);
+      const cancel = Buffer.alloc(4);
+      cancel.writeUInt32BE(http2.constants.NGHTTP2_CANCEL);
+      const frames = [Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), h2Frame(0x4, 0, 0)];
+      for (let i = 0, id = 1; i < 200; i++, id += 2) {
+        frames.push(h2Frame(0x1, 0x4, id, block), h2Frame(0x3, 0, id, cancel));
+      }
+      socket.write(Buffer.concat(frames));
+      await sleep(300);
+      assert.equal(requests, 0, "a stream reset in its own packet should cost no call");
+      // The same connection, and the general path, still serve.
+      const address = `127.0.0.1:${port}`;
+      const testServer: TestServer = { address, log: new Map(), stats: undefined, close: async () => {} };
+      const r = await viaRaw(testServer, { name: "", path: "/nope.Nope/Nope", served: "fallback" }, "z");
+      assert.equal(r.status, Code.Unimplemented);
+      assert.equal(requests, 1);
+    } finally {
+      socket.destroy();
+      server.close();
+    }
+  });
+
+  it("swallow the error of a stream waiting to be served when the connection fails (wire-fuzz seed 187868163)", async () => {
+    const handler = fastConnectNodeAdapter({
+      routes: testRoutes(new Map()),
+      fallback: unknownMethodFallback,
+    });
+    const server = createHttp2Server({}, handler);
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on("uncaughtException", onUncaught);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const socket = net.connect({ host: "127.0.0.1", port });
+    try {
+      socket.on("error", () => {});
+      socket.resume();
+      await once(socket, "connect");
+      const block = Buffer.concat([
+        Buffer.from([0x83, 0x86]), // :method POST, :scheme http
+        hpackLiteral(":path", "/nope.Nope/Nope"),
+        hpackLiteral(":authority", "127.0.0.1"),
+      ]);
+      socket.write(
+        Buffer.concat([
+          Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+          h2Frame(0x4, 0, 0),
+          h2Frame(0x1, 0x4, 1, block),
+          h2Frame(0x0, 0, 1, Buffer.from("{}")),
+          h2Frame(0x0, 0, 0), // DATA on stream 0: a connection error (PROTOCOL_ERROR)
+        ]),
+      );
+      await Promise.race([once(socket, "close"), sleep(2000)]);
+      await sleep(50);
+      assert.deepEqual(uncaught, [], "a stream error escaped as an uncaught exception");
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      socket.destroy();
+      server.close();
+    }
   });
 });
 
