@@ -58,6 +58,8 @@ const HEADERS = 0x1;
 const RST_STREAM = 0x3;
 const DATA = 0x0;
 const GOAWAY = 0x7;
+const PING = 0x6;
+const ACK = 0x1;
 const END_HEADERS = 0x4;
 
 /** The preface and an empty SETTINGS frame: an HTTP/2 client's hello. */
@@ -103,15 +105,26 @@ export function requestThenResetBytes(path: string, contentType: string): Buffer
 }
 
 /**
- * A client GOAWAY with an error code (PROTOCOL_ERROR), then HEADERS and DATA
- * for a new stream on the same connection: on Node 22 an http2 server that
- * lets Node destroy the session inside that GOAWAY aborts (the found-by-the-
- * fuzzer seed 1735103426). Returns the frames after the hello.
+ * A frame that makes Node destroy the session while nghttp2 is still
+ * reading the packet (a client GOAWAY with PROTOCOL_ERROR, or a PING ACK the
+ * server never asked for), then HEADERS and DATA for a new stream: Node 22
+ * aborted on it (wire-fuzz seeds 1735103426 and 1845222954). Returns the
+ * frames after the hello.
  */
-export function goawayThenRequestBytes(path: string, contentType: string): Buffer {
-  const goaway = Buffer.alloc(8);
-  goaway.writeUInt32BE(0, 0); // last stream id
-  goaway.writeUInt32BE(http2.constants.NGHTTP2_PROTOCOL_ERROR, 4);
+export function sessionErrorThenRequestBytes(
+  breaker: "goaway" | "ping-ack",
+  path: string,
+  contentType: string,
+): Buffer {
+  let first: Buffer;
+  if (breaker === "goaway") {
+    const goaway = Buffer.alloc(8);
+    goaway.writeUInt32BE(0, 0); // last stream id
+    goaway.writeUInt32BE(http2.constants.NGHTTP2_PROTOCOL_ERROR, 4);
+    first = h2Frame(GOAWAY, 0, 0, goaway);
+  } else {
+    first = h2Frame(PING, ACK, 0, Buffer.alloc(8));
+  }
   const block = Buffer.concat([
     Buffer.from([0x83, 0x86]), // :method POST, :scheme http
     literal(":path", path),
@@ -119,7 +132,7 @@ export function goawayThenRequestBytes(path: string, contentType: string): Buffe
     literal("content-type", contentType),
   ]);
   return Buffer.concat([
-    h2Frame(GOAWAY, 0, 0, goaway),
+    first,
     h2Frame(HEADERS, END_HEADERS, 1, block),
     h2Frame(DATA, 0, 1, Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01])),
   ]);

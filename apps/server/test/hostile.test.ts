@@ -19,12 +19,12 @@ import { RngService } from "@rngbalance/proto";
 import { spawnRngServer } from "@rngbalance/rng-server/testing";
 import {
   assertAlive,
-  goawayThenRequestBytes,
   HTTP2_HELLO,
   healthProbe,
   rawSocket,
   requestThenResetBytes,
   rssMiB,
+  sessionErrorThenRequestBytes,
   unfinishedUnaryCalls,
   unreadStreamingCalls,
 } from "./attacks.js";
@@ -63,36 +63,35 @@ describe("rng-server: requests reset before they are answered", () => {
   }
 });
 
-describe("rng-server: a client GOAWAY followed by a new stream", () => {
-  // Node 22's http2 aborted on this (seed 1735103426); the server now
-  // refuses the stream and destroys the session only after the input.
-  for (const split of [false, true]) {
-    it(`survives GOAWAY(PROTOCOL_ERROR), HEADERS, DATA ${split ? "after the hello" : "in the first packet"}`, async () => {
-      const server = await spawnAppServer();
-      try {
-        for (const path of ["/rng.Rng/Rng", "/no.Such/Method"]) {
-          const attack = goawayThenRequestBytes(path, "application/grpc");
-          const { socket, closed } = await rawSocket(
-            server,
-            split ? HTTP2_HELLO : Buffer.concat([HTTP2_HELLO, attack]),
-          );
-          if (split) {
-            await sleep(50);
-            socket.write(attack);
+describe("rng-server: a frame that ends the session, then a new stream in the same input", () => {
+  // Node 22's http2 aborted on these (seeds 1735103426 and 1845222954): Node
+  // destroyed the session while nghttp2 was still reading the packet.
+  for (const breaker of ["goaway", "ping-ack"] as const) {
+    for (const split of [false, true]) {
+      const what = breaker === "goaway" ? "GOAWAY(PROTOCOL_ERROR)" : "an unsolicited PING ACK";
+      it(`survives ${what}, HEADERS, DATA ${split ? "after the hello" : "in the first packet"}`, async () => {
+        const server = await spawnAppServer();
+        try {
+          for (const path of ["/rng.Rng/Rng", "/no.Such/Method"]) {
+            const attack = sessionErrorThenRequestBytes(breaker, path, "application/grpc");
+            const { socket, closed } = await rawSocket(
+              server,
+              split ? HTTP2_HELLO : Buffer.concat([HTTP2_HELLO, attack]),
+            );
+            if (split) {
+              await sleep(50);
+              socket.write(attack);
+            }
+            const cut = await Promise.race([closed, sleep(2000, "open" as const)]);
+            socket.destroy();
+            assert.notEqual(cut, "open", "the server should close a connection that broke the protocol");
           }
-          const cut = await Promise.race([closed, sleep(2000, "open" as const)]);
-          socket.destroy();
-          assert.notEqual(
-            cut,
-            "open",
-            "the server should close a connection whose client sent GOAWAY with an error",
-          );
+          await assertAlive(server);
+        } finally {
+          await server.stop();
         }
-        await assertAlive(server);
-      } finally {
-        await server.stop();
-      }
-    });
+      });
+    }
   }
 });
 

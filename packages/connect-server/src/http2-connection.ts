@@ -177,6 +177,7 @@ export class TrackedSession implements ConnectionOwner {
     this.resetTokensAt = now;
     if (connection !== undefined) connection.owner = this;
     if (policy.maxConnectionAgeMs > 0) this.scheduleMaxAge();
+    destroyOnALaterTurn(session);
   }
 
   /** The peer's address and port, for logs ("?" once the socket is gone). */
@@ -343,38 +344,6 @@ export class TrackedSession implements ConnectionOwner {
     this.destroyLater();
   }
 
-  /**
-   * The client sent GOAWAY. With an error code, Node destroys the session
-   * right after this event, while nghttp2 is still reading the same input.
-   * If that input goes on with HEADERS and DATA for a new stream, Node 22
-   * aborts the whole process (the stream never got its JS side:
-   * `Assertion failed: onread->IsFunction()` in Http2Session::Receive; Node
-   * 24 stops reading instead), so one packet from any client could kill the
-   * server. Here the session refuses new streams at once (RST_STREAM
-   * REFUSED_STREAM, nghttp2 keeps going safely) and every destroy waits for
-   * a later turn, after the input is consumed; Node's own destroy, with its
-   * error, is the one carried out then.
-   */
-  clientGoaway(code: number): void {
-    if (code === NGHTTP2_NO_ERROR || this.session.destroyed || this.cutting) return;
-    this.cutting = true;
-    this.closing = true;
-    const session = this.session;
-    const destroy = session.destroy;
-    let args: Parameters<typeof destroy> | undefined;
-    session.destroy = (...later: Parameters<typeof destroy>) => {
-      // The call with an error wins: Node's, so 'error' reports the client's code.
-      if (args === undefined || (args[0] === undefined && later[0] !== undefined)) args = later;
-      return session;
-    };
-    setImmediate(() => {
-      session.destroy = destroy;
-      session.destroy(...(args ?? []));
-      session.socket?.destroy();
-    });
-    session.close();
-  }
-
   // --- drain ---------------------------------------------------------------
 
   /** GOAWAY: no new calls; the connection closes once its calls end. */
@@ -495,6 +464,44 @@ export class TrackedSession implements ConnectionOwner {
       this.session.socket?.destroy();
     });
   }
+}
+
+/**
+ * Makes `session.destroy()` take effect on a later turn of the event loop,
+ * with the session closed to new streams meanwhile.
+ *
+ * Node destroys a session synchronously, while nghttp2 is still reading the
+ * input that caused it: on a client GOAWAY with an error code, on an
+ * unsolicited PING ACK, on other protocol errors. If that input goes on
+ * with HEADERS and DATA for a new stream, Node 22 aborts the whole process
+ * (the stream never got its JavaScript side: `Assertion failed:
+ * onread->IsFunction()`; Node 24 and 26 stop reading instead), so one packet
+ * from any client could kill the server (wire-fuzz seeds 1735103426 and
+ * 1845222954). Closed, the session refuses such streams (RST_STREAM
+ * REFUSED_STREAM), which nghttp2 handles safely; the destroy itself then
+ * runs once the input is consumed, with the first error it was given, so
+ * 'error' still reports what happened.
+ */
+function destroyOnALaterTurn(session: http2.ServerHttp2Session): void {
+  const destroy = session.destroy;
+  const close = session.close;
+  let args: Parameters<typeof destroy> | undefined;
+  let scheduled = false;
+  session.destroy = (...given: Parameters<typeof destroy>) => {
+    if (args === undefined || (args[0] === undefined && given[0] !== undefined)) args = given;
+    if (scheduled) return session;
+    scheduled = true;
+    setImmediate(() => {
+      session.destroy = destroy;
+      session.destroy(...(args ?? []));
+    });
+    try {
+      if (!session.closed && !session.destroyed) close.call(session);
+    } catch {
+      // Not closable (its socket is gone): the destroy is all that is left.
+    }
+    return session;
+  };
 }
 
 /** gRPC over HTTP/2 (application/grpc, +proto, +json...), not gRPC-Web: the calls a trailers-only status can end. */

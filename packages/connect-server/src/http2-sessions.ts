@@ -75,7 +75,6 @@ export class Http2Sessions {
       tracked.streamOpened(stream, headers),
     );
     session.on("ping", () => tracked.clientPinged());
-    session.on("goaway", (code: number) => tracked.clientGoaway(code));
     // A session error is the client's doing (a flood, a protocol error):
     // Node tears the session down; make sure the socket goes with it.
     session.on("error", (err: NodeJS.ErrnoException) => {
