@@ -11,3 +11,9 @@ if ! git diff --exit-code --stat -- packages/proto/src/gen || [ -n "$(git status
   exit 1
 fi
 echo "generated code matches proto/"
+
+# The READMEs' flag tables against the programs' flag specs (scripts/docs-flags.mjs
+# reads the built packages).
+pnpm exec turbo run build --filter=@rngbalance/client... --filter=@rngbalance/demo... \
+  --filter=@rngbalance/bench... --filter=@rngbalance/rng-server... --output-logs=errors-only
+node scripts/docs-flags.mjs --check

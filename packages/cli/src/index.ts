@@ -23,4 +23,9 @@ export {
   parseFlags,
   type StringFlag,
 } from "./flags.js";
-export { type FlagTableOptions, renderFlagTable } from "./usage.js";
+export {
+  type FlagMarkdownOptions,
+  type FlagTableOptions,
+  renderFlagMarkdown,
+  renderFlagTable,
+} from "./usage.js";

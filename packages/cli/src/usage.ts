@@ -53,3 +53,45 @@ export function renderFlagTable(flags: Record<string, FlagSpec>, options: FlagTa
   lines.push(`${pad}${"-h, --help".padEnd(leftWidth)}print this help`);
   return lines.join("\n");
 }
+
+/** Options of {@link renderFlagMarkdown}. */
+export interface FlagMarkdownOptions {
+  /** Add a column with each flag's environment variable. Default: when any flag has one. */
+  readonly showEnv?: boolean;
+  /** Text shown as the default of flags that have none. Default "none". */
+  readonly noDefault?: string;
+}
+
+/**
+ * The flags as a Markdown table (flag, environment variable, default,
+ * help), rendered from the same specs as `--help`, so that a README that
+ * embeds it cannot drift from the program (`scripts/docs-flags.mjs`
+ * rewrites and checks the READMEs' generated blocks). Multi-line help is
+ * joined into one cell; `|` is escaped.
+ */
+export function renderFlagMarkdown(
+  flags: Record<string, FlagSpec>,
+  options: FlagMarkdownOptions = {},
+): string {
+  const entries = Object.entries(flags);
+  const showEnv = options.showEnv ?? entries.some(([, s]) => s.env);
+  const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
+  const code = (text: string) => `\`${text}\``;
+  const header = showEnv
+    ? ["Flag", "Environment", "Default", "What it does"]
+    : ["Flag", "Default", "What it does"];
+  const rows = entries.map(([name, spec]) => {
+    const value = spec.type === "boolean" ? "" : ` <${spec.placeholder ?? PLACEHOLDERS[spec.type]}>`;
+    const flag = code(`${spec.short ? `-${spec.short}, ` : ""}--${name}${value}`);
+    const dflt = describeDefault(spec);
+    const row = [cell(flag)];
+    if (showEnv) row.push(spec.env ? code(spec.env) : "");
+    row.push(dflt === undefined ? (options.noDefault ?? "none") : cell(code(dflt)));
+    // Help is prose: an <angle> placeholder in it would be taken for an HTML tag.
+    row.push(cell(spec.help).replace(/</g, "&lt;").replace(/>/g, "&gt;"));
+    return row;
+  });
+  const widths = header.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FlagError, formatDuration, parseDuration, parseFlags, renderFlagTable } from "../src/index.js";
+import {
+  FlagError,
+  formatDuration,
+  parseDuration,
+  parseFlags,
+  renderFlagMarkdown,
+  renderFlagTable,
+} from "../src/index.js";
 
 const FLAGS = {
   port: { type: "int", default: 8081, min: 0, max: 65535, env: "X_PORT", help: "listen port" },
@@ -77,6 +84,27 @@ describe("renderFlagTable", () => {
     assert.match(table, /--name <value> +optional +default none/);
     assert.match(table, /-v, --verbose +chatty +X_VERBOSE +default off/);
     assert.match(table, /-h, --help +print this help$/);
+  });
+});
+
+describe("renderFlagMarkdown", () => {
+  it("is a Markdown table of every flag, from the same spec as --help", () => {
+    const lines = renderFlagMarkdown(FLAGS).split("\n");
+    assert.match(lines[0] ?? "", /^\| Flag +\| Environment +\| Default +\| What it does +\|$/);
+    assert.match(lines[1] ?? "", /^\| -+ \| -+ \| -+ \| -+ \|$/);
+    assert.equal(lines.length, 2 + Object.keys(FLAGS).length, "one row per flag");
+    const row = (flag: string) => lines.find((l) => l.startsWith(`| \`${flag}`)) ?? "";
+    assert.match(row("--port <n>"), /\| `X_PORT` +\| `8081` +\| listen port +\|$/);
+    assert.match(row("--policy <name>"), /\| which second line +\|$/, "multi-line help joins into one cell");
+    assert.match(row("--name <value>"), /\| none +\| optional +\|$/);
+    assert.match(row("-v, --verbose"), /\| `off` +\| chatty +\|$/);
+    const widths = new Set(lines.map((l) => l.length));
+    assert.equal(widths.size, 1, "columns are aligned");
+  });
+
+  it("escapes a pipe in help so that it cannot split a cell", () => {
+    const table = renderFlagMarkdown({ mode: { type: "string", help: "a|b", default: "x|y" } });
+    assert.match(table, /`x\\\|y` +\| a\\\|b/);
   });
 });
 
