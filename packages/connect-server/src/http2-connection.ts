@@ -460,8 +460,10 @@ export class TrackedSession implements ConnectionOwner {
   private destroyLater(): void {
     setImmediate(() => {
       this.session.destroy();
-      // destroy() ends the session; this makes sure the file descriptor goes too.
-      this.session.socket?.destroy();
+      // destroy() ends the socket gracefully, which never completes for a
+      // peer that does not read: this makes sure the file descriptor goes.
+      // The real socket: `session.socket` is a proxy that throws on destroy().
+      this.connection?.socket.destroy();
     });
   }
 }
