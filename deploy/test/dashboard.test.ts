@@ -63,7 +63,9 @@ describe("Grafana dashboard (deploy/grafana/rngbalance-dashboard.json)", () => {
       "grpc_client_call_duration_seconds_count",
       "rngbalance_pool_endpoints",
       "rngbalance_pool_resolutions_total",
+      // gRFC A91 as merged, by detection method (the draft's per-method counters are gone).
       "grpc_lb_outlier_detection_ejections_enforced_total",
+      "grpc_lb_outlier_detection_detection_method",
     ]) {
       assert.ok(exprs.includes(metric), metric);
     }

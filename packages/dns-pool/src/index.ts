@@ -124,6 +124,7 @@ export {
   statusName,
   TELEMETRY_BUCKETS,
 } from "./telemetry/names.js";
+export type { PolicyTelemetry, WrrSchedulerUpdate } from "./telemetry/policy-instruments.js";
 export { INSTRUMENTATION_SCOPE } from "./telemetry/pool-telemetry.js";
 export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 export { injectTraceContext } from "./telemetry/tracing.js";

@@ -181,6 +181,13 @@ function resolveOutlierDetection(o: Partial<OutlierDetectionOptions>): OutlierDe
               1,
               1e9,
             ),
+            enforcementPercentage: int(
+              "outlierDetection.failurePercentage.enforcementPercentage",
+              fp?.enforcementPercentage,
+              100,
+              0,
+              100,
+            ),
           },
     successRate:
       sr === false
@@ -189,6 +196,13 @@ function resolveOutlierDetection(o: Partial<OutlierDetectionOptions>): OutlierDe
             stdevFactor: positive("successRate.stdevFactor", sr?.stdevFactor, 1.9),
             minimumHosts: int("outlierDetection.successRate.minimumHosts", sr?.minimumHosts, 5, 1, 10_000),
             requestVolume: int("outlierDetection.successRate.requestVolume", sr?.requestVolume, 100, 1, 1e9),
+            enforcementPercentage: int(
+              "outlierDetection.successRate.enforcementPercentage",
+              sr?.enforcementPercentage,
+              100,
+              0,
+              100,
+            ),
           },
     failureCodes: o.failureCodes ?? [
       Code.Unknown,

@@ -113,6 +113,7 @@ export class PoolTransport implements Transport {
       target: options.target,
       clock,
       options: o.policyOptions,
+      telemetry: telemetry.policy,
     });
     this.policyName = policy.name;
     this.endpoints = new EndpointSet<Endpoint>(

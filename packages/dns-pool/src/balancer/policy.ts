@@ -1,5 +1,7 @@
 import type { Clock } from "../clock.js";
+import type { ConnectivityState } from "../connection/connectivity.js";
 import type { HealthStatus } from "../health/health-check.js";
+import type { PolicyTelemetry } from "../telemetry/policy-instruments.js";
 import { PEAK_EWMA_DEFAULTS, PeakEwmaPolicy, type ResolvedPeakEwma } from "./peak-ewma.js";
 import type { Balanceable, Picker } from "./picker.js";
 import { LeastRequestPolicy, PickFirstPolicy, RoundRobinPolicy } from "./policies.js";
@@ -32,6 +34,12 @@ export interface EndpointInfo extends Balanceable {
   readonly failures: number;
   /** What health checking says of it. */
   readonly health: HealthStatus;
+  /**
+   * The connection's own state, before health checking and outlier
+   * ejection lower `state` (pick_first's metrics count connections, not
+   * health). Optional for endpoints built by hand; `state` stands in.
+   */
+  readonly connectivity?: ConnectivityState;
 }
 
 /**
@@ -75,6 +83,13 @@ export interface PolicyContext {
    * the built-in policies then use their defaults.
    */
   readonly options?: PolicyOptions;
+  /**
+   * The pool's gRFC A78 instruments (weighted_round_robin's and
+   * pick_first's), labelled with its `grpc.target`; a no-op when metrics
+   * are off. Optional for contexts built by hand; the built-in policies
+   * then record nothing.
+   */
+  readonly telemetry?: PolicyTelemetry;
 }
 
 /** The balancing options a policy gets through its {@link PolicyContext}. */
@@ -108,7 +123,7 @@ export interface BalancingPolicy<E extends Balanceable> {
 
 const policies = new Map<string, LoadBalancingPolicyFactory>([
   ["round_robin", (c) => new RoundRobinPolicy(c.options?.slowStart, c.clock)],
-  ["pick_first", () => new PickFirstPolicy()],
+  ["pick_first", (c) => new PickFirstPolicy(c.telemetry)],
   ["least_request", (c) => new LeastRequestPolicy(c.options?.slowStart, c.clock)],
   [
     "peak_ewma",
@@ -117,7 +132,11 @@ const policies = new Map<string, LoadBalancingPolicyFactory>([
   [
     "weighted_round_robin",
     (c) =>
-      new WeightedRoundRobinPolicy(c.options?.weightedRoundRobin ?? WEIGHTED_ROUND_ROBIN_DEFAULTS, c.clock),
+      new WeightedRoundRobinPolicy(
+        c.options?.weightedRoundRobin ?? WEIGHTED_ROUND_ROBIN_DEFAULTS,
+        c.clock,
+        c.telemetry,
+      ),
   ],
 ]);
 

@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.js";
+import { NO_POLICY_TELEMETRY, type PolicyTelemetry } from "../telemetry/policy-instruments.js";
 import { EdfScheduler } from "./edf-scheduler.js";
 import { ORCA_REQUEST_HEADER, type OrcaLoadReport, readOrcaReport, reportedUtilization } from "./orca.js";
 import { type Balanceable, type CallResult, EMPTY_PICKER, type Picker } from "./picker.js";
@@ -68,17 +69,29 @@ export class EndpointWeight {
 
   /** A58's GetWeight: 0 while in blackout or once expired (which restarts the blackout). */
   get(now: number, config: ResolvedWeightedRoundRobin): number {
+    return this.status(now, config) === "usable" ? this.weight : 0;
+  }
+
+  /**
+   * Whether the weight can be used now, in gRFC A78's terms:
+   * "not_yet_usable" (no usable report yet, or within the blackout
+   * period), "stale" (the last report is older than the expiration
+   * period, which restarts the blackout) or "usable".
+   */
+  status(now: number, config: ResolvedWeightedRoundRobin): "usable" | "not_yet_usable" | "stale" {
+    // Never reported: not yet usable, however long ago the endpoint joined (as grpc-go counts it).
+    if (this.weight === 0) return "not_yet_usable";
     if (now - this.lastUpdated >= config.weightExpirationPeriodMs) {
       this.nonEmptySince = undefined;
-      return 0;
+      return "stale";
     }
     if (
       config.blackoutPeriodMs > 0 &&
       (this.nonEmptySince === undefined || now - this.nonEmptySince < config.blackoutPeriodMs)
     ) {
-      return 0;
+      return "not_yet_usable";
     }
-    return this.weight;
+    return "usable";
   }
 }
 
@@ -90,6 +103,8 @@ export class EndpointWeight {
  * fewer. Endpoints without a usable weight get the mean weight; with fewer
  * than two weighted endpoints it is plain round robin. Weights are rebuilt
  * lazily on the first pick after each `weightUpdatePeriodMs`: no timer.
+ * Each rebuild is a scheduler update for gRFC A78's `grpc.lb.wrr.*`
+ * metrics (when the pool records metrics).
  */
 export class WeightedRoundRobinPolicy<E extends EndpointInfo> implements LoadBalancingPolicy<E> {
   /** "weighted_round_robin" */
@@ -107,10 +122,12 @@ export class WeightedRoundRobinPolicy<E extends EndpointInfo> implements LoadBal
   /**
    * @param config - defaults filled in.
    * @param clock - the pool's clock.
+   * @param telemetry - gRFC A78's instruments. Default: none.
    */
   constructor(
     private readonly config: ResolvedWeightedRoundRobin,
     private readonly clock: Clock,
+    private readonly telemetry: PolicyTelemetry = NO_POLICY_TELEMETRY,
   ) {}
 
   /** A weighted rotation over the READY endpoints. */
@@ -128,7 +145,7 @@ export class WeightedRoundRobinPolicy<E extends EndpointInfo> implements LoadBal
     });
     this.wasReady = new Set(ready);
     if (ready.length === 0) return EMPTY_PICKER;
-    return new WeightedRoundRobinPicker(ready, weights, this, this.config, this.clock);
+    return new WeightedRoundRobinPicker(ready, weights, this, this.config, this.clock, this.telemetry);
   }
 
   /** The current weight of an endpoint (0: none usable yet), for stats and tests. */
@@ -159,6 +176,7 @@ export class WeightedRoundRobinPicker<E extends Balanceable> implements Picker<E
    * @param sink - takes each call's load report.
    * @param config - periods.
    * @param clock - the pool's clock.
+   * @param telemetry - where each scheduler update is recorded (gRFC A78). Default: nowhere.
    */
   constructor(
     private readonly ready: readonly E[],
@@ -166,6 +184,7 @@ export class WeightedRoundRobinPicker<E extends Balanceable> implements Picker<E
     private readonly sink: { record(endpoint: E, report: OrcaLoadReport | undefined): void },
     private readonly config: ResolvedWeightedRoundRobin,
     private readonly clock: Clock,
+    private readonly telemetry: PolicyTelemetry = NO_POLICY_TELEMETRY,
   ) {}
 
   /** The next endpoint of the weighted rotation. */
@@ -182,17 +201,22 @@ export class WeightedRoundRobinPicker<E extends Balanceable> implements Picker<E
 
   private build(now: number): EdfScheduler {
     this.nextUpdateAt = now + Math.max(100, this.config.weightUpdatePeriodMs);
-    const current = this.weights.map((w) => w.get(now, this.config));
     let positive = 0;
     let sum = 0;
-    for (const w of current) {
-      if (w > 0) {
-        positive++;
-        sum += w;
-      }
-    }
+    let notYetUsable = 0;
+    let stale = 0;
+    const current = this.weights.map((w) => {
+      const status = w.status(now, this.config);
+      if (status === "not_yet_usable") notYetUsable++;
+      else if (status === "stale") stale++;
+      if (status !== "usable") return 0;
+      positive++;
+      sum += w.weight;
+      return w.weight;
+    });
     // A58: fewer than two weighted endpoints is plain round robin; the
     // unweighted ones get the mean, so they are still picked.
+    this.telemetry.wrrSchedulerUpdate({ weights: current, notYetUsable, stale, rrFallback: positive < 2 });
     const mean = positive < 2 ? 1 : sum / positive;
     return new EdfScheduler(current.map((w) => (positive >= 2 && w > 0 ? w : mean)));
   }

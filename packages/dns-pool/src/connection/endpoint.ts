@@ -203,6 +203,11 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
     return state;
   }
 
+  /** The connection's state, without health or ejection. */
+  get connectivity(): ConnectivityState {
+    return this.subchannel.state;
+  }
+
   /** Starts or stops health watching as the connection comes and goes. */
   connectionChanged(): void {
     if (this.subchannel.state === ConnectivityState.READY) {

@@ -23,6 +23,12 @@ export interface OutlierDetectionOptions {
         minimumHosts: number;
         /** Calls an endpoint needs in the interval to be judged. Default 20. */
         requestVolume: number;
+        /**
+         * The chance, in percent, that a detected outlier is ejected (A50's
+         * `enforcement_percentage`); the others are counted as unenforced
+         * (gRFC A91). 0 detects and counts without ever ejecting. Default 100.
+         */
+        enforcementPercentage?: number;
       };
   /** Eject an endpoint whose success rate is below mean - stdevFactor x stdev. `false` disables. Defaults below. */
   successRate:
@@ -34,6 +40,12 @@ export interface OutlierDetectionOptions {
         minimumHosts: number;
         /** Calls an endpoint needs in the interval to be judged. Default 100. */
         requestVolume: number;
+        /**
+         * The chance, in percent, that a detected outlier is ejected (A50's
+         * `enforcement_percentage`); the others are counted as unenforced
+         * (gRFC A91). 0 detects and counts without ever ejecting. Default 100.
+         */
+        enforcementPercentage?: number;
       };
   /** The codes that count as a failure. Default UNKNOWN, INTERNAL, UNAVAILABLE, DATA_LOSS, DEADLINE_EXCEEDED. */
   failureCodes: Code[];
@@ -51,31 +63,31 @@ export interface OutlierTracked {
   ejectionMultiplier: number;
 }
 
-/** What one sweep did, by outlier type (gRFC A91's counters). */
+/** gRFC A91's `grpc.lb.outlier_detection.detection_method`: the algorithm that found an outlier. */
+export type DetectionMethod = "success_rate" | "failure_percentage";
+
+/**
+ * gRFC A91's `grpc.lb.outlier_detection.unenforced_reason`: why a detected
+ * outlier was not ejected. "max_ejection_overflow": `maxEjectionPercent`
+ * of the endpoints are ejected already; "enforcement_percentage": the
+ * draw against `enforcementPercentage` said no.
+ */
+export type UnenforcedReason = "enforcement_percentage" | "max_ejection_overflow";
+
+/** What one sweep did (gRFC A91's counters): outliers ejected, and outliers found but left in. */
 export interface OutlierSweepStats {
-  /** Endpoints ejected, any type. */
-  enforced: number;
-  /** Ejections not made because `maxEjectionPercent` was reached. */
-  overflow: number;
-  /** Success-rate outliers ejected. */
-  enforcedSuccessRate: number;
-  /** Success-rate outliers found (ejected or not). */
-  detectedSuccessRate: number;
-  /** Failure-percentage outliers ejected. */
-  enforcedFailurePercentage: number;
-  /** Failure-percentage outliers found (ejected or not). */
-  detectedFailurePercentage: number;
+  /** Outliers ejected, by the method that found them. */
+  enforced: Record<DetectionMethod, number>;
+  /** Outliers found but not ejected, by method and reason. */
+  unenforced: Record<DetectionMethod, Record<UnenforcedReason, number>>;
 }
 
 /** Zero counts, for {@link sweepOutliers}' `stats`. */
 export function emptySweepStats(): OutlierSweepStats {
+  const reasons = () => ({ enforcement_percentage: 0, max_ejection_overflow: 0 });
   return {
-    enforced: 0,
-    overflow: 0,
-    enforcedSuccessRate: 0,
-    detectedSuccessRate: 0,
-    enforcedFailurePercentage: 0,
-    detectedFailurePercentage: 0,
+    enforced: { success_rate: 0, failure_percentage: 0 },
+    unenforced: { success_rate: reasons(), failure_percentage: reasons() },
   };
 }
 
@@ -83,14 +95,19 @@ export function emptySweepStats(): OutlierSweepStats {
  * Judges endpoints every interval, as gRFC A50 describes: success-rate and
  * failure-percentage ejection, ejection time growing with repeat offences,
  * and never more than `maxEjectionPercent` of the endpoints ejected (one
- * ejection is always allowed). Returns true when any ejection changed;
- * adds what it found and did to `stats` when given.
+ * ejection is always allowed), and each outlier ejected with a chance of
+ * its method's `enforcementPercentage` (the share is checked first, as
+ * grpc-go does). Returns true when any ejection changed; adds what it
+ * found and did to `stats` when given.
+ *
+ * @param random - a number in [0, 1) per draw against `enforcementPercentage`. Default Math.random.
  */
 export function sweepOutliers(
   endpoints: readonly OutlierTracked[],
   o: OutlierDetectionOptions,
   now: number,
   stats: OutlierSweepStats = emptySweepStats(),
+  random: () => number = Math.random,
 ): boolean {
   let changed = false;
   for (const e of endpoints) {
@@ -102,13 +119,18 @@ export function sweepOutliers(
     }
   }
   let ejected = endpoints.filter((e) => e.ejectedUntil !== 0).length;
-  /** Ejects `e` if allowed; true when it did. */
-  const eject = (e: OutlierTracked): boolean => {
-    if (e.ejectedUntil !== 0) return false;
+  /** Ejects the outlier `e` that `method` found, if allowed, and counts what happened. */
+  const eject = (e: OutlierTracked, method: DetectionMethod, enforcementPercentage = 100): void => {
+    // Already out: found again, nothing to enforce.
+    if (e.ejectedUntil !== 0) return;
     // A50: check the share before ejecting, so at least one can always go.
     if ((ejected * 100) / endpoints.length >= o.maxEjectionPercent && ejected > 0) {
-      stats.overflow++;
-      return false;
+      stats.unenforced[method].max_ejection_overflow++;
+      return;
+    }
+    if (enforcementPercentage < 100 && random() * 100 >= enforcementPercentage) {
+      stats.unenforced[method].enforcement_percentage++;
+      return;
     }
     e.ejectionMultiplier++;
     const time = Math.min(
@@ -118,31 +140,29 @@ export function sweepOutliers(
     e.ejectedUntil = now + time;
     ejected++;
     changed = true;
-    stats.enforced++;
-    return true;
+    stats.enforced[method]++;
   };
   if (o.successRate) {
-    const { requestVolume, minimumHosts, stdevFactor } = o.successRate;
+    const { requestVolume, minimumHosts, stdevFactor, enforcementPercentage } = o.successRate;
     const judged = endpoints.filter((e) => e.intervalSuccesses + e.intervalFailures >= requestVolume);
     if (judged.length >= minimumHosts) {
       const rates = judged.map((e) => e.intervalSuccesses / (e.intervalSuccesses + e.intervalFailures));
       const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
       const stdev = Math.sqrt(rates.reduce((a, r) => a + (r - mean) ** 2, 0) / rates.length);
       judged.forEach((e, i) => {
-        if ((rates[i] as number) >= mean - stdevFactor * stdev) return;
-        stats.detectedSuccessRate++;
-        if (eject(e)) stats.enforcedSuccessRate++;
+        if ((rates[i] as number) < mean - stdevFactor * stdev)
+          eject(e, "success_rate", enforcementPercentage);
       });
     }
   }
   if (o.failurePercentage) {
-    const { requestVolume, minimumHosts, threshold } = o.failurePercentage;
+    const { requestVolume, minimumHosts, threshold, enforcementPercentage } = o.failurePercentage;
     const judged = endpoints.filter((e) => e.intervalSuccesses + e.intervalFailures >= requestVolume);
     if (judged.length >= minimumHosts) {
       for (const e of judged) {
-        if ((e.intervalFailures * 100) / (e.intervalSuccesses + e.intervalFailures) <= threshold) continue;
-        stats.detectedFailurePercentage++;
-        if (eject(e)) stats.enforcedFailurePercentage++;
+        if ((e.intervalFailures * 100) / (e.intervalSuccesses + e.intervalFailures) > threshold) {
+          eject(e, "failure_percentage", enforcementPercentage);
+        }
       }
     }
   }

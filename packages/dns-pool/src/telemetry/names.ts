@@ -2,7 +2,8 @@ import { http2ErrorName } from "@rngbalance/grpc-names";
 
 /**
  * Instrument names, units and bucket boundaries: gRPC's (gRFC A66 per call
- * and attempt, A96 retries, A94 subchannels, A91 outlier detection) and the
+ * and attempt, A96 retries, A94 subchannels, A78 weighted_round_robin and
+ * pick_first, A91 outlier detection) and the
  * pool's own under `rngbalance.pool.`. With OpenTelemetry's Prometheus
  * naming, `grpc.client.call.duration` (unit `s`) is scraped as
  * `grpc_client_call_duration_seconds_*`, counters get `_total`.
@@ -24,12 +25,15 @@ export const METRIC = {
   connectionsFailed: "grpc.subchannel.connection_attempts_failed",
   disconnections: "grpc.subchannel.disconnections",
   openConnections: "grpc.subchannel.open_connections",
-  ejectionsEnforced: "grpc.lb.outlier_detection.ejections_enforced_total",
-  ejectionsOverflow: "grpc.lb.outlier_detection.ejections_overflow",
-  ejectionsEnforcedSuccessRate: "grpc.lb.outlier_detection.ejections_enforced_success_rate",
-  ejectionsDetectedSuccessRate: "grpc.lb.outlier_detection.ejections_detected_success_rate",
-  ejectionsEnforcedFailurePercentage: "grpc.lb.outlier_detection.ejections_enforced_failure_percentage",
-  ejectionsDetectedFailurePercentage: "grpc.lb.outlier_detection.ejections_detected_failure_percentage",
+  ejectionsEnforced: "grpc.lb.outlier_detection.ejections_enforced",
+  ejectionsUnenforced: "grpc.lb.outlier_detection.ejections_unenforced",
+  wrrRrFallback: "grpc.lb.wrr.rr_fallback",
+  wrrNotYetUsable: "grpc.lb.wrr.endpoint_weight_not_yet_usable",
+  wrrStale: "grpc.lb.wrr.endpoint_weight_stale",
+  wrrWeights: "grpc.lb.wrr.endpoint_weights",
+  pickFirstDisconnections: "grpc.lb.pick_first.disconnections",
+  pickFirstSucceeded: "grpc.lb.pick_first.connection_attempts_succeeded",
+  pickFirstFailed: "grpc.lb.pick_first.connection_attempts_failed",
   resolutions: "rngbalance.pool.resolutions",
   endpoints: "rngbalance.pool.endpoints",
   picks: "rngbalance.pool.picks",
@@ -43,6 +47,10 @@ export const ATTR = {
   target: "grpc.target",
   status: "grpc.status",
   disconnectError: "grpc.disconnect_error",
+  /** gRFC A91: "success_rate" or "failure_percentage". */
+  detectionMethod: "grpc.lb.outlier_detection.detection_method",
+  /** gRFC A91: "enforcement_percentage" or "max_ejection_overflow". */
+  unenforcedReason: "grpc.lb.outlier_detection.unenforced_reason",
   /** Pool: the endpoint's address, "10.1.0.12:8081" (opt-in: `telemetry.endpointLabel`). */
   endpoint: "rngbalance.endpoint",
   /** Pool: "ok" or "failed". */

@@ -171,7 +171,7 @@ export function observeGauges(
 }
 
 /** The value cached under `key`, made by `make` the first time. */
-function cached<V>(map: Map<string, V>, key: string, make: () => V): V {
+export function cached<V>(map: Map<string, V>, key: string, make: () => V): V {
   let value = map.get(key);
   if (value === undefined) {
     value = make();

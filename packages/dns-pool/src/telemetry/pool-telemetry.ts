@@ -6,12 +6,14 @@ import {
   metrics,
   ProxyTracerProvider,
 } from "@opentelemetry/api";
-import type { OutlierSweepStats } from "../health/outlier-detection.js";
+import type { DetectionMethod, OutlierSweepStats, UnenforcedReason } from "../health/outlier-detection.js";
 import { type AttemptCount, attemptCount } from "./attempt-counts.js";
 import { CallTelemetry } from "./call-telemetry.js";
 import { withDisabledMetrics } from "./disabled-metrics.js";
 import { ATTR, METRIC, resolutionFailureReason, statusName } from "./names.js";
+import { NO_POLICY_TELEMETRY, type PolicyTelemetry, policyInstruments } from "./policy-instruments.js";
 import {
+  cached,
   NO_SUBCHANNEL_TELEMETRY,
   observeGauges,
   type SubchannelTelemetry,
@@ -49,6 +51,8 @@ export class PoolTelemetry {
   readonly tracing: PoolTracing;
   /** The subchannels' instruments (gRFC A94). */
   readonly subchannel: SubchannelTelemetry;
+  /** The built-in policies' instruments (gRFC A78), for their `PolicyContext`. */
+  readonly policy: PolicyTelemetry;
   private readonly meter: Meter;
   /** `grpc.target`'s value. */
   private readonly targetLabel: string;
@@ -60,6 +64,8 @@ export class PoolTelemetry {
   private unobserve: () => void = () => {};
   private readonly resolvedOk: Attributes;
   private readonly failedByReason = new Map<string, Attributes>();
+  /** Ejection counters' attributes, by method (and reason). */
+  private readonly ejectionAttrs = new Map<string, Attributes>();
 
   /**
    * @param target - the pool's target, for `grpc.target`.
@@ -85,6 +91,7 @@ export class PoolTelemetry {
     this.instruments = createRecordedInstruments(m);
     this.resolvedOk = { ...this.targetAttrs, [ATTR.result]: "ok" };
     this.subchannel = this.metricsOn ? subchannelInstruments(m, this.targetAttrs) : NO_SUBCHANNEL_TELEMETRY;
+    this.policy = this.metricsOn ? policyInstruments(m, this.targetAttrs) : NO_POLICY_TELEMETRY;
     // Attempts are counted on the SDK's meter itself, shared with the other pools on it.
     this.attemptMeter = this.metricsOn && !disabled.includes(METRIC.attemptStarted) ? meter : undefined;
     if (this.metricsOn) {
@@ -186,10 +193,31 @@ export class PoolTelemetry {
     this.instruments.resolutions.add(1, attrs);
   }
 
-  /** An outlier-detection sweep's counts (gRFC A91). */
+  /**
+   * An outlier-detection sweep's counts (gRFC A91): ejections by
+   * `grpc.lb.outlier_detection.detection_method`, outliers left in by
+   * method and `grpc.lb.outlier_detection.unenforced_reason`.
+   */
   outlierSweep(stats: OutlierSweepStats): void {
-    for (const key of Object.keys(stats) as (keyof OutlierSweepStats)[]) {
-      if (stats[key] > 0) this.instruments.ejections[key].add(stats[key], this.targetAttrs);
+    for (const method of DETECTION_METHODS) {
+      const enforced = stats.enforced[method];
+      if (enforced > 0) {
+        const attrs = cached(this.ejectionAttrs, method, () => ({
+          ...this.targetAttrs,
+          [ATTR.detectionMethod]: method,
+        }));
+        this.instruments.ejectionsEnforced.add(enforced, attrs);
+      }
+      for (const reason of UNENFORCED_REASONS) {
+        const unenforced = stats.unenforced[method][reason];
+        if (unenforced === 0) continue;
+        const attrs = cached(this.ejectionAttrs, `${method}|${reason}`, () => ({
+          ...this.targetAttrs,
+          [ATTR.detectionMethod]: method,
+          [ATTR.unenforcedReason]: reason,
+        }));
+        this.instruments.ejectionsUnenforced.add(unenforced, attrs);
+      }
     }
   }
 
@@ -198,6 +226,9 @@ export class PoolTelemetry {
     this.unobserve();
   }
 }
+
+const DETECTION_METHODS: readonly DetectionMethod[] = ["success_rate", "failure_percentage"];
+const UNENFORCED_REASONS: readonly UnenforcedReason[] = ["enforcement_percentage", "max_ejection_overflow"];
 
 /** The method's attributes with `grpc.status`, made once per status. */
 function statusAttrs(m: TelemetryMethod, code: number): Attributes {

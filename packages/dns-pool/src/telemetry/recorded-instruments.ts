@@ -1,5 +1,4 @@
 import type { Counter, Histogram, Meter } from "@opentelemetry/api";
-import type { OutlierSweepStats } from "../health/outlier-detection.js";
 import { COUNT_BUCKETS, LATENCY_BUCKETS_S, METRIC, SIZE_BUCKETS_BY } from "./names.js";
 
 /**
@@ -26,8 +25,10 @@ export interface RecordedInstruments {
   readonly queueDuration: Histogram;
   /** Resolutions of the target, ok or failed. */
   readonly resolutions: Counter;
-  /** Outlier detection's counts (gRFC A91), one counter per {@link OutlierSweepStats} field. */
-  readonly ejections: Record<keyof OutlierSweepStats, Counter>;
+  /** gRFC A91 `grpc.lb.outlier_detection.ejections_enforced`. */
+  readonly ejectionsEnforced: Counter;
+  /** gRFC A91 `grpc.lb.outlier_detection.ejections_unenforced`. */
+  readonly ejectionsUnenforced: Counter;
 }
 
 /**
@@ -51,8 +52,6 @@ export function createRecordedInstruments(m: Meter): RecordedInstruments {
     });
   const count = (name: string, unit: string, description: string) =>
     m.createHistogram(name, { unit, advice: { explicitBucketBoundaries: [...COUNT_BUCKETS] }, description });
-  const ejection = (name: string, description: string) =>
-    m.createCounter(name, { unit: "{ejection}", description });
   return {
     attemptDuration: latency(METRIC.attemptDuration, "End-to-end time of an RPC attempt, the pick included."),
     attemptSent: size(
@@ -89,19 +88,15 @@ export function createRecordedInstruments(m: Meter): RecordedInstruments {
       unit: "{resolution}",
       description: "Resolutions of the target: rngbalance.result ok or failed (with rngbalance.reason).",
     }),
-    ejections: {
-      enforced: ejection(METRIC.ejectionsEnforced, "Enforced ejections, any outlier type."),
-      overflow: ejection(METRIC.ejectionsOverflow, "Ejections not made: max ejection percentage."),
-      enforcedSuccessRate: ejection(METRIC.ejectionsEnforcedSuccessRate, "Enforced success-rate ejections."),
-      detectedSuccessRate: ejection(METRIC.ejectionsDetectedSuccessRate, "Detected success-rate outliers."),
-      enforcedFailurePercentage: ejection(
-        METRIC.ejectionsEnforcedFailurePercentage,
-        "Enforced failure-percentage ejections.",
-      ),
-      detectedFailurePercentage: ejection(
-        METRIC.ejectionsDetectedFailurePercentage,
-        "Detected failure-percentage outliers.",
-      ),
-    },
+    // gRFC A91's descriptions, as grpc-go words them.
+    ejectionsEnforced: m.createCounter(METRIC.ejectionsEnforced, {
+      unit: "{ejection}",
+      description: "Number of outlier ejections enforced by detection method.",
+    }),
+    ejectionsUnenforced: m.createCounter(METRIC.ejectionsUnenforced, {
+      unit: "{ejection}",
+      description:
+        "Number of unenforced outlier ejections due to either max_ejection_percentage or enforcement_percentage.",
+    }),
   };
 }

@@ -39,11 +39,13 @@ describe("resolvePoolOptions", () => {
       threshold: 85,
       minimumHosts: 3,
       requestVolume: 20,
+      enforcementPercentage: 100,
     });
     assert.deepEqual(o.outlierDetection.successRate, {
       stdevFactor: 1.9,
       minimumHosts: 5,
       requestVolume: 100,
+      enforcementPercentage: 100,
     });
   });
 
@@ -84,6 +86,14 @@ describe("resolvePoolOptions", () => {
     invalid({ keepalive: { timeMs: Number.NaN } }, /keepalive.timeMs/);
     invalid({ outlierDetection: { intervalMs: -1 } }, /outlierDetection.intervalMs must be a number > 0/);
     invalid({ outlierDetection: { maxEjectionPercent: 101 } }, /maxEjectionPercent/);
+    invalid(
+      {
+        outlierDetection: {
+          successRate: { stdevFactor: 1.9, minimumHosts: 5, requestVolume: 100, enforcementPercentage: 150 },
+        },
+      },
+      /option outlierDetection\.successRate\.enforcementPercentage must be a whole number from 0 to 100, got 150/,
+    );
   });
 });
 

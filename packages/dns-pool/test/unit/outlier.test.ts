@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { EjectionEvent } from "../../src/events.js";
-import { type OutlierDetectionOptions, sweepOutliers } from "../../src/health/outlier-detection.js";
+import {
+  emptySweepStats,
+  type OutlierDetectionOptions,
+  sweepOutliers,
+} from "../../src/health/outlier-detection.js";
 import { OutlierDetector } from "../../src/health/outlier-detector.js";
 import { FakeClock, fakeEndpoints } from "../../src/testing/index.js";
 
@@ -43,12 +47,43 @@ describe("sweepOutliers (gRFC A50)", () => {
     assert.equal(sweepOutliers([a!, b!, c!], options, 0), false);
   });
 
-  it("never ejects beyond maxEjectionPercent, but always allows one", () => {
+  it("never ejects beyond maxEjectionPercent, but always allows one; counts the others as unenforced (A91)", () => {
     const endpoints = fakeEndpoints(4);
     for (const e of endpoints.slice(0, 3)) outcomes(e, 0, 30);
     outcomes(endpoints[3]!, 30, 0);
-    sweepOutliers(endpoints, { ...options, maxEjectionPercent: 10 }, 0);
+    const stats = emptySweepStats();
+    sweepOutliers(endpoints, { ...options, maxEjectionPercent: 10 }, 0, stats);
     assert.equal(endpoints.filter((e) => e.ejectedUntil !== 0).length, 1);
+    assert.deepEqual(stats.enforced, { success_rate: 0, failure_percentage: 1 });
+    assert.deepEqual(stats.unenforced.failure_percentage, {
+      enforcement_percentage: 0,
+      max_ejection_overflow: 2,
+    });
+  });
+
+  it("ejects an outlier with a chance of enforcementPercentage; the rest are unenforced (A91)", () => {
+    const endpoints = fakeEndpoints(4);
+    for (const e of endpoints.slice(0, 2)) outcomes(e, 0, 30);
+    for (const e of endpoints.slice(2)) outcomes(e, 30, 0);
+    const o = {
+      ...options,
+      maxEjectionPercent: 100,
+      failurePercentage: { threshold: 85, minimumHosts: 3, requestVolume: 20, enforcementPercentage: 40 },
+    };
+    // Draws of 0.1 (10 < 40: eject) then 0.9 (90 >= 40: leave in).
+    const draws = [0.1, 0.9];
+    const stats = emptySweepStats();
+    sweepOutliers(endpoints, o, 0, stats, () => draws.shift() ?? 0);
+    assert.deepEqual(
+      endpoints.map((e) => e.ejectedUntil !== 0),
+      [true, false, false, false],
+    );
+    assert.deepEqual(stats.enforced, { success_rate: 0, failure_percentage: 1 });
+    assert.deepEqual(stats.unenforced.failure_percentage, {
+      enforcement_percentage: 1,
+      max_ejection_overflow: 0,
+    });
+    assert.equal(draws.length, 0, "one draw per outlier");
   });
 
   it("ejects by success rate below mean - stdevFactor x stdev", () => {
@@ -60,11 +95,13 @@ describe("sweepOutliers (gRFC A50)", () => {
       failurePercentage: false as const,
       successRate: { stdevFactor: 1.9, minimumHosts: 5, requestVolume: 100 },
     };
-    sweepOutliers(endpoints, o, 0);
+    const stats = emptySweepStats();
+    sweepOutliers(endpoints, o, 0, stats);
     assert.deepEqual(
       endpoints.map((e) => e.ejectedUntil !== 0),
       [true, false, false, false, false, false],
     );
+    assert.deepEqual(stats.enforced, { success_rate: 1, failure_percentage: 0 });
   });
 
   it("grows the ejection time with repeat offences, up to the max", () => {
