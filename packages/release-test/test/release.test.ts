@@ -62,6 +62,35 @@ function installedVersion(name: string): string {
   return (JSON.parse(readFileSync(manifest, "utf8")) as Manifest).version;
 }
 
+/**
+ * Fails, saying why, when the registry cannot get `probe` from its uplink.
+ * Verdaccio answers a plain 404 then and logs the cause only at debug
+ * level, and npm would go on to report a confusing dependency conflict
+ * ("Found: @bufbuild/protobuf@undefined"). The usual cause is a TLS proxy
+ * whose CA is in NODE_EXTRA_CA_CERTS on the machine but not in this
+ * process's environment (turbo passes only the variables it is told to:
+ * see this package's turbo.json).
+ */
+async function checkUplink(registry: LocalRegistry, uplink: string, probe: string): Promise<void> {
+  const path = probe.replace("/", "%2f");
+  const res = await fetch(new URL(path, registry.url), { signal: AbortSignal.timeout(60_000) });
+  await res.body?.cancel();
+  if (res.ok) return;
+  const direct = await fetch(new URL(path, uplink), { signal: AbortSignal.timeout(30_000) }).then(
+    async (r) => {
+      await r.body?.cancel();
+      return `answers ${r.status} from here`;
+    },
+    (err: Error) =>
+      `fails from here too: ${err.message}: ${(err.cause as Error | undefined)?.message ?? "?"}`,
+  );
+  throw new Error(
+    `verdaccio cannot get ${probe} from its uplink ${uplink} (it answers ${res.status}); the uplink ${direct}. ` +
+      "Behind a proxy or a TLS-intercepting gateway, set HTTPS_PROXY or NODE_EXTRA_CA_CERTS (npm's https-proxy " +
+      "and cafile are used too); under turbo they must be listed in packages/release-test/turbo.json's passThroughEnv.",
+  );
+}
+
 describe("release: publish to a local registry, install with npm, type-check, run", () => {
   let tmp: string;
   let packages: WorkspacePackage[];
@@ -127,7 +156,7 @@ describe("release: publish to a local registry, install with npm, type-check, ru
 
     const verdaccioDir = join(tmp, "verdaccio");
     mkdirSync(verdaccioDir);
-    registry = await step("start verdaccio", () =>
+    const started = await step("start verdaccio", () =>
       startVerdaccio({
         dir: verdaccioDir,
         scope: SCOPE,
@@ -136,15 +165,14 @@ describe("release: publish to a local registry, install with npm, type-check, ru
         ...(caFile ? { caFile } : {}),
       }),
     );
-    const host = new URL(registry.url).host;
+    registry = started;
+    await step("uplink check", () => checkUplink(started, uplink, "@bufbuild/protobuf"));
+    const host = new URL(started.url).host;
     writeFileSync(
       npmrc,
-      [
-        `registry=${registry.url}`,
-        `//${host}/:_authToken=${registry.token}`,
-        "update-notifier=false",
-        "",
-      ].join("\n"),
+      [`registry=${started.url}`, `//${host}/:_authToken=${started.token}`, "update-notifier=false", ""].join(
+        "\n",
+      ),
     );
 
     await step("npm publish", () =>
@@ -273,7 +301,13 @@ describe("release: publish to a local registry, install with npm, type-check, ru
       join(scratch, "package.json"),
       `${JSON.stringify({ name: "release-scratch", version: "1.0.0", private: true, type: "module", dependencies }, null, 2)}\n`,
     );
-    const install = await step("npm install", () => npm(["install", "--loglevel=error"], scratch, 180_000));
+    const install = await step("npm install", () =>
+      npm(["install", "--loglevel=error"], scratch, 180_000).catch((err: Error) => {
+        // Most install failures start at the registry (an uplink error, a 404): add what it logged.
+        err.message += `\n--- verdaccio's log (last 40 lines)\n${registry?.output().split("\n").slice(-40).join("\n")}`;
+        throw err;
+      }),
+    );
     if (install.stderr.trim()) t.diagnostic(`npm install said: ${install.stderr.trim()}`);
     for (const p of published) {
       const installed = join(scratch, "node_modules", p.manifest.name, "package.json");
