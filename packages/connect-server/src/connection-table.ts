@@ -65,7 +65,8 @@ export class Connection {
   owner: ConnectionOwner;
 
   constructor(
-    readonly socket: net.Socket,
+    /** The socket the connection is served on: the accepted one, or the TLS socket over it once the handshake is done. */
+    public socket: net.Socket,
     /** The peer's address, without the port. */
     readonly client: string,
     readonly openedAt: number,
@@ -168,6 +169,19 @@ export class ConnectionTable {
     set.add(connection);
     socket.once("close", () => this.forget(connection));
     return connection;
+  }
+
+  /**
+   * From now on `connection` is served on `socket`, a socket layered over
+   * the accepted one (TLS): lookups by it find the connection. Returns
+   * false if the connection has closed or been cut meanwhile.
+   */
+  rebind(connection: Connection, socket: net.Socket): boolean {
+    if (connection.cut || this.bySocket.get(connection.socket) !== connection) return false;
+    this.bySocket.delete(connection.socket);
+    connection.socket = socket;
+    this.bySocket.set(socket, connection);
+    return true;
   }
 
   /**

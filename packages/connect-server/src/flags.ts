@@ -1,5 +1,7 @@
-import type { FlagSpec, FlagValues } from "@rngbalance/cli";
+import { readFileSync } from "node:fs";
+import { FlagError, type FlagSpec, type FlagValues } from "@rngbalance/cli";
 import { type ConnectServerSettings, CONNECT_SERVER_DEFAULTS as D } from "./options.js";
+import { type ClientAuth, type ConnectServerTls, tlsServerOptions } from "./tls.js";
 
 const MS_MAX = 2 ** 31 - 1;
 
@@ -140,15 +142,51 @@ export function connectServerFlags(envPrefix: string, defaults: { port?: number;
       help: "ORCA load reports in each unary response's\nendpoint-load-metrics-bin trailer: off|on-request|always",
     },
     "orca-interval-ms": ms("ORCA_INTERVAL_MS", D.orcaIntervalMs, "ORCA sampling period", 10),
+    "tls-cert": {
+      type: "string",
+      env: env("TLS_CERT"),
+      placeholder: "file",
+      help: "serve TLS with this PEM certificate (chain);\nneeds --tls-key (default: cleartext)",
+    },
+    "tls-key": {
+      type: "string",
+      env: env("TLS_KEY"),
+      placeholder: "file",
+      help: "the PEM private key of --tls-cert",
+    },
+    "tls-ca": {
+      type: "string",
+      env: env("TLS_CA"),
+      placeholder: "file",
+      help: "PEM CA certificates that client certificates\nmust chain to (for --tls-client-auth)",
+    },
+    "tls-client-auth": {
+      type: "enum",
+      env: env("TLS_CLIENT_AUTH"),
+      values: ["none", "request", "require"] as const satisfies readonly ClientAuth[],
+      default: "none",
+      placeholder: "mode",
+      help: "mutual TLS: none|request|require a client\ncertificate that verifies against --tls-ca",
+    },
   } as const satisfies Record<string, FlagSpec>;
 }
 
 /** The flags {@link connectServerFlags} declares. */
 export type ConnectServerFlags = ReturnType<typeof connectServerFlags>;
 
-/** The settings the parsed {@link connectServerFlags} ask for. */
-export function settingsFromFlags(v: FlagValues<ConnectServerFlags>): Required<ConnectServerSettings> {
+/** Every setting, each given its value: `tls` is undefined for cleartext. */
+export type ConnectServerSettingsFromFlags = Required<Omit<ConnectServerSettings, "tls">> & {
+  tls: ConnectServerTls | undefined;
+};
+
+/**
+ * The settings the parsed {@link connectServerFlags} ask for. Reads the
+ * --tls-* files; throws FlagError when one cannot be read, the certificate
+ * and key do not make a TLS context, or the TLS flags do not go together.
+ */
+export function settingsFromFlags(v: FlagValues<ConnectServerFlags>): ConnectServerSettingsFromFlags {
   return {
+    tls: tlsFromFlags(v),
     host: v.host || D.host,
     port: v.port,
     readMaxBytes: v["read-max-bytes"],
@@ -177,4 +215,51 @@ export function settingsFromFlags(v: FlagValues<ConnectServerFlags>): Required<C
     orca: v.orca,
     orcaIntervalMs: v["orca-interval-ms"],
   };
+}
+
+/** The TLS the --tls-* flags ask for, files read and checked; undefined for cleartext. */
+function tlsFromFlags(v: FlagValues<ConnectServerFlags>): ConnectServerTls | undefined {
+  const certFile = v["tls-cert"] || undefined;
+  const keyFile = v["tls-key"] || undefined;
+  const caFile = v["tls-ca"] || undefined;
+  const clientAuth = v["tls-client-auth"];
+  if (certFile === undefined && keyFile === undefined) {
+    if (caFile !== undefined || clientAuth !== "none") {
+      throw new FlagError("--tls-ca and --tls-client-auth need TLS: give --tls-cert and --tls-key too");
+    }
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    throw new FlagError("--tls-cert and --tls-key go together: give both (or neither, for cleartext)");
+  }
+  if (clientAuth !== "none" && caFile === undefined) {
+    throw new FlagError(
+      `--tls-client-auth ${clientAuth} needs --tls-ca: the CA certificates client certificates must chain to`,
+    );
+  }
+  const tls: ConnectServerTls = {
+    cert: readPem("--tls-cert", certFile),
+    key: readPem("--tls-key", keyFile),
+    ...(caFile === undefined ? {} : { ca: readPem("--tls-ca", caFile) }),
+    clientAuth,
+  };
+  try {
+    tlsServerOptions(tls, D.detectTimeoutMs);
+  } catch (err) {
+    throw new FlagError(
+      `--tls-cert ${certFile}, --tls-key ${keyFile}${caFile === undefined ? "" : `, --tls-ca ${caFile}`}: ${(err as Error).message.replace(/^tls: /, "")} (they must be PEM files, the key the certificate's)`,
+    );
+  }
+  return tls;
+}
+
+/** A --tls-* file's contents; FlagError naming the flag and file when it cannot be read. */
+function readPem(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : message;
+    throw new FlagError(`${flag} ${file}: cannot read it (${why})`);
+  }
 }

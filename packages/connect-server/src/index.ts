@@ -1,7 +1,8 @@
 /**
  * A production Connect server for Node in one call. `startConnectServer`
  * serves the routes you give it over gRPC, gRPC-Web and Connect on one port
- * (h2c and HTTP/1.1, told apart by the connection preface), adds
+ * (h2c and HTTP/1.1, told apart by the connection preface, or TLS with
+ * ALPN and optional client certificates), adds
  * grpc.health.v1 and server reflection, drains gracefully, and applies a
  * connection policy that keeps one bad client from hurting the others.
  *
@@ -29,7 +30,12 @@ export {
   trailerHookInterceptor,
   type UnaryTrailerHook,
 } from "./fast/index.js";
-export { type ConnectServerFlags, connectServerFlags, settingsFromFlags } from "./flags.js";
+export {
+  type ConnectServerFlags,
+  type ConnectServerSettingsFromFlags,
+  connectServerFlags,
+  settingsFromFlags,
+} from "./flags.js";
 export { percentEncodeGrpcMessage } from "./grpc-message.js";
 export { createHealthService, HealthRegistry } from "./health.js";
 export { Http1Connections } from "./http1-connections.js";
@@ -68,4 +74,12 @@ export {
   type ServerTelemetryOptions,
 } from "./telemetry/server-telemetry.js";
 export { clampTimeouts, MAX_TIMEOUT_MS } from "./timeouts.js";
+export {
+  ALPN_PROTOCOLS,
+  type ClientAuth,
+  type ConnectServerTls,
+  peerCertificateKey,
+  peerCertificateOf,
+  tlsServerOptions,
+} from "./tls.js";
 export { createUnknownMethodFallback } from "./unknown-method.js";

@@ -6,6 +6,7 @@ import type { NodeHandler } from "./connect-handler.js";
 import type { Logger } from "./log.js";
 import type { OrcaMode } from "./orca.js";
 import type { ServerTelemetry } from "./telemetry/server-telemetry.js";
+import type { ConnectServerTls } from "./tls.js";
 
 /**
  * Every default of the server, in one place: `startConnectServer` and the
@@ -80,7 +81,8 @@ export interface ConnectServerSettings {
   maxConnectionAgeGraceMs?: number;
   /**
    * How long a new connection may take to show whether it speaks HTTP/2 or
-   * HTTP/1.1 (its first 24 bytes at most), from accept. Default 10000.
+   * HTTP/1.1 (its first 24 bytes at most), from accept; with `tls`, to
+   * finish its TLS handshake (ALPN tells the protocol). Default 10000.
    */
   detectTimeoutMs?: number;
   /** HTTP/1.1: time to receive a request's headers (Node's headersTimeout). Default 10000. */
@@ -159,6 +161,17 @@ export interface ConnectServerSettings {
   orca?: OrcaMode;
   /** How often the ORCA report is sampled (CPU, event loop, rates), in ms. Default 1000. */
   orcaIntervalMs?: number;
+  /**
+   * Serve TLS on the port instead of cleartext: `key` and `cert` (or `pfx`),
+   * any other `tls.SecureContextOptions`, and `clientAuth` for mutual TLS
+   * ("request" or "require", with `ca` to verify client certificates
+   * against). ALPN picks HTTP/2 ("h2") or HTTP/1.1, so gRPC, gRPC-Web and
+   * Connect all work as over cleartext, with the same drain, connection
+   * policy and fast path. Handlers find a verified client certificate under
+   * `peerCertificateKey` in `context.values`. Default: cleartext (h2c and
+   * HTTP/1.1).
+   */
+  tls?: ConnectServerTls;
 }
 
 /** Options of `startConnectServer`: the services, and the settings. */

@@ -2,7 +2,8 @@ import { setMaxListeners } from "node:events";
 import * as http from "node:http";
 import type * as http2 from "node:http2";
 import type * as net from "node:net";
-import { Code, ConnectError } from "@connectrpc/connect";
+import type * as tls from "node:tls";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@rngbalance/proto";
 import { createConnectHandler, type NodeHandler } from "./connect-handler.js";
 import { type Connection, ConnectionTable } from "./connection-table.js";
@@ -17,6 +18,7 @@ import { createJsonLogger, remoteOf } from "./log.js";
 import { CONNECT_SERVER_DEFAULTS, type ConnectServerOptions } from "./options.js";
 import { OrcaReporter } from "./orca.js";
 import { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
+import { peerCertificateKey, peerCertificateOf, tlsServerOptions } from "./tls.js";
 import { createUnknownMethodFallback } from "./unknown-method.js";
 
 /** A running server. */
@@ -35,6 +37,14 @@ export interface ConnectServer {
    * every connection, however idle or stalled. Idempotent.
    */
   drain(): Promise<void>;
+  /**
+   * Replaces the TLS credentials (e.g. a renewed certificate) without a
+   * restart: new handshakes use them, open connections keep theirs. Fields
+   * left out keep their value (e.g. `{ key, cert }` keeps `ca`); the
+   * client-auth setting cannot change. Throws when the server was not
+   * started with `tls`, or the options do not make a valid context.
+   */
+  setSecureContext(options: tls.SecureContextOptions): void;
 }
 
 /** After the drain deadline, how long handlers get to answer UNAVAILABLE before their calls are refused. */
@@ -44,11 +54,14 @@ const SHUTTING_DOWN = "the server is shutting down: retry on another instance";
 
 /**
  * Starts a Connect server: gRPC, gRPC-Web and Connect over h2c and HTTP/1.1
- * on one port, with grpc.health.v1 and server reflection for `services`,
- * graceful drain, and the connection policy of {@link ConnectServerSettings}.
+ * on one port (or over TLS with ALPN, given `tls`), with grpc.health.v1 and
+ * server reflection for `services`, graceful drain, and the connection
+ * policy of {@link ConnectServerSettings}.
  */
 export async function startConnectServer(options: ConnectServerOptions): Promise<ConnectServer> {
   const o = { ...CONNECT_SERVER_DEFAULTS, ...withoutUndefined(options) };
+  // Bad TLS options throw here, before anything has started.
+  const tlsOptions = options.tls && tlsServerOptions(options.tls, o.detectTimeoutMs);
   const logger = options.logger ?? createJsonLogger();
   const health = new HealthRegistry();
   const reflection = new ReflectionIndex([...options.services, Health, ...reflectionServices]);
@@ -58,6 +71,15 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
   // Each call in flight listens to it (connect links every call's signal to
   // it): thousands at once are normal, not a leak.
   setMaxListeners(0, shutdown.signal);
+  const clientAuth = options.tls?.clientAuth ?? "none";
+  // Only servers that ask for client certificates pay for looking them up on every call.
+  const contextValues: ConnectServerOptions["contextValues"] =
+    clientAuth === "none"
+      ? options.contextValues
+      : (req) => {
+          const values = options.contextValues?.(req) ?? createContextValues();
+          return values.set(peerCertificateKey, peerCertificateOf(req));
+        };
   const orca = o.orca === "off" ? undefined : new OrcaReporter({ intervalMs: o.orcaIntervalMs }).start();
 
   const handler = createConnectHandler({
@@ -67,7 +89,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     json: { readMaxBytes: o.jsonReadMaxBytes, maxDepth: o.jsonMaxDepth },
     shutdownSignal: shutdown.signal,
     fastPath: o.fastPath,
-    ...(options.contextValues ? { contextValues: options.contextValues } : {}),
+    ...(contextValues ? { contextValues } : {}),
     ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
     routes(router) {
       options.routes(router);
@@ -136,7 +158,12 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     handedOver = undefined;
   });
 
-  const listener = new DualProtocolListener(h1, h2, { detectTimeoutMs: o.detectTimeoutMs, table, logger });
+  const listener = new DualProtocolListener(h1, h2, {
+    detectTimeoutMs: o.detectTimeoutMs,
+    table,
+    logger,
+    ...(tlsOptions ? { tls: tlsOptions } : {}),
+  });
   const address = await listener.listen(o.host, o.port);
   // The HTTP/1.1 server is fed sockets by the listener and never listens
   // itself, but Node starts its header/request timeout checks (and the
@@ -150,6 +177,7 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     ...options.listeningFields,
     address: `${address.address}:${address.port}`,
     protocols: ["grpc", "grpc-web", "connect"],
+    ...(options.tls ? { tls: true, clientAuth } : {}),
   });
 
   let drained: Promise<void> | undefined;
@@ -160,6 +188,10 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     drain() {
       drained ??= drain();
       return drained;
+    },
+    setSecureContext(context) {
+      if (listener.tls === undefined) throw new Error("setSecureContext: the server was started without tls");
+      listener.tls.setSecureContext(context);
     },
   };
 

@@ -1,5 +1,5 @@
 import { FlagError, type FlagSpec, parseDuration, parseFlags, renderFlagTable } from "@rngbalance/cli";
-import { connectServerFlags, settingsFromFlags } from "@rngbalance/connect-server";
+import { type ConnectServerTls, connectServerFlags, settingsFromFlags } from "@rngbalance/connect-server";
 import { type Fault, parseFault } from "./rng-service.js";
 import { RNG_SERVER_DEFAULTS, type RngServerOptions } from "./server.js";
 
@@ -51,7 +51,9 @@ OTEL_SERVICE_NAME (default rng-server), OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISAB
 SIGTERM or SIGINT drains gracefully and exits 0; a second signal exits at once.`;
 
 /** What the command line asks for. */
-export type ServerConfig = Required<Omit<RngServerOptions, "rn" | "logger" | "telemetry">> & {
+export type ServerConfig = Required<Omit<RngServerOptions, "rn" | "logger" | "telemetry" | "tls">> & {
+  /** TLS from --tls-cert/--tls-key/--tls-ca/--tls-client-auth (files read); undefined: cleartext. */
+  tls: ConnectServerTls | undefined;
   logLevel: "debug" | "info" | "warn" | "error";
   /** Where to serve Prometheus /metrics; undefined: nowhere. */
   metricsAddr: string | undefined;

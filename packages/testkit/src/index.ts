@@ -1,11 +1,16 @@
 /**
  * Test infrastructure for every package and app of the repository, in one
  * place: node child processes (the environment they need under node:test,
- * their output lines, servers that log JSON), waiting for a condition, and
- * free ports.
+ * their output lines, servers that log JSON), waiting for a condition, free
+ * ports, and throwaway TLS certificates.
  *
  * @packageDocumentation
  */
+export {
+  createTestCertificates,
+  type TestCertificates,
+  type TestKeyPair,
+} from "./certificates.js";
 export { childProcessEnv } from "./env.js";
 export { freePort } from "./free-port.js";
 export {
