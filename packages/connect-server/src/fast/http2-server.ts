@@ -83,37 +83,6 @@ export function serveWithFastPath(
   }
   const Request = options.Http2ServerRequest ?? http2.Http2ServerRequest;
   const Response = options.Http2ServerResponse ?? http2.Http2ServerResponse;
-  const serve = (
-    stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
-    flags: number,
-    rawHeaders: string[],
-  ) => {
-    if (fastPath.handleStream(stream, headers, flags, rawHeaders)) return;
-    // The general path costs ~80 KiB of garbage per call (connect-es's
-    // handler machinery), the fast path ~11 KiB. Node emits 'stream' while
-    // nghttp2 is still reading the input that opened it, so a client that
-    // resets each stream in the same packet (rapid reset) would make every
-    // one of them a call. A turn later the input has been read and such a
-    // stream is destroyed already: it then costs nothing. Until then the
-    // stream's errors are ignored, as Http2ServerRequest's own listener
-    // does (a session error, e.g. a protocol error, errors its streams).
-    stream.on("error", ignoreError);
-    setImmediate(() => {
-      if (stream.destroyed) return;
-      stream.off("error", ignoreError);
-      if (onError === undefined) {
-        onServerStream(server, Request, Response, stream, headers, rawHeaders);
-        return;
-      }
-      try {
-        onServerStream(server, Request, Response, stream, headers, rawHeaders);
-      } catch (err) {
-        onError(err, stream, headers);
-        resetStream(stream);
-      }
-    });
-  };
   const onStream = (
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
@@ -121,11 +90,13 @@ export function serveWithFastPath(
     rawHeaders: string[],
   ) => {
     if (onError === undefined) {
-      serve(stream, headers, flags, rawHeaders);
+      if (fastPath.handleStream(stream, headers, flags, rawHeaders)) return;
+      onServerStream(server, Request, Response, stream, headers, rawHeaders);
       return;
     }
     try {
-      serve(stream, headers, flags, rawHeaders);
+      if (fastPath.handleStream(stream, headers, flags, rawHeaders)) return;
+      onServerStream(server, Request, Response, stream, headers, rawHeaders);
     } catch (err) {
       onError(err, stream, headers);
       resetStream(stream);
@@ -133,9 +104,6 @@ export function serveWithFastPath(
   };
   (server as http2.Http2Server).on("stream", onStream as never);
 }
-
-/** A stream error before the stream is served: nothing to do, the stream is gone. */
-function ignoreError(): void {}
 
 /** Node 20's `onServerStream` (lib/internal/http2/compat.js), line for line. */
 function onServerStream(
