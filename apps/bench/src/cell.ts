@@ -54,7 +54,7 @@ export const CLIENT_DESCRIPTIONS: Readonly<Record<ClientKind, string>> = {
   "pool-metrics":
     "pool-rr with the OpenTelemetry SDK installed first (@rngbalance/telemetry: MeterProvider + Prometheus reader, /metrics scraped every second)",
   "pool-tracing":
-    "pool-rr with a NodeTracerProvider registered (W3C propagation, always sampled, BatchSpanProcessor to an exporter that discards): a call span and an attempt span per call, traceparent sent",
+    "pool-rr with a TracerProvider registered (W3C propagation, always sampled, BatchSpanProcessor to an exporter that discards): a call span and an attempt span per call, traceparent sent",
   "stock-connect": "one stock connect-node createGrpcTransport to the first server (one HTTP/2 connection)",
   "grpc-js":
     "@grpc/grpc-js Client, target ipv4:127.0.0.2:P,127.0.0.3:P,127.0.0.4:P, round_robin service config, makeUnaryRequest with protobuf-es toBinary/fromBinary",

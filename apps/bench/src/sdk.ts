@@ -12,23 +12,28 @@ export type TelemetryMode = "metrics" | "tracing";
  * Installs the SDK for `mode`; returns what shuts it down.
  * - metrics: `startTelemetry` (MeterProvider + Prometheus reader), and a
  *   scrape of /metrics every second, so collection cost is in the figure;
- * - tracing: a NodeTracerProvider (W3C propagator, AsyncLocalStorage
+ * - tracing: a TracerProvider (W3C propagator, AsyncLocalStorage
  *   context, always sampled) batching every span to an exporter that drops them.
  */
 export async function installSdk(mode: TelemetryMode): Promise<() => Promise<void>> {
   if (mode === "metrics") return (await startScrapedMetrics(true)).stop;
-  const { NodeTracerProvider } = await import("@opentelemetry/sdk-trace-node");
-  const { BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
-  const provider = new NodeTracerProvider({
+  const { BatchSpanProcessor, TracerProvider } = await import("@opentelemetry/sdk-trace");
+  const { registerTracerProvider } = await import("@rngbalance/telemetry");
+  const provider = new TracerProvider({
     spanProcessors: [
       new BatchSpanProcessor({
-        export: (_spans, done) => done({ code: 0 }),
-        shutdown: async () => {},
+        exporter: {
+          export: (_spans, done) => done({ code: 0 }),
+          shutdown: async () => {},
+        },
       }),
     ],
   });
-  provider.register();
-  return () => provider.shutdown();
+  const unregister = registerTracerProvider(provider);
+  return async () => {
+    await provider.shutdown();
+    unregister();
+  };
 }
 
 /**

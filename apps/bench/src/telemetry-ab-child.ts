@@ -32,7 +32,7 @@ import { installStockAttributeHash } from "./stock-hash.js";
 import type { AbMode, AbPhase, TelemetryAbConfig, TelemetryAbResult } from "./telemetry-ab.js";
 
 async function run(config: TelemetryAbConfig): Promise<TelemetryAbResult> {
-  if (config.stockHash) installStockAttributeHash();
+  if (config.stockHash) await installStockAttributeHash();
   // The SDK as rng-client installs it, but not globally: only the metrics pools see it.
   const sdk = await startScrapedMetrics(false);
   const meterProvider = sdk.meterProvider;

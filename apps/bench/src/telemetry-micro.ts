@@ -5,7 +5,7 @@
  * path runs (startCall, attemptStart, picked, attemptEnd, end) on a
  * PoolTelemetry, for mode "off" (`telemetry: false`), "api" (no SDK),
  * "metrics" (the SDK's MeterProvider) or "tracing" (a registered
- * NodeTracerProvider). One mode per process: the providers are global.
+ * TracerProvider). One mode per process: the providers are global.
  */
 import { performance } from "node:perf_hooks";
 import { PoolTelemetry } from "@rngbalance/dns-pool/testing";

@@ -3,9 +3,10 @@ import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
 import { RNSchema, Rng, RngService } from "@rngbalance/proto";
 import { startRngServer as startRealRngServer } from "@rngbalance/rng-server";
@@ -16,8 +17,10 @@ import { startRngServer } from "./telemetry-support.js";
 // Registered globally, as an application does: W3C trace context propagator,
 // AsyncLocalStorage context manager.
 const exporter = new InMemorySpanExporter();
-const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-provider.register();
+const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+trace.setGlobalTracerProvider(provider);
 after(() => provider.shutdown());
 
 describe("traces: a span per call and per attempt, the trace context in the request", () => {

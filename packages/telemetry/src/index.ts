@@ -9,5 +9,6 @@
 export { type OtelEnvChoice, type OtlpProtocol, readOtelEnv } from "./env.js";
 export { type MetricsServer, parseHostPort, startMetricsServer } from "./metrics-server.js";
 export { nameWithUnit, unitSuffix, withUnitSuffixes } from "./prometheus-naming.js";
-export { type SdkAttributeHash, sdkAttributeHash } from "./sdk-attribute-hash.js";
+export { type SdkAttributeHash, sdkAttributeHashes } from "./sdk-attribute-hash.js";
 export { startTelemetry, type Telemetry, type TelemetryOptions } from "./start.js";
+export { registerTracerProvider } from "./tracing.js";

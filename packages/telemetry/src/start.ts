@@ -6,10 +6,15 @@ import { OTLPTraceExporter as OTLPTraceExporterJson } from "@opentelemetry/expor
 import { OTLPTraceExporter as OTLPTraceExporterProto } from "@opentelemetry/exporter-trace-otlp-proto";
 import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider, type MetricReader, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
-import { BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import {
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  type SpanExporter,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
 import { readOtelEnv } from "./env.js";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.js";
+import { registerTracerProvider } from "./tracing.js";
 
 /** Options of {@link startTelemetry}. */
 export interface TelemetryOptions {
@@ -23,7 +28,7 @@ export interface TelemetryOptions {
   readonly warn?: (message: string) => void;
   /**
    * Install the providers globally (`metrics.setGlobalMeterProvider`,
-   * `NodeTracerProvider.register()`), where libraries find them. False
+   * {@link registerTracerProvider}), where libraries find them. False
    * leaves the globals alone: the providers are only returned, for code
    * that passes them explicitly (a pool's `telemetry.meterProvider`), e.g.
    * to compare instrumented and uninstrumented pools in one process.
@@ -55,8 +60,9 @@ export interface Telemetry {
  * - metrics: a global MeterProvider with a Prometheus reader served at
  *   `metricsAddr`/metrics (OpenTelemetry's Prometheus names, e.g.
  *   `grpc_client_call_duration_seconds_bucket`), and/or an OTLP reader;
- * - traces: a NodeTracerProvider (W3C trace context, AsyncLocalStorage
- *   context) exporting over OTLP or to the console;
+ * - traces: a TracerProvider (W3C trace context, AsyncLocalStorage
+ *   context, see {@link registerTracerProvider}) exporting over OTLP or to
+ *   the console;
  * OTLP is chosen by the standard variables (see {@link readOtelEnv}):
  * OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER,
  * OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED.
@@ -84,7 +90,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const global = options.global ?? true;
   if (meterProvider && global) metrics.setGlobalMeterProvider(meterProvider);
 
-  let tracerProvider: NodeTracerProvider | undefined;
+  let tracerProvider: TracerProvider | undefined;
   if (choice.traces !== "none") {
     const exporter: SpanExporter =
       choice.traces === "console"
@@ -92,8 +98,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         : choice.protocol.traces === "http/json"
           ? new OTLPTraceExporterJson()
           : new OTLPTraceExporterProto();
-    tracerProvider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
-    if (global) tracerProvider.register();
+    tracerProvider = new TracerProvider({ resource, spanProcessors: [new BatchSpanProcessor({ exporter })] });
+    if (global) registerTracerProvider(tracerProvider);
   }
 
   let server: MetricsServer | undefined;

@@ -1,16 +1,17 @@
 /**
- * The workspace patches @opentelemetry/sdk-metrics 2.12.0's `hashAttributes`
- * (patches/@opentelemetry__sdk-metrics@2.12.0.patch, the approach of
- * open-telemetry/opentelemetry-js#6515): the SDK hashes a record's
- * attributes on every record, and the stock sort + map + JSON.stringify was
- * most of what gRPC's metrics cost a call. These tests check that the patch
- * is applied, and that the SDK still keeps one series per attribute set.
+ * The workspace patches @opentelemetry/sdk-metrics 3.1.1's `hashAttributes`
+ * (patches/@opentelemetry__sdk-metrics@3.1.1.patch, the approach of
+ * open-telemetry/opentelemetry-js#6515, which 3.1.1 does not have yet): the
+ * SDK hashes a record's attributes on every record, and the stock sort +
+ * map + JSON.stringify was most of what gRPC's metrics cost a call. These
+ * tests check that the patch is applied to both module formats the SDK
+ * ships, and that the SDK still keeps one series per attribute set.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Attributes } from "@opentelemetry/api";
 import { collect, testMeter } from "@rngbalance/testkit/metrics";
-import { sdkAttributeHash } from "../src/index.js";
+import { sdkAttributeHashes } from "../src/index.js";
 
 /** Histogram "h"'s series, each its attributes and count. */
 async function seriesOfH(
@@ -31,12 +32,19 @@ async function seriesOf(sets: Attributes[]): Promise<{ attributes: Attributes; c
 }
 
 describe("the SDK's attribute hash (patched)", () => {
-  it("is the patched one: pnpm install applied patches/@opentelemetry__sdk-metrics@2.12.0.patch", () => {
-    assert.equal(
-      sdkAttributeHash().hashAttributes({ b: 2, a: "x" }),
-      "1:as1:x1:bj2;",
-      "the stock hash is in node_modules: run pnpm install (patchedDependencies in pnpm-workspace.yaml)",
+  it("is the patched one in every module format: pnpm install applied patches/@opentelemetry__sdk-metrics@3.1.1.patch", async () => {
+    const hashes = await sdkAttributeHashes();
+    assert.deepEqual(
+      hashes.map((h) => h.format),
+      ["esm", "cjs"],
     );
+    for (const { format, path, hashAttributes } of hashes) {
+      assert.equal(
+        hashAttributes({ b: 2, a: "x" }),
+        "1:as1:x1:bj2;",
+        `the stock hash is in ${path} (${format}): run pnpm install (patchedDependencies in pnpm-workspace.yaml)`,
+      );
+    }
   });
 
   it("one series per attribute set, whatever the key order", async () => {

@@ -73,13 +73,21 @@ export class KubernetesResolver implements Resolver {
   }
 
   private async run(): Promise<void> {
+    // Either major works: 1.x and 2.x have the same KubeConfig, DiscoveryV1Api
+    // (object parameters) and Watch; they differ in the HTTP client under them
+    // (see describe() and watchOnce()).
     let k8s: typeof import("@kubernetes/client-node");
     try {
       k8s = await import("@kubernetes/client-node");
-    } catch {
+    } catch (err) {
+      const missing =
+        (err as { code?: string }).code === "ERR_MODULE_NOT_FOUND" &&
+        String((err as Error).message).includes("'@kubernetes/client-node'");
       this.listener?.onResolutionError(
         new ConnectError(
-          "kubernetes: targets need the optional peer dependency @kubernetes/client-node: install it next to @rngbalance/dns-pool",
+          missing
+            ? "kubernetes: targets need the optional peer dependency @kubernetes/client-node (^1.0.0 || ^2.0.0): install it next to @rngbalance/dns-pool"
+            : `kubernetes: targets: @kubernetes/client-node did not load (2.x needs Node >= 22.19; 1.x runs on every Node this package supports): ${(err as Error).message}`,
           Code.FailedPrecondition,
         ),
       );
@@ -163,7 +171,12 @@ export class KubernetesResolver implements Resolver {
         else return; // BOOKMARK: only the resourceVersion moves
         this.publish();
       };
-      const onDone = (err: unknown) => (err && !this.closed ? reject(err) : resolve(rv));
+      // client-node 2.x aborts a watch that received nothing for 30 s with a
+      // TimeoutError (1.x never does): a quiet Service, not a failure. Resume
+      // from the last resourceVersion, as for a watch the server ended; a dead
+      // API server then fails the next request and is reported there.
+      const onDone = (err: unknown) =>
+        err && !this.closed && (err as Error).name !== "TimeoutError" ? reject(err) : resolve(rv);
       (watch.watch as (...args: unknown[]) => Promise<AbortController>)(
         path,
         { labelSelector, resourceVersion: rv, allowWatchBookmarks: true },
@@ -209,8 +222,12 @@ export class KubernetesResolver implements Resolver {
 }
 
 function describe(err: unknown): string {
-  const e = err as { code?: number; body?: unknown; message?: string };
+  const e = err as { code?: number; body?: unknown; message?: string; cause?: unknown };
   if (typeof e.code === "number")
     return `API server answered HTTP ${e.code}: ${String(e.body ?? e.message).slice(0, 200)}`;
-  return e.message ?? String(err);
+  const message = e.message ?? String(err);
+  // client-node 2.x fetches with undici, whose network errors say only
+  // "fetch failed" and keep the reason (e.g. ECONNREFUSED) in `cause`.
+  const cause = (e.cause as { message?: string } | undefined)?.message;
+  return cause && !message.includes(cause) ? `${message}: ${cause}` : message;
 }
