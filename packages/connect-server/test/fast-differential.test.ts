@@ -28,10 +28,11 @@ import {
   toBinary,
   toJson,
 } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createContextValues } from "@connectrpc/connect";
 import {
   compressionGzip,
   connectNodeAdapter,
+  createConnectTransport,
   createGrpcTransport,
   type GrpcTransportOptions,
   Http2SessionManager,
@@ -891,8 +892,79 @@ function hpackLiteral(name: string, value: string): Buffer {
   ]);
 }
 
-describe("createHttp2Server: a connection error in the packet that opened a stream", () => {
-  it("leaves no stream error uncaught (wire-fuzz seed 187868163)", async () => {
+describe("createHttp2Server: streams reset or failed in the packet that opened them", () => {
+  it("never reach the general path ('request'), which costs ~80 KiB per call; later calls still do", async () => {
+    const handler = fastConnectNodeAdapter({
+      routes: testRoutes(new Map()),
+      fallback: unknownMethodFallback,
+    });
+    const server = createHttp2Server({}, handler);
+    let requests = 0;
+    server.on("request", () => requests++);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const socket = net.connect({ host: "127.0.0.1", port });
+    try {
+      socket.on("error", () => {});
+      socket.resume();
+      await once(socket, "connect");
+      // A general-path call each (no fast path serves an unknown method), reset at once.
+      const block = Buffer.concat([
+        Buffer.from([0x83, 0x86]), // :method POST, :scheme http
+        hpackLiteral(":path", "/nope.Nope/Nope"),
+        hpackLiteral(":authority", "127.0.0.1"),
+        hpackLiteral("content-type", "application/grpc"),
+      ]);
+      const cancel = Buffer.alloc(4);
+      cancel.writeUInt32BE(http2.constants.NGHTTP2_CANCEL);
+      const frames = [Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), h2Frame(0x4, 0, 0)];
+      for (let i = 0, id = 1; i < 200; i++, id += 2) {
+        frames.push(h2Frame(0x1, 0x4, id, block), h2Frame(0x3, 0, id, cancel));
+      }
+      socket.write(Buffer.concat(frames));
+      await sleep(300);
+      assert.equal(requests, 0, "a stream reset in its own packet should cost no call");
+      // The same connection, and the general path, still serve.
+      const address = `127.0.0.1:${port}`;
+      const testServer: TestServer = { address, log: new Map(), stats: undefined, close: async () => {} };
+      const r = await viaRaw(testServer, { name: "", path: "/nope.Nope/Nope", served: "fallback" }, "z");
+      assert.equal(r.status, Code.Unimplemented);
+      assert.equal(requests, 1);
+    } finally {
+      socket.destroy();
+      server.close();
+    }
+  });
+
+  it("still answer a request whose empty body ends with its HEADERS, many on one connection", async () => {
+    // The request is handed on a turn after 'stream'; a stream with
+    // END_STREAM on its HEADERS can end before that, and its compat request
+    // must see the end (a binary Connect call with an empty message).
+    const handler = fastConnectNodeAdapter({
+      routes: testRoutes(new Map()),
+      fallback: unknownMethodFallback,
+    });
+    const server = createHttp2Server({}, handler);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const useBinaryFormat of [true, false]) {
+        const transport = createConnectTransport({
+          baseUrl: `http://127.0.0.1:${port}`,
+          httpVersion: "2",
+          useBinaryFormat,
+        });
+        for (let i = 0; i < 10; i++) {
+          const answer = await createClient(Rng, transport).rng({}, { timeoutMs: 2000 });
+          assert.equal(answer.RN, -5n, `call ${i} (${useBinaryFormat ? "binary" : "JSON"})`);
+        }
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it("leave no stream error uncaught (wire-fuzz seed 187868163)", async () => {
     const handler = fastConnectNodeAdapter({
       routes: testRoutes(new Map()),
       fallback: unknownMethodFallback,

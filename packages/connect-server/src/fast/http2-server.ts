@@ -96,7 +96,10 @@ export function serveWithFastPath(
     }
     try {
       if (fastPath.handleStream(stream, headers, flags, rawHeaders)) return;
-      onServerStream(server, Request, Response, stream, headers, rawHeaders);
+      onServerStream(server, Request, Response, stream, headers, rawHeaders, (err) => {
+        onError(err, stream, headers);
+        resetStream(stream);
+      });
     } catch (err) {
       onError(err, stream, headers);
       resetStream(stream);
@@ -105,7 +108,20 @@ export function serveWithFastPath(
   (server as http2.Http2Server).on("stream", onStream as never);
 }
 
-/** Node 20's `onServerStream` (lib/internal/http2/compat.js), line for line. */
+/**
+ * Node 20's `onServerStream` (lib/internal/http2/compat.js), line for line,
+ * except that the request is handed on a turn later.
+ *
+ * Why later: the general path costs ~80 KiB of garbage per call
+ * (connect-es's handler machinery; the fast path ~11 KiB), and Node emits
+ * 'stream' while nghttp2 is still reading the input that opened it. A
+ * client that resets each stream in the same packet (rapid reset) would
+ * make every one of them a call; a turn later such a stream is destroyed
+ * already and costs ~8 KiB. The compat objects are made at once all the
+ * same: they must see every event of the stream (a request with an empty
+ * body can end before the next turn). `onError` is told what the handler
+ * threw then; without it the error is thrown on, as Node would.
+ */
 function onServerStream(
   server: AnyHttp2Server,
   Request: typeof http2.Http2ServerRequest,
@@ -113,9 +129,31 @@ function onServerStream(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
   rawHeaders: string[],
+  onError?: (err: unknown) => void,
 ): void {
   const request = new Request(stream, headers, undefined as never, rawHeaders);
   const response = new Response(stream);
+  setImmediate(() => {
+    if (stream.destroyed) return;
+    if (onError === undefined) {
+      dispatch(server, request, response, headers);
+      return;
+    }
+    try {
+      dispatch(server, request, response, headers);
+    } catch (err) {
+      onError(err);
+    }
+  });
+}
+
+/** The events Node's compat layer emits for a new request (CONNECT, Expect, then 'request'). */
+function dispatch(
+  server: AnyHttp2Server,
+  request: http2.Http2ServerRequest,
+  response: http2.Http2ServerResponse,
+  headers: http2.IncomingHttpHeaders,
+): void {
   if (headers[":method"] === "CONNECT") {
     if (!server.emit("connect", request, response)) {
       response.statusCode = 405;
