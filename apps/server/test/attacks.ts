@@ -167,7 +167,7 @@ export function rssMiB(pid: number): number {
  * `GenerateStream(count 1000)` calls are started. Destroy it when done.
  */
 export function unreadStreamingCalls(server: Listening, calls: number): http2.ClientHttp2Session {
-  const session = http2.connect(`http://${server.address}`, { settings: { initialWindowSize: 0 } });
+  const session = attackerSession(server, { settings: { initialWindowSize: 0 } });
   session.on("error", () => {});
   const body = grpcFrame(
     toBinary(GenerateStreamRequestSchema, create(GenerateStreamRequestSchema, { count: 1000 })),
@@ -196,8 +196,7 @@ export function unfinishedUnaryCalls(
   calls: number,
   sendBytes: number,
 ): http2.ClientHttp2Session {
-  const session = http2.connect(`http://${server.address}`);
-  session.on("error", () => {});
+  const session = attackerSession(server);
   const prefix = Buffer.alloc(5);
   prefix.writeUInt32BE(4 * 1024 * 1024 - 10, 1);
   const bytes = Buffer.concat([prefix, Buffer.alloc(sendBytes - 5)]);
@@ -211,6 +210,23 @@ export function unfinishedUnaryCalls(
     stream.on("error", () => {});
     stream.write(bytes);
   }
+  return session;
+}
+
+/**
+ * An HTTP/2 session for an attacker: the server cutting it is the point,
+ * so its errors are expected. Its socket gets a listener of its own too:
+ * Node's client drops its own once the session is gone, and a TCP reset
+ * that comes after that (the server closed with the attacker's bytes
+ * unread) would be an uncaught ECONNRESET in the test process.
+ */
+export function attackerSession(
+  server: Listening,
+  options: http2.ClientSessionOptions = {},
+): http2.ClientHttp2Session {
+  const session = http2.connect(`http://${server.address}`, options);
+  session.on("error", () => {});
+  session.once("connect", (_session, socket) => socket.on("error", () => {}));
   return session;
 }
 

@@ -460,10 +460,12 @@ export class TrackedSession implements ConnectionOwner {
   private destroyLater(): void {
     setImmediate(() => {
       this.session.destroy();
-      // destroy() ends the socket gracefully, which never completes for a
-      // peer that does not read: this makes sure the file descriptor goes.
-      // The real socket: `session.socket` is a proxy that throws on destroy().
-      this.connection?.socket.destroy();
+      // destroy() ends the socket gracefully (the GOAWAY, then FIN once it is
+      // written), which never completes for a peer that does not read: a
+      // second later the socket goes for good. The real socket, from the
+      // table's record: `session.socket` is a proxy that throws on destroy().
+      const socket = this.connection?.socket;
+      if (socket !== undefined) setTimeout(() => socket.destroy(), 1000).unref();
     });
   }
 }
