@@ -9,7 +9,8 @@
 //   - its dependencies and peer dependencies name no private workspace
 //     package (a stranger could not install it), and workspace packages are
 //     "workspace:^", which pnpm pack turns into a range of their version;
-//   - the tarball holds package.json, README.md, LICENSE and dist/ only
+//   - the tarball holds package.json, README.md, CHANGELOG.md (once
+//     `pnpm version-packages` has written it), LICENSE and dist/ only
 //     (no tests, sources, tsconfig or .turbo), no "workspace:" specifier,
 //     nothing in dist/ whose src/ file is gone (a stale build), and
 //     JavaScript source maps that carry their sources (src/ is not shipped,
@@ -30,7 +31,7 @@ import { join, relative } from "node:path";
 
 const root = join(import.meta.dirname, "..");
 const REPO = "https://github.com/rngbalance/rngbalance";
-const FILES = ["dist", "!dist/**/*.d.ts.map", "README.md", "LICENSE"];
+const FILES = ["dist", "!dist/**/*.d.ts.map", "README.md", "CHANGELOG.md", "LICENSE"];
 const run = (cmd, args, opts = {}) =>
   execFileSync(cmd, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...opts });
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -97,7 +98,7 @@ function checkTarball({ name, path }, out) {
   const files = run("tar", ["tzf", tarball]).trim().split("\n");
   for (const f of files) {
     const p = f.replace(/^package\//, "");
-    if (!["package.json", "README.md", "LICENSE"].includes(p) && !p.startsWith("dist/"))
+    if (!["package.json", "README.md", "CHANGELOG.md", "LICENSE"].includes(p) && !p.startsWith("dist/"))
       fail(name, `tarball ships ${p}`);
     if (/\.test\.|(^|\/)test\//.test(p)) fail(name, `tarball ships a test file: ${p}`);
     const source = p.match(/^dist\/(.*)\.(?:js|d\.ts)$/)?.[1];
