@@ -149,9 +149,16 @@ try {
   for (const p of pub) {
     const before = problems.length;
     checkManifest(p);
-    const tarball = checkTarball(p, out);
-    lint(p.name, "publint", ["run", "--strict", tarball]);
-    lint(p.name, "attw", ["--profile", "esm-only", "--no-color", "--format", "table-flipped", tarball]);
+    let tarball;
+    try {
+      tarball = checkTarball(p, out);
+    } catch (e) {
+      fail(p.name, `could not be packed: ${e.stdout ?? ""}${e.stderr ?? ""}${e.stdout || e.stderr ? "" : e}`);
+    }
+    if (tarball) {
+      lint(p.name, "publint", ["run", "--strict", tarball]);
+      lint(p.name, "attw", ["--profile", "esm-only", "--no-color", "--format", "table-flipped", tarball]);
+    }
     console.log(`${problems.length === before ? "ok  " : "FAIL"} ${p.name}@${p.manifest.version}`);
   }
 } finally {
