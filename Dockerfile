@@ -13,10 +13,11 @@ RUN npm install -g --no-fund --no-audit pnpm@10.34.9
 WORKDIR /src
 # Manifests first: the dependency layer is rebuilt only when they change.
 # Every workspace package's package.json is here (the test enforces it).
-COPY package.json pnpm-lock.yaml pnpm-workspace.yaml turbo.json tsconfig.base.json buf.yaml buf.gen.yaml ./
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml turbo.json tsconfig.base.json buf.yaml ./
 COPY packages/cli/package.json packages/cli/
 COPY packages/grpc-names/package.json packages/grpc-names/
 COPY packages/connect-server/package.json packages/connect-server/
+COPY packages/grpc-protos/package.json packages/grpc-protos/
 COPY packages/proto/package.json packages/proto/
 COPY packages/dns-pool/package.json packages/dns-pool/
 COPY packages/local-fleet/package.json packages/local-fleet/
@@ -37,7 +38,8 @@ COPY packages ./packages
 COPY apps ./apps
 # turbo builds the apps and the workspace packages they use, in order. Its
 # "generate" step reruns buf with local plugins only (no network), which
-# rewrites the committed stubs in packages/proto/src/gen identically.
+# rewrites the committed stubs in packages/grpc-protos/src/gen and
+# packages/proto/src/gen identically.
 RUN pnpm exec turbo run build --filter=@rngbalance/server... --filter=@rngbalance/client...
 # One self-contained directory per app: its files ("files": dist), its
 # production dependencies only (--prod), workspace packages copied in. The

@@ -225,14 +225,14 @@ describe("Dockerfile", () => {
       (c) => {
         c.dockerignore += "\n**/gen\n";
       },
-      /\.dockerignore drops source files under packages: packages\/proto\/src\/gen\//,
+      /\.dockerignore drops source files under packages: packages\/grpc-protos\/src\/gen\//,
     ],
     [
       "a .dockerignore that excludes a COPY source",
       (c) => {
-        c.dockerignore += "\nbuf.gen.yaml\n";
+        c.dockerignore += "\nbuf.yaml\n";
       },
-      /COPY source buf\.gen\.yaml is excluded by \.dockerignore/,
+      /COPY source buf\.yaml is excluded by \.dockerignore/,
     ],
     [
       "a .dockerignore that lets host node_modules and builds in",

@@ -11,7 +11,7 @@ import * as net from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health } from "@rngbalance/proto";
+import { Health } from "@rngbalance/grpc-protos";
 import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
 import { grpcFrame } from "./helpers.js";
 

@@ -6,7 +6,8 @@ import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health, RngService } from "@rngbalance/proto";
+import { Health } from "@rngbalance/grpc-protos";
+import { RngService } from "@rngbalance/proto";
 import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
 import {
   assertAlive,

@@ -10,7 +10,7 @@ import * as http2 from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createJsonLogger, FAST_PATH_CHANNEL, type FastPathDecision } from "@rngbalance/connect-server";
-import { HealthCheckRequestSchema } from "@rngbalance/proto";
+import { HealthCheckRequestSchema } from "@rngbalance/grpc-protos";
 import { GenerateRequestSchema, GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
 import { type RngServer, startRngServer } from "@rngbalance/rng-server";
 import { grpcFrame } from "./helpers.js";

@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import {
   type Health,
   HealthCheckResponse_ServingStatus as ServingStatus,
-} from "@rngbalance/proto/grpc/health/v1";
+} from "@rngbalance/grpc-protos/grpc/health/v1";
 
 type Listener = (status: ServingStatus) => void;
 

@@ -2,7 +2,7 @@ import { availableParallelism, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { encodeBinaryHeader, type Interceptor } from "@connectrpc/connect";
-import { type OrcaLoadReport, OrcaLoadReportSchema } from "@rngbalance/proto/xds/data/orca/v3";
+import { type OrcaLoadReport, OrcaLoadReportSchema } from "@rngbalance/grpc-protos/xds/data/orca/v3";
 import { trailerHookInterceptor, type UnaryTrailerHook } from "./fast/trailer-hook.js";
 
 /** The trailer of per-call ORCA reports (gRFC A51). */

@@ -3,8 +3,8 @@ import { createRegistry, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Code } from "@connectrpc/connect";
-import { ServerReflection as ServerReflectionV1 } from "@rngbalance/proto/grpc/reflection/v1";
-import { ServerReflection as ServerReflectionV1alpha } from "@rngbalance/proto/grpc/reflection/v1alpha";
+import { ServerReflection as ServerReflectionV1 } from "@rngbalance/grpc-protos/grpc/reflection/v1";
+import { ServerReflection as ServerReflectionV1alpha } from "@rngbalance/grpc-protos/grpc/reflection/v1alpha";
 
 /** The request fields that v1 and v1alpha share, field for field. */
 interface ReflectionRequest {

@@ -4,7 +4,7 @@ import type * as http2 from "node:http2";
 import type * as net from "node:net";
 import type * as tls from "node:tls";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@rngbalance/proto";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@rngbalance/grpc-protos";
 import { createConnectHandler, type NodeHandler } from "./connect-handler.js";
 import { type Connection, ConnectionTable } from "./connection-table.js";
 import { abandon, escaped, remoteOfStream } from "./escaped.js";

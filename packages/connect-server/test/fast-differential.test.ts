@@ -38,7 +38,8 @@ import {
   Http2SessionManager,
 } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import { Health, HealthCheckRequestSchema, Rng, RngService } from "@rngbalance/proto";
+import { Health, HealthCheckRequestSchema } from "@rngbalance/grpc-protos";
+import { Rng, RngService } from "@rngbalance/proto";
 import { GenerateRequestSchema, GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
 import {
   createHttp2Server,

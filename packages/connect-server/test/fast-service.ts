@@ -26,13 +26,8 @@ import {
   type HandlerContext,
   type Interceptor,
 } from "@connectrpc/connect";
-import {
-  Health,
-  HealthCheckRequestSchema,
-  HealthCheckResponse_ServingStatus,
-  Rng,
-  RngService,
-} from "@rngbalance/proto";
+import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from "@rngbalance/grpc-protos";
+import { Rng, RngService } from "@rngbalance/proto";
 
 /** What one call did on one server, as its implementation saw it. */
 export interface Observation {

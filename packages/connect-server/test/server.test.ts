@@ -5,7 +5,8 @@ import { describe, it } from "node:test";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health, Rng, HealthCheckResponse_ServingStatus as ServingStatus } from "@rngbalance/proto";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@rngbalance/grpc-protos";
+import { Rng } from "@rngbalance/proto";
 import {
   type Connection,
   ConnectionTable,

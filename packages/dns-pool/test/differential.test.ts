@@ -14,7 +14,8 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
-import { HealthCheckRequestSchema, RngService } from "@rngbalance/proto";
+import { HealthCheckRequestSchema } from "@rngbalance/grpc-protos";
+import { RngService } from "@rngbalance/proto";
 import { GenerateResponseSchema } from "@rngbalance/proto/rng/v1";
 
 /** What a call came to, in comparable form. */

@@ -9,8 +9,8 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { OrcaLoadReportSchema } from "@rngbalance/grpc-protos/xds/data/orca/v3";
 import { Rng, RngService } from "@rngbalance/proto";
-import { OrcaLoadReportSchema } from "@rngbalance/proto/xds/data/orca/v3";
 
 /** What {@link startRngServer} returns. */
 export interface RngTestServer {

@@ -1,7 +1,7 @@
 import { decodeBinaryHeader } from "@connectrpc/connect";
-import { type OrcaLoadReport, OrcaLoadReportSchema } from "@rngbalance/proto/xds/data/orca/v3";
+import { type OrcaLoadReport, OrcaLoadReportSchema } from "@rngbalance/grpc-protos/xds/data/orca/v3";
 
-export type { OrcaLoadReport } from "@rngbalance/proto/xds/data/orca/v3";
+export type { OrcaLoadReport } from "@rngbalance/grpc-protos/xds/data/orca/v3";
 
 /**
  * The trailer in which a server sends its ORCA load report with each

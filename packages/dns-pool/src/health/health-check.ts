@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus } from "@rngbalance/proto/grpc/health/v1";
+import { Health, HealthCheckResponse_ServingStatus } from "@rngbalance/grpc-protos/grpc/health/v1";
 import { Backoff } from "../connection/backoff.js";
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { encodeBinaryHeader } from "@connectrpc/connect";
-import { OrcaLoadReportSchema } from "@rngbalance/proto/xds/data/orca/v3";
+import { OrcaLoadReportSchema } from "@rngbalance/grpc-protos/xds/data/orca/v3";
 import { EdfScheduler } from "../../src/balancer/edf-scheduler.js";
 import { ORCA_TRAILER, readOrcaReport } from "../../src/balancer/orca.js";
 import type { CallResult } from "../../src/balancer/picker.js";
