@@ -109,8 +109,8 @@ describe("parseTarget (gRPC naming spec)", () => {
   it("rejects bad options with InvalidArgument naming the option", () => {
     const target = "ipv4:127.0.0.1:1";
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ policy: "random" }, /option policy must be one of "round_robin", "pick_first", "least_request"/],
-      [{ protocol: "http" }, /option protocol must be one of/],
+      [{ policy: "random" }, /options.policy must be one of "round_robin", "pick_first", "least_request"/],
+      [{ protocol: "http" }, /options.protocol must be one of/],
       [
         { minResolveIntervalMs: 5000, maxResolveIntervalMs: 1000 },
         /maxResolveIntervalMs \(1000\) must not be below/,
