@@ -2,14 +2,18 @@
 
 /**
  * The candidate `name` is most likely a misspelling of: one that differs
- * only in case, else the nearest by edit distance (adjacent swaps count as
- * one edit), if it is near enough: at most 1 edit for names up to 4
- * characters, 2 up to 8, 3 beyond. Undefined when none is.
+ * only in case, else one that adds the unit ("timeMs" for "time"), else
+ * the nearest by edit distance (adjacent swaps count as one edit), if it
+ * is near enough: at most 1 edit for names up to 4 characters, 2 up to 8,
+ * 3 beyond. Undefined when none is.
  */
 export function closestName(name: string, candidates: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
   const sameLetters = candidates.find((c) => c.toLowerCase() === lower);
   if (sameLetters !== undefined) return sameLetters;
+  // Durations are named with their unit: "time" is "timeMs".
+  const withUnit = candidates.find((c) => c.toLowerCase() === `${lower}ms`);
+  if (withUnit !== undefined) return withUnit;
   const limit = name.length <= 4 ? 1 : name.length <= 8 ? 2 : 3;
   let best: string | undefined;
   let bestDistance = limit + 1;
