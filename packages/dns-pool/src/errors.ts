@@ -6,6 +6,52 @@ export function invalidArgument(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
 }
 
+/** How long a rendered value may get in a message before it is cut. */
+const MAX_RENDERED = 80;
+
+/**
+ * A value as an error message shows what was given: JSON-ish, with its
+ * type, so that `"1000"` (a string) is not mistaken for the number 1000:
+ * `"1000" (a string)`, `-1 (a number)`, `{"service":1} (an object)`,
+ * `a function`, `a Map` (an instance shows its class).
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  switch (typeof value) {
+    case "string":
+      return `${cut(JSON.stringify(value))} (a string)`;
+    case "number":
+      return `${String(value)} (a number)`;
+    case "boolean":
+      return `${String(value)} (a boolean)`;
+    case "bigint":
+      return `${String(value)}n (a bigint)`;
+    case "symbol":
+      return `${String(value)} (a symbol)`;
+    case "function":
+      return value.name ? `a function (${value.name})` : "a function";
+  }
+  if (Array.isArray(value)) return `${json(value)} (an array)`;
+  const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor
+    ?.name;
+  if (ctor && ctor !== "Object") return `a ${ctor}`;
+  return `${json(value)} (an object)`;
+}
+
+function json(value: object): string {
+  try {
+    return cut(JSON.stringify(value) ?? String(value));
+  } catch {
+    // A cycle, or a BigInt inside.
+    return Array.isArray(value) ? "[...]" : "{...}";
+  }
+}
+
+function cut(text: string): string {
+  return text.length <= MAX_RENDERED ? text : `${text.slice(0, MAX_RENDERED - 3)}...`;
+}
+
 /** Node's error as text: "connect ECONNREFUSED 127.0.0.2:8081". */
 export function describeError(err: unknown): string {
   if (err instanceof ConnectError) return err.rawMessage;

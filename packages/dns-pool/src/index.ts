@@ -82,8 +82,9 @@ export type {
   ResolutionEvent,
   RetryEvent,
 } from "./events.js";
-export type { HealthStatus } from "./health/health-check.js";
+export { type HealthStatus, POOL_HEALTH_CHECK } from "./health/health-check.js";
 export type {
+  HealthCheckOptions,
   OutlierDetectionOptions,
   PoolProtocol,
   PoolTlsOptions,

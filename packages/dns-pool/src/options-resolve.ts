@@ -1,13 +1,15 @@
-import { Code } from "@connectrpc/connect";
+import { Code, type Interceptor } from "@connectrpc/connect";
 import type { PolicyName, PolicyOptions } from "./balancer/policy.js";
 import { registeredPolicies } from "./balancer/policy.js";
 import { resolvePolicyOptions } from "./balancer/policy-options.js";
 import type { RetryPolicy } from "./balancer/retry.js";
 import type { BackoffOptions } from "./connection/backoff.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
-import { invalidArgument } from "./errors.js";
+import { closestName } from "./did-you-mean.js";
+import { describeValue, invalidArgument } from "./errors.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { PoolProtocol, PoolTransportOptions } from "./options.js";
+import { validatePoolOptions } from "./options-schema.js";
 
 /** Options with every default filled in; each field is the option of the same name (see options.ts). */
 export interface ResolvedPoolOptions {
@@ -48,7 +50,9 @@ export interface ResolvedPoolOptions {
     | false
     | {
         /** The service to watch. */
-        service: string;
+        readonly service: string;
+        /** The health watches' own interceptors (never the pool's). */
+        readonly interceptors: Interceptor[] | undefined;
       };
   /** Outlier ejection, or false. */
   readonly outlierDetection: false | OutlierDetectionOptions;
@@ -61,10 +65,11 @@ const PROTOCOLS: readonly PoolProtocol[] = ["grpc", "grpc-web", "connect"];
  * @throws ConnectError with Code.InvalidArgument naming the option.
  */
 export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions {
+  validatePoolOptions(o);
   const ms = (name: string, value: number | undefined, fallback: number | undefined, min = 0) => {
     if (value === undefined) return fallback;
     if (!Number.isFinite(value) || value < min) {
-      throw invalidArgument(`option ${name} must be a number >= ${min}, got ${String(value)}`);
+      throw invalidArgument(`options.${name} must be a number >= ${min}, got ${describeValue(value)}`);
     }
     return value;
   };
@@ -76,8 +81,9 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
   ): T => {
     if (value === undefined) return fallback;
     if (!allowed.includes(value)) {
+      const near = closestName(value, allowed);
       throw invalidArgument(
-        `option ${name} must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got "${value}"`,
+        `options.${name} must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${describeValue(value)}${near === undefined ? "" : `; did you mean "${near}"?`}`,
       );
     }
     return value;
@@ -86,13 +92,15 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
     o.defaultPort !== undefined &&
     !(Number.isInteger(o.defaultPort) && o.defaultPort > 0 && o.defaultPort < 65536)
   ) {
-    throw invalidArgument(`option defaultPort must be a port number from 1 to 65535, got ${o.defaultPort}`);
+    throw invalidArgument(
+      `options.defaultPort must be a port number from 1 to 65535, got ${describeValue(o.defaultPort)}`,
+    );
   }
   const minResolveIntervalMs = ms("minResolveIntervalMs", o.minResolveIntervalMs, 1000, 1) as number;
   const maxResolveIntervalMs = ms("maxResolveIntervalMs", o.maxResolveIntervalMs, 30_000, 1) as number;
   if (maxResolveIntervalMs < minResolveIntervalMs) {
     throw invalidArgument(
-      `option maxResolveIntervalMs (${maxResolveIntervalMs}) must not be below minResolveIntervalMs (${minResolveIntervalMs})`,
+      `options.maxResolveIntervalMs (${maxResolveIntervalMs}) must not be below options.minResolveIntervalMs (${minResolveIntervalMs})`,
     );
   }
   const backoff = {
@@ -102,7 +110,9 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
     jitter: ms("reconnectBackoff.jitter", o.reconnectBackoff?.jitter, 0.2) as number,
   };
   if (backoff.jitter > 1)
-    throw invalidArgument(`option reconnectBackoff.jitter must be from 0 to 1, got ${backoff.jitter}`);
+    throw invalidArgument(
+      `options.reconnectBackoff.jitter must be from 0 to 1, got ${describeValue(backoff.jitter)}`,
+    );
   return {
     protocol: oneOf("protocol", o.protocol, PROTOCOLS, "grpc"),
     policy: oneOf<string>("policy", o.policy, registeredPolicies(), "round_robin"),
@@ -130,7 +140,10 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
       maxBackoffMs: ms("retryPolicy.maxBackoffMs", o.retryPolicy.maxBackoffMs, 1000, 1) as number,
       backoffMultiplier: ms("retryPolicy.backoffMultiplier", o.retryPolicy.backoffMultiplier, 2, 1) as number,
     },
-    healthCheck: o.healthCheck === false ? false : { service: o.healthCheck?.service ?? "" },
+    healthCheck:
+      o.healthCheck === false
+        ? false
+        : { service: o.healthCheck?.service ?? "", interceptors: o.healthCheck?.interceptors },
     outlierDetection:
       o.outlierDetection === false ? false : resolveOutlierDetection(o.outlierDetection ?? {}),
   };
@@ -140,7 +153,7 @@ function int(name: string, value: number | undefined, fallback: number, min: num
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw invalidArgument(
-      `option ${name} must be a whole number from ${min} to ${max}, got ${String(value)}`,
+      `options.${name} must be a whole number from ${min} to ${max}, got ${describeValue(value)}`,
     );
   }
   return value;
@@ -150,7 +163,9 @@ function resolveOutlierDetection(o: Partial<OutlierDetectionOptions>): OutlierDe
   const positive = (name: string, value: number | undefined, fallback: number) => {
     if (value === undefined) return fallback;
     if (!(Number.isFinite(value) && value > 0)) {
-      throw invalidArgument(`option outlierDetection.${name} must be a number > 0, got ${String(value)}`);
+      throw invalidArgument(
+        `options.outlierDetection.${name} must be a number > 0, got ${describeValue(value)}`,
+      );
     }
     return value;
   };

@@ -15,6 +15,7 @@ import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 import type { BackoffOptions } from "./connection/backoff.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
+import type { HealthCheckOptions } from "./health/health-check.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { SubsetOptions } from "./subset/subset-resolver.js";
 import type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
@@ -24,6 +25,7 @@ export type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 export type { RetryPolicy } from "./balancer/retry.js";
 export type { SlowStartOptions } from "./balancer/slow-start.js";
 export type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
+export type { HealthCheckOptions } from "./health/health-check.js";
 export type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 export type { SubsetOptions } from "./subset/subset-resolver.js";
 export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
@@ -176,14 +178,12 @@ export interface PoolTransportOptions {
    * Active health checking per endpoint with `grpc.health.v1.Health/Watch`
    * (gRFC A17): an endpoint that reports NOT_SERVING leaves the picker at once
    * and returns on SERVING; a server answering UNIMPLEMENTED is not checked.
-   * `false` turns it off. Default `{ service: "" }` (the whole server).
+   * The watches always speak binary gRPC and do not run `interceptors` (as in
+   * grpc-go and grpc-js); give them their own with `healthCheck.interceptors`
+   * (e.g. for credentials a server's health service requires). `false` turns
+   * checking off. Default `{ service: "" }` (the whole server, no interceptors).
    */
-  healthCheck?:
-    | false
-    | {
-        /** The service name to watch; "" (the default) is the whole server. */
-        service: string;
-      };
+  healthCheck?: false | HealthCheckOptions;
   /**
    * Connect to at most `size` of the resolved endpoints, chosen
    * deterministically per client so that load stays even across servers and
@@ -209,8 +209,11 @@ export interface PoolTransportOptions {
   /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). Default: none. */
   http2Options?: Omit<http2.ClientSessionOptions, "createConnection">;
   /**
-   * Interceptors, run on every call after the endpoint is picked. Default:
-   * none (calls with interceptors take connect-node's path, not the fast one).
+   * Interceptors, run on every call the application makes, after the
+   * endpoint is picked (so once per attempt when a call is retried). They
+   * do not run on the pool's own health watches (see `healthCheck`).
+   * Default: none (calls with interceptors take connect-node's path, not
+   * the fast one).
    */
   interceptors?: Interceptor[];
   /** Binary (default) or JSON; JSON applies to Connect and gRPC-Web. Default true. */

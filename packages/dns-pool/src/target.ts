@@ -1,7 +1,9 @@
+import { isIP } from "node:net";
+import { closestName } from "./did-you-mean.js";
 import { invalidArgument } from "./errors.js";
-import type { TcpAddress } from "./resolver/address.js";
+import { formatHostPort, type TcpAddress } from "./resolver/address.js";
 import { PASSTHROUGH, parsePassthrough } from "./resolver/builtin.js";
-import { schemeHandler, targetUri } from "./resolver/registry.js";
+import { registeredSchemes, schemeHandler, targetUri } from "./resolver/registry.js";
 import type { Resolver, ResolverOptions, TargetUri } from "./resolver/resolver.js";
 
 /**
@@ -92,7 +94,7 @@ export function resolveTarget(target: string, defaultPort: number | undefined): 
   const uri = targetUri(target, registered ? scheme : "passthrough", rest);
   const parsed = registered
     ? handler.parse(rest, defaultPort, fail, uri)
-    : parseBare(target, defaultPort, fail);
+    : parseUnregistered(target, scheme, defaultPort, fail);
   return {
     parsed,
     authority: handler.authority(parsed),
@@ -112,7 +114,90 @@ export function parseTarget(target: string, defaultPort?: number): Target {
   return resolveTarget(target, defaultPort).parsed;
 }
 
-/** "host:port" with no scheme: passthrough. */
-function parseBare(target: string, defaultPort: number | undefined, fail: (why: string) => Error): Target {
-  return parsePassthrough(target, defaultPort, fail);
+/** RFC 3986 scheme syntax (case-insensitive here: the scheme is lower-cased first). */
+const SCHEME_SYNTAX = /^[a-z][a-z0-9+.-]*$/;
+
+/** URL schemes people paste by mistake, and whether they mean TLS. */
+const URL_SCHEMES: ReadonlyMap<string, boolean> = new Map([
+  ["http", false],
+  ["https", true],
+  ["h2c", false],
+  ["grpc", false],
+  ["grpcs", true],
+]);
+
+/**
+ * A target whose scheme is not registered: gRPC's default, passthrough of
+ * "host:port". When it cannot be that, the prefix was meant as a scheme: a
+ * URL gets advice on the target it should be, an unknown scheme the list
+ * of registered ones.
+ */
+function parseUnregistered(
+  target: string,
+  scheme: string,
+  defaultPort: number | undefined,
+  fail: (why: string) => Error,
+): Target {
+  const tls = URL_SCHEMES.get(scheme);
+  if (tls !== undefined && target.slice(scheme.length + 1).startsWith("//")) {
+    throw invalidArgument(`invalid target "${target}": ${urlAdvice(target, tls)}`);
+  }
+  const rest = target.slice(scheme.length + 1);
+  // "scheme:/..." or "scheme://...": a URI, certainly not host:port.
+  if (SCHEME_SYNTAX.test(scheme) && rest.startsWith("/")) {
+    throw invalidArgument(`invalid target "${target}": ${unknownScheme(scheme)}`);
+  }
+  let passthroughError: string | undefined;
+  try {
+    return parsePassthrough(target, defaultPort, (why) => {
+      passthroughError = why;
+      return fail(why);
+    });
+  } catch (err) {
+    // "myhost:http" is a bad port or an unknown scheme: say both. A bare
+    // IPv6 literal ("fd00::1") or a port-only error ("host:99999") is host:port.
+    if (
+      passthroughError === undefined ||
+      scheme === "" ||
+      !SCHEME_SYNTAX.test(scheme) ||
+      isIP(target) !== 0 ||
+      /^\d+$/.test(rest)
+    ) {
+      throw err;
+    }
+    // Near a registered scheme ("dsn:svc:80"): a typo, and host:port would only confuse.
+    if (closestName(scheme, registeredSchemes()) !== undefined) throw fail(unknownScheme(scheme));
+    throw fail(`${unknownScheme(scheme)}; read as host:port instead, ${passthroughError}`);
+  }
+}
+
+/** "unknown scheme "dsn" (did you mean dns?): the registered schemes are ..." */
+function unknownScheme(scheme: string): string {
+  const schemes = registeredSchemes();
+  const near = closestName(scheme, schemes);
+  return `unknown scheme "${scheme}"${near === undefined ? "" : ` (did you mean ${near}?)`}: the registered schemes are ${schemes.join(", ")}; registerResolver() adds one`;
+}
+
+/** What to write instead of a URL: the gRPC target of the same host and port, and TLS if it said so. */
+function urlAdvice(target: string, tls: boolean): string {
+  const head = "createPoolTransport takes a gRPC target, not a URL";
+  const tlsAdvice = tls ? " and set the tls option (tls: true, or TLS options)" : "";
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return `${head}: use dns:///host:port${tlsAdvice}`;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (host === "") return `${head}: use dns:///host:port${tlsAdvice}`;
+  // URL drops the scheme's default port (443 for https): name it.
+  const port = url.port !== "" ? Number(url.port) : tls ? 443 : 80;
+  const hostPort = formatHostPort(host, port);
+  const family = isIP(host);
+  const alternative = family === 4 ? ` (or ipv4:${hostPort})` : family === 6 ? ` (or ipv6:${hostPort})` : "";
+  const path =
+    url.pathname !== "/" && url.pathname !== ""
+      ? `; a path (${url.pathname}) is not part of a target, calls name their own`
+      : "";
+  return `${head}: use dns:///${hostPort}${alternative}${tlsAdvice}${path}`;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createPoolTransport, parseTarget } from "@rngbalance/dns-pool";
+import { createPoolTransport, parseTarget, registerResolver, StaticResolver } from "@rngbalance/dns-pool";
 
 describe("parseTarget (gRPC naming spec)", () => {
   it("parses dns: with and without an authority", () => {
@@ -109,8 +109,8 @@ describe("parseTarget (gRPC naming spec)", () => {
   it("rejects bad options with InvalidArgument naming the option", () => {
     const target = "ipv4:127.0.0.1:1";
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ policy: "random" }, /option policy must be one of "round_robin", "pick_first", "least_request"/],
-      [{ protocol: "http" }, /option protocol must be one of/],
+      [{ policy: "random" }, /options.policy must be one of "round_robin", "pick_first", "least_request"/],
+      [{ protocol: "http" }, /options.protocol must be one of/],
       [
         { minResolveIntervalMs: 5000, maxResolveIntervalMs: 1000 },
         /maxResolveIntervalMs \(1000\) must not be below/,
@@ -125,5 +125,70 @@ describe("parseTarget (gRPC naming spec)", () => {
           err instanceof ConnectError && err.code === Code.InvalidArgument && why.test(err.rawMessage),
       );
     }
+  });
+
+  /** The message of the InvalidArgument error createPoolTransport throws for `target`. */
+  function targetError(target: string): string {
+    try {
+      createPoolTransport({ target }).close();
+    } catch (err) {
+      assert.ok(err instanceof ConnectError);
+      assert.equal(err.code, Code.InvalidArgument);
+      return err.rawMessage;
+    }
+    assert.fail(`accepted ${target}`);
+  }
+
+  it("a URL gets the gRPC target of the same host and port, TLS for https, and no path", () => {
+    assert.equal(
+      targetError("http://10.0.0.1:8080"),
+      'invalid target "http://10.0.0.1:8080": createPoolTransport takes a gRPC target, not a URL: use dns:///10.0.0.1:8080 (or ipv4:10.0.0.1:8080)',
+    );
+    assert.equal(
+      targetError("https://api.example.com/v1"),
+      'invalid target "https://api.example.com/v1": createPoolTransport takes a gRPC target, not a URL: use dns:///api.example.com:443 and set the tls option (tls: true, or TLS options); a path (/v1) is not part of a target, calls name their own',
+    );
+    assert.equal(
+      targetError("HTTP://[fd00::1]:9000/"),
+      'invalid target "HTTP://[fd00::1]:9000/": createPoolTransport takes a gRPC target, not a URL: use dns:///[fd00::1]:9000 (or ipv6:[fd00::1]:9000)',
+    );
+    assert.match(targetError("grpcs://rng:8443"), /use dns:\/\/\/rng:8443 and set the tls option/);
+  });
+
+  it("an unknown scheme gets the registered schemes, and the one meant when it is near", () => {
+    assert.equal(
+      targetError("consul:///rng"),
+      'invalid target "consul:///rng": unknown scheme "consul": the registered schemes are dns, ipv4, ipv6, k8s, kubernetes, passthrough, unix, unix-abstract; registerResolver() adds one',
+    );
+    assert.match(
+      targetError("dsn:///rng:8081"),
+      /^invalid target "dsn:\/\/\/rng:8081": unknown scheme "dsn" \(did you mean dns\?\)/,
+    );
+    // Without "//", "kubernets:rng:80" could be host:port; as a near miss of a scheme it is a typo.
+    assert.match(targetError("kubernets:rng:80"), /unknown scheme "kubernets" \(did you mean kubernetes\?\)/);
+    assert.doesNotMatch(targetError("kubernets:rng:80"), /has no port/);
+    // Neither a scheme nor a port: both readings are given.
+    assert.match(
+      targetError("rng:grpc"),
+      /unknown scheme "rng": .*; read as host:port instead, port "grpc" is not a number from 1 to 65535/,
+    );
+    // host:port stays host:port: a bad port is only that.
+    assert.doesNotMatch(targetError("rng:99999"), /scheme/);
+    assert.equal(parseTarget("fd00::1", 80).scheme, "passthrough", "a bare IPv6 literal is not a scheme");
+  });
+
+  it("the scheme list includes schemes registered with registerResolver", () => {
+    registerResolver("static-test", { create: () => new StaticResolver([]) });
+    assert.match(
+      targetError("statik-test:///a"),
+      /\(did you mean static-test\?\): the registered schemes are .*, static-test,/,
+    );
+  });
+
+  it("several colons that make no IPv6 address are not taken for one", () => {
+    assert.match(
+      targetError("a:b:8081"),
+      /"a:b:8081" has 2 ":" but is not an IPv6 address; write host:port, or \[IPv6\]:port/,
+    );
   });
 });

@@ -41,21 +41,6 @@ const SCOPE = "@rngbalance";
 /** Calls the scratch program makes before one pod says NOT_SERVING. */
 const CALLS = 20;
 
-/**
- * Private workspace packages a public package may still need at runtime,
- * each with why. They are published anyway (with "private" removed from the
- * packed manifest) so that the rest of the release can be tested, and the
- * test that forbids them is a TODO for these names only: any other private
- * runtime dependency fails it. An entry no longer needed fails it too, so
- * the list cannot outlive the problem.
- */
-const TOLERATED_PRIVATE_RUNTIME_DEPS = new Map([
-  [
-    "@rngbalance/cli",
-    "a runtime dependency of @rngbalance/connect-server; issue #21 (packaging) makes it public or removes the dependency",
-  ],
-]);
-
 /** The version the release test's own workspace install has of `name` (the scratch project pins the same). */
 function installedVersion(name: string): string {
   const manifest = join(packageDir, "node_modules", name, "package.json");
@@ -95,7 +80,7 @@ describe("release: publish to a local registry, install with npm, type-check, ru
   let tmp: string;
   let packages: WorkspacePackage[];
   let set: ReleaseSet;
-  /** What is published: the public packages and the tolerated private runtime dependencies. */
+  /** What is published: the public packages. */
   let published: WorkspacePackage[];
   let registry: LocalRegistry | undefined;
   let npmrc: string;
@@ -126,7 +111,7 @@ describe("release: publish to a local registry, install with npm, type-check, ru
     packages = await step("discover", () => workspacePackages(root));
     set = releaseSet(packages);
     assert.ok(set.public.length > 0, "the workspace has no public package: nothing to release");
-    published = [...set.public, ...[...set.privateRuntimeDeps.values()].map((d) => d.pkg)];
+    published = [...set.public];
 
     // Verdaccio's uplink is whatever npm is configured to use here (a mirror, a proxy, a CA).
     const npmConfig = await run("npm", ["config", "get", "registry", "https-proxy", "cafile"], { cwd: root });
@@ -178,19 +163,7 @@ describe("release: publish to a local registry, install with npm, type-check, ru
     await step("npm publish", () =>
       Promise.all(
         packed.map(async ({ pkg, tarball }) => {
-          let what = tarball;
-          if (pkg.manifest.private === true) {
-            // npm refuses to publish a private package: publish the packed
-            // files with "private" taken out of their manifest.
-            const dir = join(tmp, "unpacked", pkg.manifest.name);
-            mkdirSync(dir, { recursive: true });
-            await run("tar", ["-xzf", tarball, "-C", dir], { cwd: tmp });
-            what = join(dir, "package");
-            const manifestPath = join(what, "package.json");
-            const { private: _, ...manifest } = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
-            writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-          }
-          const { stderr } = await npm(["publish", what, "--access", "public", "--ignore-scripts"], tmp);
+          const { stderr } = await npm(["publish", tarball, "--access", "public", "--ignore-scripts"], tmp);
           const warnings = stderr
             .split("\n")
             .filter((l) => /\bwarn\b/i.test(l))
@@ -212,27 +185,10 @@ describe("release: publish to a local registry, install with npm, type-check, ru
 
   it("no public package needs a private workspace package at runtime", (t) => {
     t.diagnostic(`public: ${set.public.map((p) => p.manifest.name).join(", ")}`);
-    const stale = [...TOLERATED_PRIVATE_RUNTIME_DEPS.keys()].filter((n) => !set.privateRuntimeDeps.has(n));
-    assert.deepEqual(
-      stale,
-      [],
-      "no public package needs these private packages any more: remove them from TOLERATED_PRIVATE_RUNTIME_DEPS",
-    );
     const problems = [...set.privateRuntimeDeps].map(
       ([name, d]) =>
         `${name} is private but ${d.neededBy.join(" and ")} need${d.neededBy.length === 1 ? "s" : ""} it at runtime`,
     );
-    if (
-      problems.length > 0 &&
-      [...set.privateRuntimeDeps.keys()].every((n) => TOLERATED_PRIVATE_RUNTIME_DEPS.has(n))
-    ) {
-      // Known (see TOLERATED_PRIVATE_RUNTIME_DEPS): reported, published anyway, not counted as a failure.
-      t.todo(
-        [...set.privateRuntimeDeps.keys()]
-          .map((n) => `${n}: ${TOLERATED_PRIVATE_RUNTIME_DEPS.get(n)}`)
-          .join("; "),
-      );
-    }
     assert.deepEqual(
       problems,
       [],

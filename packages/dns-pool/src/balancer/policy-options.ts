@@ -1,4 +1,4 @@
-import { invalidArgument } from "../errors.js";
+import { describeValue, invalidArgument } from "../errors.js";
 import { PEAK_EWMA_DEFAULTS, type PeakEwmaOptions } from "./peak-ewma.js";
 import type { PolicyOptions } from "./policy.js";
 import type { SlowStartOptions } from "./slow-start.js";
@@ -37,7 +37,7 @@ export function resolvePolicyOptions(o: BalancingOptionsInput): PolicyOptions {
       value <= max;
     if (!ok) {
       const range = `${minExclusive ? ">" : ">="} ${min}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ""}`;
-      throw invalidArgument(`option ${name} must be a number ${range}, got ${String(value)}`);
+      throw invalidArgument(`options.${name} must be a number ${range}, got ${describeValue(value)}`);
     }
     return value;
   };
@@ -48,7 +48,7 @@ export function resolvePolicyOptions(o: BalancingOptionsInput): PolicyOptions {
     (typeof ss !== "object" || ss === null || ss.windowMs === undefined)
   ) {
     throw invalidArgument(
-      "option slowStart must be false or { windowMs, aggression?, minWeightPercent? }: windowMs (the ramp's length in ms) is required",
+      "options.slowStart must be false or { windowMs, aggression?, minWeightPercent? }: windowMs (the ramp's length in ms) is required",
     );
   }
   const pe = o.peakEwma ?? {};

@@ -73,7 +73,7 @@ export class EndpointFactory {
       subchannel,
       o.protocol,
       this.transportOptions,
-      o.healthCheck ? o.healthCheck.service : undefined,
+      o.healthCheck || undefined,
       this.onHealthChange,
       o.fastPath,
       this.serializers,

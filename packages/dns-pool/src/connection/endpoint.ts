@@ -1,5 +1,5 @@
 import type { DescMessage, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
-import type { ContextValues, Transport, UnaryResponse } from "@connectrpc/connect";
+import type { ContextValues, Interceptor, Transport, UnaryResponse } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -113,7 +113,7 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
     readonly subchannel: Subchannel,
     protocol: PoolProtocol,
     options: EndpointTransportOptions,
-    healthService: string | undefined,
+    health: { service: string; interceptors: Interceptor[] | undefined } | undefined,
     onHealthChange: () => void,
     fastPath: boolean,
     serializers: SerializerCache,
@@ -152,14 +152,18 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
     } else {
       this.unary = this.transport.unary.bind(this.transport);
     }
-    this.health = healthService === undefined ? "UNCHECKED" : "PENDING";
-    if (healthService !== undefined) {
-      // Health checks always speak gRPC, whatever the calls' protocol.
-      const healthTransport =
-        protocol === "grpc"
-          ? this.transport
-          : createGrpcTransport({ baseUrl: subchannel.authority, sessionManager: subchannel });
-      this.healthWatcher = new HealthWatcher(healthTransport, healthService, (status, why) => {
+    this.health = health === undefined ? "UNCHECKED" : "PENDING";
+    if (health !== undefined) {
+      // A transport of their own: health checks always speak binary gRPC,
+      // whatever the calls' protocol and format, and run only the
+      // interceptors given for them, never the pool's (as grpc-go and
+      // grpc-js, where health checks are below the channel's interceptors).
+      const healthTransport = createGrpcTransport({
+        baseUrl: subchannel.authority,
+        sessionManager: subchannel,
+        interceptors: health.interceptors,
+      });
+      this.healthWatcher = new HealthWatcher(healthTransport, health.service, (status, why) => {
         if (status === this.health) return;
         this.health = status;
         this.healthReason = why;

@@ -1,5 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createClient,
+  createContextKey,
+  createContextValues,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "@rngbalance/grpc-protos/grpc/health/v1";
 import { Backoff } from "../connection/backoff.js";
 
@@ -8,6 +16,34 @@ import { Backoff } from "../connection/backoff.js";
  * UNCHECKED when checking is off or the server has no health service.
  */
 export type HealthStatus = "PENDING" | "SERVING" | "NOT_SERVING" | "UNCHECKED";
+
+/**
+ * The `healthCheck` option's object form (gRFC A17 health checking).
+ * Health watches are the pool's own streams, one per connected endpoint,
+ * run beside the application's calls: as in grpc-go and grpc-js, where they
+ * are subchannel-level, the pool's `interceptors` do not run on them.
+ */
+export interface HealthCheckOptions {
+  /** The service name to watch; "" is the whole server. Default "". */
+  service?: string;
+  /**
+   * Interceptors for the health watches only, e.g. the one that adds the
+   * credentials a server's health service requires (pass the same
+   * interceptor as in the pool's `interceptors` to run it on both). Each
+   * watch's `contextValues` has {@link POOL_HEALTH_CHECK} set to true, so
+   * an interceptor shared with application calls can tell them apart.
+   * Default: none.
+   */
+  interceptors?: Interceptor[];
+}
+
+/**
+ * A context value that is true on the pool's own health watches
+ * (`req.contextValues.get(POOL_HEALTH_CHECK)` in an interceptor) and false
+ * (the default) on every call the application makes, a `Health/Watch` of
+ * its own included.
+ */
+export const POOL_HEALTH_CHECK = createContextKey(false, { description: "dns-pool health check" });
 
 /** The method path of health watches; their streams must not hold the process open. */
 export const HEALTH_WATCH_PATH = `/${Health.typeName}/${Health.method.watch.name}`;
@@ -44,9 +80,10 @@ export class HealthWatcher {
 
   private async loop(signal: AbortSignal): Promise<void> {
     const client = createClient(Health, this.transport);
+    const contextValues = createContextValues().set(POOL_HEALTH_CHECK, true);
     while (!signal.aborted) {
       try {
-        for await (const res of client.watch({ service: this.service }, { signal })) {
+        for await (const res of client.watch({ service: this.service }, { signal, contextValues })) {
           this.backoff.reset();
           const serving = res.status === HealthCheckResponse_ServingStatus.SERVING;
           this.onStatus(

@@ -26,6 +26,9 @@ export function splitHostPort(
     const colons = s.split(":").length - 1;
     if (colons > 1) {
       // A bare IPv6 literal (allowed without a port only).
+      if (isIP(s) !== 6) {
+        throw fail(`"${s}" has ${colons} ":" but is not an IPv6 address; write host:port, or [IPv6]:port`);
+      }
       host = s;
       portText = undefined;
     } else {

@@ -74,6 +74,6 @@ export function subsetResolver(inner: Resolver, options: SubsetOptions): Subsett
     checkSubsetSize(options.size);
     return new SubsettingResolver(inner, subsetter, options.size);
   } catch (err) {
-    throw new ConnectError(`option subset: ${(err as Error).message}`, Code.InvalidArgument);
+    throw new ConnectError(`options.subset: ${(err as Error).message}`, Code.InvalidArgument);
   }
 }

@@ -21,7 +21,7 @@ export function withDisabledMetrics(meter: Meter, disabled: readonly string[] | 
   for (const name of disabled) {
     if (!KNOWN.has(name)) {
       throw new ConnectError(
-        `telemetry.disabledMetrics: "${name}" is not a metric the pool records; the names are ${[...KNOWN].join(", ")}`,
+        `options.telemetry.disabledMetrics: "${name}" is not a metric the pool records; the names are ${[...KNOWN].join(", ")}`,
         Code.InvalidArgument,
       );
     }

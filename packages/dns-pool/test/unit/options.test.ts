@@ -31,7 +31,7 @@ describe("resolvePoolOptions", () => {
     assert.equal(o.fastPath, true);
     assert.equal(o.transparentRetries, 3);
     assert.equal(o.retryPolicy, undefined);
-    assert.deepEqual(o.healthCheck, { service: "" });
+    assert.deepEqual(o.healthCheck, { service: "", interceptors: undefined });
     assert.ok(o.outlierDetection);
     assert.equal(o.outlierDetection.intervalMs, 2000);
     assert.equal(o.outlierDetection.maxEjectionPercent, 10);
@@ -68,17 +68,20 @@ describe("resolvePoolOptions", () => {
   });
 
   it("rejects bad values with InvalidArgument naming the option", () => {
-    invalid({ protocol: "http" }, /option protocol must be one of "grpc", "grpc-web", "connect", got "http"/);
+    invalid(
+      { protocol: "http" },
+      /options.protocol must be one of "grpc", "grpc-web", "connect", got "http"/,
+    );
     invalid(
       { policy: "random" },
-      /option policy must be one of "round_robin", "pick_first", "least_request"/,
+      /options.policy must be one of "round_robin", "pick_first", "least_request"/,
     );
-    invalid({ connect: "soon" }, /option connect/);
+    invalid({ connect: "soon" }, /options.connect/);
     invalid({ defaultPort: 0 }, /defaultPort must be a port number from 1 to 65535/);
     invalid({ minResolveIntervalMs: 0 }, /minResolveIntervalMs must be a number >= 1/);
     invalid(
       { minResolveIntervalMs: 5000, maxResolveIntervalMs: 1000 },
-      /must not be below minResolveIntervalMs/,
+      /must not be below options.minResolveIntervalMs/,
     );
     invalid({ reconnectBackoff: { jitter: 2 } }, /jitter must be from 0 to 1/);
     invalid({ transparentRetries: 11 }, /transparentRetries must be a whole number from 0 to 10/);
@@ -131,7 +134,7 @@ describe("resolvePoolOptions: balancing policies' options", () => {
   });
 
   it("rejects bad values with InvalidArgument naming the option", () => {
-    invalid({ slowStart: {} }, /slowStart .*windowMs .* is required/);
+    invalid({ slowStart: {} }, /options\.slowStart\.windowMs is required: the ramp.s length in ms/);
     invalid({ slowStart: { windowMs: 0 } }, /slowStart\.windowMs must be a number > 0/);
     invalid({ slowStart: { windowMs: 1000, aggression: 0 } }, /slowStart\.aggression must be a number > 0/);
     invalid({ slowStart: { windowMs: 1000, minWeightPercent: 101 } }, /minWeightPercent must be .*<= 100/);
@@ -148,6 +151,6 @@ describe("resolvePoolOptions: balancing policies' options", () => {
       { weightedRoundRobin: { weightExpirationPeriodMs: 0 } },
       /weightExpirationPeriodMs must be a number > 0/,
     );
-    invalid({ policy: "peak_ewmaa" }, /option policy must be one of .*"peak_ewma"/);
+    invalid({ policy: "peak_ewmaa" }, /options.policy must be one of .*"peak_ewma"/);
   });
 });

@@ -57,7 +57,7 @@ describe("SubsettingResolver (a Resolver decorator)", () => {
       assert.throws(
         () => subsetResolver(new FakeResolver(), options),
         (e: unknown) =>
-          e instanceof ConnectError && e.code === Code.InvalidArgument && /option subset/.test(e.rawMessage),
+          e instanceof ConnectError && e.code === Code.InvalidArgument && /options.subset/.test(e.rawMessage),
       );
     }
   });
