@@ -95,7 +95,7 @@ describe("resolvePoolOptions", () => {
           successRate: { stdevFactor: 1.9, minimumHosts: 5, requestVolume: 100, enforcementPercentage: 150 },
         },
       },
-      /option outlierDetection\.successRate\.enforcementPercentage must be a whole number from 0 to 100, got 150/,
+      /options\.outlierDetection\.successRate\.enforcementPercentage must be a whole number from 0 to 100, got 150 \(a number\)/,
     );
   });
 });
