@@ -13,10 +13,19 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health } from "@rngbalance/grpc-protos";
 import { GenerateStreamRequestSchema } from "@rngbalance/proto/rng/v1";
+import {
+  FrameFlag,
+  FrameType,
+  HTTP2_HELLO,
+  HTTP2_PREFACE,
+  h2Frame,
+  postHeaderBlock,
+} from "@rngbalance/testkit";
 import { grpcFrame } from "./helpers.js";
 
+export { HTTP2_HELLO, h2Frame };
 /** The HTTP/2 connection preface a client sends first (RFC 9113, 3.4). */
-export const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+export const PREFACE = HTTP2_PREFACE;
 
 /** Where a server listens. */
 interface Listening {
@@ -38,32 +47,8 @@ export async function rawSocket(server: Listening, first?: string | Buffer) {
   return { socket, closed };
 }
 
-/** One HTTP/2 frame: 9-byte header, then the payload. */
-export function h2Frame(
-  type: number,
-  flags: number,
-  streamId: number,
-  payload: Buffer = Buffer.alloc(0),
-): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
-
-const SETTINGS = 0x4;
-const HEADERS = 0x1;
-const RST_STREAM = 0x3;
-const DATA = 0x0;
-const GOAWAY = 0x7;
-const PING = 0x6;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-
-/** The preface and an empty SETTINGS frame: an HTTP/2 client's hello. */
-export const HTTP2_HELLO = Buffer.concat([Buffer.from(PREFACE), h2Frame(SETTINGS, 0, 0)]);
+const { HEADERS, RST_STREAM, DATA, GOAWAY, PING } = FrameType;
+const { ACK, END_HEADERS, END_STREAM } = FrameFlag;
 
 /**
  * HPACK: :method POST, :scheme http, :path / from the static table (3, 6,
@@ -74,29 +59,15 @@ const MINIMAL_HEADER_BLOCK = Buffer.concat([
   Buffer.from("127.0.0.1"),
 ]);
 
-/** An HPACK literal header field without indexing, with a literal name (RFC 7541, 6.2.2). */
-function literal(name: string, value: string): Buffer {
-  const n = Buffer.from(name);
-  const v = Buffer.from(value);
-  if (n.length > 126 || v.length > 126) throw new Error("literal: name and value must be short");
-  return Buffer.concat([Buffer.from([0x00, n.length]), n, Buffer.from([v.length]), v]);
-}
-
 /**
  * The hello, then one request with END_STREAM (POST `path` with
  * `contentType`) reset at once by the client, all in one write: a call the
  * server may try to answer after the stream is gone.
  */
 export function requestThenResetBytes(path: string, contentType: string): Buffer {
-  const block = Buffer.concat([
-    Buffer.from([0x83, 0x86]), // :method POST, :scheme http
-    literal(":path", path),
-    literal(":authority", "127.0.0.1"),
-    literal("content-type", contentType),
-  ]);
+  const block = postHeaderBlock(path, { "content-type": contentType });
   const rst = Buffer.alloc(4);
   rst.writeUInt32BE(http2.constants.NGHTTP2_CANCEL);
-  const END_STREAM = 0x1;
   return Buffer.concat([
     HTTP2_HELLO,
     h2Frame(HEADERS, END_HEADERS | END_STREAM, 1, block),
@@ -125,12 +96,7 @@ export function sessionErrorThenRequestBytes(
   } else {
     first = h2Frame(PING, ACK, 0, Buffer.alloc(8));
   }
-  const block = Buffer.concat([
-    Buffer.from([0x83, 0x86]), // :method POST, :scheme http
-    literal(":path", path),
-    literal(":authority", "127.0.0.1"),
-    literal("content-type", contentType),
-  ]);
+  const block = postHeaderBlock(path, { "content-type": contentType });
   return Buffer.concat([
     first,
     h2Frame(HEADERS, END_HEADERS, 1, block),

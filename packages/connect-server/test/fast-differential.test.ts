@@ -57,6 +57,7 @@ const unknownMethodFallback = createUnknownMethodFallback([
   "grpc.health.v1.Health",
 ]);
 
+import { FrameFlag, FrameType, HTTP2_HELLO, h2Frame, postHeaderBlock } from "@rngbalance/testkit";
 import { kUser, type Observation, type ObservationLog, testInterceptor, testRoutes } from "./fast-service.js";
 
 type ClientKind = "connect" | "grpc-js" | "raw";
@@ -873,24 +874,13 @@ describe("fast path wiring", () => {
   });
 });
 
-/** One HTTP/2 frame: 9-byte header, then the payload. */
-function h2Frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
-
-/** An HPACK literal header field without indexing, with a literal name (RFC 7541, 6.2.2). */
-function hpackLiteral(name: string, value: string): Buffer {
-  return Buffer.concat([
-    Buffer.from([0x00, name.length]),
-    Buffer.from(name),
-    Buffer.from([value.length]),
-    Buffer.from(value),
-  ]);
+/** A raw TCP connection to `port`, reading and dropping what the server sends. */
+async function rawConnection(port: number): Promise<net.Socket> {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  socket.on("error", () => {});
+  socket.resume();
+  await once(socket, "connect");
+  return socket;
 }
 
 describe("createHttp2Server: streams reset or failed in the packet that opened them", () => {
@@ -904,23 +894,18 @@ describe("createHttp2Server: streams reset or failed in the packet that opened t
     server.on("request", () => requests++);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
-    const socket = net.connect({ host: "127.0.0.1", port });
+    const socket = await rawConnection(port);
     try {
-      socket.on("error", () => {});
-      socket.resume();
-      await once(socket, "connect");
       // A general-path call each (no fast path serves an unknown method), reset at once.
-      const block = Buffer.concat([
-        Buffer.from([0x83, 0x86]), // :method POST, :scheme http
-        hpackLiteral(":path", "/nope.Nope/Nope"),
-        hpackLiteral(":authority", "127.0.0.1"),
-        hpackLiteral("content-type", "application/grpc"),
-      ]);
+      const block = postHeaderBlock("/nope.Nope/Nope", { "content-type": "application/grpc" });
       const cancel = Buffer.alloc(4);
       cancel.writeUInt32BE(http2.constants.NGHTTP2_CANCEL);
-      const frames = [Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), h2Frame(0x4, 0, 0)];
+      const frames: Buffer[] = [HTTP2_HELLO];
       for (let i = 0, id = 1; i < 200; i++, id += 2) {
-        frames.push(h2Frame(0x1, 0x4, id, block), h2Frame(0x3, 0, id, cancel));
+        frames.push(
+          h2Frame(FrameType.HEADERS, FrameFlag.END_HEADERS, id, block),
+          h2Frame(FrameType.RST_STREAM, 0, id, cancel),
+        );
       }
       socket.write(Buffer.concat(frames));
       await sleep(300);
@@ -976,23 +961,14 @@ describe("createHttp2Server: streams reset or failed in the packet that opened t
     process.on("uncaughtException", onUncaught);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
-    const socket = net.connect({ host: "127.0.0.1", port });
+    const socket = await rawConnection(port);
     try {
-      socket.on("error", () => {});
-      socket.resume();
-      await once(socket, "connect");
-      const block = Buffer.concat([
-        Buffer.from([0x83, 0x86]), // :method POST, :scheme http
-        hpackLiteral(":path", "/nope.Nope/Nope"),
-        hpackLiteral(":authority", "127.0.0.1"),
-      ]);
       socket.write(
         Buffer.concat([
-          Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
-          h2Frame(0x4, 0, 0),
-          h2Frame(0x1, 0x4, 1, block),
-          h2Frame(0x0, 0, 1, Buffer.from("{}")),
-          h2Frame(0x0, 0, 0), // DATA on stream 0: a connection error (PROTOCOL_ERROR)
+          HTTP2_HELLO,
+          h2Frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, postHeaderBlock("/nope.Nope/Nope")),
+          h2Frame(FrameType.DATA, 0, 1, Buffer.from("{}")),
+          h2Frame(FrameType.DATA, 0, 0), // DATA on stream 0: a connection error (PROTOCOL_ERROR)
         ]),
       );
       await Promise.race([once(socket, "close"), sleep(2000)]);

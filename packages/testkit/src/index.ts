@@ -2,7 +2,7 @@
  * Test infrastructure for every package and app of the repository, in one
  * place: node child processes (the environment they need under node:test,
  * their output lines, servers that log JSON), waiting for a condition, free
- * ports, and throwaway TLS certificates.
+ * ports, throwaway TLS certificates, and hand-built HTTP/2 frames.
  *
  * @packageDocumentation
  */
@@ -13,6 +13,15 @@ export {
 } from "./certificates.js";
 export { childProcessEnv } from "./env.js";
 export { freePort } from "./free-port.js";
+export {
+  FrameFlag,
+  FrameType,
+  HTTP2_HELLO,
+  HTTP2_PREFACE,
+  h2Frame,
+  hpackLiteral,
+  postHeaderBlock,
+} from "./h2-frames.js";
 export {
   type ExitStatus,
   type NodeProcess,
