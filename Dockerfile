@@ -25,13 +25,14 @@ COPY packages/testkit/package.json packages/testkit/
 COPY packages/telemetry/package.json packages/telemetry/
 COPY packages/rng-server/package.json packages/rng-server/
 COPY packages/wire-fuzz/package.json packages/wire-fuzz/
+COPY packages/release-test/package.json packages/release-test/
 COPY apps/server/package.json apps/server/
 COPY apps/client/package.json apps/client/
 COPY apps/demo/package.json apps/demo/
 COPY apps/bench/package.json apps/bench/
 COPY deploy/package.json deploy/
 # patchedDependencies (pnpm-workspace.yaml): applied by the install.
-COPY patches/@opentelemetry__sdk-metrics@2.12.0.patch patches/
+COPY patches/@opentelemetry__sdk-metrics@3.1.1.patch patches/
 RUN pnpm install --frozen-lockfile
 COPY proto ./proto
 COPY packages ./packages

@@ -74,7 +74,7 @@ describe("Dockerfile", () => {
     [
       "a patched dependency's patch not copied before the install",
       (t) => t.replace(/^COPY patches\/.*\n/m, ""),
-      /patches\/@opentelemetry__sdk-metrics@2\.12\.0\.patch \(patchedDependencies\) is not copied before pnpm install/,
+      /patches\/@opentelemetry__sdk-metrics@3\.1\.1\.patch \(patchedDependencies\) is not copied before pnpm install/,
     ],
     [
       "an unknown --from stage",
