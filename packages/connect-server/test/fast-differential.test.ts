@@ -874,6 +874,23 @@ describe("fast path wiring", () => {
   });
 });
 
+/**
+ * Closes `server` and every HTTP/2 session it has, so that no client's
+ * idle connection keeps the process (and the test file) alive.
+ */
+function trackSessions(server: http2.Http2Server): () => Promise<void> {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  return async () => {
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const session of sessions) session.destroy();
+    await closed;
+  };
+}
+
 /** A raw TCP connection to `port`, reading and dropping what the server sends. */
 async function rawConnection(port: number): Promise<net.Socket> {
   const socket = net.connect({ host: "127.0.0.1", port });
@@ -890,6 +907,7 @@ describe("createHttp2Server: streams reset or failed in the packet that opened t
       fallback: unknownMethodFallback,
     });
     const server = createHttp2Server({}, handler);
+    const closeServer = trackSessions(server);
     let requests = 0;
     server.on("request", () => requests++);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -918,7 +936,7 @@ describe("createHttp2Server: streams reset or failed in the packet that opened t
       assert.equal(requests, 1);
     } finally {
       socket.destroy();
-      server.close();
+      await closeServer();
     }
   });
 
@@ -931,6 +949,7 @@ describe("createHttp2Server: streams reset or failed in the packet that opened t
       fallback: unknownMethodFallback,
     });
     const server = createHttp2Server({}, handler);
+    const closeServer = trackSessions(server);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     try {
@@ -946,7 +965,7 @@ describe("createHttp2Server: streams reset or failed in the packet that opened t
         }
       }
     } finally {
-      server.close();
+      await closeServer();
     }
   });
 
@@ -956,6 +975,7 @@ describe("createHttp2Server: streams reset or failed in the packet that opened t
       fallback: unknownMethodFallback,
     });
     const server = createHttp2Server({}, handler);
+    const closeServer = trackSessions(server);
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => uncaught.push(err);
     process.on("uncaughtException", onUncaught);
@@ -977,7 +997,7 @@ describe("createHttp2Server: streams reset or failed in the packet that opened t
     } finally {
       process.off("uncaughtException", onUncaught);
       socket.destroy();
-      server.close();
+      await closeServer();
     }
   });
 });
