@@ -458,15 +458,14 @@ export class TrackedSession implements ConnectionOwner {
 
   /** Destroys the session and its socket on a later turn, after nghttp2 has finished with the current input. */
   private destroyLater(): void {
-    setImmediate(() => {
-      this.session.destroy();
-      // destroy() ends the socket gracefully (the GOAWAY, then FIN once it is
-      // written), which never completes for a peer that does not read: a
-      // second later the socket goes for good. The real socket, from the
-      // table's record: `session.socket` is a proxy that throws on destroy().
-      const socket = this.connection?.socket;
-      if (socket !== undefined) setTimeout(() => socket.destroy(), 1000).unref();
-    });
+    // The destroy itself waits for a later turn (destroyOnALaterTurn).
+    this.session.destroy();
+    // destroy() ends the socket gracefully (the GOAWAY, then FIN once it is
+    // written), which never completes for a peer that does not read: a
+    // second later the socket goes for good. The real socket, from the
+    // table's record: `session.socket` is a proxy that throws on destroy().
+    const socket = this.connection?.socket;
+    if (socket !== undefined) setTimeout(() => socket.destroy(), 1000).unref();
   }
 }
 
