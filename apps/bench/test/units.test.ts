@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import type { Balanceable, Picker } from "@rngbalance/dns-pool";
 import { parseBenchFlags } from "../src/flags.js";
 import type { RepeatCell } from "../src/harness/cell.js";
@@ -209,5 +212,28 @@ describe("argProblem (the children's one JSON argument)", () => {
       'field "healthCheck" must be boolean, got null',
     );
     assert.equal(argProblem({ host: "h", port: 0, hots: 1 }, spec), "has unknown fields hots");
+  });
+});
+
+describe("child entry points", () => {
+  const src = fileURLToPath(new URL("../src/", import.meta.url));
+  const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+
+  it("are exactly the *.child.ts files (besides the two commands), and each reads its argument with childArgs", () => {
+    const mains = files.filter((f) =>
+      readFileSync(path.join(src, f), "utf8").startsWith("#!/usr/bin/env node"),
+    );
+    const children = files.filter((f) => f.endsWith(".child.ts"));
+    assert.ok(children.length >= 8, `children: ${children.join(", ")}`);
+    assert.deepEqual(
+      mains.filter((f) => !f.endsWith(".child.ts")).sort(),
+      ["lb/main.ts", "main.ts"].map((f) => path.normalize(f)),
+      "an entry point not named *.child.ts",
+    );
+    for (const child of children) {
+      const text = readFileSync(path.join(src, child), "utf8");
+      assert.match(text, /childArgs</, `${child} does not read its argument with childArgs`);
+      assert.doesNotMatch(text, /process\.argv/, `${child} reads process.argv itself`);
+    }
   });
 });
