@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `node telemetry-micro.js <mode> <calls> <rounds>`: ns of telemetry work
+ * `node micro.child.js '{"mode":...,"calls":...,"rounds":...}'`: ns of telemetry work
  * per call, in-process, without the network: the sequence the pool's call
  * path runs (startCall, attemptStart, picked, attemptEnd, end) on a
  * PoolTelemetry, for mode "off" (`telemetry: false`), "api" (no SDK),
@@ -9,8 +9,16 @@
  */
 import { performance } from "node:perf_hooks";
 import { PoolTelemetry } from "@rngbalance/dns-pool/testing";
-import { reportJsonResult } from "./child.js";
-import { installSdk, type TelemetryMode } from "./sdk.js";
+import { childArgs, reportResult } from "../../harness/child.js";
+import { installSdk, type TelemetryMode } from "../../harness/sdk.js";
+
+/** What the parent asks for. */
+export interface TelemetryMicroConfig {
+  readonly mode: TelemetryMicroResult["mode"];
+  /** Calls per timed round. */
+  readonly calls: number;
+  readonly rounds: number;
+}
 
 /** One mode's result. */
 export interface TelemetryMicroResult {
@@ -19,10 +27,7 @@ export interface TelemetryMicroResult {
   readonly nsPerCall: number;
 }
 
-async function main(): Promise<TelemetryMicroResult> {
-  const mode = (process.argv[2] ?? "api") as TelemetryMicroResult["mode"];
-  const calls = Number(process.argv[3] ?? 200_000);
-  const rounds = Number(process.argv[4] ?? 5);
+async function main({ mode, calls, rounds }: TelemetryMicroConfig): Promise<TelemetryMicroResult> {
   const stop = mode === "off" || mode === "api" ? undefined : await installSdk(mode);
   const sources = {
     endpoints: () => [],
@@ -53,4 +58,4 @@ async function main(): Promise<TelemetryMicroResult> {
   return { mode, nsPerCall: samples[Math.floor(samples.length / 2)] ?? Number.NaN };
 }
 
-reportJsonResult(main());
+reportResult(main(childArgs<TelemetryMicroConfig>({ mode: "string", calls: "number", rounds: "number" })));

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /**
- * One cell in its own process: `node client-child.js '<CellConfig JSON>'`.
+ * One cell in its own process: `node client.child.js '<CellConfig JSON>'`.
  * Creates the client, warms up, runs `concurrency` closed-loop workers for
  * the cell's duration, and prints one JSON line (a CellResult) on stdout.
  * The process's CPU and RSS are the client's alone.
  */
 import { performance } from "node:perf_hooks";
 import type { CellConfig, CellResult } from "./cell.js";
-import { reportJsonResult } from "./child.js";
+import { childArgs, reportResult } from "./child.js";
 import { createCaller } from "./clients.js";
 import { Histogram } from "./histogram.js";
 
@@ -79,5 +79,17 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-const config = JSON.parse(process.argv[2] ?? "") as CellConfig;
-reportJsonResult(runCell(config));
+reportResult(
+  runCell(
+    childArgs<CellConfig>({
+      client: "string",
+      serverSet: "string",
+      concurrency: "number",
+      warmupMs: "number",
+      durationMs: "number",
+      poolTarget: "string",
+      addresses: "array",
+      healthCheck: "boolean?",
+    }),
+  ),
+);

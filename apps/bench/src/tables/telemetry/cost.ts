@@ -1,8 +1,8 @@
-import type { CellResult, ClientKind } from "./cell.js";
-import type { RepeatCell } from "./report.js";
-import { type Spread, spread } from "./stats.js";
-import type { AbMode, AbPhase, TelemetryAbResult } from "./telemetry-ab.js";
-import type { TelemetryMicroResult } from "./telemetry-micro.js";
+/** What OpenTelemetry costs the pool, from the A/B runs, the tracing cells and the in-process microbenchmark; and its Markdown. */
+import type { CellResult, ClientKind, RepeatCell } from "../../harness/cell.js";
+import { type Spread, spread } from "../../harness/stats.js";
+import type { AbMode, AbPhase, TelemetryAbResult } from "./ab.js";
+import type { TelemetryMicroResult } from "./micro.child.js";
 
 /** What OpenTelemetry costs the pool at one concurrency, against the rng-servers. */
 export interface TelemetryCostRow {

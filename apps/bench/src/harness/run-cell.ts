@@ -3,12 +3,14 @@
  * servers' CPU and the machine's other load sampled at the window's edges,
  * and runs again when someone else's work shared the machine.
  */
-import type { CellConfig, CellResult } from "./cell.js";
-import { entry, machineBusyUs, processCpuUs, processRssMb, runJsonChild } from "./child.js";
-import type { BenchConfig } from "./flags.js";
+
+import type { CellConfig, CellResult, RepeatCell } from "./cell.js";
+import { childPath, machineBusyUs, processCpuUs, processRssMb, runChild } from "./child.js";
+import type { BenchConfig } from "./config.js";
 import { progress } from "./progress.js";
-import type { RepeatCell } from "./report.js";
 import type { ServerGroup } from "./servers.js";
+
+const CLIENT_CHILD = childPath(import.meta.url, "client.child.js");
 
 /** Runs one cell in a fresh client process; server CPU is sampled at the window's edges. */
 export async function runCell(
@@ -24,7 +26,7 @@ export async function runCell(
   let busyAtStop = 0;
   let rssAtStop = Number.NaN;
   try {
-    const { value } = await runJsonChild<CellResult>(entry("client-child.js"), [JSON.stringify(config)], {
+    const { value } = await runChild<CellResult>(CLIENT_CHILD, config, {
       nodeArgs,
       timeoutMs: config.warmupMs + config.durationMs + 30_000,
       onLine: (line) => {

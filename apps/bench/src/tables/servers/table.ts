@@ -1,16 +1,22 @@
-import { SERVER_DESCRIPTIONS, SERVER_KINDS, type ServerKind } from "./cell.js";
-import type { BenchConfig } from "./flags.js";
-import { progress } from "./progress.js";
-import type { RepeatCell, ServerTable } from "./report.js";
-import { summarizeServers } from "./report-summary.js";
-import { runCell, runQuietly } from "./run-cell.js";
-import { startTableServers } from "./servers.js";
+/**
+ * The server table: what each server costs per call, each alone in its own
+ * process, loaded by the pool from another.
+ */
+
+import { type RepeatCell, SERVER_DESCRIPTIONS, SERVER_KINDS, type ServerKind } from "../../harness/cell.js";
+import type { BenchConfig } from "../../harness/config.js";
+import { progress } from "../../harness/progress.js";
+import { runCell, runQuietly } from "../../harness/run-cell.js";
+import { startTableServers } from "../../harness/servers.js";
+import type { Table } from "../../harness/table.js";
+import { renderServerTable } from "./markdown.js";
+import { type ServerTable, summarizeServers } from "./summary.js";
 
 /**
- * The server table: each server alone, loaded by pool-rr (health checks
- * off) at every concurrency, servers interleaved, order rotated per repeat.
+ * Each server alone, loaded by pool-rr (health checks off) at every
+ * concurrency, servers interleaved, order rotated per repeat.
  */
-export async function runServerTable(config: BenchConfig): Promise<ServerTable> {
+async function runServerTable(config: BenchConfig): Promise<ServerTable> {
   progress(`server table: starting ${SERVER_KINDS.join(", ")} (one process each)`);
   const servers = await startTableServers();
   const cells: RepeatCell[] = [];
@@ -57,3 +63,17 @@ export async function runServerTable(config: BenchConfig): Promise<ServerTable> 
   const { summary, ratios } = summarizeServers(cells, config.concurrencies);
   return { descriptions: SERVER_DESCRIPTIONS, cells, summary, ratios };
 }
+
+/** The server table; its result goes to latest.json as `servers`. */
+export const serversTable: Table<ServerTable> = {
+  id: "servers",
+  title:
+    "rng-server, stock connect-node, a grpc-js server and a bare node:http2 floor, each loaded alone by the pool",
+  inDefaultRun: true,
+  run: ({ config }) => runServerTable(config),
+  render: (table) => ({
+    markdown: renderServerTable(table),
+    json: { servers: table },
+    errors: table.cells.reduce((sum, c) => sum + c.errors, 0),
+  }),
+};

@@ -1,9 +1,24 @@
-import { CLIENTS_PER_SET, type ClientKind, SERVER_SETS, type ServerSet } from "./cell.js";
-import type { BenchConfig } from "./flags.js";
-import { progress } from "./progress.js";
-import type { RepeatCell } from "./report.js";
-import { runCell, runQuietly } from "./run-cell.js";
-import { HOSTS, startServers } from "./servers.js";
+/**
+ * The client table: the pool against stock connect-node and grpc-js, each
+ * cell a fresh client process, against 3 rng-servers and 3 grpc-js servers.
+ */
+
+import {
+  CLIENT_DESCRIPTIONS,
+  CLIENTS_PER_SET,
+  type ClientKind,
+  type RepeatCell,
+  SERVER_SETS,
+  type ServerSet,
+} from "../../harness/cell.js";
+import type { BenchConfig } from "../../harness/config.js";
+import { progress } from "../../harness/progress.js";
+import { runCell, runQuietly } from "../../harness/run-cell.js";
+import { HOSTS, startServers } from "../../harness/servers.js";
+import type { Table } from "../../harness/table.js";
+import { renderClientTable } from "./markdown.js";
+import { type RatioRow, type SummaryRow, summarize } from "./summary.js";
+import { renderSvg } from "./svg.js";
 
 /** Every (repeat, concurrency, server set, client), clients interleaved, order rotated per repeat. */
 function plan(
@@ -29,10 +44,10 @@ function plan(
 }
 
 /**
- * The client table: every planned cell, each in a fresh client process,
- * against 3 rng-servers and 3 grpc-js servers, re-run when the machine was busy.
+ * Every planned cell, each in a fresh client process, against 3 rng-servers
+ * and 3 grpc-js servers, re-run when the machine was busy.
  */
-export async function runClientTable(config: BenchConfig): Promise<RepeatCell[]> {
+async function runClientTable(config: BenchConfig): Promise<RepeatCell[]> {
   const cells: RepeatCell[] = [];
   progress(`starting 3 rng-server and 3 grpc-js server processes on ${HOSTS.join(", ")}`);
   const servers = await startServers(true);
@@ -70,3 +85,39 @@ export async function runClientTable(config: BenchConfig): Promise<RepeatCell[]>
   }
   return cells;
 }
+
+/** The client table's fields of latest.json. */
+export interface ClientsJson {
+  /** The clients that ran, in words. */
+  readonly clients: Readonly<Partial<Record<ClientKind, string>>>;
+  readonly serverSets: Readonly<Record<ServerSet, readonly ClientKind[]>>;
+  readonly cells: readonly RepeatCell[];
+  readonly summary: readonly SummaryRow[];
+  readonly ratios: readonly RatioRow[];
+}
+
+/** The client table: its result is every cell of every repeat. */
+export const clientsTable: Table<RepeatCell[]> = {
+  id: "clients",
+  title: "the pool, stock connect-node and grpc-js, against 3 rng-servers and 3 grpc-js servers",
+  inDefaultRun: true,
+  run: ({ config }) => runClientTable(config),
+  render(cells, { config, machine }) {
+    const { summary, ratios } = summarize(cells, config.concurrencies);
+    const json: ClientsJson = {
+      clients: Object.fromEntries(
+        Object.entries(CLIENT_DESCRIPTIONS).filter(([k]) => cells.some((c) => c.client === k)),
+      ) as Partial<Record<ClientKind, string>>,
+      serverSets: CLIENTS_PER_SET,
+      cells,
+      summary,
+      ratios,
+    };
+    return {
+      markdown: renderClientTable(json, config, machine.cores),
+      json: { ...json },
+      errors: cells.reduce((sum, c) => sum + c.errors, 0),
+      files: { "latest.svg": renderSvg(summary, config.repeats, config.concurrencies) },
+    };
+  },
+};

@@ -1,5 +1,5 @@
 /**
- * The telemetry table's A/B (see telemetry-ab-child.ts): what the parent
+ * The telemetry table's A/B (see ab.child.ts): what the parent
  * asks the child for, and what it reports.
  */
 

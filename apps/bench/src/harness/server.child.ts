@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * One server of the server table in its own process:
- * `node server-child.js <kind> <host> <port>`, kind one of
+ * `node server.child.js '{"kind":...,"host":...,"port":...}'`, kind one of
  * - `stock-connect`: stock connect-node, `connectNodeAdapter` on
  *   `http2.createServer`, serving `/rng.Rng/Rng` with an implementation like
  *   rng-server's, and nothing else;
@@ -21,8 +21,16 @@ import { createJsonLogger } from "@rngbalance/connect-server";
 import { RNSchema, Rng } from "@rngbalance/proto";
 import { startRngServer } from "@rngbalance/rng-server";
 
-const [kind, host = "127.0.0.1", portArg = "0"] = process.argv.slice(2);
-const port = Number(portArg);
+import { childArgs } from "./child.js";
+
+/** What the parent asks for: which server, on which address (port 0: any). */
+export interface ServerChildArgs {
+  readonly kind: "stock-connect" | "rng-server-no-fast-path" | "bare-http2";
+  readonly host: string;
+  readonly port: number;
+}
+
+const { kind, host, port } = childArgs<ServerChildArgs>({ kind: "string", host: "string", port: "number" });
 const rn = BigInt(Math.floor(Math.random() * 2 ** 52));
 
 function listening(address: string): void {

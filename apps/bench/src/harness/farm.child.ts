@@ -3,7 +3,7 @@
  * Many idle endpoints for the microbenchmarks: ONE tiny h2c gRPC server
  * behind N listening sockets on 127.0.0.1 (ports picked by the OS), in its
  * own process so its memory does not count as the client's.
- * `node farm.js <n>` prints `{"msg":"listening","addresses":["127.0.0.1:P",...]}`.
+ * `node farm.child.js '{"count":N}'` prints `{"msg":"listening","addresses":["127.0.0.1:P",...]}`.
  *
  * It answers `/rng.Rng/Rng`, `grpc.health.v1.Health/Watch` (SERVING, then
  * keeps the stream open, as a real server does) and `Health/Check`; anything
@@ -11,8 +11,14 @@
  */
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { childArgs } from "./child.js";
 
-const count = Number(process.argv[2] ?? 1000);
+/** How many listening sockets. */
+export interface FarmArgs {
+  readonly count: number;
+}
+
+const { count } = childArgs<FarmArgs>({ count: "number" });
 
 /** A gRPC length-prefixed message. */
 function frame(message: Uint8Array): Buffer {

@@ -1,20 +1,102 @@
+/**
+ * Child processes of the bench, and the one way they take their arguments.
+ *
+ * Every entry point of the bench's own is named `*.child.ts` and takes ONE
+ * argument: a JSON object, written by {@link runChild} / {@link startChild}
+ * on the parent side and read by {@link childArgs} on the child side, which
+ * checks each field's type against a spec and exits 2 naming what is wrong.
+ * A child that computes something prints it as its last stdout line
+ * ({@link reportResult}); a child that serves (a server, the farm) prints one
+ * JSON line once it listens and runs until SIGTERM. Commands that are not the
+ * bench's (the real `rng-server`) take their own flags ({@link startCommand}).
+ */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { childProcessEnv } from "@rngbalance/testkit";
 
-/** Path of a built entry point next to this file, e.g. "client-child.js". */
-export function entry(name: string): string {
-  return fileURLToPath(new URL(`./${name}`, import.meta.url));
+/** The file name of a child entry point, as built: `<name>.child.js`. */
+export type ChildFile = `${string}.child.js`;
+
+/**
+ * Path of a built child entry point relative to a module:
+ * `childPath(import.meta.url, "client.child.js")`.
+ */
+export function childPath(base: string, file: ChildFile): string {
+  return fileURLToPath(new URL(`./${file}`, base));
+}
+
+/** What a field of a child's argument must be; a trailing "?" lets it be absent. */
+export type ArgKind =
+  | "string"
+  | "number"
+  | "boolean"
+  | "array"
+  | "object"
+  | "string?"
+  | "number?"
+  | "boolean?"
+  | "array?"
+  | "object?";
+
+/** Every field of `T` and what it must be. */
+export type ArgSpec<T> = { readonly [K in keyof T]-?: ArgKind };
+
+/** Why `value` does not fit `spec`, or undefined when it does. */
+export function argProblem(value: unknown, spec: Readonly<Record<string, ArgKind>>): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "must be a JSON object";
+  const record = value as Record<string, unknown>;
+  for (const [field, kind] of Object.entries(spec)) {
+    const optional = kind.endsWith("?");
+    const want = optional ? kind.slice(0, -1) : kind;
+    const v = record[field];
+    if (v === undefined) {
+      if (optional) continue;
+      return `has no "${field}" (${want})`;
+    }
+    const got = Array.isArray(v) ? "array" : v === null ? "null" : typeof v;
+    if (got !== want) return `field "${field}" must be ${want}, got ${got}`;
+  }
+  const unknown = Object.keys(record).filter((k) => !(k in spec));
+  return unknown.length > 0 ? `has unknown fields ${unknown.join(", ")}` : undefined;
 }
 
 /**
- * The child side of {@link runJsonChild}: prints what `work` resolves to as
+ * The child side: this process's one argument (argv[2]), parsed as JSON and
+ * checked against `spec`. On a bad argument, writes what is wrong to stderr
+ * and exits 2.
+ */
+export function childArgs<T>(spec: ArgSpec<T>): T {
+  const script = process.argv[1] ?? "child";
+  const text = process.argv[2];
+  let problem: string | undefined;
+  let value: unknown;
+  if (text === undefined || process.argv.length !== 3) {
+    problem = `takes exactly one argument, a JSON object; got ${process.argv.length - 2}`;
+  } else {
+    try {
+      value = JSON.parse(text);
+      const wrong = argProblem(value, spec as Record<string, ArgKind>);
+      if (wrong !== undefined) problem = `its argument ${wrong}`;
+    } catch (err) {
+      problem = `its argument is not JSON: ${(err as Error).message}`;
+    }
+  }
+  if (problem !== undefined) {
+    process.stderr.write(`${script}: ${problem}\n`);
+    process.exit(2);
+  }
+  return value as T;
+}
+
+/**
+ * The child side of {@link runChild}: prints what `work` resolves to as
  * one JSON line and exits 0 (not waiting for lingering handles such as
  * grpc-js timers or half-closed sockets), or prints the error and exits 1.
  */
-export function reportJsonResult(work: Promise<unknown>): void {
+export function reportResult(work: Promise<unknown>): void {
   work.then(
     (result) => {
       process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -33,18 +115,33 @@ export interface JsonRun<T> {
   readonly pid: number;
 }
 
+/** Options of {@link runChild}. */
+export interface RunChildOptions {
+  /** Flags for node itself, e.g. `--expose-gc`, `--cpu-prof`. Default none. */
+  readonly nodeArgs?: readonly string[];
+  /** The child is killed (and the run rejected) after this long. Default 60 000 ms. */
+  readonly timeoutMs?: number;
+  /** Sees every stdout line as it comes (e.g. a cell's start and stop events). Default none. */
+  readonly onLine?: (line: string) => void;
+}
+
 /**
- * Runs `node [nodeArgs] <script> [args]` and parses the last stdout line as
- * JSON; `onLine` sees every line as it comes. Rejects with its stderr on a non-zero exit or after `timeoutMs`.
+ * Runs the child entry point `script` (see {@link childPath}) with `args` as
+ * its one JSON argument, and parses its last stdout line as JSON. Rejects
+ * with its stderr on a non-zero exit or after `timeoutMs`.
  */
-export async function runJsonChild<T>(
+export function runChild<T>(
+  script: string,
+  args: object,
+  options: RunChildOptions = {},
+): Promise<JsonRun<T>> {
+  return runNode<T>(script, [JSON.stringify(args)], options);
+}
+
+async function runNode<T>(
   script: string,
   args: readonly string[],
-  {
-    nodeArgs = [],
-    timeoutMs = 60_000,
-    onLine,
-  }: { nodeArgs?: readonly string[]; timeoutMs?: number; onLine?: (line: string) => void } = {},
+  { nodeArgs = [], timeoutMs = 60_000, onLine }: RunChildOptions = {},
 ): Promise<JsonRun<T>> {
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     env: childProcessEnv(),
@@ -87,20 +184,38 @@ export interface ServiceChild<T> {
   stop(): Promise<void>;
 }
 
-/** Starts a node child and waits for its first stdout line, parsed as JSON. */
-export async function startServiceChild<T>(
+/** Options of {@link startChild} and {@link startCommand}. */
+export interface StartChildOptions<T> {
+  /** Flags for node itself, e.g. `--cpu-prof`. Default none. */
+  readonly nodeArgs?: readonly string[];
+  /** Rejects when the first line has not come within this long. Default 15 000 ms. */
+  readonly timeoutMs?: number;
+  /** Which stdout line is `first`; lines before it are skipped. Default: the first line. */
+  readonly isFirst?: (line: T) => boolean;
+}
+
+/**
+ * Starts the long-running child entry point `script` (see {@link childPath})
+ * with `args` as its one JSON argument, and waits for its first stdout line,
+ * parsed as JSON (e.g. "listening").
+ */
+export function startChild<T>(
+  script: string,
+  args: object,
+  options: StartChildOptions<T> = {},
+): Promise<ServiceChild<T>> {
+  return startCommand<T>(script, [JSON.stringify(args)], options);
+}
+
+/**
+ * Starts a node program that is not one of the bench's children (the real
+ * `rng-server` command) with its own flags, and waits for its first stdout
+ * line, parsed as JSON.
+ */
+export async function startCommand<T>(
   script: string,
   args: readonly string[],
-  {
-    nodeArgs = [],
-    timeoutMs = 15_000,
-    isFirst = () => true,
-  }: {
-    nodeArgs?: readonly string[];
-    timeoutMs?: number;
-    /** Which stdout line is `first` (default: the first line); lines before it are skipped. */
-    isFirst?: (line: T) => boolean;
-  } = {},
+  { nodeArgs = [], timeoutMs = 15_000, isFirst = () => true }: StartChildOptions<T> = {},
 ): Promise<ServiceChild<T>> {
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     env: childProcessEnv(),

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * A grpc-js server for `/rng.Rng/Rng` in its own process:
- * `node grpc-server.js <host> <port>`. Prints one JSON line
+ * `node grpc-server.child.js '{"host":...,"port":...}'`. Prints one JSON line
  * `{"msg":"listening","address":...}` once bound; exits on SIGTERM.
  * It takes our own server's speed out of the client comparison.
  */
@@ -9,9 +9,15 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { type RN, RNSchema, type Source, SourceSchema } from "@rngbalance/proto";
 import { RNG_PATH } from "./cell.js";
+import { childArgs } from "./child.js";
 
-const host = process.argv[2] ?? "127.0.0.1";
-const port = Number(process.argv[3] ?? 0);
+/** Where to listen (port 0: any). */
+export interface GrpcServerArgs {
+  readonly host: string;
+  readonly port: number;
+}
+
+const { host, port } = childArgs<GrpcServerArgs>({ host: "string", port: "number" });
 const rn = BigInt(Math.floor(Math.random() * 2 ** 52));
 
 const server = new grpc.Server();

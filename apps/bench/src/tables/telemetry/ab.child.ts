@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * What OpenTelemetry metrics cost the pool, measured side by side in ONE
- * client process: `node telemetry-ab-child.js '<TelemetryAbConfig JSON>'`.
+ * client process: `node ab.child.js '<TelemetryAbConfig JSON>'`.
  *
  * Four pools on the same servers, differing only in their `telemetry`
  * option: `false` (off), `{}` (the API only: no SDK anywhere, the default),
@@ -24,12 +24,11 @@ import { createClient } from "@connectrpc/connect";
 import type { MeterProvider } from "@opentelemetry/api";
 import { createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
-import { reportJsonResult } from "./child.js";
-import { poolReady } from "./pool-ready.js";
-import { startScrapedMetrics } from "./sdk.js";
+import { childArgs, reportResult } from "../../harness/child.js";
+import { poolReady } from "../../harness/pool-ready.js";
+import { startScrapedMetrics } from "../../harness/sdk.js";
+import type { AbMode, AbPhase, TelemetryAbConfig, TelemetryAbResult } from "./ab.js";
 import { installStockAttributeHash } from "./stock-hash.js";
-
-import type { AbMode, AbPhase, TelemetryAbConfig, TelemetryAbResult } from "./telemetry-ab.js";
 
 async function run(config: TelemetryAbConfig): Promise<TelemetryAbResult> {
   if (config.stockHash) await installStockAttributeHash();
@@ -106,4 +105,17 @@ async function phase(
   };
 }
 
-reportJsonResult(run(JSON.parse(process.argv[2] ?? "") as TelemetryAbConfig));
+reportResult(
+  run(
+    childArgs<TelemetryAbConfig>({
+      poolTarget: "string",
+      expected: "number",
+      concurrency: "number",
+      phaseMs: "number",
+      rounds: "number",
+      warmupCalls: "number",
+      modes: "array",
+      stockHash: "boolean",
+    }),
+  ),
+);

@@ -1,13 +1,20 @@
 /**
  * The bench's server processes: the client table's 3 rng-servers (behind the
- * embedded DNS) and 3 grpc-js servers, and the server table's servers, one
- * process each on its own loopback address.
+ * embedded DNS) and 3 grpc-js servers, the server table's servers, one
+ * process each on its own loopback address, and the microbenchmarks' farm.
  */
 import { RNG_SERVER_MAIN, startRngFleet } from "@rngbalance/rng-server/testing";
 import { freePort } from "@rngbalance/testkit";
 import { SERVER_KINDS, type ServerKind, type ServerSet } from "./cell.js";
-import { entry, type ServiceChild, startServiceChild } from "./child.js";
+import { childPath, type ServiceChild, startChild, startCommand } from "./child.js";
+import type { FarmArgs } from "./farm.child.js";
+import type { GrpcServerArgs } from "./grpc-server.child.js";
 import { scrapeEverySecond } from "./sdk.js";
+import type { ServerChildArgs } from "./server.child.js";
+
+const GRPC_SERVER_CHILD = childPath(import.meta.url, "grpc-server.child.js");
+const SERVER_CHILD = childPath(import.meta.url, "server.child.js");
+const FARM_CHILD = childPath(import.meta.url, "farm.child.js");
 
 /** The servers a cell runs against. */
 export interface ServerGroup {
@@ -45,7 +52,8 @@ export async function startServers(withGrpcJs: boolean): Promise<Servers> {
         const port = await freePort(HOSTS[0]);
         try {
           for (const host of HOSTS) {
-            grpcServers.push(await startServiceChild(entry("grpc-server.js"), [host, String(port)]));
+            const args: GrpcServerArgs = { host, port };
+            grpcServers.push(await startChild(GRPC_SERVER_CHILD, args));
           }
           break;
         } catch (err) {
@@ -91,18 +99,31 @@ export async function startTableServers(
     const groups = {} as Record<ServerKind, ServerGroup>;
     for (const kind of kinds) {
       const host = SERVER_TABLE_HOSTS[kind];
-      // rng-server is the real command; its "listening" log line names its address.
-      const [script, args] =
-        kind === "rng-server" || kind === "rng-server-metrics"
-          ? [RNG_SERVER_MAIN, ["--host", host, "--port", "0", ...(await metricsFlags(kind, host, stops))]]
-          : kind === "grpc-js"
-            ? [entry("grpc-server.js"), [host, "0"]]
-            : [entry("server-child.js"), [kind, host, "0"]];
-      const child = await startServiceChild<{ address: string; msg?: string }>(script, args, {
+      const options = {
         nodeArgs: nodeArgs(kind),
         // rng-server logs "metrics" (that listener's address) before "listening" when it has --metrics-addr.
-        isFirst: (line) => line.msg !== "metrics",
-      });
+        isFirst: (line: { msg?: string }) => line.msg !== "metrics",
+      };
+      type Listening = { address: string; msg?: string };
+      // rng-server is the real command, with its own flags; its "listening" log line names its address.
+      const child =
+        kind === "rng-server" || kind === "rng-server-metrics"
+          ? await startCommand<Listening>(
+              RNG_SERVER_MAIN,
+              ["--host", host, "--port", "0", ...(await metricsFlags(kind, host, stops))],
+              options,
+            )
+          : kind === "grpc-js"
+            ? await startChild<Listening>(
+                GRPC_SERVER_CHILD,
+                { host, port: 0 } satisfies GrpcServerArgs,
+                options,
+              )
+            : await startChild<Listening>(
+                SERVER_CHILD,
+                { kind, host, port: 0 } satisfies ServerChildArgs,
+                options,
+              );
       stops.push(() => child.stop());
       const address = child.first.address;
       groups[kind] = { poolTarget: `ipv4:${address}`, addresses: [address], pids: [child.child.pid ?? 0] };
@@ -129,4 +150,14 @@ async function metricsFlags(
   const stopScraping = scrapeEverySecond(`http://${address}`);
   stops.push(async () => stopScraping());
   return ["--metrics-addr", address];
+}
+
+/**
+ * Many idle endpoints: ONE tiny h2c gRPC server behind `count` listening
+ * sockets on 127.0.0.1 (farm.child.ts), in its own process; `first.addresses`
+ * lists them.
+ */
+export function startFarm(count: number): Promise<ServiceChild<{ addresses: string[] }>> {
+  const args: FarmArgs = { count };
+  return startChild(FARM_CHILD, args, { timeoutMs: 60_000 });
 }

@@ -1,6 +1,7 @@
 /**
- * What the parent asks a client child to do for one cell, and what the
- * child reports back (one JSON line on stdout).
+ * A cell: one client at one concurrency against one server group, in a
+ * child of its own (client.child.ts). What the parent asks for, what the
+ * child reports back, and the clients and servers there are.
  */
 
 /** The legacy method, as grpc-js sends it. */
@@ -98,7 +99,7 @@ export type ServerKind =
   | "rng-server-no-fast-path"
   /** Stock connect-node: connectNodeAdapter on http2.createServer, /rng.Rng/Rng only. */
   | "stock-connect"
-  /** The grpc-js server of the client table (src/grpc-server.ts). */
+  /** The grpc-js server of the client table (src/harness/grpc-server.child.ts). */
   | "grpc-js"
   /** The floor: node:http2 writing fixed bytes once the request has ended. */
   | "bare-http2";
@@ -121,13 +122,14 @@ export const SERVER_DESCRIPTIONS: Readonly<Record<ServerKind, string>> = {
   "rng-server-no-fast-path":
     "the same server in-process (`startRngServer({ fastPath: false })`): every call through connect-node",
   "stock-connect":
-    "stock connect-node: `connectNodeAdapter` on `http2.createServer`, `/rng.Rng/Rng` only (src/server-child.ts)",
-  "grpc-js": "@grpc/grpc-js server, `/rng.Rng/Rng` with protobuf-es toBinary/fromBinary (src/grpc-server.ts)",
+    "stock connect-node: `connectNodeAdapter` on `http2.createServer`, `/rng.Rng/Rng` only (src/harness/server.child.ts)",
+  "grpc-js":
+    "@grpc/grpc-js server, `/rng.Rng/Rng` with protobuf-es toBinary/fromBinary (src/harness/grpc-server.child.ts)",
   "bare-http2":
     "the floor, not a product: `node:http2` answering every stream, once its request has ended, with fixed bytes (headers, one RN message, grpc-status 0)",
 };
 
-/** One cell, as the parent sends it to the child (argv[2], JSON). */
+/** One cell, as the parent sends it to the child (its JSON argument). */
 export interface CellConfig {
   readonly client: ClientKind;
   /** The server set (client table) or the one server (server table) under load. */
@@ -179,4 +181,13 @@ export interface CellResult {
    * a noisy neighbour shows here.
    */
   otherLoadCores?: number;
+}
+
+/** One cell of one repeat. */
+export interface RepeatCell extends CellResult {
+  readonly repeat: number;
+  /** Set when the child process itself failed; the cell then counts as one error. */
+  readonly failure?: string;
+  /** Runs of this cell (more than 1 when other load made it run again; the quietest is kept). */
+  readonly attempts?: number;
 }

@@ -1,5 +1,6 @@
-import { CLIENTS_PER_SET, type ClientKind, SERVER_SETS } from "./cell.js";
-import { type BenchReport, SERVER_TITLES } from "./report.js";
+/** The client table's bar chart, latest.svg. */
+import { CLIENTS_PER_SET, type ClientKind, SERVER_SETS } from "../../harness/cell.js";
+import { SERVER_TITLES, type SummaryRow } from "./summary.js";
 
 const COLORS: Readonly<Record<ClientKind, string>> = {
   "pool-rr": "#2563eb",
@@ -26,8 +27,11 @@ function kilo(n: number): string {
 }
 
 /** A grouped bar chart of calls/s (median, min–max whiskers): one panel per server set. */
-export function renderSvg(report: BenchReport): string {
-  const concurrencies = report.settings.concurrencies;
+export function renderSvg(
+  summary: readonly SummaryRow[],
+  repeats: number,
+  concurrencies: readonly number[],
+): string {
   const panelW = 520;
   const panelH = 300;
   const left = 60;
@@ -37,7 +41,7 @@ export function renderSvg(report: BenchReport): string {
   const height = top + panelH + 70;
   const maxValue = Math.max(
     1,
-    ...report.summary.map((r) => (Number.isFinite(r.callsPerSecond.max) ? r.callsPerSecond.max : 0)),
+    ...summary.map((r) => (Number.isFinite(r.callsPerSecond.max) ? r.callsPerSecond.max : 0)),
   );
   const step = niceStep(maxValue / 5);
   const yMax = Math.ceil(maxValue / step) * step;
@@ -48,7 +52,7 @@ export function renderSvg(report: BenchReport): string {
   );
   out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(
-    `<text x="${left}" y="22" font-size="16" font-weight="bold">Unary Rng calls/s by client and calls in flight (median of ${report.settings.repeats}, whiskers min–max)</text>`,
+    `<text x="${left}" y="22" font-size="16" font-weight="bold">Unary Rng calls/s by client and calls in flight (median of ${repeats}, whiskers min–max)</text>`,
   );
   // Legend.
   const allClients = [...new Set(SERVER_SETS.flatMap((s) => CLIENTS_PER_SET[s]))];
@@ -83,7 +87,7 @@ export function renderSvg(report: BenchReport): string {
         `<text x="${x0 + g * groupW + groupW / 2}" y="${top + panelH + 18}" text-anchor="middle">${c} in flight</text>`,
       );
       clients.forEach((client, i) => {
-        const row = report.summary.find(
+        const row = summary.find(
           (r) => r.serverSet === serverSet && r.client === client && r.concurrency === c,
         );
         if (!row || !Number.isFinite(row.callsPerSecond.median)) return;

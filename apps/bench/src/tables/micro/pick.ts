@@ -1,28 +1,29 @@
+/** The pick microbenchmark: ns per `pick()` of a picker over READY endpoints. */
 import { type Balanceable, ConnectivityState, type Picker } from "@rngbalance/dns-pool";
-import { median } from "./stats.js";
+import { median } from "../../harness/stats.js";
 
+/** What the pick child measures. */
 export interface PickConfig {
+  /** Endpoint counts, e.g. [3, 100, 1000]. */
   readonly sizes: readonly number[];
   /** Picks per timed round. */
   readonly picks: number;
   readonly rounds: number;
-  /** For the fallback: listening endpoints (at least max(sizes)). */
-  readonly addresses: readonly string[];
-  /** For the fallback: measured time per size and policy. */
-  readonly callMs: number;
 }
 
+/** One policy over one endpoint count. */
 export interface PickRow {
   readonly policy: "round_robin" | "least_request";
   readonly endpoints: number;
-  /** ns per pick (real picker) or µs per call (fallback). */
+  /** ns per pick. */
   readonly value: number;
 }
 
+/** The pick microbenchmark's figures. */
 export interface PickResult {
-  /** "picker": the real picker classes; "transport": the fallback through createPoolTransport. */
-  readonly method: "picker" | "transport";
-  readonly unit: "ns/pick" | "µs/call";
+  /** How the figures were taken: the real picker classes. */
+  readonly method: "picker";
+  readonly unit: "ns/pick";
   readonly rows: readonly PickRow[];
   readonly note: string;
 }

@@ -1,16 +1,15 @@
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type ClientKind, SERVER_KINDS } from "./cell.js";
-import type { BenchConfig } from "./flags.js";
-import { type ProfileSummary, summarizeProfile } from "./profile.js";
-import { progress } from "./progress.js";
-import type { RepeatCell } from "./report.js";
-import { runCell } from "./run-cell.js";
-import { startServers, startTableServers } from "./servers.js";
+import { type ClientKind, type RepeatCell, SERVER_KINDS } from "../../harness/cell.js";
+import type { BenchConfig } from "../../harness/config.js";
+import { progress } from "../../harness/progress.js";
+import { runCell } from "../../harness/run-cell.js";
+import { startServers, startTableServers } from "../../harness/servers.js";
+import { type ProfileSummary, summarizeProfile } from "./summarize.js";
 
 /**
- * `--profile`: CPU profiles (node --cpu-prof) of one cell each, self time
+ * An investigation, not a table (`pnpm bench --profile`): CPU profiles (node --cpu-prof) of one cell each, self time
  * within the measured window: the clients (pool-rr, pool-connect,
  * stock-connect, grpc-js and the raw-http2 floor against the rng-servers)
  * and/or the servers of the server table (each loaded by pool-rr), as
@@ -25,8 +24,10 @@ export async function runProfile(config: BenchConfig): Promise<number> {
     `${concurrency} in flight, ${config.warmupMs} ms warm-up + ${durationMs} ms measured per cell; self time of the samples within the measured window only (start-up and warm-up left out). Profiles in ${dir}.`,
     "",
   );
-  if (config.tables.clients) lines.push(...(await profileClients(config, dir, concurrency, durationMs)));
-  if (config.tables.servers) lines.push(...(await profileServers(config, dir, concurrency, durationMs)));
+  if (config.tables.includes("clients"))
+    lines.push(...(await profileClients(config, dir, concurrency, durationMs)));
+  if (config.tables.includes("servers"))
+    lines.push(...(await profileServers(config, dir, concurrency, durationMs)));
   const markdown = lines.join("\n");
   mkdirSync(config.outDir, { recursive: true });
   writeFileSync(path.join(config.outDir, "profile.md"), markdown);
