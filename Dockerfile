@@ -31,6 +31,7 @@ COPY apps/server/package.json apps/server/
 COPY apps/client/package.json apps/client/
 COPY apps/demo/package.json apps/demo/
 COPY apps/bench/package.json apps/bench/
+COPY apps/subset-lab/package.json apps/subset-lab/
 COPY deploy/package.json deploy/
 # patchedDependencies (pnpm-workspace.yaml): applied by the install.
 COPY patches/@opentelemetry__sdk-metrics@3.1.1.patch patches/
