@@ -3,7 +3,7 @@
  * embedded DNS) and 3 grpc-js servers, the server table's servers, one
  * process each on its own loopback address, and the microbenchmarks' farm.
  */
-import { RNG_SERVER_MAIN, startRngFleet } from "@rngbalance/rng-server/testing";
+import { RNG_SERVER_MAIN, startRngFleet } from "@rngbalance/rng-fleet";
 import { freePort } from "@rngbalance/testkit";
 import { SERVER_KINDS, type ServerKind, type ServerSet } from "./cell.js";
 import { childPath, type ServiceChild, startChild, startCommand } from "./child.js";

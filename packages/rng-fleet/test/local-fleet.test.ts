@@ -3,7 +3,7 @@ import * as dns from "node:dns";
 import { once } from "node:events";
 import * as net from "node:net";
 import { describe, it } from "node:test";
-import { type FleetPod, LocalFleet } from "@rngbalance/local-fleet";
+import { type FleetPod, LocalFleet } from "@rngbalance/rng-fleet";
 
 /** A pod that is a plain TCP server in this process: enough to check the fleet's bookkeeping. */
 async function tcpPod({ host, port }: { host: string; port: number }) {

@@ -26,8 +26,11 @@ export interface RngServerProcess extends JsonLogServerProcess {
   readonly rn: bigint;
 }
 
-/** Path of this package's built `rng-server` entry point (its bin, `dist/main.js`). */
-export const RNG_SERVER_MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
+/**
+ * Path of `@rngbalance/rng-server`'s built `main` entry (its `dist/main.js`):
+ * the `rng-server` program, which the fixtures run by default.
+ */
+export const RNG_SERVER_MAIN = fileURLToPath(import.meta.resolve("@rngbalance/rng-server/main"));
 
 /**
  * Starts `rng-server` (or `options.main`) as a real child process and resolves once it logs

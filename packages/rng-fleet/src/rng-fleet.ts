@@ -1,5 +1,5 @@
-import { LocalFleet, type LocalFleetOptions } from "@rngbalance/local-fleet";
-import { type RngServerProcess, spawnRngServer } from "./process.js";
+import { LocalFleet, type LocalFleetOptions } from "./local-fleet.js";
+import { type RngServerProcess, spawnRngServer } from "./rng-server-process.js";
 
 /** A fleet of `rng-server` pods. */
 export type RngFleet = LocalFleet<RngServerProcess>;
@@ -8,7 +8,7 @@ export type RngFleet = LocalFleet<RngServerProcess>;
 export interface RngFleetOptions extends Omit<LocalFleetOptions<RngServerProcess>, "spawn"> {
   /** Extra `rng-server` flags for every server. */
   serverArgs?: string[];
-  /** The entry point every pod runs, as {@link spawnRngServer}'s `main`. Default this package's `rng-server`. */
+  /** The entry point every pod runs, as {@link spawnRngServer}'s `main`. Default `RNG_SERVER_MAIN`, rng-server's `main` entry. */
   main?: string;
 }
 

@@ -5,8 +5,8 @@
  * a client joins or leaves). Writes a chart of the sorted per-server
  * connection counts to <out>/subsetting.svg.
  *
- *   pnpm --filter @rngbalance/dns-pool simulate [--clients 300] [--servers 300] [--subset 10]
- *                                               [--trials 10] [--out packages/dns-pool/docs/]
+ *   pnpm --filter @rngbalance/subset-lab simulate [--clients 300] [--servers 300] [--subset 10]
+ *                                                 [--trials 10] [--out apps/subset-lab/docs/]
  *
  * Deterministic: the same flags print the same numbers.
  */
@@ -14,18 +14,19 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
-import { hash64, seededRandom } from "../src/subset/hash.js";
 import {
   connectionsPerServer,
   createSubsetter,
+  hash64,
   loadPerServer,
   type Spread,
   type SubsetterKind,
   type SubsetterOptions,
+  seededRandom,
   spread,
   subsetChurn,
   syntheticPodAddresses,
-} from "../src/subset/index.js";
+} from "./dns-pool.js";
 
 /** The script's flags, from which the parser and the usage text both come. */
 const FLAGS = {
@@ -43,7 +44,7 @@ const FLAGS = {
   out: {
     type: "string",
     placeholder: "DIR",
-    help: "directory for subsetting.svg (default packages/dns-pool/docs/)",
+    help: "directory for subsetting.svg (default apps/subset-lab/docs/)",
     validate: (v: string) => (v.trim() === "" ? "must not be empty" : undefined),
   },
 } as const satisfies Record<string, FlagSpec>;

@@ -1,25 +1,28 @@
 /**
- * The measurements behind docs/subsetting.md that the simulator does not
- * print: how much of the imbalance of hash-based subsetting is bad luck (many
+ * The measurements behind docs/subsetting.md (experiments A to F) that the
+ * simulator does not print: how much of the imbalance of hash-based subsetting is bad luck (many
  * independent client-id sets), how it shrinks with k, whether httplb's
  * unfinalized FNV ranking differs, what a "bounded load" variant buys (it
  * needs every client's id), and how far load-aware picking inside the
  * subsets (least_request) could bring the load back to balance.
  *
- *   pnpm --filter @rngbalance/dns-pool exec node --import tsx scripts/subsetting-experiments.ts
+ *   pnpm --filter @rngbalance/subset-lab experiments
  *
  * Deterministic; takes about a minute.
  */
-import { combine64, fnv1a64, hash64, top53 } from "../src/subset/hash.js";
 import {
   canonicalEndpoints,
+  combine64,
   connectionsPerServer,
   createSubsetter,
+  fnv1a64,
+  hash64,
   type SubsetterKind,
   spread,
   subsetChurn,
   syntheticPodAddresses,
-} from "../src/subset/index.js";
+  top53,
+} from "./dns-pool.js";
 
 const C = 300;
 const S = 300;

@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
-const script = join(packageDir, "scripts", "simulate-subsetting.ts");
+const script = join(packageDir, "src", "simulate-subsetting.ts");
 
 function simulate(...args: string[]) {
   return spawnSync(process.execPath, ["--import", "tsx", script, ...args], {

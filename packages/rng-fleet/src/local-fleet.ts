@@ -1,5 +1,5 @@
+import { EmbeddedDnsServer } from "@rngbalance/dns-test-server";
 import { freePort } from "@rngbalance/testkit";
-import { EmbeddedDnsServer } from "./dns-server.js";
 
 /** What the fleet needs of one pod: where it listens, and how to stop it. */
 export interface FleetPod {
@@ -20,7 +20,7 @@ export type PodSpawner<P extends FleetPod> = (pod: {
 
 /** Options of {@link LocalFleet.start}. */
 export interface LocalFleetOptions<P extends FleetPod> {
-  /** Starts a pod: e.g. an `rng-server` process (`startRngFleet` of `@rngbalance/rng-server/testing` passes that). */
+  /** Starts a pod: e.g. an `rng-server` process (`startRngFleet` passes that). */
   spawn: PodSpawner<P>;
   /** How many servers to start. Default 3. */
   replicas?: number;

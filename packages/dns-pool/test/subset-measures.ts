@@ -1,9 +1,11 @@
-import { hash64, seededRandom } from "./hash.js";
 /**
- * Measures of a subsetting outcome, shared by the tests and the simulator.
+ * Measures of a subsetting outcome: what the subsetting tests assert on
+ * (balance, churn) and what apps/subset-lab's simulator prints. Test support,
+ * not part of the library: nothing here is built or published.
  *
  * @module
  */
+import { hash64, seededRandom } from "../src/subset/hash.js";
 
 /** Summary statistics of a list of numbers. */
 export interface Spread {
