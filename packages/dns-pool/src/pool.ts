@@ -1,24 +1,24 @@
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, Transport, UnaryResponse } from "@connectrpc/connect";
-import { CallRunner, type HeadersInit } from "./balancer/call-runner.js";
-import { EndpointSet } from "./balancer/endpoint-set.js";
-import { PickQueue } from "./balancer/pick-queue.js";
-import { createPolicy } from "./balancer/policy.js";
-import { Retry } from "./balancer/retry.js";
-import { systemClock } from "./clock.js";
-import { ConnectivityState } from "./connection/connectivity.js";
+import { createPolicy } from "./balancer/registry.js";
+import { CallRunner, type HeadersInit } from "./call/call-runner.js";
+import { EndpointSet } from "./call/endpoint-set.js";
+import { PickQueue } from "./call/pick-queue.js";
+import { Retry } from "./call/retry.js";
 import type { Endpoint } from "./connection/endpoint.js";
 import { EndpointFactory } from "./connection/endpoint-factory.js";
 import type { SubchannelListener } from "./connection/subchannel.js";
-import { describeError } from "./errors.js";
-import { PoolEventBus, type PoolEvents } from "./events.js";
+import { systemClock } from "./core/clock.js";
+import { ConnectivityState } from "./core/connectivity.js";
+import { describeError } from "./core/errors.js";
+import { PoolEventBus, type PoolEvents } from "./core/events.js";
 import type { HealthStatus } from "./health/health-check.js";
 import { OutlierDetector } from "./health/outlier-detector.js";
 import type { PoolTransportOptions } from "./options.js";
 import { resolvePoolOptions } from "./options-resolve.js";
 import type { Resolver } from "./resolver/resolver.js";
+import { resolveTarget } from "./resolver/target.js";
 import { subsetResolver } from "./subset/subset-resolver.js";
-import { resolveTarget } from "./target.js";
 import { PoolTelemetry } from "./telemetry/pool-telemetry.js";
 
 /** One endpoint in {@link PoolStats}. */
@@ -91,10 +91,10 @@ export class PoolTransport implements Transport {
   /** @throws ConnectError (InvalidArgument) for a malformed target or option. */
   constructor(options: PoolTransportOptions) {
     const o = resolvePoolOptions(options);
-    this.target = options.target;
+    this.target = o.target;
     const clock = systemClock;
-    const target = resolveTarget(options.target, options.defaultPort);
-    const telemetry = new PoolTelemetry(options.target, options.telemetry ?? {}, {
+    const target = resolveTarget(o.target, o.defaultPort);
+    const telemetry = new PoolTelemetry(o.target, o.telemetry, {
       endpoints: () => this.endpoints.endpoints,
       waiting: () => this.queue.size,
       removedCalls: () => this.endpoints.removedCalls,
@@ -102,22 +102,21 @@ export class PoolTransport implements Transport {
     });
     this.telemetry = telemetry;
     const factory = new EndpointFactory(
-      options,
       o,
-      options.authority ?? target.authority,
+      o.authority ?? target.authority,
       this.subchannelListener,
       () => this.endpoints.rebuild(),
       telemetry,
     );
     const policy = createPolicy<Endpoint>(o.policy, {
-      target: options.target,
+      target: o.target,
       clock,
       options: o.policyOptions,
       telemetry: telemetry.policy,
     });
     this.policyName = policy.name;
     this.endpoints = new EndpointSet<Endpoint>(
-      options.target,
+      o.target,
       policy,
       (address) => factory.create(address),
       {
@@ -134,10 +133,9 @@ export class PoolTransport implements Transport {
       },
       o.connect === "eager",
     );
-    this.queue = new PickQueue(this.endpoints, clock, o.waitForReady, options.target);
-    const resolverOptions = { ...o, defaultPort: options.defaultPort, kubeConfig: options.kubeConfig };
-    let resolver = target.createResolver(resolverOptions);
-    if (options.subset) resolver = subsetResolver(resolver, options.subset);
+    this.queue = new PickQueue(this.endpoints, clock, o.waitForReady, o.target);
+    let resolver = target.createResolver(o);
+    if (o.subset) resolver = subsetResolver(resolver, o.subset);
     this.resolver = resolver;
     const od = o.outlierDetection;
     this.outliers = od

@@ -6,15 +6,15 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import type { Attributes } from "@opentelemetry/api";
-import type { PoolEndpoint } from "../balancer/endpoint-set.js";
+import { ConnectivityState } from "../core/connectivity.js";
 import { type HealthStatus, HealthWatcher } from "../health/health-check.js";
 import type { OutlierTracked } from "../health/outlier-detection.js";
-import type { PoolProtocol, PoolTransportOptions } from "../options.js";
 import type { MessageSizes } from "../telemetry/call-telemetry.js";
 import { binarySize } from "../telemetry/sizes.js";
 import { peerAttributes } from "../telemetry/tracing.js";
-import { ConnectivityState } from "./connectivity.js";
+import type { EndpointTransportOptions, PoolProtocol } from "./endpoint-options.js";
 import { type FastUnaryOptions, fastGrpcUnary, type SerializerCache } from "./grpc-unary.js";
+import type { PoolEndpoint } from "./pool-endpoint.js";
 import type { Subchannel } from "./subchannel.js";
 
 /**
@@ -30,31 +30,6 @@ export type EndpointUnary = <I extends DescMessage, O extends DescMessage>(
   contextValues?: ContextValues,
   sizes?: MessageSizes,
 ) => Promise<UnaryResponse<I, O>>;
-
-const ENDPOINT_TRANSPORT_OPTION_KEYS = [
-  "interceptors",
-  "useBinaryFormat",
-  "jsonOptions",
-  "binaryOptions",
-  "acceptCompression",
-  "sendCompression",
-  "compressMinBytes",
-  "readMaxBytes",
-  "writeMaxBytes",
-] as const;
-
-/** The connect-node transport options a pool passes through to every endpoint. */
-export type EndpointTransportOptions = Pick<
-  PoolTransportOptions,
-  (typeof ENDPOINT_TRANSPORT_OPTION_KEYS)[number]
->;
-
-/** The pool options that are passed through to every endpoint's transport, those set only. */
-export function endpointTransportOptions(o: PoolTransportOptions): EndpointTransportOptions {
-  const out: Record<string, unknown> = {};
-  for (const k of ENDPOINT_TRANSPORT_OPTION_KEYS) if (o[k] !== undefined) out[k] = o[k];
-  return out as EndpointTransportOptions;
-}
 
 /**
  * The fast unary path covers what it implements: binary gRPC without

@@ -1,6 +1,6 @@
 import type { ConnectError } from "@connectrpc/connect";
-import type { Clock, TimerHandle } from "../clock.js";
-import type { EjectionEvent } from "../events.js";
+import type { Clock, TimerHandle } from "../core/clock.js";
+import type { EjectionEvent } from "../core/events.js";
 import {
   emptySweepStats,
   type OutlierDetectionOptions,

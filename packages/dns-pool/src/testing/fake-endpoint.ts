@@ -1,5 +1,5 @@
-import type { PoolEndpoint } from "../balancer/endpoint-set.js";
-import { ConnectivityState } from "../connection/connectivity.js";
+import type { PoolEndpoint } from "../connection/pool-endpoint.js";
+import { ConnectivityState } from "../core/connectivity.js";
 import type { HealthStatus } from "../health/health-check.js";
 import type { OutlierTracked } from "../health/outlier-detection.js";
 

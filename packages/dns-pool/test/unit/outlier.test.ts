@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { EjectionEvent } from "../../src/events.js";
+import type { EjectionEvent } from "../../src/core/events.js";
 import {
   emptySweepStats,
   type OutlierDetectionOptions,

@@ -1,22 +1,13 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ConnectivityState } from "../connection/connectivity.js";
-import { describeError } from "../errors.js";
-import type { PoolStateEvent, ResolutionErrorEvent, ResolutionEvent } from "../events.js";
+import { EMPTY_PICKER, type Picker } from "../balancer/picker.js";
+import type { LoadBalancingPolicy } from "../balancer/policy.js";
+import type { PoolEndpoint } from "../connection/pool-endpoint.js";
+import { ConnectivityState } from "../core/connectivity.js";
+import { describeError } from "../core/errors.js";
+import type { PoolStateEvent, ResolutionErrorEvent, ResolutionEvent } from "../core/events.js";
 import { type Address, formatAddress } from "../resolver/address.js";
 import type { Resolution, ResolverListener } from "../resolver/resolver.js";
 import { aggregateState } from "./aggregate-state.js";
-import { EMPTY_PICKER, type Picker } from "./picker.js";
-import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
-
-/** What the endpoint set needs of an endpoint (the pool's `Endpoint`, or a fake in tests). */
-export interface PoolEndpoint extends EndpointInfo {
-  /** Why its last connection attempt failed, if it did. */
-  readonly lastError: Error | undefined;
-  /** Asks for a connection (the policy wants it connected). */
-  connect(): void;
-  /** Leaves: no new calls, in-flight ones finish, then the connection closes. */
-  shutdown(): Promise<void>;
-}
 
 /** What the endpoint set reports. */
 export interface EndpointSetListener {

@@ -2,9 +2,10 @@ import { performance } from "node:perf_hooks";
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
-import { type Clock, preciseNow, sleep } from "../clock.js";
+import type { Picker } from "../balancer/picker.js";
 import type { Endpoint } from "../connection/endpoint.js";
-import type { PoolEventBus } from "../events.js";
+import { type Clock, preciseNow, sleep } from "../core/clock.js";
+import type { PoolEventBus } from "../core/events.js";
 import type { OutlierDetector } from "../health/outlier-detector.js";
 import type { CallTelemetry } from "../telemetry/call-telemetry.js";
 import type { PoolTelemetry } from "../telemetry/pool-telemetry.js";
@@ -19,7 +20,6 @@ import {
 } from "./call-helpers.js";
 import type { EndpointSet } from "./endpoint-set.js";
 import type { PickQueue } from "./pick-queue.js";
-import type { Picker } from "./picker.js";
 import type { Retry, RetryState } from "./retry.js";
 
 /** Request headers as connect's Transport takes them (the Fetch API's HeadersInit). */
