@@ -17,8 +17,10 @@ export { createPoolTransport, type EndpointStats, type PoolStats, PoolTransport 
 
 // Its options.
 export type {
+  EndpointTransportOptions,
   HealthCheckOptions,
   OutlierDetectionOptions,
+  PoolHttp2Options,
   PoolProtocol,
   PoolTlsOptions,
   PoolTransportOptions,

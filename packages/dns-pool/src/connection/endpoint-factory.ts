@@ -13,7 +13,7 @@ import type {
 } from "./endpoint-options.js";
 import { SerializerCache } from "./grpc-unary.js";
 import type { KeepaliveOptions } from "./http2-connection.js";
-import { Subchannel, type SubchannelListener } from "./subchannel.js";
+import type { EndpointListener } from "./pool-endpoint.js";
 
 /** The resolved pool options the endpoints are made with (each is the option of the same name). */
 export interface EndpointOptions {
@@ -57,8 +57,6 @@ export class EndpointFactory {
   constructor(
     private readonly options: EndpointOptions,
     authority: string,
-    private readonly listener: SubchannelListener,
-    private readonly onHealthChange: () => void,
     private readonly telemetry: PoolTelemetry,
   ) {
     this.origin = `${options.tls ? "https" : "http"}://${authority}`;
@@ -76,12 +74,12 @@ export class EndpointFactory {
     this.sniHost = isIP(authorityHost) ? undefined : authorityHost;
   }
 
-  /** A new endpoint for `address`, IDLE until the policy asks for a connection. */
-  create(address: Address): Endpoint {
+  /** A new endpoint for `address`, IDLE until the policy asks for a connection; it reports to `listener`. */
+  create(address: Address, listener: EndpointListener<Endpoint>): Endpoint {
     const o = this.options;
     const tls = o.tls;
-    const subchannel = new Subchannel(
-      {
+    return new Endpoint({
+      subchannel: {
         address,
         authority: this.origin,
         tls:
@@ -94,17 +92,13 @@ export class EndpointFactory {
         http2Options: o.http2Options,
         telemetry: this.telemetry.subchannel,
       },
-      this.listener,
-    );
-    return new Endpoint(
-      subchannel,
-      o.protocol,
-      o.endpointTransport,
-      o.healthCheck || undefined,
-      this.onHealthChange,
-      o.fastPath,
-      this.serializers,
-      this.telemetry.sizesOn,
-    );
+      protocol: o.protocol,
+      transportOptions: o.endpointTransport,
+      healthCheck: o.healthCheck,
+      fastPath: o.fastPath,
+      serializers: this.serializers,
+      measureSizes: this.telemetry.sizesOn,
+      listener,
+    });
   }
 }

@@ -16,7 +16,6 @@ function setup(policy = "round_robin", eager = true) {
     onResolution: (e) => resolutions.push(e),
     onResolutionError: () => {},
     onStateChange: (e) => states.push(e),
-    onPickerChange: () => pickerChanges++,
   };
   const set = new EndpointSet<FakeEndpoint>(
     "dns:///svc:80",
@@ -32,6 +31,7 @@ function setup(policy = "round_robin", eager = true) {
     listener,
     eager,
   );
+  set.addPickerListener(() => pickerChanges++);
   const resolver = new FakeResolver();
   resolver.start(set);
   return { set, resolver, created, resolutions, states, pickerChanges: () => pickerChanges };
