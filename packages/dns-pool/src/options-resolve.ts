@@ -48,6 +48,18 @@ export interface ResolvedPoolOptions extends EndpointOptions, ResolverOptions {
   readonly telemetry: false | PoolTelemetryOptions;
 }
 
+/** The resolver's slice of the resolved options: exactly {@link ResolverOptions}, nothing else of the pool's. */
+export function resolverOptions(o: ResolvedPoolOptions): ResolverOptions {
+  return {
+    minResolveIntervalMs: o.minResolveIntervalMs,
+    maxResolveIntervalMs: o.maxResolveIntervalMs,
+    dnsTimeoutMs: o.dnsTimeoutMs,
+    srv: o.srv,
+    defaultPort: o.defaultPort,
+    kubeConfig: o.kubeConfig,
+  };
+}
+
 const PROTOCOLS: readonly PoolProtocol[] = ["grpc", "grpc-web", "connect"];
 
 /**

@@ -9,7 +9,7 @@ import { systemClock } from "./core/clock.js";
 import { ConnectivityState } from "./core/connectivity.js";
 import { PoolEventBus } from "./core/events.js";
 import { OutlierDetector } from "./health/outlier-detector.js";
-import type { ResolvedPoolOptions } from "./options-resolve.js";
+import { type ResolvedPoolOptions, resolverOptions } from "./options-resolve.js";
 import type { Resolver } from "./resolver/resolver.js";
 import { resolveTarget } from "./resolver/target.js";
 import { subsetResolver } from "./subset/subset-resolver.js";
@@ -54,7 +54,7 @@ export function buildPoolParts(o: ResolvedPoolOptions): PoolParts {
   const target = resolveTarget(o.target, o.defaultPort);
   const telemetry = new PoolTelemetry(o.target, o.telemetry);
   const factory = new EndpointFactory(o, o.authority ?? target.authority, telemetry);
-  let resolver = target.createResolver(o);
+  let resolver = target.createResolver(resolverOptions(o));
   if (o.subset) resolver = subsetResolver(resolver, o.subset);
   const policy = createPolicy<Endpoint>(o.policy, {
     target: o.target,

@@ -48,7 +48,7 @@ export type Scheme<T> = (
 ) => ParsedTarget<T>;
 
 /** `handler` in the registry's form. */
-export function scheme<T>(handler: SchemeHandler<T>): Scheme<T> {
+export function toScheme<T>(handler: SchemeHandler<T>): Scheme<T> {
   return (rest, defaultPort, fail, uri) => bindTarget(handler, handler.parse(rest, defaultPort, fail, uri));
 }
 
@@ -245,14 +245,14 @@ export const BUILTIN_SCHEMES: ReadonlyMap<string, Scheme<BuiltinTarget>> = new M
   string,
   Scheme<BuiltinTarget>
 >([
-  ["dns", scheme(dns)],
-  ["ipv4", scheme(ipList(4))],
-  ["ipv6", scheme(ipList(6))],
-  ["unix", scheme(unix)],
-  ["unix-abstract", scheme(unixAbstract)],
-  ["passthrough", scheme(passthrough)],
-  ["kubernetes", scheme(kubernetes)],
-  ["k8s", scheme(k8s)],
+  ["dns", toScheme(dns)],
+  ["ipv4", toScheme(ipList(4))],
+  ["ipv6", toScheme(ipList(6))],
+  ["unix", toScheme(unix)],
+  ["unix-abstract", toScheme(unixAbstract)],
+  ["passthrough", toScheme(passthrough)],
+  ["kubernetes", toScheme(kubernetes)],
+  ["k8s", toScheme(k8s)],
 ]);
 
 /** A target of a built-in scheme. */

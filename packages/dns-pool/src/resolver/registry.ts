@@ -1,4 +1,4 @@
-import { BUILTIN_SCHEMES, type BuiltinTarget, type Scheme, type SchemeHandler, scheme } from "./builtin.js";
+import { BUILTIN_SCHEMES, type BuiltinTarget, type Scheme, type SchemeHandler, toScheme } from "./builtin.js";
 import type { ResolverFactory, TargetUri } from "./resolver.js";
 
 /** A target of a scheme added with `registerResolver()`: its resolver gets `uri`. */
@@ -41,7 +41,7 @@ export function registerResolver(name: string, factory: ResolverFactory): void {
       `invalid resolver scheme ${JSON.stringify(name)}: expected RFC 3986 syntax, lower case`,
     );
   }
-  schemes.set(name, scheme(customScheme(factory)));
+  schemes.set(name, toScheme(customScheme(factory)));
 }
 
 /** The schemes targets may use, built-in and registered, sorted. */
