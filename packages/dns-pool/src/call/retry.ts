@@ -1,5 +1,5 @@
 import type { Code, ConnectError } from "@connectrpc/connect";
-import { neverProcessed } from "../errors.js";
+import { neverProcessed } from "../core/errors.js";
 
 /** A gRFC A6 retry policy for calls that reached a server. */
 export interface RetryPolicy {

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { ConnectError } from "@connectrpc/connect";
-import type { ConnectivityState } from "./connection/connectivity.js";
+import type { ConnectivityState } from "./connectivity.js";
 
 /** A resolution brought a (possibly unchanged) address list. */
 export interface ResolutionEvent {

@@ -1,4 +1,4 @@
-import { ConnectivityState } from "../connection/connectivity.js";
+import { ConnectivityState } from "../core/connectivity.js";
 
 /** What besides the endpoints' states decides the pool's state. */
 export interface AggregateContext {

@@ -1,8 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Clock } from "../clock.js";
+import type { Picker } from "../balancer/picker.js";
 import type { Endpoint } from "../connection/endpoint.js";
-import { connectionLost } from "../errors.js";
-import type { Picker } from "./picker.js";
+import type { Clock } from "../core/clock.js";
+import { connectionLost } from "../core/errors.js";
 
 /** What the call path needs of a method. */
 export type Method = { parent: { typeName: string }; name: string };

@@ -1,79 +1,27 @@
 import { isIP } from "node:net";
-import { closestName } from "./did-you-mean.js";
-import { invalidArgument } from "./errors.js";
-import { formatHostPort, type TcpAddress } from "./resolver/address.js";
-import { PASSTHROUGH, parsePassthrough } from "./resolver/builtin.js";
-import { registeredSchemes, schemeHandler, targetUri } from "./resolver/registry.js";
-import type { Resolver, ResolverOptions, TargetUri } from "./resolver/resolver.js";
+import { closestName } from "../core/did-you-mean.js";
+import { invalidArgument } from "../core/errors.js";
+import { formatHostPort } from "./address.js";
+import {
+  bindTarget,
+  PASSTHROUGH,
+  type ParsedTarget,
+  type PassthroughTarget,
+  parsePassthrough,
+} from "./builtin.js";
+import { registeredScheme, registeredSchemes, type Target, targetUri } from "./registry.js";
 
-/**
- * A parsed target, following the gRPC naming spec
- * (https://github.com/grpc/grpc/blob/master/doc/naming.md).
- */
-export type Target =
-  | {
-      /** `dns:[//authority/]host[:port]`: resolve host's A/AAAA records. */
-      readonly scheme: "dns";
-      /** The DNS server to ask (`authority`), or undefined for the system's. */
-      readonly dnsServer: TcpAddress | undefined;
-      /** The name to resolve (or an IP literal, which needs no query). */
-      readonly host: string;
-      /** The port of every address. */
-      readonly port: number;
-    }
-  | {
-      /** `ipv4:a:p,b:p`, `ipv6:[a]:p,[b]:p`: a fixed list of addresses. */
-      readonly scheme: "ipv4" | "ipv6";
-      /** The addresses, in the order given. */
-      readonly addresses: readonly TcpAddress[];
-    }
-  | {
-      /** `unix:path`, `unix:///abs/path` or `unix-abstract:name`. */
-      readonly scheme: "unix";
-      /** The socket path; "\0name" for the abstract namespace. */
-      readonly path: string;
-    }
-  | {
-      /**
-       * `kubernetes:///service.namespace:port` (or `k8s:///`): watch the
-       * Service's EndpointSlices through the Kubernetes API. `port` is the
-       * pod's port number or the name of a port of the Service.
-       */
-      readonly scheme: "kubernetes";
-      /** The Service's name. */
-      readonly service: string;
-      /** Undefined: the pod's own namespace (from its service account), else "default". */
-      readonly namespace: string | undefined;
-      /** A port number, or the name of one of the Service's ports. */
-      readonly port: number | string;
-    }
-  | {
-      /** `host:port` or `passthrough:///host:port`: one connection, the OS resolves. */
-      readonly scheme: "passthrough";
-      /** The host the OS resolves. */
-      readonly host: string;
-      /** The port. */
-      readonly port: number;
-    }
-  | {
-      /** A scheme added with `registerResolver()`: its resolver gets `uri`. */
-      readonly scheme: "custom";
-      /** The target split per the naming spec; `uri.scheme` is the registered scheme. */
-      readonly uri: TargetUri;
-    };
+export type { Target } from "./registry.js";
 
 const EXAMPLES =
   "expected dns:///host:port, dns://dns-server[:port]/host:port, ipv4:a.b.c.d:port[,...], ipv6:[addr]:port[,...], unix:/path, kubernetes:///service.namespace:port or host:port";
 
-/** A target, parsed, with what the pool needs of its scheme. */
-export interface ResolvedTarget {
-  /** The parsed target. */
-  readonly parsed: Target;
-  /** `:authority` when the user sets none: the name asked for, never a pod IP. */
-  readonly authority: string;
-  /** Makes the resolver (through the scheme's registered factory). */
-  createResolver(options: ResolverOptions): Resolver;
-}
+/**
+ * A target, parsed, with what the pool needs of its scheme: `authority`
+ * (when the user sets none: the name asked for, never a pod IP) and
+ * `createResolver` (through the scheme's registered factory).
+ */
+export type ResolvedTarget = ParsedTarget<Target>;
 
 /**
  * Parses a target and finds its scheme's resolver in the registry; a
@@ -87,19 +35,13 @@ export function resolveTarget(target: string, defaultPort: number | undefined): 
   if (target !== target.trim() || /\s/.test(target)) throw fail("the target contains white space");
   const colon = target.indexOf(":");
   const scheme = colon > 0 ? target.slice(0, colon).toLowerCase() : "";
-  const registered = scheme === "" ? undefined : schemeHandler(scheme);
+  const registered = scheme === "" ? undefined : registeredScheme(scheme);
+  if (registered) {
+    const rest = target.slice(colon + 1);
+    return registered(rest, defaultPort, fail, targetUri(target, scheme, rest));
+  }
   // Not a known scheme: gRPC's default, passthrough of "host:port".
-  const handler = registered ?? PASSTHROUGH;
-  const rest = registered ? target.slice(colon + 1) : target;
-  const uri = targetUri(target, registered ? scheme : "passthrough", rest);
-  const parsed = registered
-    ? handler.parse(rest, defaultPort, fail, uri)
-    : parseUnregistered(target, scheme, defaultPort, fail);
-  return {
-    parsed,
-    authority: handler.authority(parsed),
-    createResolver: (options) => handler.create(parsed, options),
-  };
+  return bindTarget(PASSTHROUGH, parseUnregistered(target, scheme, defaultPort, fail));
 }
 
 /**
@@ -137,7 +79,7 @@ function parseUnregistered(
   scheme: string,
   defaultPort: number | undefined,
   fail: (why: string) => Error,
-): Target {
+): PassthroughTarget {
   const tls = URL_SCHEMES.get(scheme);
   if (tls !== undefined && target.slice(scheme.length + 1).startsWith("//")) {
     throw invalidArgument(`invalid target "${target}": ${urlAdvice(target, tls)}`);

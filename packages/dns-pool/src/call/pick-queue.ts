@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Clock, TimerHandle } from "../clock.js";
-import { ConnectivityState } from "../connection/connectivity.js";
+import type { Clock, TimerHandle } from "../core/clock.js";
+import { ConnectivityState } from "../core/connectivity.js";
 
 /** Where the queue gets endpoints: the pool's endpoint set, or a fake. */
 export interface PickSource<E> {

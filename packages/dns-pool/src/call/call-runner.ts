@@ -2,9 +2,10 @@ import { performance } from "node:perf_hooks";
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
-import { type Clock, preciseNow, sleep } from "../clock.js";
+import type { Picker } from "../balancer/picker.js";
 import type { Endpoint } from "../connection/endpoint.js";
-import type { PoolEventBus } from "../events.js";
+import { type Clock, preciseNow, sleep } from "../core/clock.js";
+import type { PoolEventBus } from "../core/events.js";
 import type { OutlierDetector } from "../health/outlier-detector.js";
 import type { CallTelemetry } from "../telemetry/call-telemetry.js";
 import type { PoolTelemetry } from "../telemetry/pool-telemetry.js";
@@ -19,11 +20,32 @@ import {
 } from "./call-helpers.js";
 import type { EndpointSet } from "./endpoint-set.js";
 import type { PickQueue } from "./pick-queue.js";
-import type { Picker } from "./picker.js";
 import type { Retry, RetryState } from "./retry.js";
 
 /** Request headers as connect's Transport takes them (the Fetch API's HeadersInit). */
 export type HeadersInit = ConstructorParameters<typeof Headers>[0];
+
+/** What a {@link CallRunner} runs calls with. */
+export interface CallRunnerParts {
+  /** The endpoints and their current picker. */
+  readonly set: EndpointSet<Endpoint>;
+  /** Where calls wait while no endpoint is READY. */
+  readonly queue: PickQueue<Endpoint>;
+  /** Retry decisions. */
+  readonly retry: Retry;
+  /** Outlier detection, counting outcomes; undefined when off. */
+  readonly outliers: OutlierDetector<Endpoint> | undefined;
+  /** For `pick` and `retry` events. */
+  readonly events: PoolEventBus;
+  /** Deadlines and retry delays. */
+  readonly clock: Clock;
+  /** The deadline of calls that set none, or undefined for none. */
+  readonly defaultTimeoutMs: number | undefined;
+  /** The pool's telemetry. */
+  readonly telemetry: PoolTelemetry;
+  /** Headers the policy adds to every call (e.g. weighted_round_robin asking for ORCA reports), or undefined. */
+  readonly requestHeaders: Readonly<Record<string, string>> | undefined;
+}
 
 /**
  * Runs calls: pick (or wait in the queue), bookkeeping (in-flight counts,
@@ -35,18 +57,27 @@ export class CallRunner {
   /** Calls retried: `transparent` (never reached a server), `policy` (per retryPolicy). */
   readonly retried = { transparent: 0, policy: 0 };
 
-  constructor(
-    private readonly set: EndpointSet<Endpoint>,
-    private readonly queue: PickQueue<Endpoint>,
-    private readonly retry: Retry,
-    private readonly outliers: OutlierDetector | undefined,
-    private readonly events: PoolEventBus,
-    private readonly clock: Clock,
-    private readonly defaultTimeoutMs: number | undefined,
-    private readonly telemetry: PoolTelemetry,
-    /** Headers the policy adds to every call (e.g. weighted_round_robin asking for ORCA reports). */
-    private readonly requestHeaders?: Readonly<Record<string, string>>,
-  ) {}
+  private readonly set: EndpointSet<Endpoint>;
+  private readonly queue: PickQueue<Endpoint>;
+  private readonly retry: Retry;
+  private readonly outliers: OutlierDetector<Endpoint> | undefined;
+  private readonly events: PoolEventBus;
+  private readonly clock: Clock;
+  private readonly defaultTimeoutMs: number | undefined;
+  private readonly telemetry: PoolTelemetry;
+  private readonly requestHeaders: Readonly<Record<string, string>> | undefined;
+
+  constructor(parts: CallRunnerParts) {
+    this.set = parts.set;
+    this.queue = parts.queue;
+    this.retry = parts.retry;
+    this.outliers = parts.outliers;
+    this.events = parts.events;
+    this.clock = parts.clock;
+    this.defaultTimeoutMs = parts.defaultTimeoutMs;
+    this.telemetry = parts.telemetry;
+    this.requestHeaders = parts.requestHeaders;
+  }
 
   /** A unary call, with transparent and policy retries on other endpoints. */
   unary<I extends DescMessage, O extends DescMessage>(
@@ -230,8 +261,7 @@ export class CallRunner {
 
   /** Bookkeeping at the start of a call on `endpoint`. */
   private callStarted(endpoint: Endpoint, method: Method): void {
-    endpoint.inFlight++;
-    endpoint.calls++;
+    endpoint.callStarted();
     if (this.events.listening("pick")) {
       this.events.emit("pick", { address: endpoint.address, procedure: procedureOf(method) });
     }
@@ -245,8 +275,7 @@ export class CallRunner {
     pickedAt: number,
     response: { readonly trailer: Headers } | undefined,
   ): void {
-    endpoint.inFlight--;
-    if (error) endpoint.failures++;
+    endpoint.callEnded(error !== undefined);
     this.outliers?.record(endpoint, error);
     if (picker.onDone !== undefined) {
       picker.onDone(endpoint, {

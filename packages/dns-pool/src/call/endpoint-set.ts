@@ -1,22 +1,13 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ConnectivityState } from "../connection/connectivity.js";
-import { describeError } from "../errors.js";
-import type { PoolStateEvent, ResolutionErrorEvent, ResolutionEvent } from "../events.js";
+import { EMPTY_PICKER, type Picker } from "../balancer/picker.js";
+import type { LoadBalancingPolicy } from "../balancer/policy.js";
+import type { ConnectionChange, EndpointListener, PoolEndpoint } from "../connection/pool-endpoint.js";
+import { ConnectivityState } from "../core/connectivity.js";
+import { describeError } from "../core/errors.js";
+import type { PoolStateEvent, ResolutionErrorEvent, ResolutionEvent } from "../core/events.js";
 import { type Address, formatAddress } from "../resolver/address.js";
 import type { Resolution, ResolverListener } from "../resolver/resolver.js";
 import { aggregateState } from "./aggregate-state.js";
-import { EMPTY_PICKER, type Picker } from "./picker.js";
-import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
-
-/** What the endpoint set needs of an endpoint (the pool's `Endpoint`, or a fake in tests). */
-export interface PoolEndpoint extends EndpointInfo {
-  /** Why its last connection attempt failed, if it did. */
-  readonly lastError: Error | undefined;
-  /** Asks for a connection (the policy wants it connected). */
-  connect(): void;
-  /** Leaves: no new calls, in-flight ones finish, then the connection closes. */
-  shutdown(): Promise<void>;
-}
 
 /** What the endpoint set reports. */
 export interface EndpointSetListener {
@@ -26,8 +17,13 @@ export interface EndpointSetListener {
   onResolutionError(event: ResolutionErrorEvent): void;
   /** The aggregate state changed. */
   onStateChange(event: PoolStateEvent): void;
-  /** A new picker is in place (after every rebuild): waiting calls may go now. */
-  onPickerChange(): void;
+  /**
+   * An endpoint's connection changed state (also one draining), before the
+   * picker is rebuilt for it. Default: nothing.
+   */
+  onConnectionChange?(address: string, change: ConnectionChange): void;
+  /** An endpoint's server sent GOAWAY. Default: nothing. */
+  onGoaway?(address: string): void;
 }
 
 /**
@@ -36,7 +32,7 @@ export interface EndpointSetListener {
  * rebuilds the picker on every change, and keeps the aggregate state. It is
  * the {@link ResolverListener} of the pool's resolver.
  */
-export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
+export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, EndpointListener<E> {
   /** The current picker; swapped whole by `rebuild()`. Read on every call. */
   picker: Picker<E> = EMPTY_PICKER;
   private byKey = new Map<string, E>();
@@ -51,18 +47,19 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
   private readonly removedByAddress = new Map<string, number>();
   private rebuilding = false;
   private rebuildAgain = false;
+  private readonly pickerListeners: (() => void)[] = [];
 
   /**
    * @param target - for messages.
    * @param policy - decides connections and builds pickers.
-   * @param createEndpoint - makes the endpoint of a new address.
+   * @param createEndpoint - makes the endpoint of a new address, reporting its changes to `listener` (this set).
    * @param listener - receives events.
    * @param eager - connect before the first call (`connect: "eager"`).
    */
   constructor(
     private readonly target: string,
     private readonly policy: LoadBalancingPolicy<E>,
-    private readonly createEndpoint: (address: Address) => E,
+    private readonly createEndpoint: (address: Address, listener: EndpointListener<E>) => E,
     private readonly listener: EndpointSetListener,
     eager: boolean,
   ) {
@@ -118,7 +115,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
       const key = formatAddress(address);
       let endpoint = this.byKey.get(key);
       if (!endpoint) {
-        endpoint = this.createEndpoint(address);
+        endpoint = this.createEndpoint(address, this);
         added.push(key);
       }
       next.set(key, endpoint);
@@ -147,6 +144,25 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
     this.rebuild();
   }
 
+  /**
+   * Calls `listener` after every rebuild, when a new picker is in place
+   * (waiting calls may go now).
+   */
+  addPickerListener(listener: () => void): void {
+    this.pickerListeners.push(listener);
+  }
+
+  /** An endpoint's state may have changed: tells the listener of a connection change, then rebuilds. */
+  onChange(endpoint: E, connection: ConnectionChange | undefined): void {
+    if (connection) this.listener.onConnectionChange?.(endpoint.address, connection);
+    this.rebuild();
+  }
+
+  /** An endpoint's server sent GOAWAY. */
+  onGoaway(endpoint: E): void {
+    this.listener.onGoaway?.(endpoint.address);
+  }
+
   /** Records a failed resolution; the endpoints stay. */
   onResolutionError(error: ConnectError): void {
     this.lastResolutionErrorValue = error;
@@ -166,9 +182,11 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
   }
 
   /**
-   * Connects what the policy wants, swaps in a new picker, updates the
-   * aggregate state and tells the listener. Re-entrant calls (a connection
-   * attempt changes a state synchronously) are folded into one more pass.
+   * Something changed: connects what the policy wants, swaps in a new
+   * picker, updates the aggregate state and tells the listeners. The one
+   * entry for every change (resolutions, endpoints' changes, activation);
+   * re-entrant calls (a connection attempt changes a state synchronously)
+   * are folded into one more pass.
    */
   rebuild(): void {
     if (this.closedValue) return;
@@ -198,7 +216,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener {
     } finally {
       this.rebuilding = false;
     }
-    this.listener.onPickerChange();
+    for (const listener of this.pickerListeners) listener();
   }
 
   /** UNAVAILABLE, naming the target and why nothing is READY. */
