@@ -83,7 +83,15 @@ export { type Address, formatAddress, type TcpAddress, type UnixAddress } from "
 export type { EndpointInfo, LoadBalancingPolicy } from "./balancer/policy.js";
 export type { LoadBalancingPolicyFactory, PolicyContext, PolicyOptions } from "./balancer/policy-context.js";
 export { registeredPolicies, registerPolicy } from "./balancer/registry.js";
-export { type Balanceable, type CallResult, EMPTY_PICKER, type Picker } from "./balancer/picker.js";
+// The built-in pickers, for a custom policy that picks as round_robin or least_request over its own choice of endpoints.
+export {
+  type Balanceable,
+  type CallResult,
+  EMPTY_PICKER,
+  LeastRequestPicker,
+  type Picker,
+  RoundRobinPicker,
+} from "./balancer/picker.js";
 export {
   ORCA_REQUEST_HEADER,
   ORCA_TRAILER,
