@@ -219,6 +219,26 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
     for (const listener of this.pickerListeners) listener();
   }
 
+  /**
+   * Runs `changes` with the rebuilds they ask for folded into one, after
+   * them: an outlier sweep that ejects several endpoints swaps the picker
+   * once, not once per endpoint.
+   */
+  batch(changes: () => void): void {
+    if (this.rebuilding) {
+      changes();
+      return;
+    }
+    this.rebuilding = true;
+    this.rebuildAgain = false;
+    try {
+      changes();
+    } finally {
+      this.rebuilding = false;
+    }
+    if (this.rebuildAgain) this.rebuild();
+  }
+
   /** UNAVAILABLE, naming the target and why nothing is READY. */
   unavailableError(): ConnectError {
     const n = this.ordered.length;

@@ -42,13 +42,14 @@ export class OutlierDetector<E extends OutlierEndpoint = OutlierEndpoint> {
   /**
    * @param options - resolved settings.
    * @param clock - the sweep timer and ejection times.
-   * @param source - the endpoints to judge (read at each sweep).
+   * @param source - the endpoints to judge (read at each sweep), and, if it
+   *   has one, a `batch` that folds the ejections of one sweep into one change.
    * @param listener - receives ejections and sweep counts.
    */
   constructor(
     private readonly options: OutlierDetectionOptions,
     private readonly clock: Clock,
-    private readonly source: { readonly endpoints: readonly E[] },
+    private readonly source: { readonly endpoints: readonly E[]; batch?(changes: () => void): void },
     private readonly listener: OutlierListener,
   ) {
     this.schedule();
@@ -86,17 +87,20 @@ export class OutlierDetector<E extends OutlierEndpoint = OutlierEndpoint> {
     const changed = sweepOutlierRecords(records, this.options, this.clock.now(), stats);
     this.listener.onSweep?.(stats);
     if (!changed) return;
-    endpoints.forEach((e, i) => {
-      const was = before[i] as number;
-      const until = (records[i] as OutlierRecord).ejectedUntil;
-      if ((was === 0) === (until === 0)) return;
-      this.listener.onEjection({
-        address: e.address,
-        ejected: until !== 0,
-        untilMs: until === 0 ? undefined : until - this.clock.now(),
+    const apply = () =>
+      endpoints.forEach((e, i) => {
+        const was = before[i] as number;
+        const until = (records[i] as OutlierRecord).ejectedUntil;
+        if ((was === 0) === (until === 0)) return;
+        this.listener.onEjection({
+          address: e.address,
+          ejected: until !== 0,
+          untilMs: until === 0 ? undefined : until - this.clock.now(),
+        });
+        e.setEjected(until !== 0);
       });
-      e.setEjected(until !== 0);
-    });
+    if (this.source.batch) this.source.batch(apply);
+    else apply();
   }
 
   /** Stops the timer for good. */
