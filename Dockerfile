@@ -15,6 +15,7 @@ WORKDIR /src
 # Every workspace package's package.json is here (the test enforces it).
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml turbo.json tsconfig.base.json buf.yaml ./
 COPY packages/cli/package.json packages/cli/
+COPY packages/clock/package.json packages/clock/
 COPY packages/grpc-names/package.json packages/grpc-names/
 COPY packages/connect-server/package.json packages/connect-server/
 COPY packages/grpc-protos/package.json packages/grpc-protos/

@@ -22,10 +22,14 @@
 //     node16-from-CJS (`require` of ESM, which TypeScript reports even though
 //     Node 22.12+ can require(esm)) are not supported modes, and the profile
 //     ignores exactly those two; every ESM and bundler resolution must pass.
+//   - every changeset (.changeset/*.md) starts with front matter that
+//     changesets can read: `"<public package>": major|minor|patch` lines
+//     between two `---` lines (a Markdown formatter once turned them into a
+//     heading, which changesets reads as no release at all).
 // It builds the public packages first (turbo, cached when CI's typecheck
 // has built them). Exit 1 with one line per problem, else 0.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
@@ -164,6 +168,23 @@ try {
 } finally {
   rmSync(out, { recursive: true, force: true });
 }
+const changesetDir = join(root, ".changeset");
+for (const file of readdirSync(changesetDir).filter((f) => f.endsWith(".md") && f !== "README.md")) {
+  const text = readFileSync(join(changesetDir, file), "utf8");
+  const front = /^---\n((?:"[^"]+": (?:major|minor|patch)\n)+)---\n/.exec(text);
+  if (!front) {
+    problems.push(
+      `.changeset/${file}: no front matter of '"<package>": major|minor|patch' lines between '---' lines`,
+    );
+    continue;
+  }
+  for (const [, name] of front[1].matchAll(/"([^"]+)"/g)) {
+    if (!pub.some((p) => p.name === name))
+      problems.push(`.changeset/${file}: ${name} is not a public package`);
+  }
+}
 for (const p of problems) console.error(p);
 if (problems.length > 0) process.exit(1);
-console.log(`${pub.length} public packages pass (metadata, LICENSE, tarball contents, publint, attw)`);
+console.log(
+  `${pub.length} public packages pass (metadata, LICENSE, tarball contents, publint, attw); the changesets are readable`,
+);

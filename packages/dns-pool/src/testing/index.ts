@@ -10,7 +10,7 @@ import type { Picker } from "../balancer/picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "../balancer/policy.js";
 import { ConnectivityState } from "../core/connectivity.js";
 
-export { FakeClock, flushMicrotasks } from "./fake-clock.js";
+export { FakeClock, type FakeClockOptions, flushMicrotasks } from "./fake-clock.js";
 export { FakeConnection, FakeDialer } from "./fake-connection.js";
 export { FakeEndpoint, fakeEndpoints } from "./fake-endpoint.js";
 export { FakeResolver } from "./fake-resolver.js";
