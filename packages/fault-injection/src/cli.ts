@@ -21,6 +21,8 @@ const HELP = `rng-faults: how clients ride out silent failures of one pod (issue
   --baseline-ms N   before the fault (default 3000)
   --fault-ms N      the fault (default 8000)
   --recovery-ms N   after the fault (default 5000)
+  --netns           run in a network namespace of its own even without netfilter scenarios
+  --node PATH       the node binary the client drivers run on (default: this one)
   --json FILE       also write the results as JSON
 `;
 
@@ -34,6 +36,8 @@ const { values } = parseArgs({
     "fault-ms": { type: "string", default: "8000" },
     "recovery-ms": { type: "string", default: "5000" },
     json: { type: "string" },
+    netns: { type: "boolean" },
+    node: { type: "string" },
     help: { type: "boolean" },
   },
 });
@@ -71,7 +75,7 @@ let scenarios = pick(SCENARIOS, values.scenarios, Object.keys(SCENARIOS), "scena
 const drivers = pick(DRIVERS, values.drivers, ["pool", "grpc-js", "grpc-js-keepalive"], "driver");
 const inside = process.env.RNG_FAULTS_NETNS;
 
-if (inside === undefined && scenarios.some((s) => s.needsNetfilter)) {
+if (inside === undefined && (values.netns || scenarios.some((s) => s.needsNetfilter))) {
   const support = probeFaultSupport();
   if (support.ok) {
     // Everything (pods, DNS server, clients, rules) runs on the namespace's own loopback.
@@ -104,6 +108,7 @@ const results = await runFaultScenarios({
   baselineMs: int("baseline-ms", values["baseline-ms"]),
   faultMs: int("fault-ms", values["fault-ms"]),
   recoveryMs: int("recovery-ms", values["recovery-ms"]),
+  ...(values.node ? { nodePath: values.node } : {}),
   onResult: (r) =>
     process.stderr.write(
       `  done: ${r.scenario} / ${r.driver}${r.hung ? " (HUNG)" : r.error ? " (error)" : ""}\n`,

@@ -181,7 +181,9 @@ async function main(init: Extract<ToDriver, { type: "init" }>): Promise<void> {
       clearInterval(sampler);
       clearInterval(beat);
       // Exit only once the (large) message is written to the channel.
-      await new Promise<void>((r) => process.send?.({ type: "done", calls, picks } satisfies FromDriver, () => r()));
+      await new Promise<void>((r) =>
+        process.send?.({ type: "done", calls, picks } satisfies FromDriver, () => r()),
+      );
       await Promise.race([client.close(), new Promise((r) => setTimeout(r, 2000))]);
       process.exit(0);
     }

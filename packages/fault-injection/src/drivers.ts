@@ -27,6 +27,12 @@ export const DRIVERS: Readonly<Record<string, ClientDriver>> = {
   pool: { name: "pool", client: "pool" },
   "pool-deadline": { name: "pool 2s deadline", client: "pool", deadlineMs: 2000 },
   "pool-keepalive": { name: "pool keepalive", client: "pool", keepalive: { timeMs: 2000, timeoutMs: 1000 } },
+  "pool-keepalive-deadline": {
+    name: "pool keepalive 2s deadline",
+    client: "pool",
+    deadlineMs: 2000,
+    keepalive: { timeMs: 2000, timeoutMs: 1000 },
+  },
   "grpc-js": { name: "grpc-js", client: "grpc-js" },
   "grpc-js-keepalive": {
     name: "grpc-js keepalive",

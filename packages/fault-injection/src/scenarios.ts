@@ -1,13 +1,11 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ClientDriver, FromDriver, ToDriver } from "./drivers.js";
 import { type FaultFleet, type FaultPod, startFaultFleet } from "./fleet.js";
 import { type FaultMeasurement, measure, type PhaseMarks } from "./measure.js";
 import { dropPackets } from "./nft.js";
 import { freezeProcess } from "./signals.js";
+import { captureStuckStack } from "./stuck-stack.js";
 
 /** What a fault may touch: the fleet, and the pod chosen to fail. */
 export interface FaultContext {
@@ -105,6 +103,11 @@ export interface FaultRunOptions {
   recoveryMs?: number;
   /** How long a stopped driver waits for its calls still running before it reports them unfinished. Default 2000. */
   drainMs?: number;
+  /**
+   * The node binary the drivers run on (to compare Node lines: the client
+   * side of HTTP/2 differs between them). Default: this process's.
+   */
+  nodePath?: string;
   /** Called with each result as soon as it is measured (progress output). */
   onResult?: (result: FaultResult) => void;
 }
@@ -121,6 +124,11 @@ export interface FaultResult {
    * fault's start), and the JavaScript stack its diagnostic report showed.
    */
   readonly hung?: { readonly lastBeatMs: number; readonly stack: string };
+  /**
+   * The longest gap between the driver's heartbeats (sent every 250 ms from
+   * a timer): how long its event loop stalled at worst. Set when it reported.
+   */
+  readonly maxBeatGapMs?: number;
   /** The driver's error, when it failed to start or crashed. */
   readonly error?: string;
 }
@@ -159,19 +167,32 @@ async function runOne(
   options: FaultRunOptions,
 ): Promise<FaultResult> {
   const base = { scenario: scenario.name, driver: driver.name };
-  const reportDir = mkdtempSync(path.join(tmpdir(), "rng-faults-report-"));
   const child: ChildProcess = fork(DRIVER_CHILD, [], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-    // A diagnostic report on SIGUSR2 is written from an interrupt of the
-    // V8 isolate, so it shows the JavaScript stack even while the event loop is busy.
-    execArgv: ["--report-on-signal", "--report-signal=SIGUSR2", `--report-directory=${reportDir}`],
+    stdio: ["ignore", "inherit", "pipe", "ipc"],
+    // A free port for the inspector, which opens only if the driver gets stuck (captureStuckStack).
+    execArgv: ["--inspect-port=0"],
+    ...(options.nodePath ? { execPath: options.nodePath } : {}),
+  });
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+    // The inspector's own lines are for captureStuckStack; the rest is the driver's.
+    const own = chunk
+      .split("\n")
+      .filter(
+        (l) => l !== "" && !/Debugger (listening|attached)|For help, see: https:\/\/nodejs.org/.test(l),
+      );
+    if (own.length > 0) process.stderr.write(`${own.join("\n")}\n`);
   });
   const messages: FromDriver[] = [];
   let waiter: (() => void) | undefined;
   let lastBeat = now();
+  let maxBeatGap = 0;
   child.on("message", (m: FromDriver) => {
-    if (m.type === "beat") lastBeat = m.at;
-    else {
+    if (m.type === "beat") {
+      maxBeatGap = Math.max(maxBeatGap, m.at - lastBeat);
+      lastBeat = m.at;
+    } else {
       messages.push(m);
       waiter?.();
     }
@@ -219,12 +240,16 @@ async function runOne(
       return {
         ...base,
         measurement: measure(done.calls, done.picks, marks, scenario.hasFaultyPod ? pod.index : undefined),
+        maxBeatGapMs: maxBeatGap,
       };
     }
     if (done?.type === "error") return { ...base, error: done.message };
     return {
       ...base,
-      hung: { lastBeatMs: lastBeat - faultStart, stack: await reportStack(child, reportDir) },
+      hung: {
+        lastBeatMs: lastBeat - faultStart,
+        stack: await captureStuckStack(child, { text: () => stderr }),
+      },
     };
   } finally {
     await removeFault?.();
@@ -232,26 +257,5 @@ async function runOne(
       child.kill("SIGKILL");
       await exited;
     }
-    rmSync(reportDir, { recursive: true, force: true });
   }
-}
-
-/** Asks a stuck driver for a diagnostic report and returns its JavaScript stack. */
-async function reportStack(child: ChildProcess, dir: string): Promise<string> {
-  if (child.exitCode !== null || child.signalCode !== null) return "(the driver had exited)";
-  child.kill("SIGUSR2");
-  for (let i = 0; i < 50; i++) {
-    await sleep(100);
-    const file = readdirSync(dir).find((f) => f.endsWith(".json"));
-    if (!file) continue;
-    try {
-      const report = JSON.parse(readFileSync(path.join(dir, file), "utf8")) as {
-        javascriptStack?: { message?: string; stack?: string[] };
-      };
-      return [report.javascriptStack?.message ?? "", ...(report.javascriptStack?.stack ?? [])].join("\n");
-    } catch {
-      // Still being written.
-    }
-  }
-  return "(no diagnostic report within 5 s)";
 }

@@ -41,6 +41,7 @@ export function formatFaultTable(
       row("p99 during fault", (r) => ms(r.measurement?.p99FaultMs)),
       row("throughput fault/before", (r) => `${(r.measurement?.throughputRatio ?? Number.NaN).toFixed(2)}x`),
     ];
+    rows.push(row("worst event-loop stall", (r) => ms(r.maxBeatGapMs)));
     if (scenario.hasFaultyPod) {
       rows.push(row("detection", (r) => ms(r.measurement?.detectionMs)));
       rows.push(row("recovery", (r) => ms(r.measurement?.recoveryMs)));
