@@ -21,6 +21,7 @@ COPY packages/grpc-protos/package.json packages/grpc-protos/
 COPY packages/proto/package.json packages/proto/
 COPY packages/dns-pool/package.json packages/dns-pool/
 COPY packages/local-fleet/package.json packages/local-fleet/
+COPY packages/fault-injection/package.json packages/fault-injection/
 COPY packages/testkit/package.json packages/testkit/
 COPY packages/telemetry/package.json packages/telemetry/
 COPY packages/rng-server/package.json packages/rng-server/

@@ -30,10 +30,9 @@ export interface PacketDrop {
 /**
  * Drops every TCP packet to and from `host:port` (or `percent` % of them),
  * as a partitioned network or a dead node does: no RST, no ICMP, the peer
- * learns nothing. The rules sit in the input hook, where a loopback packet
- * arrives after it was sent, so the sender's own stack sees a successful
- * send (a drop in the output hook would fail the send locally, which no
- * real partition does). Needs root and `nft`; see `probeFaultSupport()`.
+ * learns nothing (a TCP connect just waits). The rules sit in the input
+ * hook, which every loopback packet passes after output: packets to the pod
+ * match by destination, its answers by source. Needs root and `nft`; see `probeFaultSupport()`.
  * Removed by {@link PacketDrop.remove}, and at the latest when this process exits.
  *
  * @throws TypeError for a host that is not an IP address, a port outside
