@@ -20,7 +20,8 @@ COPY packages/connect-server/package.json packages/connect-server/
 COPY packages/grpc-protos/package.json packages/grpc-protos/
 COPY packages/proto/package.json packages/proto/
 COPY packages/dns-pool/package.json packages/dns-pool/
-COPY packages/local-fleet/package.json packages/local-fleet/
+COPY packages/dns-test-server/package.json packages/dns-test-server/
+COPY packages/rng-fleet/package.json packages/rng-fleet/
 COPY packages/fault-injection/package.json packages/fault-injection/
 COPY packages/testkit/package.json packages/testkit/
 COPY packages/telemetry/package.json packages/telemetry/
@@ -31,6 +32,7 @@ COPY apps/server/package.json apps/server/
 COPY apps/client/package.json apps/client/
 COPY apps/demo/package.json apps/demo/
 COPY apps/bench/package.json apps/bench/
+COPY apps/subset-lab/package.json apps/subset-lab/
 COPY deploy/package.json deploy/
 # patchedDependencies (pnpm-workspace.yaml): applied by the install.
 COPY patches/@opentelemetry__sdk-metrics@3.1.1.patch patches/
@@ -45,9 +47,10 @@ COPY apps ./apps
 RUN pnpm exec turbo run build --filter=@rngbalance/server... --filter=@rngbalance/client...
 # One self-contained directory per app: its files ("files": dist), its
 # production dependencies only (--prod), workspace packages copied in. The
-# server app's dist/main.js runs @rngbalance/rng-server's main; that package's
-# test fixtures (its /testing subpath) need only its dev dependencies
-# (local-fleet, testkit), which stay out of the image.
+# server app owns the rng-server bin: its dist/main.js runs the library
+# @rngbalance/rng-server's main. The process and fleet fixtures
+# (@rngbalance/rng-fleet, dns-test-server, testkit) are only dev dependencies
+# of the apps, and stay out of the image.
 # pnpm 10 deploys only workspaces with inject-workspace-packages=true unless
 # --legacy is given; --legacy keeps the workspace as it is.
 RUN pnpm deploy --filter=@rngbalance/server --prod --legacy /out/server \

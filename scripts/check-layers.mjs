@@ -13,7 +13,7 @@
 // too: a type import is still a dependency a reader has to follow.
 //
 // Usage: node scripts/check-layers.mjs [package-dir ...]
-// (no arguments: every packages/*/layers.json)
+// (no arguments: every packages/*/layers.json and apps/*/layers.json)
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,10 +21,11 @@ import { fileURLToPath } from "node:url";
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 function packagesWithLayers() {
-  const dir = join(repo, "packages");
-  return readdirSync(dir)
-    .map((name) => join(dir, name))
-    .filter((p) => existsSync(join(p, "layers.json")));
+  return ["packages", "apps"].flatMap((top) =>
+    readdirSync(join(repo, top))
+      .map((name) => join(repo, top, name))
+      .filter((p) => existsSync(join(p, "layers.json"))),
+  );
 }
 
 function sourceFiles(dir) {

@@ -11,6 +11,7 @@ const root = new URL("..", import.meta.url);
 const load = (path) => import(new URL(path, root).href);
 const { renderFlagMarkdown } = await load("packages/cli/dist/index.js");
 const tables = {
+  // The rng-server bin is apps/server's; its flags are the library's, which the bin runs.
   "rng-server": (await load("packages/rng-server/dist/index.js")).SERVER_FLAGS,
   "rng-client": (await load("apps/client/dist/flags.js")).CLIENT_FLAGS,
   demo: (await load("apps/demo/dist/flags.js")).DEMO_FLAGS,

@@ -1,38 +1,11 @@
-import { fileURLToPath } from "node:url";
 import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
-import { CLIENT_KINDS, type ClientKind } from "./cell.js";
+import { CLIENT_KINDS, type ClientKind } from "./harness/cell.js";
+import type { BenchConfig } from "./harness/config.js";
+import { DEFAULT_OUT_DIR } from "./harness/report.js";
+import { TABLES } from "./tables/index.js";
 
-/** What the bench's command line asks for. */
-export interface BenchConfig {
-  readonly quick: boolean;
-  readonly repeats: number;
-  readonly concurrencies: readonly number[];
-  readonly warmupMs: number;
-  readonly durationMs: number;
-  /** Where latest.{md,json,svg} go. */
-  readonly outDir: string;
-  /** Run the pick and memory microbenchmarks. */
-  readonly micro: boolean;
-  /** Idle endpoints for the memory microbenchmark. */
-  readonly memoryEndpoints: number;
-  /**
-   * A cell during which other processes used more than this many cores is
-   * run again if the machine is quiet again (at most twice, and for at most
-   * a quarter of the cells); the quietest run is kept. Infinity turns it off.
-   */
-  readonly maxOtherLoad: number;
-  /** Instead of the bench: CPU-profile one cell per client and summarise. */
-  readonly profile: boolean;
-  /** Which tables to measure: the clients (3 servers each) and/or the servers (one each, loaded by the pool). */
-  readonly tables: { readonly clients: boolean; readonly servers: boolean; readonly telemetry: boolean };
-  /** The client table's clients; undefined: every client. */
-  readonly clients: readonly ClientKind[] | undefined;
-}
-
-/** bench/results at the repository root. */
-export const DEFAULT_OUT_DIR = fileURLToPath(new URL("../../../bench/results/", import.meta.url));
-
-export { FlagError };
+export type { BenchConfig };
+export { DEFAULT_OUT_DIR, FlagError };
 
 /** Defaults that --quick changes: [full, quick]. */
 const BY_MODE = {
@@ -43,7 +16,7 @@ const BY_MODE = {
 } as const;
 
 /** The tables `--tables` can ask for. */
-const TABLES = ["clients", "servers", "telemetry"];
+const TABLE_IDS = TABLES.map((t) => t.id);
 
 /** A comma-separated list of whole numbers from 1 to 4096, e.g. "1,16,64". */
 function concurrencyList(text: string): string | undefined {
@@ -87,13 +60,15 @@ export const BENCH_FLAGS = {
   },
   tables: {
     type: "string",
-    default: "clients,servers,telemetry",
+    default: TABLES.filter((t) => t.inDefaultRun)
+      .map((t) => t.id)
+      .join(","),
     placeholder: "list",
     validate: (v: string) =>
-      v.split(",").every((t) => TABLES.includes(t.trim()))
+      v.split(",").every((t) => TABLE_IDS.includes(t.trim()))
         ? undefined
-        : `must be some of ${TABLES.join(", ")}; got "${v}"`,
-    help: "which tables to measure",
+        : `must be some of ${TABLE_IDS.join(", ")}; got "${v}"`,
+    help: "which tables to measure (they run in the order of src/tables/index.ts)",
   },
   clients: {
     type: "string",
@@ -106,7 +81,10 @@ export const BENCH_FLAGS = {
     },
     help: "only these clients in the client table or --profile, comma-separated (e.g. pool-rr,pool-metrics)",
   },
-  "no-micro": { type: "boolean", help: "skip the pick and memory microbenchmarks" },
+  "no-micro": {
+    type: "boolean",
+    help: "skip the microbenchmarks (the micro table, and the telemetry table's in-process work per call)",
+  },
   "memory-endpoints": {
     type: "int",
     min: 1,
@@ -145,6 +123,9 @@ each loaded alone by the pool: calls/s, server CPU per call, latency, RSS.
 Every client runs in its own process; cells are interleaved.
 Then: ns per pick of the pool's pickers, and memory per idle endpoint.
 
+Tables (--tables), in the order they run:
+${TABLES.map((t) => `  ${t.id.padEnd(13)}  ${t.title}${t.inDefaultRun ? "" : " (only when asked for)"}`).join("\n")}
+
 Flags:
 ${renderFlagTable(BENCH_FLAGS, { noDefault: "per --quick" })}
 
@@ -175,11 +156,7 @@ export function parseBenchFlags(
       memoryEndpoints: pick("memory-endpoints"),
       maxOtherLoad: v["max-other-load"] === "off" ? Number.POSITIVE_INFINITY : Number(v["max-other-load"]),
       profile: v.profile,
-      tables: {
-        clients: names.includes("clients"),
-        servers: names.includes("servers"),
-        telemetry: names.includes("telemetry"),
-      },
+      tables: TABLE_IDS.filter((id) => names.includes(id) && !(id === "micro" && v["no-micro"])),
       clients: v.clients?.split(",").map((c) => c.trim() as ClientKind),
     },
   };

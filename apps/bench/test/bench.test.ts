@@ -7,8 +7,8 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { childProcessEnv } from "@rngbalance/testkit";
-import { CLIENTS_PER_SET, SERVER_KINDS, SERVER_SETS } from "../src/cell.js";
-import type { BenchReport, RepeatCell } from "../src/report.js";
+import { CLIENTS_PER_SET, type RepeatCell, SERVER_KINDS, SERVER_SETS } from "../src/harness/cell.js";
+import type { BenchReport } from "../src/tables/index.js";
 
 const BENCH_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const CONCURRENCIES = [1, 16];
@@ -106,10 +106,18 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
     assert.equal(report.settings.quick, true);
     assert.deepEqual(report.settings.concurrencies, CONCURRENCIES);
     assert.equal(report.errors, 0);
+    assert.ok(
+      report.cells && report.summary && report.ratios && report.memory,
+      "the client and micro tables",
+    );
+    const allCells: readonly RepeatCell[] = report.cells;
+    const summary: NonNullable<BenchReport["summary"]> = report.summary;
+    const ratios: NonNullable<BenchReport["ratios"]> = report.ratios;
+    const memory: NonNullable<BenchReport["memory"]> = report.memory;
     for (const serverSet of SERVER_SETS) {
       for (const client of CLIENTS_PER_SET[serverSet]) {
         for (const concurrency of CONCURRENCIES) {
-          const cells = report.cells.filter(
+          const cells = allCells.filter(
             (c) => c.serverSet === serverSet && c.client === client && c.concurrency === concurrency,
           );
           assert.equal(cells.length, report.settings.repeats, `${serverSet} ${client} ${concurrency}`);
@@ -120,7 +128,7 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
             assert.ok(cell.p50Us > 0 && cell.p99Us >= cell.p50Us, "p50 and p99 in order");
             assert.ok(cell.cpuUsPerCall > 0 && cell.rssMb > 0, "CPU and RSS measured");
           }
-          const row = report.summary.find(
+          const row = summary.find(
             (r) => r.serverSet === serverSet && r.client === client && r.concurrency === concurrency,
           );
           assert.ok(row, `no summary row for ${serverSet} ${client} ${concurrency}`);
@@ -128,13 +136,13 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
         }
       }
       for (const concurrency of CONCURRENCIES) {
-        const ratio = report.ratios.find((r) => r.serverSet === serverSet && r.concurrency === concurrency);
+        const ratio = ratios.find((r) => r.serverSet === serverSet && r.concurrency === concurrency);
         assert.ok(ratio && Number.isFinite(ratio.poolOverStockConnect.median));
         assert.ok(Number.isFinite(ratio.poolOverGrpcJs.median));
       }
     }
     // Pool clients use all three endpoints.
-    for (const cell of report.cells.filter((c) => c.client.startsWith("pool-"))) {
+    for (const cell of allCells.filter((c) => c.client.startsWith("pool-"))) {
       assert.equal(cell.spread?.length, 3, `${cell.client}: ${JSON.stringify(cell.spread)}`);
       assert.ok(
         cell.spread.every((n) => n > 0),
@@ -183,8 +191,8 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
     assert.ok(report.pick, "pick microbenchmark");
     assert.deepEqual([...new Set(report.pick.rows.map((r) => r.endpoints))], [3, 100, 1000]);
     assert.ok(report.pick.rows.every((r) => r.value > 0));
-    assert.equal(report.memory.length, 2);
-    assert.ok(report.memory.every((m) => m.endpoints > 0 && Number.isFinite(m.heapBytesPerEndpoint)));
+    assert.equal(memory.length, 2);
+    assert.ok(memory.every((m) => m.endpoints > 0 && Number.isFinite(m.heapBytesPerEndpoint)));
   });
 
   it("prints the Markdown report and writes the same to latest.md, with well-formed tables", () => {

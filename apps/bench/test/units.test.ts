@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import type { Balanceable, Picker } from "@rngbalance/dns-pool";
 import { parseBenchFlags } from "../src/flags.js";
-import { Histogram } from "../src/histogram.js";
-import { realPickers } from "../src/pick.js";
-import type { RepeatCell } from "../src/report.js";
-import { summarize, summarizeServers } from "../src/report-summary.js";
-import { spread } from "../src/stats.js";
+import type { RepeatCell } from "../src/harness/cell.js";
+import { argProblem } from "../src/harness/child.js";
+import { Histogram } from "../src/harness/histogram.js";
+import { spread } from "../src/harness/stats.js";
+import { summarize } from "../src/tables/clients/summary.js";
+import { realPickers } from "../src/tables/micro/pick.js";
+import { summarizeServers } from "../src/tables/servers/summary.js";
 
 describe("Histogram", () => {
   it("gives percentiles within about 1 %", () => {
@@ -140,12 +145,19 @@ describe("parseBenchFlags", () => {
   it("measures every table unless --tables says otherwise", () => {
     const all = parseBenchFlags([]);
     assert.ok(!all.help);
-    assert.deepEqual(all.config.tables, { clients: true, servers: true, telemetry: true });
+    assert.deepEqual(all.config.tables, ["clients", "servers", "micro", "telemetry"]);
     assert.equal(all.config.clients, undefined, "every client by default");
     const servers = parseBenchFlags(["--tables", "servers"]);
     assert.ok(!servers.help);
-    assert.deepEqual(servers.config.tables, { clients: false, servers: true, telemetry: false });
+    assert.deepEqual(servers.config.tables, ["servers"]);
     assert.throws(() => parseBenchFlags(["--tables", "clients,nope"]), /--tables/);
+    const noMicro = parseBenchFlags(["--no-micro"]);
+    assert.ok(!noMicro.help);
+    assert.deepEqual(
+      noMicro.config.tables,
+      ["clients", "servers", "telemetry"],
+      "--no-micro drops the micro table",
+    );
   });
 
   it("--clients picks clients by name and rejects unknown ones", () => {
@@ -172,11 +184,7 @@ describe("realPickers", () => {
         return this.ready[this.cursor.next++ % this.ready.length];
       }
     }
-    const result = realPickers(
-      { sizes: [3, 100], picks: 1000, rounds: 3, addresses: [], callMs: 0 },
-      Rotation,
-      Rotation,
-    );
+    const result = realPickers({ sizes: [3, 100], picks: 1000, rounds: 3 }, Rotation, Rotation);
     assert.equal(result.method, "picker");
     assert.equal(result.unit, "ns/pick");
     assert.deepEqual(
@@ -184,5 +192,48 @@ describe("realPickers", () => {
       ["round_robin 3", "round_robin 100", "least_request 3", "least_request 100"],
     );
     assert.ok(result.rows.every((r) => r.value > 0));
+  });
+});
+
+describe("argProblem (the children's one JSON argument)", () => {
+  const spec = { host: "string", port: "number", healthCheck: "boolean?" } as const;
+
+  it("accepts an object with every field of the right type, optional ones absent", () => {
+    assert.equal(argProblem({ host: "127.0.0.1", port: 0 }, spec), undefined);
+    assert.equal(argProblem({ host: "127.0.0.1", port: 0, healthCheck: false }, spec), undefined);
+  });
+
+  it("names the field that is missing, mistyped or unknown", () => {
+    assert.equal(argProblem([], spec), "must be a JSON object");
+    assert.equal(argProblem({ port: 0 }, spec), 'has no "host" (string)');
+    assert.equal(argProblem({ host: "h", port: "0" }, spec), 'field "port" must be number, got string');
+    assert.equal(
+      argProblem({ host: "h", port: 0, healthCheck: null }, spec),
+      'field "healthCheck" must be boolean, got null',
+    );
+    assert.equal(argProblem({ host: "h", port: 0, hots: 1 }, spec), "has unknown fields hots");
+  });
+});
+
+describe("child entry points", () => {
+  const src = fileURLToPath(new URL("../src/", import.meta.url));
+  const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+
+  it("are exactly the *.child.ts files (besides the two commands), and each reads its argument with childArgs", () => {
+    const mains = files.filter((f) =>
+      readFileSync(path.join(src, f), "utf8").startsWith("#!/usr/bin/env node"),
+    );
+    const children = files.filter((f) => f.endsWith(".child.ts"));
+    assert.ok(children.length >= 8, `children: ${children.join(", ")}`);
+    assert.deepEqual(
+      mains.filter((f) => !f.endsWith(".child.ts")).sort(),
+      ["lb/main.ts", "main.ts"].map((f) => path.normalize(f)),
+      "an entry point not named *.child.ts",
+    );
+    for (const child of children) {
+      const text = readFileSync(path.join(src, child), "utf8");
+      assert.match(text, /childArgs</, `${child} does not read its argument with childArgs`);
+      assert.doesNotMatch(text, /process\.argv/, `${child} reads process.argv itself`);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type RngFleet, startRngFleet } from "@rngbalance/rng-server/testing";
+import { type RngFleet, startRngFleet } from "@rngbalance/rng-fleet";
 import { freePort } from "@rngbalance/testkit";
 import { runClient, startClient } from "./helpers.js";
 

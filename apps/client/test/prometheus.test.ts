@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { freePort } from "@rngbalance/testkit";
 import type { Summary } from "../src/summary.js";
 import { dashboardMetricNames, exportedNames } from "./dashboard.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type RngFleet, startRngFleet } from "@rngbalance/rng-server/testing";
+import { type RngFleet, startRngFleet } from "@rngbalance/rng-fleet";
 import { startClient } from "./helpers.js";
 
 describe("subsetting with real processes: 6 rng-client processes, 6 servers, subset size 2", () => {

@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import type { RngFleet, RngServerProcess } from "@rngbalance/rng-server/testing";
+import type { RngFleet, RngServerProcess } from "@rngbalance/rng-fleet";
 import { ChildProcesses } from "./child-processes.js";
 import type { ClientRun, Exit } from "./client-run.js";
 import { DemoClients } from "./clients.js";

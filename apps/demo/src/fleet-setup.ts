@@ -1,4 +1,4 @@
-import { type RngFleet, startRngFleet } from "@rngbalance/rng-server/testing";
+import { type RngFleet, startRngFleet } from "@rngbalance/rng-fleet";
 import { SHUTDOWN_DELAY_MS } from "./pace.js";
 import type { PodRegistry } from "./pods.js";
 import type { Transcript } from "./transcript.js";

@@ -1,5 +1,5 @@
 import { Resolver } from "node:dns/promises";
-import type { RngFleet } from "@rngbalance/rng-server/testing";
+import type { RngFleet } from "@rngbalance/rng-fleet";
 import { distinctInstances, errorCount } from "./call-stats.js";
 import { scaleUpTo } from "./scaling.js";
 import type { Stage } from "./stage.js";

@@ -1,7 +1,7 @@
 import { createClient } from "@connectrpc/connect";
 import { ConnectivityState, createPoolTransport, type PolicyName } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { freePort, until } from "@rngbalance/testkit";
 import type { Stage } from "./stage.js";
 import type { PhaseResult } from "./table.js";

@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import type { RngServerProcess } from "@rngbalance/rng-server/testing";
+import type { RngServerProcess } from "@rngbalance/rng-fleet";
 
 /** One rng-server of the fleet, numbered in the order it joined: pod-1, pod-2, ... */
 export interface Pod {

@@ -1,4 +1,4 @@
-import type { RngServerProcess } from "@rngbalance/rng-server/testing";
+import type { RngServerProcess } from "@rngbalance/rng-fleet";
 import type { Stage } from "./stage.js";
 import { seconds } from "./table.js";
 import { describeExit } from "./transcript.js";

@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import type { RngFleet } from "@rngbalance/rng-server/testing";
+import type { RngFleet } from "@rngbalance/rng-fleet";
 import type { DemoClients } from "./clients.js";
 import type { Pace } from "./pace.js";
 import type { PodRegistry } from "./pods.js";

@@ -10,7 +10,7 @@ import { once } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { gzipSync } from "node:zlib";
-import type { RngServerProcess } from "@rngbalance/rng-server/testing";
+import type { RngServerProcess } from "@rngbalance/rng-fleet";
 import {
   assertAlive,
   healthProbe,

@@ -5,8 +5,8 @@ import { after, before, describe, it } from "node:test";
 import { decodeBinaryHeader } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ORCA_REQUEST_HEADER, ORCA_TRAILER } from "@rngbalance/connect-server";
+import type { RngServerProcess } from "@rngbalance/rng-fleet";
 import { ConfigError, parseServerConfig } from "@rngbalance/rng-server";
-import type { RngServerProcess } from "@rngbalance/rng-server/testing";
 import { rngClient, spawnAppServer } from "./helpers.js";
 
 /** The upstream OrcaLoadReport, as @grpc/grpc-js ships it (with its validate annotations), through proto-loader. */

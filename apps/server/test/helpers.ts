@@ -14,7 +14,7 @@ import {
   type SpawnRngServerOptions,
   spawnRngServer,
   startRngFleet,
-} from "@rngbalance/rng-server/testing";
+} from "@rngbalance/rng-fleet";
 
 /** The app's built entry point (`apps/server/dist/main.js`): what the image runs, and what these tests spawn. */
 export const APP_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));

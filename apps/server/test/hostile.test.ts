@@ -16,7 +16,7 @@ import { gzipSync } from "node:zlib";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { RngService } from "@rngbalance/proto";
-import { spawnRngServer } from "@rngbalance/rng-server/testing";
+import { spawnRngServer } from "@rngbalance/rng-fleet";
 import {
   assertAlive,
   HTTP2_HELLO,

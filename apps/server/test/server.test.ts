@@ -14,7 +14,7 @@ import { ServerReflection as ReflectionV1 } from "@rngbalance/grpc-protos/grpc/r
 import { ServerReflection as ReflectionV1alpha } from "@rngbalance/grpc-protos/grpc/reflection/v1alpha";
 import { RngService } from "@rngbalance/proto";
 import { GenerateRequestSchema } from "@rngbalance/proto/rng/v1";
-import type { RngServerProcess } from "@rngbalance/rng-server/testing";
+import type { RngServerProcess } from "@rngbalance/rng-fleet";
 import { grpcFrame, grpcStatus, rawGrpcCall, rngClient, spawnAppServer, TRANSPORTS } from "./helpers.js";
 
 const exec = promisify(execFile);

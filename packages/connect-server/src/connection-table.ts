@@ -1,4 +1,5 @@
 import type * as net from "node:net";
+import { type Clock, systemClock, type TimerHandle } from "./clock.js";
 import type { Logger } from "./log.js";
 
 /** The limits a {@link ConnectionTable} keeps. 0 turns a limit off. */
@@ -107,19 +108,24 @@ export class ConnectionTable {
   /** Per client address, its connections in the order they opened (oldest first). */
   private readonly byClient = new Map<string, Set<Connection>>();
   private heldTotal = 0;
-  private readonly sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepTimer: TimerHandle | undefined;
   private readonly counts = { refused: 0, evicted: 0 };
   /** The cap that made room last, for the log line. */
   private evictedBy = "";
-  private logTimer: NodeJS.Timeout | undefined;
+  private logTimer: TimerHandle | undefined;
 
+  /**
+   * @param limits - the caps and buffer limits to enforce.
+   * @param logger - where cuts and refusals are logged.
+   * @param clock - the clock of the sweep, the log period and each connection's `openedAt`. Default: {@link systemClock}.
+   */
   constructor(
     private readonly limits: ConnectionLimits,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {
     if (limits.maxConnectionBufferBytes > 0 || limits.maxBufferBytes > 0) {
-      this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+      this.sweepTimer = this.clock.setInterval(() => this.sweep(), SWEEP_MS);
       this.sweepTimer.unref();
     }
   }
@@ -159,7 +165,7 @@ export class ConnectionTable {
         return this.refuse();
       }
     }
-    const connection = new Connection(socket, client, this.now());
+    const connection = new Connection(socket, client, this.clock.now());
     this.bySocket.set(socket, connection);
     let set = mine;
     if (set === undefined) {
@@ -200,7 +206,7 @@ export class ConnectionTable {
 
   /** Stops the sweep (connections are closed by their owners). */
   stop(): void {
-    clearInterval(this.sweepTimer);
+    this.clock.clearInterval(this.sweepTimer);
   }
 
   /** Measures every connection's queued response bytes and enforces the buffer limits. */
@@ -289,7 +295,7 @@ export class ConnectionTable {
   /** One line a second at most, however many connections a flood brings. */
   private scheduleLog(): void {
     if (this.logTimer) return;
-    this.logTimer = setTimeout(() => {
+    this.logTimer = this.clock.setTimeout(() => {
       this.logger.log("warn", "at a connection cap: closed idle connections to make room, or refused", {
         evicted: this.counts.evicted,
         cap: this.evictedBy,

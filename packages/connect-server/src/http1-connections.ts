@@ -1,7 +1,18 @@
-import type * as http from "node:http";
+import * as http from "node:http";
+import type * as http2 from "node:http2";
 import type * as net from "node:net";
 import { type Connection, type ConnectionTable, queuedWriteBytes } from "./connection-table.js";
 import { type Logger, remoteOf } from "./log.js";
+
+/** Node's HTTP/1.1 timeouts, in milliseconds (see the server's `http1*TimeoutMs` settings). */
+export interface Http1Timeouts {
+  /** Time to receive a request's headers (Node's headersTimeout). */
+  readonly http1HeadersTimeoutMs: number;
+  /** Time to receive a whole request (Node's requestTimeout). */
+  readonly http1RequestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open (Node's keepAliveTimeout). */
+  readonly http1KeepaliveTimeoutMs: number;
+}
 
 /**
  * The server's HTTP/1.1 connections: which are answering a request (busy)
@@ -70,6 +81,42 @@ export class Http1Connections {
   /** The table's record of the request's connection, to charge its body to. */
   connectionOf(req: http.IncomingMessage): Connection | undefined {
     return this.table.connectionOf(req.socket);
+  }
+
+  /**
+   * How an HTTP/1.1 request's body bytes are charged to its connection's
+   * buffer limits (connect-handler's `chargeRequestBytes`); undefined for an
+   * HTTP/2 request (its session charges them) or an untracked connection.
+   */
+  requestCharger(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+  ): ((delta: number) => boolean) | undefined {
+    if (req.httpVersionMajor !== 1) return undefined;
+    const connection = this.connectionOf(req as http.IncomingMessage);
+    return connection && ((delta) => this.table.chargeRequest(connection, delta));
+  }
+
+  /**
+   * An HTTP/1.1 server whose connections this tracks, serving `handler`
+   * with Node's timeouts. It never listens: the listener hands it the
+   * sockets that spoke HTTP/1.1.
+   */
+  createServer(timeouts: Http1Timeouts, handler: http.RequestListener): http.Server {
+    const server = http.createServer(
+      {
+        headersTimeout: timeouts.http1HeadersTimeoutMs,
+        requestTimeout: timeouts.http1RequestTimeoutMs,
+        keepAliveTimeout: timeouts.http1KeepaliveTimeoutMs,
+        // Node checks the two timeouts above on this period (default 30 s).
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, timeouts.http1HeadersTimeoutMs / 4)),
+      },
+      (req, res) => {
+        this.requestStarted(req, res);
+        handler(req, res);
+      },
+    );
+    server.on("connection", (socket: net.Socket) => this.add(socket));
+    return server;
   }
 
   /** From now on, connections close after their current response. */

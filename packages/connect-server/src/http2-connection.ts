@@ -1,6 +1,7 @@
 import * as http2 from "node:http2";
 import type { Readable } from "node:stream";
 import { Code } from "@connectrpc/connect";
+import type { Clock, TimerHandle } from "./clock.js";
 import {
   type Connection,
   type ConnectionOwner,
@@ -45,11 +46,6 @@ export interface Http2ConnectionPolicy {
 /** What the policy needs to know of a request path: whether its method streams requests. */
 export type StreamsRequests = (path: string) => boolean;
 
-/** The clock the policy reads; tests pass a fake one. */
-export interface Clock {
-  now(): number;
-}
-
 /**
  * Our rapid-reset budget, the shape of nghttp2's own (burst 1000, 33/s;
  * CVE-2023-44487): when it runs out the connection is destroyed, because
@@ -64,6 +60,10 @@ const RESETS_PER_PROBE = 100;
 const MAX_PING_STRIKES = 2;
 /** grpc-go's minimum interval for pings on a connection with no call, when PermitWithoutStream is off. */
 const NO_CALL_PING_MIN_MS = 2 * 60 * 60 * 1000;
+/** After a cut, how long the socket may take to close gracefully before it is destroyed. */
+const HARD_DESTROY_MS = 1000;
+/** After GOAWAY too_many_pings, how long the frame gets to leave before the connection is destroyed. */
+const TOO_MANY_PINGS_DESTROY_MS = 100;
 /** A PING ACK (or PING) frame: 9 bytes of header, 8 of payload. */
 const PING_FRAME_BYTES = 17;
 
@@ -158,7 +158,7 @@ export class TrackedSession implements ConnectionOwner {
   /** GOAWAY sent (drain, idle, max age, too many pings): no new calls. */
   private closing = false;
   private cutting = false;
-  private maxAgeTimer: NodeJS.Timeout | undefined;
+  private maxAgeTimer: TimerHandle | undefined;
 
   constructor(
     readonly session: http2.ServerHttp2Session,
@@ -263,7 +263,7 @@ export class TrackedSession implements ConnectionOwner {
       });
       this.session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from("too_many_pings"));
       // grpc-go closes the connection with the GOAWAY; give the frame a moment to leave.
-      setTimeout(() => this.session.destroy(), 100).unref();
+      this.clock.setTimeout(() => this.session.destroy(), TOO_MANY_PINGS_DESTROY_MS).unref();
     }
   }
 
@@ -447,13 +447,13 @@ export class TrackedSession implements ConnectionOwner {
   private scheduleMaxAge(): void {
     const { maxConnectionAgeMs, maxConnectionAgeGraceMs } = this.policy;
     const jittered = maxConnectionAgeMs * (0.9 + Math.random() * 0.2);
-    this.maxAgeTimer = setTimeout(() => {
+    this.maxAgeTimer = this.clock.setTimeout(() => {
       this.goaway();
-      this.maxAgeTimer = setTimeout(() => this.session.destroy(), maxConnectionAgeGraceMs);
+      this.maxAgeTimer = this.clock.setTimeout(() => this.session.destroy(), maxConnectionAgeGraceMs);
       this.maxAgeTimer.unref();
     }, jittered);
     this.maxAgeTimer.unref();
-    this.session.once("close", () => clearTimeout(this.maxAgeTimer));
+    this.session.once("close", () => this.clock.clearTimeout(this.maxAgeTimer));
   }
 
   /** Destroys the session and its socket on a later turn, after nghttp2 has finished with the current input. */
@@ -465,7 +465,7 @@ export class TrackedSession implements ConnectionOwner {
     // second later the socket goes for good. The real socket, from the
     // table's record: `session.socket` is a proxy that throws on destroy().
     const socket = this.connection?.socket;
-    if (socket !== undefined) setTimeout(() => socket.destroy(), 1000).unref();
+    if (socket !== undefined) this.clock.setTimeout(() => socket.destroy(), HARD_DESTROY_MS).unref();
   }
 }
 

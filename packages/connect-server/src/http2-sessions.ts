@@ -1,11 +1,8 @@
 import type * as http2 from "node:http2";
+import type * as net from "node:net";
+import { type Clock, systemClock, type TimerHandle } from "./clock.js";
 import type { Connection, ConnectionTable } from "./connection-table.js";
-import {
-  type Clock,
-  type Http2ConnectionPolicy,
-  type StreamsRequests,
-  TrackedSession,
-} from "./http2-connection.js";
+import { type Http2ConnectionPolicy, type StreamsRequests, TrackedSession } from "./http2-connection.js";
 import type { Logger } from "./log.js";
 
 /** Options of {@link Http2Sessions} beyond the policy. */
@@ -14,11 +11,9 @@ export interface Http2SessionsOptions {
   readonly table?: ConnectionTable;
   /** Whether a path's method streams requests (so complete messages are handed on). Default: none does. */
   readonly streamsRequests?: StreamsRequests;
-  /** The clock; default Date.now. */
+  /** The clock of the policy's timers and sweep. Default: {@link systemClock}. */
   readonly clock?: Clock;
 }
-
-const SYSTEM_CLOCK: Clock = { now: Date.now };
 
 /**
  * Every HTTP/2 connection of a server, each a {@link TrackedSession} that
@@ -29,7 +24,7 @@ const SYSTEM_CLOCK: Clock = { now: Date.now };
  */
 export class Http2Sessions {
   private readonly sessions = new Map<http2.ServerHttp2Session, TrackedSession>();
-  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly sweepTimer: TimerHandle;
   private readonly clock: Clock;
 
   constructor(
@@ -37,8 +32,8 @@ export class Http2Sessions {
     private readonly logger: Logger,
     private readonly options: Http2SessionsOptions = {},
   ) {
-    this.clock = options.clock ?? SYSTEM_CLOCK;
-    this.sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs(policy));
+    this.clock = options.clock ?? systemClock;
+    this.sweepTimer = this.clock.setInterval(() => this.sweep(), sweepIntervalMs(policy));
     this.sweepTimer.unref();
   }
 
@@ -82,6 +77,23 @@ export class Http2Sessions {
     });
   }
 
+  /**
+   * Tracks every session `server` makes, each with its record in the
+   * connection table (found by the real socket: `session.socket` is a
+   * proxy, and Node turns the socket into a session within the same
+   * "connection" event).
+   */
+  attach(server: http2.Http2Server): void {
+    let handedOver: Connection | undefined;
+    server.prependListener("connection", (socket: net.Socket) => {
+      handedOver = this.options.table?.connectionOf(socket);
+    });
+    server.on("session", (session) => {
+      this.add(session, handedOver);
+      handedOver = undefined;
+    });
+  }
+
   /** Sends GOAWAY to every connection: no new calls; each closes once its calls end. */
   goawayAll(): void {
     for (const tracked of this.sessions.values()) tracked.goaway();
@@ -100,7 +112,7 @@ export class Http2Sessions {
 
   /** Stops the sweep timer (the sessions themselves are closed by the caller). */
   stop(): void {
-    clearInterval(this.sweepTimer);
+    this.clock.clearInterval(this.sweepTimer);
   }
 
   private sweep(): void {

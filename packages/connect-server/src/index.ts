@@ -8,6 +8,7 @@
  *
  * @packageDocumentation
  */
+export { type Clock, systemClock, type TimerHandle } from "./clock.js";
 export { type ConnectHandlerOptions, createConnectHandler, type NodeHandler } from "./connect-handler.js";
 export {
   type Connection,
@@ -16,6 +17,7 @@ export {
   ConnectionTable,
   queuedWriteBytes,
 } from "./connection-table.js";
+export { type DrainParts, type DrainSettings, drainServer } from "./drain.js";
 export {
   createGrpcUnaryFastPath,
   createHttp2Server,
@@ -38,13 +40,8 @@ export {
 } from "./flags.js";
 export { percentEncodeGrpcMessage } from "./grpc-message.js";
 export { createHealthService, HealthRegistry } from "./health.js";
-export { Http1Connections } from "./http1-connections.js";
-export {
-  type Clock,
-  type Http2ConnectionPolicy,
-  type StreamsRequests,
-  TrackedSession,
-} from "./http2-connection.js";
+export { Http1Connections, type Http1Timeouts } from "./http1-connections.js";
+export { type Http2ConnectionPolicy, type StreamsRequests, TrackedSession } from "./http2-connection.js";
 export { Http2Sessions, type Http2SessionsOptions } from "./http2-sessions.js";
 export {
   type JsonCompression,

@@ -2,6 +2,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { type Clock, systemClock, type TimerHandle } from "./clock.js";
 import type { Connection, ConnectionTable } from "./connection-table.js";
 import { type Logger, remoteOf } from "./log.js";
 
@@ -29,6 +30,8 @@ export interface DualProtocolListenerOptions {
   readonly table: ConnectionTable;
   /** Where "connection dropped" lines go. */
   readonly logger: Logger;
+  /** The clock of the detect timeout. Default: {@link systemClock}. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -57,15 +60,17 @@ export class DualProtocolListener {
   readonly tcp: net.Server;
   /** The TLS server doing the handshakes, when serving TLS; it never listens itself. */
   readonly tls: tls.Server | undefined;
-  private readonly undetected = new Map<net.Socket, NodeJS.Timeout>();
+  private readonly undetected = new Map<net.Socket, TimerHandle>();
   /** TCP sockets in their TLS handshake, by 4-tuple: how a TLS socket finds its connection. */
   private readonly handshaking = new Map<string, { socket: net.Socket; connection: Connection }>();
+  private readonly clock: Clock;
 
   constructor(
     readonly h1: http.Server,
     readonly h2: http2.Http2Server,
     private readonly options: DualProtocolListenerOptions,
   ) {
+    this.clock = options.clock ?? systemClock;
     if (options.tls !== undefined) {
       const server = tls.createServer(options.tls);
       server.on("secureConnection", (socket: tls.TLSSocket) => this.routeSecure(socket));
@@ -120,7 +125,7 @@ export class DualProtocolListener {
   private handshake(socket: net.Socket, connection: Connection, server: tls.Server): void {
     const key = fourTuple(socket);
     const finish = () => {
-      clearTimeout(this.undetected.get(socket));
+      this.clock.clearTimeout(this.undetected.get(socket));
       this.undetected.delete(socket);
       if (this.handshaking.get(key)?.socket === socket) this.handshaking.delete(key);
     };
@@ -140,7 +145,7 @@ export class DualProtocolListener {
       return;
     }
     this.handshaking.delete(key);
-    clearTimeout(this.undetected.get(entry.socket));
+    this.clock.clearTimeout(this.undetected.get(entry.socket));
     this.undetected.delete(entry.socket);
     // Cut or evicted during the handshake: the TCP socket is closing already.
     if (!this.options.table.rebind(entry.connection, secure)) {
@@ -157,7 +162,7 @@ export class DualProtocolListener {
     reason: () => string,
     fields: () => Record<string, unknown> = () => ({}),
   ): void {
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       this.options.logger.log("debug", reason(), {
         remote: remoteOf(socket),
         ...fields(),
@@ -172,7 +177,7 @@ export class DualProtocolListener {
   private route(socket: net.Socket): void {
     let head = Buffer.alloc(0);
     const finish = () => {
-      clearTimeout(this.undetected.get(socket));
+      this.clock.clearTimeout(this.undetected.get(socket));
       this.undetected.delete(socket);
       socket.off("data", onData);
       socket.off("error", onEarlyError);

@@ -2,6 +2,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ContextValues } from "@connectrpc/connect";
+import type { Clock } from "./clock.js";
 import type { NodeHandler } from "./connect-handler.js";
 import type { Logger } from "./log.js";
 import type { OrcaMode } from "./orca.js";
@@ -200,4 +201,14 @@ export interface ConnectServerOptions extends ConnectServerSettings {
   telemetry?: ServerTelemetry | false;
   /** Logger; default JSON lines on stdout. */
   logger?: Logger;
+  /**
+   * The clock of the server's own timing: the HTTP/2 connection policy
+   * (idle timeout, keepalive, ping enforcement, request-idle timeout,
+   * rapid-reset budget, max age, the cut), protocol detection, the
+   * connection table's sweeps and the drain. Tests pass a `FakeClock`
+   * (`@rngbalance/connect-server/testing`) to run these without waiting.
+   * Node's HTTP/1.1 timeouts and call deadlines keep real time. Default:
+   * the real clock (`Date.now()` and Node's timers).
+   */
+  clock?: Clock;
 }

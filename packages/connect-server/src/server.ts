@@ -1,12 +1,13 @@
 import { setMaxListeners } from "node:events";
-import * as http from "node:http";
 import type * as http2 from "node:http2";
 import type * as net from "node:net";
 import type * as tls from "node:tls";
-import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { createContextValues } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@rngbalance/grpc-protos";
-import { createConnectHandler, type NodeHandler } from "./connect-handler.js";
-import { type Connection, ConnectionTable } from "./connection-table.js";
+import { systemClock } from "./clock.js";
+import { type ConnectHandler, createConnectHandler, type NodeHandler } from "./connect-handler.js";
+import { ConnectionTable } from "./connection-table.js";
+import { type DrainParts, drainServer } from "./drain.js";
 import { abandon, escaped, remoteOfStream } from "./escaped.js";
 import { createHttp2Server } from "./fast/http2-server.js";
 import { createHealthService, HealthRegistry } from "./health.js";
@@ -14,7 +15,7 @@ import { Http1Connections } from "./http1-connections.js";
 import { BoundedHttp2ServerResponse } from "./http2-response.js";
 import { Http2Sessions } from "./http2-sessions.js";
 import { DualProtocolListener } from "./listener.js";
-import { createJsonLogger, remoteOf } from "./log.js";
+import { createJsonLogger, type Logger, remoteOf } from "./log.js";
 import { CONNECT_SERVER_DEFAULTS, type ConnectServerOptions } from "./options.js";
 import { OrcaReporter } from "./orca.js";
 import { createReflectionService, ReflectionIndex, reflectionServices } from "./reflection.js";
@@ -47,11 +48,6 @@ export interface ConnectServer {
   setSecureContext(options: tls.SecureContextOptions): void;
 }
 
-/** After the drain deadline, how long handlers get to answer UNAVAILABLE before their calls are refused. */
-const CUT_GRACE_MS = 250;
-/** Why calls cut by a drain end, as the client sees it. */
-const SHUTTING_DOWN = "the server is shutting down: retry on another instance";
-
 /**
  * Starts a Connect server: gRPC, gRPC-Web and Connect over h2c and HTTP/1.1
  * on one port (or over TLS with ALPN, given `tls`), with grpc.health.v1 and
@@ -59,85 +55,26 @@ const SHUTTING_DOWN = "the server is shutting down: retry on another instance";
  * policy of {@link ConnectServerSettings}.
  */
 export async function startConnectServer(options: ConnectServerOptions): Promise<ConnectServer> {
-  const o = { ...CONNECT_SERVER_DEFAULTS, ...withoutUndefined(options) };
+  const o = resolveOptions(options);
   // Bad TLS options throw here, before anything has started.
   const tlsOptions = options.tls && tlsServerOptions(options.tls, o.detectTimeoutMs);
   const logger = options.logger ?? createJsonLogger();
+  const clock = options.clock ?? systemClock;
   const health = new HealthRegistry();
-  const reflection = new ReflectionIndex([...options.services, Health, ...reflectionServices]);
   // Aborted at the drain deadline: every handler's signal then fires with
   // UNAVAILABLE, and handlers that honour it end their calls properly.
   const shutdown = new AbortController();
   // Each call in flight listens to it (connect links every call's signal to
   // it): thousands at once are normal, not a leak.
   setMaxListeners(0, shutdown.signal);
-  const clientAuth = options.tls?.clientAuth ?? "none";
-  // Only servers that ask for client certificates pay for looking them up on every call.
-  const contextValues: ConnectServerOptions["contextValues"] =
-    clientAuth === "none"
-      ? options.contextValues
-      : (req) => {
-          const values = options.contextValues?.(req) ?? createContextValues();
-          return values.set(peerCertificateKey, peerCertificateOf(req));
-        };
   const orca = o.orca === "off" ? undefined : new OrcaReporter({ intervalMs: o.orcaIntervalMs }).start();
-
-  const handler = createConnectHandler({
-    // The reporter counts calls and adds the trailer around the handlers: the services know nothing of it.
-    ...(orca && o.orca !== "off" ? { trailerHook: orca.trailerHook(o.orca) } : {}),
-    readMaxBytes: o.readMaxBytes,
-    json: { readMaxBytes: o.jsonReadMaxBytes, maxDepth: o.jsonMaxDepth },
-    shutdownSignal: shutdown.signal,
-    fastPath: o.fastPath,
-    ...(contextValues ? { contextValues } : {}),
-    ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
-    routes(router) {
-      options.routes(router);
-      router.service(Health, createHealthService(health));
-      for (const service of reflectionServices) router.service(service, createReflectionService(reflection));
-    },
-    fallback: options.fallback ?? createUnknownMethodFallback(reflection.services),
-    onEscapedError: (err, stream, method) => escaped(logger, err, remoteOfStream(stream), `/${method}`),
-    chargeRequestBytes(req) {
-      if (req.httpVersionMajor !== 1) return undefined;
-      const connection = h1Connections.connectionOf(req as http.IncomingMessage);
-      return connection && ((delta) => table.chargeRequest(connection, delta));
-    },
-    onHandlerError(err, h) {
-      logger.log("warn", "writing a response failed", {
-        method: `${h.service.typeName}/${h.method.name}`,
-        err,
-      });
-    },
-  });
-  // Whatever a request makes a handler throw stays with that request.
-  const guarded: NodeHandler = (req, res) => {
-    try {
-      handler(req, res);
-    } catch (err) {
-      escaped(logger, err, remoteOf(req.socket), req.url);
-      abandon(res as Parameters<typeof abandon>[0]);
-    }
-  };
-
-  const table = new ConnectionTable(o, logger);
+  const table = new ConnectionTable(o, logger, clock);
   const h1Connections = new Http1Connections(table, logger);
-  const h1 = http.createServer(
-    {
-      headersTimeout: o.http1HeadersTimeoutMs,
-      requestTimeout: o.http1RequestTimeoutMs,
-      keepAliveTimeout: o.http1KeepaliveTimeoutMs,
-      // Node checks the two timeouts above on this period (default 30 s).
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, o.http1HeadersTimeoutMs / 4)),
-    },
-    (req, res) => {
-      h1Connections.requestStarted(req, res);
-      guarded(req, res);
-    },
-  );
-  h1.on("connection", (socket: net.Socket) => h1Connections.add(socket));
+  const handler = createServerHandler(options, o, { health, shutdown, orca, logger, h1Connections });
+  const guarded = guard(handler, logger);
 
-  const sessions = new Http2Sessions(o, logger, { table, streamsRequests: handler.streamsRequests });
+  const h1 = h1Connections.createServer(o, guarded);
+  const sessions = new Http2Sessions(o, logger, { table, streamsRequests: handler.streamsRequests, clock });
   // Unary gRPC calls are served on the fast path, the rest by connect-node.
   const h2: http2.Http2Server = createHttp2Server(
     {
@@ -147,21 +84,13 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     Object.assign(guarded, { grpcUnaryFastPath: handler.grpcUnaryFastPath }),
     (err, stream, headers) => escaped(logger, err, remoteOfStream(stream), headers[":path"]),
   );
-  // `session.socket` is a proxy: the table's record is found by the real
-  // socket, which Node turns into a session within this same "connection" event.
-  let handedOver: Connection | undefined;
-  h2.prependListener("connection", (socket: net.Socket) => {
-    handedOver = table.connectionOf(socket);
-  });
-  h2.on("session", (session) => {
-    sessions.add(session, handedOver);
-    handedOver = undefined;
-  });
+  sessions.attach(h2);
 
   const listener = new DualProtocolListener(h1, h2, {
     detectTimeoutMs: o.detectTimeoutMs,
     table,
     logger,
+    clock,
     ...(tlsOptions ? { tls: tlsOptions } : {}),
   });
   const address = await listener.listen(o.host, o.port);
@@ -177,16 +106,29 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
     ...options.listeningFields,
     address: `${address.address}:${address.port}`,
     protocols: ["grpc", "grpc-web", "connect"],
-    ...(options.tls ? { tls: true, clientAuth } : {}),
+    ...(options.tls ? { tls: true, clientAuth: options.tls.clientAuth ?? "none" } : {}),
   });
 
+  const parts: DrainParts = {
+    logger,
+    health,
+    listener,
+    http1: h1Connections,
+    http2: sessions,
+    shutdown,
+    stop() {
+      table.stop();
+      h1.close();
+      orca?.stop();
+    },
+  };
   let drained: Promise<void> | undefined;
   return {
     address,
     health,
     orca,
     drain() {
-      drained ??= drain();
+      drained ??= drainServer(parts, o, clock);
       return drained;
     },
     setSecureContext(context) {
@@ -194,51 +136,82 @@ export async function startConnectServer(options: ConnectServerOptions): Promise
       listener.tls.setSecureContext(context);
     },
   };
+}
 
-  async function drain(): Promise<void> {
-    const started = Date.now();
-    h1Connections.startDrain();
-    health.shutdown();
-    logger.log("info", "draining", { shutdownDelayMs: o.shutdownDelayMs, drainTimeoutMs: o.drainTimeoutMs });
-    if (o.shutdownDelayMs) await sleep(o.shutdownDelayMs);
-    // Stops accepting, and closes connections still being detected: no call is on them.
-    const closed = listener.close();
-    // GOAWAY: the client may not open new streams here, and each
-    // connection closes once its open streams have finished.
-    sessions.goawayAll();
-    const open = () => sessions.size + h1Connections.size;
-    const closeIdleHttp1 = () => h1Connections.closeIdle();
-    await waitWhile(() => open() > 0, Date.now() + o.drainTimeoutMs, closeIdleHttp1);
-    // Connections the deadline caught with calls still open.
-    const cut = open();
-    if (cut > 0) {
-      // The deadline: handlers see their signal abort with UNAVAILABLE, and
-      // get a moment to answer with it; whatever is left is refused.
-      shutdown.abort(new ConnectError(SHUTTING_DOWN, Code.Unavailable));
-      await waitWhile(() => open() > 0, Date.now() + CUT_GRACE_MS, closeIdleHttp1);
-      sessions.cutAll(SHUTTING_DOWN);
-      h1Connections.destroyAll();
+/** What the server's handler is wired to, beside the options. */
+interface HandlerParts {
+  readonly health: HealthRegistry;
+  readonly shutdown: AbortController;
+  readonly orca: OrcaReporter | undefined;
+  readonly logger: Logger;
+  readonly h1Connections: Http1Connections;
+}
+
+/**
+ * The handler of every call: the application's routes plus health and
+ * reflection, unknown paths answered by the fallback, HTTP/1.1 bodies
+ * charged to their connection, ORCA trailers when on.
+ */
+function createServerHandler(
+  options: ConnectServerOptions,
+  o: ResolvedOptions,
+  parts: HandlerParts,
+): ConnectHandler {
+  const { health, orca, logger, h1Connections } = parts;
+  const reflection = new ReflectionIndex([...options.services, Health, ...reflectionServices]);
+  const clientAuth = options.tls?.clientAuth ?? "none";
+  // Only servers that ask for client certificates pay for looking them up on every call.
+  const contextValues: ConnectServerOptions["contextValues"] =
+    clientAuth === "none"
+      ? options.contextValues
+      : (req) => {
+          const values = options.contextValues?.(req) ?? createContextValues();
+          return values.set(peerCertificateKey, peerCertificateOf(req));
+        };
+  return createConnectHandler({
+    // The reporter counts calls and adds the trailer around the handlers: the services know nothing of it.
+    ...(orca && o.orca !== "off" ? { trailerHook: orca.trailerHook(o.orca) } : {}),
+    readMaxBytes: o.readMaxBytes,
+    json: { readMaxBytes: o.jsonReadMaxBytes, maxDepth: o.jsonMaxDepth },
+    shutdownSignal: parts.shutdown.signal,
+    fastPath: o.fastPath,
+    ...(contextValues ? { contextValues } : {}),
+    ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
+    routes(router) {
+      options.routes(router);
+      router.service(Health, createHealthService(health));
+      for (const service of reflectionServices) router.service(service, createReflectionService(reflection));
+    },
+    fallback: options.fallback ?? createUnknownMethodFallback(reflection.services),
+    onEscapedError: (err, stream, method) => escaped(logger, err, remoteOfStream(stream), `/${method}`),
+    chargeRequestBytes: (req) => h1Connections.requestCharger(req),
+    onHandlerError(err, h) {
+      logger.log("warn", "writing a response failed", {
+        method: `${h.service.typeName}/${h.method.name}`,
+        err,
+      });
+    },
+  });
+}
+
+/** `handler`, with whatever a request makes it throw kept to that request. */
+function guard(handler: NodeHandler, logger: Logger): NodeHandler {
+  return (req, res) => {
+    try {
+      handler(req, res);
+    } catch (err) {
+      escaped(logger, err, remoteOf(req.socket), req.url);
+      abandon(res as Parameters<typeof abandon>[0]);
     }
-    await closed;
-    sessions.stop();
-    table.stop();
-    h1.close();
-    orca?.stop();
-    logger.log("info", "drained", { tookMs: Date.now() - started, connectionsCut: cut });
-  }
+  };
 }
 
-/** Runs `tick` and waits while `condition` holds, until `deadline`. */
-async function waitWhile(condition: () => boolean, deadline: number, tick: () => void): Promise<void> {
-  while (condition() && Date.now() < deadline) {
-    tick();
-    await sleep(10);
-  }
+/** The options over the defaults. */
+function resolveOptions(options: ConnectServerOptions) {
+  return { ...CONNECT_SERVER_DEFAULTS, ...withoutUndefined(options) };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+type ResolvedOptions = ReturnType<typeof resolveOptions>;
 
 /** `options` without the keys set to undefined, so spreading it over defaults keeps them. */
 function withoutUndefined<T extends object>(options: T): Partial<T> {

@@ -1,3 +1,4 @@
+// biome-ignore-all assist/source/organizeImports: the exports are grouped by section (the transport, its options, events and state, then each extension point); sorting them would scatter the sections.
 /**
  * Client-side load balancing for Connect-ES: a `Transport` that resolves a
  * gRPC-style target (`dns:`, `ipv4:`, `ipv6:`, `unix:`, `kubernetes:`, or a
@@ -5,73 +6,41 @@
  * address with a balancing policy (built-in, or added with
  * {@link registerPolicy}), re-resolving as pods come and go.
  *
+ * This index is the API and its extension points; everything else in the
+ * package is internal and may change in any release.
+ *
  * @packageDocumentation
  */
 
-export { EdfScheduler } from "./balancer/edf-scheduler.js";
-export {
-  ORCA_REQUEST_HEADER,
-  ORCA_TRAILER,
-  type OrcaLoadReport,
-  readOrcaReport,
-  reportedUtilization,
-} from "./balancer/orca.js";
-export {
-  PEAK_EWMA_DEFAULTS,
-  type PeakEwmaOptions,
-  PeakEwmaPicker,
-  PeakEwmaPolicy,
-  type ResolvedPeakEwma,
-  RttEstimate,
-} from "./balancer/peak-ewma.js";
-// Extension point: balancing policies and pickers.
-export {
-  type Balanceable,
-  type CallResult,
-  EMPTY_PICKER,
-  FixedPicker,
-  LeastRequestPicker,
-  type Picker,
-  RoundRobinPicker,
-} from "./balancer/picker.js";
-export { LeastRequestPolicy, PickFirstPolicy, RoundRobinPolicy } from "./balancer/policies.js";
-export {
-  type BalancingPolicy,
-  type EndpointInfo,
-  type LoadBalancingPolicy,
-  type LoadBalancingPolicyFactory,
-  type PolicyContext,
-  type PolicyName,
-  type PolicyOptions,
-  registeredPolicies,
-  registerPolicy,
-} from "./balancer/policy.js";
-export {
-  type ResolvedSlowStart,
-  SlowStart,
-  type SlowStartOptions,
-  type SlowStartWeights,
-  slowStartWeight,
-} from "./balancer/slow-start.js";
-export {
-  EndpointWeight,
-  type ResolvedWeightedRoundRobin,
-  WEIGHTED_ROUND_ROBIN_DEFAULTS,
-  type WeightedRoundRobinOptions,
-  WeightedRoundRobinPicker,
-  WeightedRoundRobinPolicy,
+// The transport.
+export { createPoolTransport, type EndpointStats, type PoolStats, PoolTransport } from "./pool.js";
+
+// Its options.
+export type {
+  EndpointTransportOptions,
+  HealthCheckOptions,
+  OutlierDetectionOptions,
+  PoolHttp2Options,
+  PoolProtocol,
+  PoolTlsOptions,
+  PoolTransportOptions,
+  RetryPolicy,
+  SubsetOptions,
+} from "./options.js";
+export type { PolicyName } from "./balancer/builtin.js";
+export type { PeakEwmaOptions, ResolvedPeakEwma } from "./balancer/peak-ewma.js";
+export type { ResolvedSlowStart, SlowStartOptions } from "./balancer/slow-start.js";
+export type {
+  ResolvedWeightedRoundRobin,
+  WeightedRoundRobinOptions,
 } from "./balancer/weighted-round-robin.js";
-export { type Clock, preciseNow, systemClock, type TimerHandle } from "./clock.js";
-// Connections and health.
-export type { BackoffOptions } from "./connection/backoff.js";
-export { ConnectivityState } from "./connection/connectivity.js";
+export type { BackoffOptions } from "./core/backoff.js";
 export type { KeepaliveOptions } from "./connection/http2-connection.js";
-export {
-  classifyTransportError,
-  errorCodeInChain,
-  errorCodesInChain,
-  type TransportErrorKind,
-} from "./errors.js";
+export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
+
+// State, events and errors.
+export { ConnectivityState } from "./core/connectivity.js";
+export { type HealthStatus, POOL_HEALTH_CHECK } from "./health/health-check.js";
 export type {
   EjectionEvent,
   EndpointStateEvent,
@@ -81,23 +50,24 @@ export type {
   ResolutionErrorEvent,
   ResolutionEvent,
   RetryEvent,
-} from "./events.js";
-export { type HealthStatus, POOL_HEALTH_CHECK } from "./health/health-check.js";
-export type {
-  HealthCheckOptions,
-  OutlierDetectionOptions,
-  PoolProtocol,
-  PoolTlsOptions,
-  PoolTransportOptions,
-  RetryPolicy,
-  SubsetOptions,
-} from "./options.js";
-// The transport and its options.
-export { createPoolTransport, type EndpointStats, type PoolStats, PoolTransport } from "./pool.js";
+} from "./core/events.js";
+export {
+  classifyTransportError,
+  errorCodeInChain,
+  errorCodesInChain,
+  type TransportErrorKind,
+} from "./core/errors.js";
+
 // Extension point: resolvers by target scheme.
-export type { Address, TcpAddress, UnixAddress } from "./resolver/address.js";
-export { formatAddress } from "./resolver/address.js";
-export { registeredSchemes, registerResolver } from "./resolver/registry.js";
+export { parseTarget, type Target } from "./resolver/target.js";
+export type {
+  DnsTarget,
+  IpListTarget,
+  KubernetesTarget,
+  PassthroughTarget,
+  UnixTarget,
+} from "./resolver/builtin.js";
+export { type CustomTarget, registeredSchemes, registerResolver } from "./resolver/registry.js";
 export {
   type Resolution,
   type Resolver,
@@ -107,7 +77,32 @@ export {
   StaticResolver,
   type TargetUri,
 } from "./resolver/resolver.js";
-// Subsetting algorithms.
+export { type Address, formatAddress, type TcpAddress, type UnixAddress } from "./resolver/address.js";
+
+// Extension point: balancing policies and their pickers.
+export type { EndpointInfo, LoadBalancingPolicy } from "./balancer/policy.js";
+export type { LoadBalancingPolicyFactory, PolicyContext, PolicyOptions } from "./balancer/policy-context.js";
+export { registeredPolicies, registerPolicy } from "./balancer/registry.js";
+// The built-in pickers, for a custom policy that picks as round_robin or least_request over its own choice of endpoints.
+export {
+  type Balanceable,
+  type CallResult,
+  EMPTY_PICKER,
+  LeastRequestPicker,
+  type Picker,
+  RoundRobinPicker,
+} from "./balancer/picker.js";
+export {
+  ORCA_REQUEST_HEADER,
+  ORCA_TRAILER,
+  type OrcaLoadReport,
+  readOrcaReport,
+  reportedUtilization,
+} from "./balancer/orca.js";
+export type { Clock, TimerHandle } from "./core/clock.js";
+export type { PolicyTelemetry, WrrSchedulerUpdate } from "./telemetry/policy-instruments.js";
+
+// Subsetting algorithms (the `subset` option picks one; see docs/subsetting.md).
 export {
   createSubsetter,
   defaultClientId,
@@ -115,17 +110,7 @@ export {
   type SubsetterKind,
   type SubsetterOptions,
 } from "./subset/index.js";
-export { SubsettingResolver } from "./subset/subset-resolver.js";
-export { parseTarget, type Target } from "./target.js";
+
 // Telemetry: instrument names, attributes and buckets (for dashboards, views and tests).
-export {
-  ATTR,
-  METRIC,
-  STATUS_NAMES,
-  statusName,
-  TELEMETRY_BUCKETS,
-} from "./telemetry/names.js";
-export type { PolicyTelemetry, WrrSchedulerUpdate } from "./telemetry/policy-instruments.js";
+export { ATTR, METRIC, STATUS_NAMES, statusName, TELEMETRY_BUCKETS } from "./telemetry/names.js";
 export { INSTRUMENTATION_SCOPE } from "./telemetry/pool-telemetry.js";
-export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
-export { injectTraceContext } from "./telemetry/tracing.js";

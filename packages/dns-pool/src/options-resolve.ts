@@ -1,61 +1,63 @@
-import { Code, type Interceptor } from "@connectrpc/connect";
-import type { PolicyName, PolicyOptions } from "./balancer/policy.js";
-import { registeredPolicies } from "./balancer/policy.js";
+import { Code } from "@connectrpc/connect";
+import type { PolicyName } from "./balancer/builtin.js";
+import type { PolicyOptions } from "./balancer/policy-context.js";
 import { resolvePolicyOptions } from "./balancer/policy-options.js";
-import type { RetryPolicy } from "./balancer/retry.js";
-import type { BackoffOptions } from "./connection/backoff.js";
-import type { KeepaliveOptions } from "./connection/http2-connection.js";
-import { closestName } from "./did-you-mean.js";
-import { describeValue, invalidArgument } from "./errors.js";
+import { registeredPolicies } from "./balancer/registry.js";
+import type { RetryPolicy } from "./call/retry.js";
+import type { EndpointOptions } from "./connection/endpoint-factory.js";
+import { endpointTransportOptions } from "./connection/endpoint-options.js";
+import { closestName } from "./core/did-you-mean.js";
+import { describeValue, invalidArgument } from "./core/errors.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { PoolProtocol, PoolTransportOptions } from "./options.js";
 import { validatePoolOptions } from "./options-schema.js";
+import type { ResolverOptions } from "./resolver/resolver.js";
+import type { SubsetOptions } from "./subset/subset-resolver.js";
+import type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 
-/** Options with every default filled in; each field is the option of the same name (see options.ts). */
-export interface ResolvedPoolOptions {
-  /** Wire protocol. */
-  readonly protocol: PoolProtocol;
+/**
+ * Every option with its default filled in, checked; each field is the
+ * option of the same name (see options.ts). It is made of the slices the
+ * parts take: {@link EndpointOptions} (the endpoint factory) and
+ * {@link ResolverOptions} (the resolver), plus what the pool itself wires.
+ */
+export interface ResolvedPoolOptions extends EndpointOptions, ResolverOptions {
+  /** The target, as given. */
+  readonly target: string;
+  /** The `authority` option, or undefined for the target's default. */
+  readonly authority: string | undefined;
   /** A registered policy name. */
   readonly policy: PolicyName | (string & {});
   /** Slow start and the policies' settings, handed to the policy. */
   readonly policyOptions: PolicyOptions;
   /** "lazy" or "eager". */
   readonly connect: "lazy" | "eager";
-  /** Never re-resolve more often. */
-  readonly minResolveIntervalMs: number;
-  /** Re-resolve at least this often. */
-  readonly maxResolveIntervalMs: number;
-  /** Per DNS query. */
-  readonly dnsTimeoutMs: number;
-  /** Resolve through SRV records. */
-  readonly srv: boolean;
-  /** Per connection attempt. */
-  readonly connectTimeoutMs: number;
-  /** Keepalive pings. */
-  readonly keepalive: KeepaliveOptions;
-  /** Delays between connection attempts. */
-  readonly reconnectBackoff: BackoffOptions;
   /** Wait for READY through failures. */
   readonly waitForReady: boolean;
   /** Deadline for calls that set none. */
   readonly defaultTimeoutMs: number | undefined;
-  /** Use the fast unary path where it applies. */
-  readonly fastPath: boolean;
   /** Retries of calls that never reached a server. */
   readonly transparentRetries: number;
   /** gRFC A6 retries, or undefined. */
   readonly retryPolicy: Required<RetryPolicy> | undefined;
-  /** Health watching, or false. */
-  readonly healthCheck:
-    | false
-    | {
-        /** The service to watch. */
-        readonly service: string;
-        /** The health watches' own interceptors (never the pool's). */
-        readonly interceptors: Interceptor[] | undefined;
-      };
   /** Outlier ejection, or false. */
   readonly outlierDetection: false | OutlierDetectionOptions;
+  /** Subsetting, or undefined for none. */
+  readonly subset: SubsetOptions | undefined;
+  /** Telemetry, or false for none (`{}`: the global providers). */
+  readonly telemetry: false | PoolTelemetryOptions;
+}
+
+/** The resolver's slice of the resolved options: exactly {@link ResolverOptions}, nothing else of the pool's. */
+export function resolverOptions(o: ResolvedPoolOptions): ResolverOptions {
+  return {
+    minResolveIntervalMs: o.minResolveIntervalMs,
+    maxResolveIntervalMs: o.maxResolveIntervalMs,
+    dnsTimeoutMs: o.dnsTimeoutMs,
+    srv: o.srv,
+    defaultPort: o.defaultPort,
+    kubeConfig: o.kubeConfig,
+  };
 }
 
 const PROTOCOLS: readonly PoolProtocol[] = ["grpc", "grpc-web", "connect"];
@@ -114,6 +116,15 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
       `options.reconnectBackoff.jitter must be from 0 to 1, got ${describeValue(backoff.jitter)}`,
     );
   return {
+    target: o.target,
+    authority: o.authority,
+    defaultPort: o.defaultPort,
+    kubeConfig: o.kubeConfig,
+    tls: o.tls === undefined || o.tls === false ? false : o.tls === true ? {} : o.tls,
+    http2Options: o.http2Options,
+    endpointTransport: endpointTransportOptions(o),
+    subset: o.subset,
+    telemetry: o.telemetry ?? {},
     protocol: oneOf("protocol", o.protocol, PROTOCOLS, "grpc"),
     policy: oneOf<string>("policy", o.policy, registeredPolicies(), "round_robin"),
     policyOptions: resolvePolicyOptions(o),

@@ -1,11 +1,11 @@
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
-import type { RetryPolicy } from "./balancer/retry.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
-import type { BackoffOptions } from "./connection/backoff.js";
+import type { RetryPolicy } from "./call/retry.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
-import { closestName } from "./did-you-mean.js";
-import { describeValue, invalidArgument } from "./errors.js";
+import type { BackoffOptions } from "./core/backoff.js";
+import { closestName } from "./core/did-you-mean.js";
+import { describeValue, invalidArgument } from "./core/errors.js";
 import type { HealthCheckOptions } from "./health/health-check.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { PoolTransportOptions } from "./options.js";

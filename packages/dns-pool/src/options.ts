@@ -1,54 +1,39 @@
-import type * as http2 from "node:http2";
-import type * as tls from "node:tls";
-import type {
-  BinaryReadOptions,
-  BinaryWriteOptions,
-  JsonReadOptions,
-  JsonWriteOptions,
-} from "@bufbuild/protobuf";
-import type { Interceptor } from "@connectrpc/connect";
-import type { Compression } from "@connectrpc/connect/protocol";
+import type { PolicyName } from "./balancer/builtin.js";
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
-import type { PolicyName } from "./balancer/policy.js";
-import type { RetryPolicy } from "./balancer/retry.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
-import type { BackoffOptions } from "./connection/backoff.js";
+import type { RetryPolicy } from "./call/retry.js";
+import type {
+  EndpointTransportOptions,
+  PoolHttp2Options,
+  PoolProtocol,
+  PoolTlsOptions,
+} from "./connection/endpoint-options.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
+import type { BackoffOptions } from "./core/backoff.js";
 import type { HealthCheckOptions } from "./health/health-check.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { SubsetOptions } from "./subset/subset-resolver.js";
 import type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 
-// The option types of the parts, re-exported so that options.ts lists every option.
 export type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
-export type { RetryPolicy } from "./balancer/retry.js";
 export type { SlowStartOptions } from "./balancer/slow-start.js";
 export type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
+export type { RetryPolicy } from "./call/retry.js";
+// The option types of the parts, re-exported so that options.ts lists every option.
+export type {
+  EndpointTransportOptions,
+  PoolHttp2Options,
+  PoolProtocol,
+  PoolTlsOptions,
+} from "./connection/endpoint-options.js";
 export type { HealthCheckOptions } from "./health/health-check.js";
 export type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 export type { SubsetOptions } from "./subset/subset-resolver.js";
 export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 
-/** The wire protocols a pool can speak; all three run over HTTP/2. */
-export type PoolProtocol = "grpc" | "grpc-web" | "connect";
-
-/** TLS settings: Node's `tls.connect()` options that make sense per pool. */
-export type PoolTlsOptions = Pick<
-  tls.ConnectionOptions,
-  | "ca"
-  | "cert"
-  | "key"
-  | "passphrase"
-  | "pfx"
-  | "servername"
-  | "rejectUnauthorized"
-  | "checkServerIdentity"
-  | "minVersion"
->;
-
 /** Options of {@link createPoolTransport}. Only `target` is required. */
-export interface PoolTransportOptions {
+export interface PoolTransportOptions extends EndpointTransportOptions {
   /**
    * What to call, in gRPC's naming syntax:
    * - `dns:///rng-headless:8081`: the system resolver (with /etc/resolv.conf search domains);
@@ -207,29 +192,5 @@ export interface PoolTransportOptions {
    */
   telemetry?: false | PoolTelemetryOptions;
   /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). Default: none. */
-  http2Options?: Omit<http2.ClientSessionOptions, "createConnection">;
-  /**
-   * Interceptors, run on every call the application makes, after the
-   * endpoint is picked (so once per attempt when a call is retried). They
-   * do not run on the pool's own health watches (see `healthCheck`).
-   * Default: none (calls with interceptors take connect-node's path, not
-   * the fast one).
-   */
-  interceptors?: Interceptor[];
-  /** Binary (default) or JSON; JSON applies to Connect and gRPC-Web. Default true. */
-  useBinaryFormat?: boolean;
-  /** Protobuf JSON options. Default: protobuf-es defaults. */
-  jsonOptions?: Partial<JsonReadOptions & JsonWriteOptions>;
-  /** Protobuf binary options. Default: protobuf-es defaults. */
-  binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
-  /** Response compressions accepted. Default gzip and br, as connect-node. */
-  acceptCompression?: Compression[];
-  /** Request compression. Default none. */
-  sendCompression?: Compression;
-  /** Do not compress messages smaller than this. Default 1024. */
-  compressMinBytes?: number;
-  /** Largest response message accepted. Default ~4 GiB, as connect-node. */
-  readMaxBytes?: number;
-  /** Largest request message sent. Default ~4 GiB, as connect-node. */
-  writeMaxBytes?: number;
+  http2Options?: PoolHttp2Options;
 }

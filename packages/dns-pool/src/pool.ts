@@ -1,25 +1,19 @@
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, Transport, UnaryResponse } from "@connectrpc/connect";
-import { CallRunner, type HeadersInit } from "./balancer/call-runner.js";
-import { EndpointSet } from "./balancer/endpoint-set.js";
-import { PickQueue } from "./balancer/pick-queue.js";
-import { createPolicy } from "./balancer/policy.js";
-import { Retry } from "./balancer/retry.js";
-import { systemClock } from "./clock.js";
-import { ConnectivityState } from "./connection/connectivity.js";
+import type { CallRunner, HeadersInit } from "./call/call-runner.js";
+import type { EndpointSet } from "./call/endpoint-set.js";
+import type { PickQueue } from "./call/pick-queue.js";
 import type { Endpoint } from "./connection/endpoint.js";
-import { EndpointFactory } from "./connection/endpoint-factory.js";
-import type { SubchannelListener } from "./connection/subchannel.js";
-import { describeError } from "./errors.js";
-import { PoolEventBus, type PoolEvents } from "./events.js";
+import type { ConnectivityState } from "./core/connectivity.js";
+import { describeError } from "./core/errors.js";
+import type { PoolEventBus, PoolEvents } from "./core/events.js";
 import type { HealthStatus } from "./health/health-check.js";
-import { OutlierDetector } from "./health/outlier-detector.js";
+import type { OutlierDetector } from "./health/outlier-detector.js";
 import type { PoolTransportOptions } from "./options.js";
 import { resolvePoolOptions } from "./options-resolve.js";
+import { buildPoolParts } from "./pool-parts.js";
 import type { Resolver } from "./resolver/resolver.js";
-import { subsetResolver } from "./subset/subset-resolver.js";
-import { resolveTarget } from "./target.js";
-import { PoolTelemetry } from "./telemetry/pool-telemetry.js";
+import type { PoolTelemetry } from "./telemetry/pool-telemetry.js";
 
 /** One endpoint in {@link PoolStats}. */
 export interface EndpointStats {
@@ -69,8 +63,8 @@ export interface PoolStats {
  * a gRPC-style target resolves to. Use it like any transport:
  * `createClient(Rng, createPoolTransport({ target: "dns:///rng-headless:8081" }))`.
  *
- * A facade over the parts (see the README's Architecture section):
- * resolver (through the scheme registry, wrapped for subsetting) →
+ * A facade over the parts, which `buildPoolParts` makes (see the README's
+ * Architecture section): resolver (through the scheme registry, wrapped for subsetting) →
  * {@link EndpointSet} (endpoints, policy, picker, aggregate state) →
  * {@link CallRunner} (pick, {@link PickQueue} when nothing is READY, retries)
  * → the endpoint's connection; {@link OutlierDetector} judges outcomes.
@@ -78,91 +72,28 @@ export interface PoolStats {
 export class PoolTransport implements Transport {
   /** The target as given. */
   readonly target: string;
-  private readonly events = new PoolEventBus();
+  private readonly events: PoolEventBus;
   private readonly resolver: Resolver;
   private readonly endpoints: EndpointSet<Endpoint>;
   private readonly queue: PickQueue<Endpoint>;
   private readonly calls: CallRunner;
-  private readonly outliers: OutlierDetector | undefined;
+  private readonly outliers: OutlierDetector<Endpoint> | undefined;
   private readonly policyName: string;
   private readonly telemetry: PoolTelemetry;
   private closedPromise: Promise<void> | undefined;
 
   /** @throws ConnectError (InvalidArgument) for a malformed target or option. */
   constructor(options: PoolTransportOptions) {
-    const o = resolvePoolOptions(options);
-    this.target = options.target;
-    const clock = systemClock;
-    const target = resolveTarget(options.target, options.defaultPort);
-    const telemetry = new PoolTelemetry(options.target, options.telemetry ?? {}, {
-      endpoints: () => this.endpoints.endpoints,
-      waiting: () => this.queue.size,
-      removedCalls: () => this.endpoints.removedCalls,
-      removedCallsByAddress: () => this.endpoints.removedCallsByAddress,
-    });
-    this.telemetry = telemetry;
-    const factory = new EndpointFactory(
-      options,
-      o,
-      options.authority ?? target.authority,
-      this.subchannelListener,
-      () => this.endpoints.rebuild(),
-      telemetry,
-    );
-    const policy = createPolicy<Endpoint>(o.policy, {
-      target: options.target,
-      clock,
-      options: o.policyOptions,
-      telemetry: telemetry.policy,
-    });
-    this.policyName = policy.name;
-    this.endpoints = new EndpointSet<Endpoint>(
-      options.target,
-      policy,
-      (address) => factory.create(address),
-      {
-        onResolution: (e) => {
-          if (telemetry.metricsOn) telemetry.resolved();
-          this.events.emit("resolution", e);
-        },
-        onResolutionError: (e) => {
-          if (telemetry.metricsOn) telemetry.resolutionFailed(e.error);
-          this.events.emit("resolutionError", e);
-        },
-        onStateChange: (e) => this.events.emit("state", e),
-        onPickerChange: () => this.queue?.serve(),
-      },
-      o.connect === "eager",
-    );
-    this.queue = new PickQueue(this.endpoints, clock, o.waitForReady, options.target);
-    const resolverOptions = { ...o, defaultPort: options.defaultPort, kubeConfig: options.kubeConfig };
-    let resolver = target.createResolver(resolverOptions);
-    if (options.subset) resolver = subsetResolver(resolver, options.subset);
-    this.resolver = resolver;
-    const od = o.outlierDetection;
-    this.outliers = od
-      ? new OutlierDetector(
-          od,
-          clock,
-          () => this.endpoints.endpoints,
-          (e) => this.events.emit("ejection", e),
-          () => this.endpoints.rebuild(),
-          (stats) => {
-            if (telemetry.metricsOn) telemetry.outlierSweep(stats);
-          },
-        )
-      : undefined;
-    this.calls = new CallRunner(
-      this.endpoints,
-      this.queue,
-      new Retry(o.transparentRetries, o.retryPolicy),
-      this.outliers,
-      this.events,
-      clock,
-      o.defaultTimeoutMs,
-      telemetry,
-      policy.requestHeaders,
-    );
+    const parts = buildPoolParts(resolvePoolOptions(options));
+    this.target = parts.target;
+    this.events = parts.events;
+    this.resolver = parts.resolver;
+    this.endpoints = parts.endpoints;
+    this.queue = parts.queue;
+    this.calls = parts.calls;
+    this.outliers = parts.outliers;
+    this.policyName = parts.policyName;
+    this.telemetry = parts.telemetry;
     this.resolver.start(this.endpoints);
   }
 
@@ -198,7 +129,7 @@ export class PoolTransport implements Transport {
         failures: e.failures,
         lastError: e.healthReason ?? (e.lastError && describeError(e.lastError)),
         health: e.health,
-        ejectedForMs: e.ejectedUntil === 0 ? 0 : Math.max(0, e.ejectedUntil - now),
+        ejectedForMs: this.outliers?.ejectedForMs(e, now) ?? 0,
       })),
       retries: { ...this.calls.retried },
       draining: this.endpoints.drainingCount,
@@ -245,24 +176,6 @@ export class PoolTransport implements Transport {
   ): Promise<StreamResponse<I, O>> {
     return this.calls.stream(method, signal, timeoutMs, header, input, contextValues);
   }
-
-  /** Connection events of every endpoint, into the endpoint set and the events. */
-  private readonly subchannelListener: SubchannelListener = {
-    onStateChange: (subchannel, previous, error) => {
-      const state = subchannel.state;
-      this.endpoints.get(subchannel.key)?.connectionChanged();
-      this.events.emit("endpointState", { address: subchannel.key, previous, state, error });
-      // A lost or failed connection may mean the pod is gone: ask DNS (rate-limited).
-      if (
-        state === ConnectivityState.TRANSIENT_FAILURE ||
-        (previous === ConnectivityState.READY && state === ConnectivityState.IDLE)
-      ) {
-        this.resolver.resolveNow();
-      }
-      this.endpoints.rebuild();
-    },
-    onGoaway: () => this.resolver.resolveNow(),
-  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ConnectivityState, createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
 import { Rng, RngService } from "@rngbalance/proto";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { childProcessEnv } from "@rngbalance/testkit";
 import { countBy, freePort } from "./support.js";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
 import { createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
-import { type RngServerProcess, spawnRngServer, startRngFleet } from "@rngbalance/rng-server/testing";
+import { type RngServerProcess, spawnRngServer, startRngFleet } from "@rngbalance/rng-fleet";
 import { type Load, startLoad, until } from "./support.js";
 
 const rows: { scenario: string; calls: number; failures: number; note: string }[] = [];

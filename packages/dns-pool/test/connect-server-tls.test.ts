@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createPoolTransport, type PoolTransportOptions } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { createTestCertificates, type TestCertificates } from "@rngbalance/testkit";
 import { countBy, freePort, until } from "./support.js";
 

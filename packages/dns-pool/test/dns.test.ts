@@ -10,9 +10,9 @@ import {
   type PoolTransport,
   type ResolutionEvent,
 } from "@rngbalance/dns-pool";
-import { EmbeddedDnsServer } from "@rngbalance/local-fleet";
+import { EmbeddedDnsServer } from "@rngbalance/dns-test-server";
 import { Rng } from "@rngbalance/proto";
-import { type RngFleet, startRngFleet } from "@rngbalance/rng-server/testing";
+import { type RngFleet, startRngFleet } from "@rngbalance/rng-fleet";
 import { countBy, startLoad, until } from "./support.js";
 
 describe("pool over a real DNS server and real servers (dns://127.0.0.1:<port>/rng-headless)", () => {

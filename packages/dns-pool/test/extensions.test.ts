@@ -10,12 +10,12 @@ import {
   EMPTY_PICKER,
   type EndpointInfo,
   type PoolTransport,
-  RoundRobinPicker,
   registerPolicy,
   registerResolver,
   StaticResolver,
 } from "@rngbalance/dns-pool";
 import { RngService } from "@rngbalance/proto";
+import { RoundRobinPicker } from "../src/balancer/picker.js";
 
 /** A user's policy: round robin, recording every call's outcome through the onDone hook. */
 const done: { address: string; result: CallResult }[] = [];

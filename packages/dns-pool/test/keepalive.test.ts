@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { ConnectivityState, createPoolTransport, type EndpointStateEvent } from "@rngbalance/dns-pool";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { until } from "./support.js";
 
 /**

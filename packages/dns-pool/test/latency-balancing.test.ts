@@ -8,7 +8,7 @@ import {
   registerResolver,
 } from "@rngbalance/dns-pool";
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { freePort, type Load, startLoad, until } from "./support.js";
 
 // Real rng-server processes on loopback pod IPs, loaded by a real pool. The

@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { ConnectivityState, createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
 import { type RN, RNSchema, SourceSchema } from "@rngbalance/proto";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { countBy, freePort, GRPC_JS_RNG, startLoad, until } from "./support.js";
 
 // gRFC A51/A58 interop with @grpc/grpc-js 1.14.7, both ways:

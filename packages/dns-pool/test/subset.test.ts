@@ -3,20 +3,22 @@ import { hostname } from "node:os";
 import { describe, it } from "node:test";
 import { fmix64, fnv1a64, hash64, seededRandom, type U64 } from "../src/subset/hash.js";
 import {
-  connectionsPerServer,
   createSubsetter,
   defaultClientId,
-  loadPerServer,
   rankAmongPeers,
   SUBSETTER_KINDS,
   type Subsetter,
   type SubsetterKind,
   type SubsetterOptions,
-  spread,
   statefulSetOrdinal,
+} from "../src/subset/index.js";
+import {
+  connectionsPerServer,
+  loadPerServer,
+  spread,
   subsetChurn,
   syntheticPodAddresses,
-} from "../src/subset/index.js";
+} from "./subset-measures.js";
 
 /** A reproducible shuffle of `list`. */
 function shuffled<T>(list: readonly T[], seed: string): T[] {

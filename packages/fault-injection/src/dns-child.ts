@@ -1,7 +1,7 @@
 // The DNS server of a fault run as a process of its own, so that it can be
 // frozen with SIGSTOP like a hung kube-dns. Started by dns-process.ts; takes
 // its records over the IPC channel and answers every message with "ok".
-import { EmbeddedDnsServer } from "@rngbalance/local-fleet";
+import { EmbeddedDnsServer } from "@rngbalance/dns-test-server";
 
 interface SetRecords {
   readonly id: number;

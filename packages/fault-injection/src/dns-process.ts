@@ -11,7 +11,7 @@ export interface DnsServerProcessOptions {
 }
 
 /**
- * A DNS server (`@rngbalance/local-fleet`'s embedded one, playing kube-dns)
+ * A DNS server (`@rngbalance/dns-test-server`'s embedded one, playing kube-dns)
  * in a child process of its own, so a fault can freeze it with
  * `freezeProcess(dns.pid)` as a hung DNS server, which an in-process server
  * cannot be. While it is frozen, {@link DnsServerProcess.setAddresses} waits

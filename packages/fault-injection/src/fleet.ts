@@ -1,6 +1,6 @@
-// The only file that knows how pods are started (`@rngbalance/rng-server/testing`):
+// The only file that knows how pods are started (`@rngbalance/rng-fleet`):
 // the rest of the package sees a FaultFleet.
-import { spawnRngServer } from "@rngbalance/rng-server/testing";
+import { spawnRngServer } from "@rngbalance/rng-fleet";
 import { freePort } from "@rngbalance/testkit";
 import { type DnsServerProcess, startDnsServerProcess } from "./dns-process.js";
 

@@ -4,8 +4,9 @@
  * `rng-server` program. Start it in-process (tests, benchmarks) with
  * {@link startRngServer}, with the same behaviour as the `rng-server`
  * command; run the command itself from an entry point with {@link main}
- * (apps/server does). Process and fleet fixtures for tests are in the
- * `@rngbalance/rng-server/testing` subpath.
+ * (apps/server, which owns the `rng-server` bin, does). The `./main` subpath
+ * is that entry, runnable with node; `@rngbalance/rng-fleet` spawns it as
+ * processes and fleets for tests, the demo and the bench.
  *
  * @packageDocumentation
  */

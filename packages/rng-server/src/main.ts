@@ -1,8 +1,9 @@
-#!/usr/bin/env node
 /**
- * The `rng-server` command (this package's bin): {@link main} on this
- * process's command line and environment. The process and fleet fixtures
- * spawn this file by default (`RNG_SERVER_MAIN`).
+ * The `rng-server` program as a runnable entry (this package's `./main`
+ * export): {@link main} on this process's command line and environment.
+ * `@rngbalance/rng-fleet`'s process and fleet fixtures spawn this file by
+ * default. It is not a bin: the `rng-server` command is apps/server's, the
+ * deployable program, whose entry is the same two lines.
  *
  * @packageDocumentation
  */

@@ -1,8 +1,7 @@
 /**
- * The package's `rng-server` program and its fixtures: the fixtures spawn
- * this package's own bin by default, and any other entry that calls `main`
- * (as the apps/server app does) when given one; `main` behaves as the
- * command: usage and exit codes, serving, a signal drains and exits 0.
+ * The package's `rng-server` program: `main` behaves as the command (usage
+ * and exit codes), run from the package's own `./main` entry or from any
+ * other entry that imports it (as the apps/server app does).
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -10,10 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Rng, RngService } from "@rngbalance/proto";
-import { RNG_SERVER_MAIN, spawnRngServer, startRngFleet } from "@rngbalance/rng-server/testing";
 import { runNode } from "@rngbalance/testkit";
 import { USAGE } from "../src/index.js";
 
@@ -33,44 +28,9 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("rng-server fixtures", () => {
-  it("spawn this package's bin by default (RNG_SERVER_MAIN is its dist/main.js)", async () => {
-    assert.equal(RNG_SERVER_MAIN, PACKAGE_MAIN);
-    const server = await spawnRngServer();
-    try {
-      assert.equal(server.child.spawnargs[1], PACKAGE_MAIN);
-      const client = createClient(Rng, createGrpcTransport({ baseUrl: `http://${server.address}` }));
-      assert.equal((await client.rng({})).RN, server.rn);
-    } finally {
-      assert.deepEqual(await server.stop(), { code: 0, signal: null });
-    }
-  });
-
-  it("spawn another entry that runs main when given one as `main`, for a process and a fleet", async () => {
-    const server = await spawnRngServer({ main: wrapper, args: ["--fault", "latency:1ms"] });
-    try {
-      assert.equal(server.child.spawnargs[1], wrapper);
-      assert.equal(server.ready.fault, "latency:1ms");
-      const client = createClient(RngService, createGrpcTransport({ baseUrl: `http://${server.address}` }));
-      const reply = await client.generate({});
-      assert.equal(reply.rn, server.rn);
-      assert.ok(reply.instance.endsWith(`/${server.address}`), reply.instance);
-    } finally {
-      assert.deepEqual(await server.stop(), { code: 0, signal: null });
-    }
-    const fleet = await startRngFleet({ replicas: 2, main: wrapper });
-    try {
-      assert.equal(fleet.servers.length, 2);
-      for (const pod of fleet.servers) assert.equal(pod.child.spawnargs[1], wrapper);
-    } finally {
-      await fleet.close();
-    }
-  });
-});
-
 describe("main (the rng-server program)", () => {
   for (const [name, entry] of [
-    ["the package's bin", () => PACKAGE_MAIN],
+    ["the package's main entry", () => PACKAGE_MAIN],
     ["an entry that imports main", () => wrapper],
   ] as const) {
     it(`prints the usage on --help (exit 0), and on a bad flag with the problem (exit 2): ${name}`, async () => {

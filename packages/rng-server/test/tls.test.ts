@@ -9,8 +9,12 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Rng } from "@rngbalance/proto";
-import { spawnRngServer } from "@rngbalance/rng-server/testing";
-import { createTestCertificates, runNode, type TestCertificates } from "@rngbalance/testkit";
+import {
+  createTestCertificates,
+  runNode,
+  spawnJsonLogServer,
+  type TestCertificates,
+} from "@rngbalance/testkit";
 import { ConfigError, parseServerConfig } from "../src/index.js";
 
 let certs: TestCertificates;
@@ -20,6 +24,21 @@ before(() => {
 after(() => certs.dispose());
 
 const pem = (name: string) => join(certs.dir, name);
+
+/**
+ * This package's `main` entry as a child process, ready once it logs
+ * "listening", as @rngbalance/rng-fleet's spawnRngServer does (that package
+ * depends on this one, so this one's tests do not import it: no cycle).
+ */
+async function spawnRngServer(options: { args: string[]; env: Record<string, string> }) {
+  const server = await spawnJsonLogServer({
+    main: join(import.meta.dirname, "../dist/main.js"),
+    name: "rng-server",
+    args: ["--host", "127.0.0.1", "--port", "0", ...options.args],
+    env: options.env,
+  });
+  return Object.assign(server, { rn: BigInt(String(server.ready.rn)) });
+}
 
 /** The ConfigError message parseServerConfig throws for `argv`. */
 function configError(argv: string[], env: NodeJS.ProcessEnv = {}): string {

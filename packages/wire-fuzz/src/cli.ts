@@ -12,7 +12,7 @@
  * point to run, default rng-server's). Exits 1 when a seed failed.
  */
 import { parseArgs } from "node:util";
-import { RNG_SERVER_MAIN, spawnRngServer } from "@rngbalance/rng-server/testing";
+import { RNG_SERVER_MAIN, spawnRngServer } from "@rngbalance/rng-fleet";
 import { formatSummary, runFuzz } from "./runner.js";
 
 const USAGE = `usage: pnpm fuzz [--seconds N | --seed S [--path P]] [--runs N] [--seed-time-limit S] [--keep-going] [--main FILE]`;

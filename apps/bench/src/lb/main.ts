@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
 import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
-import { DEFAULT_OUT_DIR } from "../flags.js";
+import { DEFAULT_OUT_DIR } from "../harness/report.js";
 import { badPodTable, scaleUpTable } from "./report.js";
 import { badPod, LB_POLICIES, scaleUp } from "./scenarios.js";
 

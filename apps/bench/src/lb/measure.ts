@@ -1,7 +1,7 @@
 import { ConnectError, createClient } from "@connectrpc/connect";
 import type { PoolTransport } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
-import { Histogram } from "../histogram.js";
+import { Histogram } from "../harness/histogram.js";
 
 /** What one closed-loop run measured (after its warm-up). */
 export interface LbRun {

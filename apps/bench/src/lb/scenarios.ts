@@ -7,9 +7,9 @@ import {
   registerResolver,
 } from "@rngbalance/dns-pool";
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-server/testing";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { freePort } from "@rngbalance/testkit";
-import { poolReady } from "../pool-ready.js";
+import { poolReady } from "../harness/pool-ready.js";
 import { closedLoop, type LbRun, mergeRuns, shareOf } from "./measure.js";
 
 /** The policies compared on a bad pod. */

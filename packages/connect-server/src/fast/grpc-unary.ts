@@ -17,7 +17,7 @@ import {
 import { type ConnectNodeAdapterOptions, compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
 import { clampTimeouts } from "../timeouts.js";
-import { LazyHandlerContext } from "./context.js";
+import { LazyHandlerContext } from "./call-context.js";
 import type { FastMethod } from "./fast-method.js";
 import { type RecordedMethod, recordRoutes } from "./routes.js";
 import type { UnaryTrailerHook } from "./trailer-hook.js";

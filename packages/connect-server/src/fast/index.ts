@@ -13,7 +13,7 @@
  * @packageDocumentation
  */
 export { type FastConnectNodeAdapterOptions, fastConnectNodeAdapter } from "./adapter.js";
-export { LazyHandlerContext } from "./context.js";
+export { LazyHandlerContext } from "./call-context.js";
 export {
   createGrpcUnaryFastPath,
   FAST_PATH_CHANNEL,

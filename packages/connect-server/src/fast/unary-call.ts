@@ -4,9 +4,8 @@ import { type Compression, invokeUnaryImplementation } from "@connectrpc/connect
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { context } from "@opentelemetry/api";
 import type { ServerCall } from "../telemetry/server-telemetry.js";
-import { CallContext } from "./call-context.js";
+import { CallContext, LazyHandlerContext } from "./call-context.js";
 import { listenToStream, type StreamCall, sendTrailersWhenWanted } from "./call-stream.js";
-import { LazyHandlerContext } from "./context.js";
 import { errorFromThrown } from "./errors.js";
 import type { FastMethod } from "./fast-method.js";
 import { nodeHeadersFromWeb } from "./headers.js";

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import { type Balanceable, type CallResult, EMPTY_PICKER, MIN_WEIGHT, type Picker } from "./picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
 import { type ResolvedSlowStart, SlowStart, type SlowStartWeights } from "./slow-start.js";

@@ -1,5 +1,5 @@
 import type { Code } from "@connectrpc/connect";
-import type { ConnectivityState } from "../connection/connectivity.js";
+import type { ConnectivityState } from "../core/connectivity.js";
 import type { SlowStartWeights } from "./slow-start.js";
 
 /** What a picker needs to know of an endpoint. */

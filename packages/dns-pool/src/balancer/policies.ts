@@ -1,5 +1,5 @@
-import type { Clock } from "../clock.js";
-import { ConnectivityState } from "../connection/connectivity.js";
+import type { Clock } from "../core/clock.js";
+import { ConnectivityState } from "../core/connectivity.js";
 import { NO_POLICY_TELEMETRY, type PolicyTelemetry } from "../telemetry/policy-instruments.js";
 import { EMPTY_PICKER, FixedPicker, LeastRequestPicker, type Picker, RoundRobinPicker } from "./picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";

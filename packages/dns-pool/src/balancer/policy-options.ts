@@ -1,6 +1,6 @@
-import { describeValue, invalidArgument } from "../errors.js";
+import { describeValue, invalidArgument } from "../core/errors.js";
 import { PEAK_EWMA_DEFAULTS, type PeakEwmaOptions } from "./peak-ewma.js";
-import type { PolicyOptions } from "./policy.js";
+import type { PolicyOptions } from "./policy-context.js";
 import type { SlowStartOptions } from "./slow-start.js";
 import { WEIGHTED_ROUND_ROBIN_DEFAULTS, type WeightedRoundRobinOptions } from "./weighted-round-robin.js";
 

@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 
 /**
  * Slow start, as Envoy's `slow_start_config`: an endpoint that joins a

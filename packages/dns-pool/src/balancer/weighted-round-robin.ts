@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import { NO_POLICY_TELEMETRY, type PolicyTelemetry } from "../telemetry/policy-instruments.js";
 import { EdfScheduler } from "./edf-scheduler.js";
 import { ORCA_REQUEST_HEADER, type OrcaLoadReport, readOrcaReport, reportedUtilization } from "./orca.js";

@@ -1,12 +1,41 @@
 import { isIP } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { PoolTransportOptions } from "../options.js";
-import type { ResolvedPoolOptions } from "../options-resolve.js";
+import type { BackoffOptions } from "../core/backoff.js";
+import type { ResolvedHealthCheck } from "../health/health-check.js";
 import { type Address, isUnixAddress } from "../resolver/address.js";
 import type { PoolTelemetry } from "../telemetry/pool-telemetry.js";
-import { Endpoint, type EndpointTransportOptions, endpointTransportOptions } from "./endpoint.js";
+import { Endpoint } from "./endpoint.js";
+import type {
+  EndpointTransportOptions,
+  PoolHttp2Options,
+  PoolProtocol,
+  PoolTlsOptions,
+} from "./endpoint-options.js";
 import { SerializerCache } from "./grpc-unary.js";
-import { Subchannel, type SubchannelListener } from "./subchannel.js";
+import type { KeepaliveOptions } from "./http2-connection.js";
+import type { EndpointListener } from "./pool-endpoint.js";
+
+/** The resolved pool options the endpoints are made with (each is the option of the same name). */
+export interface EndpointOptions {
+  /** Wire protocol. */
+  readonly protocol: PoolProtocol;
+  /** TLS settings, or false for plaintext (`tls: true` resolves to `{}`). */
+  readonly tls: false | PoolTlsOptions;
+  /** Extra `http2.connect()` options, or undefined. */
+  readonly http2Options: PoolHttp2Options | undefined;
+  /** Per connection attempt. */
+  readonly connectTimeoutMs: number;
+  /** Keepalive pings. */
+  readonly keepalive: KeepaliveOptions;
+  /** Delays between connection attempts. */
+  readonly reconnectBackoff: BackoffOptions;
+  /** Health watching, or false. */
+  readonly healthCheck: false | ResolvedHealthCheck;
+  /** Use the fast unary path where it applies. */
+  readonly fastPath: boolean;
+  /** The connect-node transport options passed through to every endpoint, those set only. */
+  readonly endpointTransport: EndpointTransportOptions;
+}
 
 /**
  * Makes the pool's endpoints: one {@link Subchannel} per address, all with
@@ -18,19 +47,19 @@ export class EndpointFactory {
   readonly origin: string;
   /** The TLS server name: the authority's host, unless that is an IP literal. */
   private readonly sniHost: string | undefined;
-  private readonly transportOptions: EndpointTransportOptions;
   private readonly serializers = new SerializerCache();
 
-  /** @throws ConnectError (InvalidArgument) for an authority that is not host[:port]. */
+  /**
+   * @param options - the pool's resolved options for endpoints.
+   * @param authority - `:authority` of every request: the option, else the target's default.
+   * @throws ConnectError (InvalidArgument) for an authority that is not host[:port].
+   */
   constructor(
-    private readonly raw: PoolTransportOptions,
-    private readonly options: ResolvedPoolOptions,
+    private readonly options: EndpointOptions,
     authority: string,
-    private readonly listener: SubchannelListener,
-    private readonly onHealthChange: () => void,
     private readonly telemetry: PoolTelemetry,
   ) {
-    this.origin = `${raw.tls ? "https" : "http"}://${authority}`;
+    this.origin = `${options.tls ? "https" : "http"}://${authority}`;
     let authorityHost: string;
     try {
       authorityHost = new URL(this.origin).hostname.replace(/^\[|\]$/g, "");
@@ -43,41 +72,33 @@ export class EndpointFactory {
     }
     // SNI must be a host name; RFC 6066 forbids IP literals there.
     this.sniHost = isIP(authorityHost) ? undefined : authorityHost;
-    this.transportOptions = endpointTransportOptions(raw);
   }
 
-  /** A new endpoint for `address`, IDLE until the policy asks for a connection. */
-  create(address: Address): Endpoint {
-    const tls = this.raw.tls;
+  /** A new endpoint for `address`, IDLE until the policy asks for a connection; it reports to `listener`. */
+  create(address: Address, listener: EndpointListener<Endpoint>): Endpoint {
     const o = this.options;
-    const subchannel = new Subchannel(
-      {
+    const tls = o.tls;
+    return new Endpoint({
+      subchannel: {
         address,
         authority: this.origin,
         tls:
-          tls === undefined || tls === false
+          tls === false
             ? undefined
-            : {
-                servername: isUnixAddress(address) ? undefined : this.sniHost,
-                ...(tls === true ? {} : tls),
-              },
+            : { servername: isUnixAddress(address) ? undefined : this.sniHost, ...tls },
         connectTimeoutMs: o.connectTimeoutMs,
         keepalive: o.keepalive,
         backoff: o.reconnectBackoff,
-        http2Options: this.raw.http2Options,
+        http2Options: o.http2Options,
         telemetry: this.telemetry.subchannel,
       },
-      this.listener,
-    );
-    return new Endpoint(
-      subchannel,
-      o.protocol,
-      this.transportOptions,
-      o.healthCheck || undefined,
-      this.onHealthChange,
-      o.fastPath,
-      this.serializers,
-      this.telemetry.sizesOn,
-    );
+      protocol: o.protocol,
+      transportOptions: o.endpointTransport,
+      healthCheck: o.healthCheck,
+      fastPath: o.fastPath,
+      serializers: this.serializers,
+      measureSizes: this.telemetry.sizesOn,
+      listener,
+    });
   }
 }

@@ -1,21 +1,20 @@
 import type { DescMessage, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
-import type { ContextValues, Interceptor, Transport, UnaryResponse } from "@connectrpc/connect";
+import type { ContextValues, Transport, UnaryResponse } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import type { Attributes } from "@opentelemetry/api";
-import type { PoolEndpoint } from "../balancer/endpoint-set.js";
-import { type HealthStatus, HealthWatcher } from "../health/health-check.js";
-import type { OutlierTracked } from "../health/outlier-detection.js";
-import type { PoolProtocol, PoolTransportOptions } from "../options.js";
+import { ConnectivityState } from "../core/connectivity.js";
+import { type HealthStatus, HealthWatcher, type ResolvedHealthCheck } from "../health/health-check.js";
 import type { MessageSizes } from "../telemetry/call-telemetry.js";
 import { binarySize } from "../telemetry/sizes.js";
 import { peerAttributes } from "../telemetry/tracing.js";
-import { ConnectivityState } from "./connectivity.js";
+import type { EndpointTransportOptions, PoolProtocol } from "./endpoint-options.js";
 import { type FastUnaryOptions, fastGrpcUnary, type SerializerCache } from "./grpc-unary.js";
-import type { Subchannel } from "./subchannel.js";
+import type { EndpointListener, PoolEndpoint } from "./pool-endpoint.js";
+import { Subchannel, type SubchannelListener, type SubchannelOptions } from "./subchannel.js";
 
 /**
  * An endpoint's unary call: connect's `Transport["unary"]` plus `sizes`,
@@ -31,31 +30,6 @@ export type EndpointUnary = <I extends DescMessage, O extends DescMessage>(
   sizes?: MessageSizes,
 ) => Promise<UnaryResponse<I, O>>;
 
-const ENDPOINT_TRANSPORT_OPTION_KEYS = [
-  "interceptors",
-  "useBinaryFormat",
-  "jsonOptions",
-  "binaryOptions",
-  "acceptCompression",
-  "sendCompression",
-  "compressMinBytes",
-  "readMaxBytes",
-  "writeMaxBytes",
-] as const;
-
-/** The connect-node transport options a pool passes through to every endpoint. */
-export type EndpointTransportOptions = Pick<
-  PoolTransportOptions,
-  (typeof ENDPOINT_TRANSPORT_OPTION_KEYS)[number]
->;
-
-/** The pool options that are passed through to every endpoint's transport, those set only. */
-export function endpointTransportOptions(o: PoolTransportOptions): EndpointTransportOptions {
-  const out: Record<string, unknown> = {};
-  for (const k of ENDPOINT_TRANSPORT_OPTION_KEYS) if (o[k] !== undefined) out[k] = o[k];
-  return out as EndpointTransportOptions;
-}
-
 /**
  * The fast unary path covers what it implements: binary gRPC without
  * interceptors or compression. Anything else takes connect-node's path.
@@ -70,34 +44,41 @@ function fastPathAllowed(o: EndpointTransportOptions): boolean {
   );
 }
 
+/** How to make an {@link Endpoint}. */
+export interface EndpointInit {
+  /** Its connection's settings (the endpoint makes the subchannel and listens to it). */
+  readonly subchannel: SubchannelOptions;
+  /** Wire protocol. */
+  readonly protocol: PoolProtocol;
+  /** connect-node transport options, those set only. */
+  readonly transportOptions: EndpointTransportOptions;
+  /** Health watching, or false. */
+  readonly healthCheck: false | ResolvedHealthCheck;
+  /** Use the fast unary path when the options allow it. */
+  readonly fastPath: boolean;
+  /** The pool's serializers, shared by its endpoints' fast paths. */
+  readonly serializers: SerializerCache;
+  /** Count message sizes where the wire bytes are not seen (metrics on). Default false. */
+  readonly measureSizes?: boolean;
+  /** Receives its changes. */
+  readonly listener: EndpointListener<Endpoint>;
+}
+
 /**
  * One address of the pool: its connection (the subchannel), a stock
  * connect-node transport running calls on that connection, its health as
- * the server reports it, its outlier-ejection record and call counts.
+ * the server reports it, whether outlier detection ejected it, and its
+ * call counts.
  *
  * Its `state` is what the balancer sees: the connection's state, except that
  * a connected endpoint that reports NOT_SERVING or is ejected counts as
- * TRANSIENT_FAILURE (as gRPC maps health to the subchannel state).
+ * TRANSIENT_FAILURE (as gRPC maps health to the subchannel state). It owns
+ * its subchannel's listener and reports every change upward once, through
+ * its {@link EndpointListener}.
  */
-export class Endpoint implements PoolEndpoint, OutlierTracked {
-  /** Calls running now. */
-  inFlight = 0;
-  /** Calls started here. */
-  calls = 0;
-  /** Calls that ended with an error. */
-  failures = 0;
-  /** Outlier detection: successes since the last sweep. */
-  intervalSuccesses = 0;
-  /** Outlier detection: failures since the last sweep. */
-  intervalFailures = 0;
-  /** Outlier detection: ejected until this time (ms since epoch); 0 when not ejected. */
-  ejectedUntil = 0;
-  /** Outlier detection: grows with each ejection (A50's multiplier). */
-  ejectionMultiplier = 0;
-  /** "PENDING" until the first health answer when checking is on, else "UNCHECKED". */
-  health: HealthStatus;
-  /** Why health checking says NOT_SERVING, for stats. */
-  healthReason: string | undefined;
+export class Endpoint implements PoolEndpoint {
+  /** The connection. */
+  readonly subchannel: Subchannel;
   /** The stock connect-node transport on this endpoint's connection (streams, other protocols). */
   readonly transport: Transport;
   /**
@@ -107,18 +88,20 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
   readonly unary: EndpointUnary;
   /** `server.address` and `server.port` for spans: the pod's address. */
   readonly peerAttributes: Attributes;
+  private inFlightCount = 0;
+  private callCount = 0;
+  private failureCount = 0;
+  private ejected = false;
+  private healthStatus: HealthStatus;
+  private healthWhy: string | undefined;
   private readonly healthWatcher: HealthWatcher | undefined;
+  private readonly listener: EndpointListener<Endpoint>;
 
-  constructor(
-    readonly subchannel: Subchannel,
-    protocol: PoolProtocol,
-    options: EndpointTransportOptions,
-    health: { service: string; interceptors: Interceptor[] | undefined } | undefined,
-    onHealthChange: () => void,
-    fastPath: boolean,
-    serializers: SerializerCache,
-    measureSizes = false,
-  ) {
+  constructor(init: EndpointInit) {
+    const { protocol, transportOptions: options, healthCheck: health, serializers } = init;
+    this.listener = init.listener;
+    const subchannel = new Subchannel(init.subchannel, this.subchannelListener);
+    this.subchannel = subchannel;
     this.peerAttributes = peerAttributes(subchannel.address);
     const common = { ...options, baseUrl: subchannel.authority, sessionManager: subchannel };
     switch (protocol) {
@@ -132,7 +115,7 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
         this.transport = createConnectTransport({ ...common, httpVersion: "2" });
         break;
     }
-    if (fastPath && protocol === "grpc" && fastPathAllowed(options)) {
+    if (init.fastPath && protocol === "grpc" && fastPathAllowed(options)) {
       const fastOptions: FastUnaryOptions = {
         readMaxBytes: options.readMaxBytes ?? 0xffffffff,
         writeMaxBytes: options.writeMaxBytes ?? 0xffffffff,
@@ -140,7 +123,7 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
       };
       this.unary = (method, signal, timeoutMs, header, input, _contextValues, sizes) =>
         fastGrpcUnary(subchannel, serializers, fastOptions, method, signal, timeoutMs, header, input, sizes);
-    } else if (measureSizes) {
+    } else if (init.measureSizes) {
       // connect-node does not report bytes: count the messages' binary sizes.
       const transport = this.transport;
       this.unary = async (method, signal, timeoutMs, header, input, contextValues, sizes) => {
@@ -152,8 +135,8 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
     } else {
       this.unary = this.transport.unary.bind(this.transport);
     }
-    this.health = health === undefined ? "UNCHECKED" : "PENDING";
-    if (health !== undefined) {
+    this.healthStatus = health === false ? "UNCHECKED" : "PENDING";
+    if (health !== false) {
       // A transport of their own: health checks always speak binary gRPC,
       // whatever the calls' protocol and format, and run only the
       // interceptors given for them, never the pool's (as grpc-go and
@@ -164,10 +147,10 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
         interceptors: health.interceptors,
       });
       this.healthWatcher = new HealthWatcher(healthTransport, health.service, (status, why) => {
-        if (status === this.health) return;
-        this.health = status;
-        this.healthReason = why;
-        onHealthChange();
+        if (status === this.healthStatus) return;
+        this.healthStatus = status;
+        this.healthWhy = why;
+        this.listener.onChange(this, undefined);
       });
     }
   }
@@ -175,6 +158,31 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
   /** "127.0.0.2:8081" */
   get address(): string {
     return this.subchannel.key;
+  }
+
+  /** Calls running now. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /** Calls started here. */
+  get calls(): number {
+    return this.callCount;
+  }
+
+  /** Calls that ended with an error. */
+  get failures(): number {
+    return this.failureCount;
+  }
+
+  /** "PENDING" until the first health answer when checking is on, else "UNCHECKED". */
+  get health(): HealthStatus {
+    return this.healthStatus;
+  }
+
+  /** Why health checking says NOT_SERVING, for stats. */
+  get healthReason(): string | undefined {
+    return this.healthWhy;
   }
 
   /** Why the last connection attempt failed or the last connection was lost. */
@@ -185,6 +193,25 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
   /** READY connections lost so far; a call that saw this change lost its connection. */
   get connectionLosses(): number {
     return this.subchannel.connectionLosses;
+  }
+
+  /** A call starts here. */
+  callStarted(): void {
+    this.inFlightCount++;
+    this.callCount++;
+  }
+
+  /** A call that started here ended; `failed` when with an error. */
+  callEnded(failed: boolean): void {
+    this.inFlightCount--;
+    if (failed) this.failureCount++;
+  }
+
+  /** Outlier detection ejects it (true) or lets it back in (false); reported as a change. */
+  setEjected(ejected: boolean): void {
+    if (this.ejected === ejected) return;
+    this.ejected = ejected;
+    this.listener.onChange(this, undefined);
   }
 
   /** Asks for a connection (the policy wants this endpoint connected). */
@@ -201,9 +228,9 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
   get state(): ConnectivityState {
     const state = this.subchannel.state;
     if (state !== ConnectivityState.READY) return state;
-    if (this.health === "NOT_SERVING" || this.ejectedUntil !== 0) return ConnectivityState.TRANSIENT_FAILURE;
+    if (this.healthStatus === "NOT_SERVING" || this.ejected) return ConnectivityState.TRANSIENT_FAILURE;
     // gRFC A17: with health checking on, not READY before the first answer.
-    if (this.health === "PENDING") return ConnectivityState.CONNECTING;
+    if (this.healthStatus === "PENDING") return ConnectivityState.CONNECTING;
     return state;
   }
 
@@ -212,16 +239,25 @@ export class Endpoint implements PoolEndpoint, OutlierTracked {
     return this.subchannel.state;
   }
 
+  /** The subchannel's events: health watching follows the connection; the change goes up once. */
+  private readonly subchannelListener: SubchannelListener = {
+    onStateChange: (subchannel, previous, error) => {
+      this.connectionChanged();
+      this.listener.onChange(this, { previous, state: subchannel.state, error });
+    },
+    onGoaway: () => this.listener.onGoaway(this),
+  };
+
   /** Starts or stops health watching as the connection comes and goes. */
-  connectionChanged(): void {
+  private connectionChanged(): void {
     if (this.subchannel.state === ConnectivityState.READY) {
       this.healthWatcher?.start();
     } else {
       this.healthWatcher?.stop();
       // A new connection is judged anew (a server without health service stays unchecked).
-      if (this.health !== "UNCHECKED") {
-        this.health = "PENDING";
-        this.healthReason = undefined;
+      if (this.healthStatus !== "UNCHECKED") {
+        this.healthStatus = "PENDING";
+        this.healthWhy = undefined;
       }
     }
   }

@@ -1,7 +1,7 @@
 import * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { http2ErrorName } from "@rngbalance/grpc-names";
-import { errorCodesInChain, noteStreamReset } from "../errors.js";
+import { errorCodesInChain, noteStreamReset } from "../core/errors.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } =
   http2.constants;

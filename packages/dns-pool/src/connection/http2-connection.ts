@@ -1,7 +1,7 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { noteStreamReset } from "../errors.js";
+import { noteStreamReset } from "../core/errors.js";
 import { type Address, isUnixAddress } from "../resolver/address.js";
 import { KEEPALIVE_TIMEOUT_CODE } from "../telemetry/names.js";
 

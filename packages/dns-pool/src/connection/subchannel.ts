@@ -1,12 +1,12 @@
 import type * as http2 from "node:http2";
 import type * as tls from "node:tls";
-import { type Clock, systemClock, type TimerHandle } from "../clock.js";
-import { describeError, unsentError } from "../errors.js";
+import { Backoff, type BackoffOptions } from "../core/backoff.js";
+import { type Clock, systemClock, type TimerHandle } from "../core/clock.js";
+import { ConnectivityState } from "../core/connectivity.js";
+import { describeError, unsentError } from "../core/errors.js";
 import { HEALTH_WATCH_PATH } from "../health/health-check.js";
 import { type Address, formatAddress } from "../resolver/address.js";
 import { NO_SUBCHANNEL_TELEMETRY, type SubchannelTelemetry } from "../telemetry/pool-instruments.js";
-import { Backoff, type BackoffOptions } from "./backoff.js";
-import { ConnectivityState } from "./connectivity.js";
 import {
   type Connection,
   type ConnectionFactory,

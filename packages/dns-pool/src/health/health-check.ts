@@ -9,13 +9,21 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "@rngbalance/grpc-protos/grpc/health/v1";
-import { Backoff } from "../connection/backoff.js";
+import { Backoff } from "../core/backoff.js";
 
 /**
  * What health checking says of an endpoint: PENDING until the first answer,
  * UNCHECKED when checking is off or the server has no health service.
  */
 export type HealthStatus = "PENDING" | "SERVING" | "NOT_SERVING" | "UNCHECKED";
+
+/** The `healthCheck` option resolved: the service to watch and the watches' own interceptors. */
+export interface ResolvedHealthCheck {
+  /** The service to watch; "" is the whole server. */
+  readonly service: string;
+  /** The health watches' own interceptors (never the pool's), or undefined for none. */
+  readonly interceptors: Interceptor[] | undefined;
+}
 
 /**
  * The `healthCheck` option's object form (gRFC A17 health checking).

@@ -51,8 +51,11 @@ export interface OutlierDetectionOptions {
   failureCodes: Code[];
 }
 
-/** The per-endpoint bookkeeping outlier detection needs. */
-export interface OutlierTracked {
+/**
+ * One endpoint's outlier-detection record: the detector's own, kept per
+ * endpoint (as peak_ewma keeps its estimates), never on the endpoint.
+ */
+export interface OutlierRecord {
   /** Calls that succeeded since the last sweep. */
   intervalSuccesses: number;
   /** Calls that failed (with a failure code) since the last sweep. */
@@ -61,6 +64,11 @@ export interface OutlierTracked {
   ejectedUntil: number;
   /** Grows with each ejection, shrinks with each clean interval (A50's multiplier). */
   ejectionMultiplier: number;
+}
+
+/** A record of an endpoint not yet judged: no calls, never ejected. */
+export function newOutlierRecord(): OutlierRecord {
+  return { intervalSuccesses: 0, intervalFailures: 0, ejectedUntil: 0, ejectionMultiplier: 0 };
 }
 
 /** gRFC A91's `grpc.lb.outlier_detection.detection_method`: the algorithm that found an outlier. */
@@ -82,7 +90,7 @@ export interface OutlierSweepStats {
   unenforced: Record<DetectionMethod, Record<UnenforcedReason, number>>;
 }
 
-/** Zero counts, for {@link sweepOutliers}' `stats`. */
+/** Zero counts, for {@link sweepOutlierRecords}' `stats`. */
 export function emptySweepStats(): OutlierSweepStats {
   const reasons = () => ({ enforcement_percentage: 0, max_ejection_overflow: 0 });
   return {
@@ -97,13 +105,15 @@ export function emptySweepStats(): OutlierSweepStats {
  * and never more than `maxEjectionPercent` of the endpoints ejected (one
  * ejection is always allowed), and each outlier ejected with a chance of
  * its method's `enforcementPercentage` (the share is checked first, as
- * grpc-go does). Returns true when any ejection changed; adds what it
- * found and did to `stats` when given.
+ * grpc-go does). Not pure: it updates the records in place (ejection
+ * times, multipliers, and the interval counts reset to 0); they are the
+ * detector's own, one per endpoint. Returns true when any ejection
+ * changed; adds what it found and did to `stats` when given.
  *
  * @param random - a number in [0, 1) per draw against `enforcementPercentage`. Default Math.random.
  */
-export function sweepOutliers(
-  endpoints: readonly OutlierTracked[],
+export function sweepOutlierRecords(
+  endpoints: readonly OutlierRecord[],
   o: OutlierDetectionOptions,
   now: number,
   stats: OutlierSweepStats = emptySweepStats(),
@@ -120,7 +130,7 @@ export function sweepOutliers(
   }
   let ejected = endpoints.filter((e) => e.ejectedUntil !== 0).length;
   /** Ejects the outlier `e` that `method` found, if allowed, and counts what happened. */
-  const eject = (e: OutlierTracked, method: DetectionMethod, enforcementPercentage = 100): void => {
+  const eject = (e: OutlierRecord, method: DetectionMethod, enforcementPercentage = 100): void => {
     // Already out: found again, nothing to enforce.
     if (e.ejectedUntil !== 0) return;
     // A50: check the share before ejecting, so at least one can always go.

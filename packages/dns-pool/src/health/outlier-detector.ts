@@ -1,74 +1,106 @@
 import type { ConnectError } from "@connectrpc/connect";
-import type { Clock, TimerHandle } from "../clock.js";
-import type { EjectionEvent } from "../events.js";
+import type { Clock, TimerHandle } from "../core/clock.js";
+import type { EjectionEvent } from "../core/events.js";
 import {
   emptySweepStats,
+  newOutlierRecord,
   type OutlierDetectionOptions,
+  type OutlierRecord,
   type OutlierSweepStats,
-  type OutlierTracked,
-  sweepOutliers,
+  sweepOutlierRecords,
 } from "./outlier-detection.js";
 
-/** An endpoint as outlier detection tracks it. */
-export interface OutlierEndpoint extends OutlierTracked {
+/** An endpoint as outlier detection sees it. */
+export interface OutlierEndpoint {
   /** For events. */
   readonly address: string;
+  /** Ejects it (true: its state becomes TRANSIENT_FAILURE) or lets it back in (false). */
+  setEjected(ejected: boolean): void;
+}
+
+/** What the detector reports. */
+export interface OutlierListener {
+  /** An endpoint was ejected or let back in (reported before the endpoint is told). */
+  onEjection(event: EjectionEvent): void;
+  /** What each sweep found and did (for gRFC A91's counters). Default: nothing. */
+  onSweep?(stats: OutlierSweepStats): void;
 }
 
 /**
  * Outlier detection (gRFC A50) for one pool: counts each call's outcome per
  * endpoint and, every `intervalMs`, sweeps: ejects endpoints that fail much
- * more than the others and lets expired ones back in. Ejected endpoints
- * report TRANSIENT_FAILURE, so the next picker leaves them out.
+ * more than the others and lets expired ones back in. It keeps every
+ * endpoint's record itself (keyed by endpoint, as peak_ewma keeps its
+ * estimates) and tells an endpoint only whether it is ejected; an ejected
+ * endpoint reports TRANSIENT_FAILURE, so the next picker leaves it out.
  */
-export class OutlierDetector {
+export class OutlierDetector<E extends OutlierEndpoint = OutlierEndpoint> {
   private timer: TimerHandle | undefined;
   private stopped = false;
+  private readonly records = new WeakMap<E, OutlierRecord>();
 
   /**
    * @param options - resolved settings.
    * @param clock - the sweep timer and ejection times.
-   * @param endpoints - the endpoints to judge (read at each sweep).
-   * @param onEjection - an endpoint was ejected or let back in.
-   * @param onChange - after a sweep that changed any ejection (rebuild the picker).
-   * @param onSweep - what each sweep found and did (for gRFC A91's counters). Default: nothing.
+   * @param source - the endpoints to judge (read at each sweep), and, if it
+   *   has one, a `batch` that folds the ejections of one sweep into one change.
+   * @param listener - receives ejections and sweep counts.
    */
   constructor(
     private readonly options: OutlierDetectionOptions,
     private readonly clock: Clock,
-    private readonly endpoints: () => readonly OutlierEndpoint[],
-    private readonly onEjection: (event: EjectionEvent) => void,
-    private readonly onChange: () => void,
-    private readonly onSweep: (stats: OutlierSweepStats) => void = () => {},
+    private readonly source: { readonly endpoints: readonly E[]; batch?(changes: () => void): void },
+    private readonly listener: OutlierListener,
   ) {
     this.schedule();
   }
 
   /** Counts a finished call: a failure if its code is one of `failureCodes`, else a success. */
-  record(endpoint: OutlierTracked, error: ConnectError | undefined): void {
-    if (error && this.options.failureCodes.includes(error.code)) endpoint.intervalFailures++;
-    else endpoint.intervalSuccesses++;
+  record(endpoint: E, error: ConnectError | undefined): void {
+    const r = this.recordOf(endpoint);
+    if (error && this.options.failureCodes.includes(error.code)) r.intervalFailures++;
+    else r.intervalSuccesses++;
+  }
+
+  /** How much longer `endpoint` stays ejected after `now` (ms since epoch); 0 when it is in. */
+  ejectedForMs(endpoint: E, now: number): number {
+    const until = this.records.get(endpoint)?.ejectedUntil ?? 0;
+    return until === 0 ? 0 : Math.max(0, until - now);
+  }
+
+  /** The endpoint's record (made on first use). */
+  recordOf(endpoint: E): OutlierRecord {
+    let r = this.records.get(endpoint);
+    if (r === undefined) {
+      r = newOutlierRecord();
+      this.records.set(endpoint, r);
+    }
+    return r;
   }
 
   /** Judges the endpoints now (the timer calls this every interval). */
   sweep(): void {
-    const endpoints = this.endpoints();
-    const before = endpoints.map((e) => e.ejectedUntil);
+    const endpoints = this.source.endpoints;
+    const records = endpoints.map((e) => this.recordOf(e));
+    const before = records.map((r) => r.ejectedUntil);
     const stats = emptySweepStats();
-    const changed = sweepOutliers(endpoints, this.options, this.clock.now(), stats);
-    this.onSweep(stats);
+    const changed = sweepOutlierRecords(records, this.options, this.clock.now(), stats);
+    this.listener.onSweep?.(stats);
     if (!changed) return;
-    endpoints.forEach((e, i) => {
-      const was = before[i] as number;
-      if ((was === 0) !== (e.ejectedUntil === 0)) {
-        this.onEjection({
+    const apply = () =>
+      endpoints.forEach((e, i) => {
+        const was = before[i] as number;
+        const until = (records[i] as OutlierRecord).ejectedUntil;
+        if ((was === 0) === (until === 0)) return;
+        this.listener.onEjection({
           address: e.address,
-          ejected: e.ejectedUntil !== 0,
-          untilMs: e.ejectedUntil === 0 ? undefined : e.ejectedUntil - this.clock.now(),
+          ejected: until !== 0,
+          untilMs: until === 0 ? undefined : until - this.clock.now(),
         });
-      }
-    });
-    this.onChange();
+        e.setEjected(until !== 0);
+      });
+    if (this.source.batch) this.source.batch(apply);
+    else apply();
   }
 
   /** Stops the timer for good. */

@@ -1,6 +1,6 @@
 import * as dns from "node:dns";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type Backoff, resolutionBackoff } from "../connection/backoff.js";
+import { type Backoff, resolutionBackoff } from "../core/backoff.js";
 import { type Address, formatAddress, formatHostPort, type TcpAddress } from "./address.js";
 import { readSearchConfig, type SearchConfig, searchCandidates } from "./resolv-conf.js";
 import type { Resolution, Resolver, ResolverListener } from "./resolver.js";

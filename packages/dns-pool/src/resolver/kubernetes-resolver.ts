@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type Backoff, resolutionBackoff } from "../connection/backoff.js";
+import { type Backoff, resolutionBackoff } from "../core/backoff.js";
 import type { Address } from "./address.js";
 import type { Resolver, ResolverListener } from "./resolver.js";
 

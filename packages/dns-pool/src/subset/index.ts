@@ -12,14 +12,6 @@ import { randomSubsetter } from "./random.js";
 import { rendezvousSubsetter } from "./rendezvous.js";
 import { clientPosition, type Subsetter, type SubsetterOptions } from "./subsetter.js";
 
-export {
-  connectionsPerServer,
-  loadPerServer,
-  type Spread,
-  spread,
-  subsetChurn,
-  syntheticPodAddresses,
-} from "./analysis.js";
 export { apertureSubsetter } from "./aperture.js";
 export { defaultClientId, rankAmongPeers, statefulSetOrdinal } from "./client-id.js";
 export { deterministicSubsetter } from "./deterministic.js";

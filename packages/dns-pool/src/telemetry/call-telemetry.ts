@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { ConnectError } from "@connectrpc/connect";
 import type { Attributes, Context, Span, Tracer } from "@opentelemetry/api";
-import type { PoolTelemetry } from "./pool-telemetry.js";
+import type { CallMetrics } from "./call-metrics.js";
 import {
   endSpan,
   injectTraceContext,
@@ -49,13 +49,13 @@ export class CallTelemetry implements MessageSizes {
   private attemptContext: Context | undefined;
 
   /**
-   * @param telemetry - the pool's instruments.
+   * @param telemetry - the pool's call and attempt instruments.
    * @param m - the method's cached attributes.
    * @param metered - record metrics (an SDK is installed).
    * @param tracer - make spans, or undefined for none.
    */
   constructor(
-    private readonly telemetry: PoolTelemetry,
+    private readonly telemetry: CallMetrics,
     private readonly m: TelemetryMethod,
     private readonly metered: boolean,
     private readonly tracer: Tracer | undefined,

@@ -7,10 +7,10 @@ import {
   ProxyTracerProvider,
 } from "@opentelemetry/api";
 import type { DetectionMethod, OutlierSweepStats, UnenforcedReason } from "../health/outlier-detection.js";
-import { type AttemptCount, attemptCount } from "./attempt-counts.js";
+import { CallMetrics } from "./call-metrics.js";
 import { CallTelemetry } from "./call-telemetry.js";
 import { withDisabledMetrics } from "./disabled-metrics.js";
-import { ATTR, METRIC, resolutionFailureReason, statusName } from "./names.js";
+import { ATTR, METRIC, resolutionFailureReason } from "./names.js";
 import { NO_POLICY_TELEMETRY, type PolicyTelemetry, policyInstruments } from "./policy-instruments.js";
 import {
   cached,
@@ -22,7 +22,7 @@ import {
 } from "./pool-instruments.js";
 import type { PoolTelemetryOptions } from "./pool-telemetry-options.js";
 import { createRecordedInstruments, type RecordedInstruments } from "./recorded-instruments.js";
-import { PoolTracing, type TelemetryMethod } from "./tracing.js";
+import { PoolTracing } from "./tracing.js";
 
 /** The meter's name and version (gRFC A66: name the library). */
 export const INSTRUMENTATION_SCOPE = { name: "@rngbalance/dns-pool", version: "0.1.0" } as const;
@@ -57,11 +57,11 @@ export class PoolTelemetry {
   /** `grpc.target`'s value. */
   private readonly targetLabel: string;
   private readonly targetAttrs: Attributes;
-  private readonly methods = new WeakMap<object, TelemetryMethod>();
-  /** The meter attempts are counted on (the SDK's), or undefined when that metric is off. */
-  private readonly attemptMeter: Meter | undefined;
+  /** Calls' and attempts' instruments, recorded through each call's {@link CallTelemetry}. */
+  private readonly calls: CallMetrics;
   private readonly instruments: RecordedInstruments;
   private unobserve: () => void = () => {};
+  private readonly endpointLabel: boolean;
   private readonly resolvedOk: Attributes;
   private readonly failedByReason = new Map<string, Attributes>();
   /** Ejection counters' attributes, by method (and reason). */
@@ -70,9 +70,9 @@ export class PoolTelemetry {
   /**
    * @param target - the pool's target, for `grpc.target`.
    * @param options - the `telemetry` option.
-   * @param sources - what the gauges read.
+   * @param sources - what the gauges read; or leave it out and call {@link PoolTelemetry.observe} later.
    */
-  constructor(target: string, option: false | PoolTelemetryOptions, sources: TelemetrySources) {
+  constructor(target: string, option: false | PoolTelemetryOptions, sources?: TelemetrySources) {
     // `telemetry: false`: a no-op meter and no tracer, whatever is installed.
     const options =
       option === false ? { meterProvider: NO_METER_PROVIDER, tracerProvider: NO_TRACER_PROVIDER } : option;
@@ -93,10 +93,20 @@ export class PoolTelemetry {
     this.subchannel = this.metricsOn ? subchannelInstruments(m, this.targetAttrs) : NO_SUBCHANNEL_TELEMETRY;
     this.policy = this.metricsOn ? policyInstruments(m, this.targetAttrs) : NO_POLICY_TELEMETRY;
     // Attempts are counted on the SDK's meter itself, shared with the other pools on it.
-    this.attemptMeter = this.metricsOn && !disabled.includes(METRIC.attemptStarted) ? meter : undefined;
-    if (this.metricsOn) {
-      this.unobserve = observeGauges(m, this.targetAttrs, sources, options.endpointLabel === true);
-    }
+    const attemptMeter = this.metricsOn && !disabled.includes(METRIC.attemptStarted) ? meter : undefined;
+    this.calls = new CallMetrics(this.instruments, this.targetAttrs, this.targetLabel, attemptMeter);
+    this.endpointLabel = options.endpointLabel === true;
+    if (sources) this.observe(sources);
+  }
+
+  /**
+   * Starts the gauges, reading `sources` (the pool's endpoints and queue,
+   * made after the telemetry). Once; a no-op when metrics are off.
+   */
+  observe(sources: TelemetrySources): void {
+    if (!this.metricsOn) return;
+    this.unobserve();
+    this.unobserve = observeGauges(this.meter, this.targetAttrs, sources, this.endpointLabel);
   }
 
   /**
@@ -109,63 +119,7 @@ export class PoolTelemetry {
   }): CallTelemetry | undefined {
     const tracer = this.tracing.tracer();
     if (!this.metricsOn && tracer === undefined) return undefined;
-    return new CallTelemetry(this, this.method(method), this.metricsOn, tracer);
-  }
-
-  /** The method's cached attributes and names, made on its first call. */
-  method(method: { readonly parent: { readonly typeName: string }; readonly name: string }): TelemetryMethod {
-    let m = this.methods.get(method);
-    if (!m) {
-      const full = `${method.parent.typeName}/${method.name}`;
-      const base = { [ATTR.method]: full, ...this.targetAttrs };
-      m = {
-        service: method.parent.typeName,
-        name: method.name,
-        full,
-        base,
-        byStatus: [],
-        attempts: this.attemptCount(full, base),
-      };
-      this.methods.set(method, m);
-    }
-    return m;
-  }
-
-  /** An attempt started (after name resolution, before the pick). */
-  attemptStart(m: TelemetryMethod): void {
-    m.attempts.value++;
-  }
-
-  /** The shared count of the method's attempts (`base`: its attributes), or one nobody reports when the metric is off. */
-  private attemptCount(method: string, base: Attributes): AttemptCount {
-    if (this.attemptMeter === undefined) return { attributes: base, value: 0 };
-    return attemptCount(this.attemptMeter, method, this.targetLabel, base);
-  }
-
-  /** An attempt ended with `code` after `seconds`, having sent and received that many message bytes. */
-  attemptEnd(m: TelemetryMethod, code: number, seconds: number, sent: number, rcvd: number): void {
-    const attrs = statusAttrs(m, code);
-    const i = this.instruments;
-    i.attemptDuration.record(seconds, attrs);
-    i.attemptSent.record(sent, attrs);
-    i.attemptRcvd.record(rcvd, attrs);
-  }
-
-  /** The call ended; retries are recorded only for calls that retried, as grpc-java does. */
-  callEnd(
-    m: TelemetryMethod,
-    code: number,
-    seconds: number,
-    retries: number,
-    transparent: number,
-    delayS: number,
-  ): void {
-    const i = this.instruments;
-    i.callDuration.record(seconds, statusAttrs(m, code));
-    if (retries + transparent === 0) return;
-    i.callRetries.record(retries, m.base);
-    i.callTransparentRetries.record(transparent, m.base);
-    i.callRetryDelay.record(delayS, m.base);
+    return new CallTelemetry(this.calls, this.calls.method(method), this.metricsOn, tracer);
   }
 
   /** A call waited `seconds` for a READY endpoint; `ok` when it got one. */
@@ -229,13 +183,3 @@ export class PoolTelemetry {
 
 const DETECTION_METHODS: readonly DetectionMethod[] = ["success_rate", "failure_percentage"];
 const UNENFORCED_REASONS: readonly UnenforcedReason[] = ["enforcement_percentage", "max_ejection_overflow"];
-
-/** The method's attributes with `grpc.status`, made once per status. */
-function statusAttrs(m: TelemetryMethod, code: number): Attributes {
-  let attrs = m.byStatus[code];
-  if (attrs === undefined) {
-    attrs = { ...m.base, [ATTR.status]: statusName(code) };
-    m.byStatus[code] = attrs;
-  }
-  return attrs;
-}

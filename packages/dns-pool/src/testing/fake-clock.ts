@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from "../clock.js";
+import type { Clock, TimerHandle } from "../core/clock.js";
 
 interface FakeTimer extends TimerHandle {
   readonly id: number;

@@ -1,14 +1,13 @@
-import type { PoolEndpoint } from "../balancer/endpoint-set.js";
-import { ConnectivityState } from "../connection/connectivity.js";
+import type { PoolEndpoint } from "../connection/pool-endpoint.js";
+import { ConnectivityState } from "../core/connectivity.js";
 import type { HealthStatus } from "../health/health-check.js";
-import type { OutlierTracked } from "../health/outlier-detection.js";
 
 /**
  * An endpoint without a connection, for tests of policies, pickers, the
  * endpoint set and outlier detection (as grpc-js's MockSubchannel): the
  * test sets its `state` and counters; it records what the pool asked of it.
  */
-export class FakeEndpoint implements PoolEndpoint, OutlierTracked {
+export class FakeEndpoint implements PoolEndpoint {
   /** The state the balancer sees; set it, then rebuild. Default IDLE. */
   state: ConnectivityState = ConnectivityState.IDLE;
   /** Calls in flight. */
@@ -25,14 +24,10 @@ export class FakeEndpoint implements PoolEndpoint, OutlierTracked {
   connectRequests = 0;
   /** True once `shutdown()` was called. */
   shutDown = false;
-  /** Outlier detection's per-interval counters. */
-  intervalSuccesses = 0;
-  /** Outlier detection's per-interval counters. */
-  intervalFailures = 0;
-  /** Ejected until (fake) time; 0 when not ejected. */
-  ejectedUntil = 0;
-  /** Outlier detection's ejection multiplier. */
-  ejectionMultiplier = 0;
+  /** True while outlier detection has it ejected. */
+  ejected = false;
+  /** Called when outlier detection ejects it or lets it back in. Default: nothing. */
+  onChange: (() => void) | undefined;
 
   /**
    * @param address - e.g. "10.0.0.1:80".
@@ -47,6 +42,12 @@ export class FakeEndpoint implements PoolEndpoint, OutlierTracked {
   connect(): void {
     this.connectRequests++;
     this.onConnect?.(this);
+  }
+
+  /** Records the ejection; runs `onChange`. */
+  setEjected(ejected: boolean): void {
+    this.ejected = ejected;
+    this.onChange?.();
   }
 
   /** Marks it shut down (state SHUTDOWN). */

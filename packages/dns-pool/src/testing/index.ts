@@ -8,7 +8,7 @@
  */
 import type { Picker } from "../balancer/picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "../balancer/policy.js";
-import { ConnectivityState } from "../connection/connectivity.js";
+import { ConnectivityState } from "../core/connectivity.js";
 
 export { FakeClock, flushMicrotasks } from "./fake-clock.js";
 export { FakeConnection, FakeDialer } from "./fake-connection.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { aggregateState } from "../../src/balancer/aggregate-state.js";
-import { ConnectivityState as S } from "../../src/connection/connectivity.js";
+import { aggregateState } from "../../src/call/aggregate-state.js";
+import { ConnectivityState as S } from "../../src/core/connectivity.js";
 
 const ctx = { resolutionFailed: false, active: true, resolvedOnce: true };
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Retry } from "../../src/balancer/retry.js";
-import { Backoff, resolutionBackoff } from "../../src/connection/backoff.js";
-import { unsentError } from "../../src/errors.js";
+import { Retry } from "../../src/call/retry.js";
+import { Backoff, resolutionBackoff } from "../../src/core/backoff.js";
+import { unsentError } from "../../src/core/errors.js";
 
 describe("Backoff", () => {
   it("grows by the multiplier up to the max, and starts over after reset()", () => {

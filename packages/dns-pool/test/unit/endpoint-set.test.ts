@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { EndpointSet, type EndpointSetListener } from "../../src/balancer/endpoint-set.js";
-import { createPolicy } from "../../src/balancer/policy.js";
-import { ConnectivityState as S } from "../../src/connection/connectivity.js";
-import type { PoolStateEvent, ResolutionEvent } from "../../src/events.js";
+import { createPolicy } from "../../src/balancer/registry.js";
+import { EndpointSet, type EndpointSetListener } from "../../src/call/endpoint-set.js";
+import { ConnectivityState as S } from "../../src/core/connectivity.js";
+import type { PoolStateEvent, ResolutionEvent } from "../../src/core/events.js";
 import { formatAddress } from "../../src/resolver/address.js";
 import { FakeClock, FakeEndpoint, FakeResolver, pickAddresses } from "../../src/testing/index.js";
 
@@ -16,7 +16,6 @@ function setup(policy = "round_robin", eager = true) {
     onResolution: (e) => resolutions.push(e),
     onResolutionError: () => {},
     onStateChange: (e) => states.push(e),
-    onPickerChange: () => pickerChanges++,
   };
   const set = new EndpointSet<FakeEndpoint>(
     "dns:///svc:80",
@@ -32,6 +31,7 @@ function setup(policy = "round_robin", eager = true) {
     listener,
     eager,
   );
+  set.addPickerListener(() => pickerChanges++);
   const resolver = new FakeResolver();
   resolver.start(set);
   return { set, resolver, created, resolutions, states, pickerChanges: () => pickerChanges };

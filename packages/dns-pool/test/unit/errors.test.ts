@@ -10,7 +10,7 @@ import {
   neverProcessed,
   noteStreamReset,
   unsentError,
-} from "../../src/errors.js";
+} from "../../src/core/errors.js";
 
 function nodeError(code: string, message = code, cause?: unknown): Error {
   const e = new Error(message, { cause }) as Error & { code: string };

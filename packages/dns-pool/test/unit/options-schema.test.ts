@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { closestName } from "../../src/did-you-mean.js";
-import { describeValue } from "../../src/errors.js";
+import { closestName } from "../../src/core/did-you-mean.js";
+import { describeValue } from "../../src/core/errors.js";
 import { resolvePoolOptions } from "../../src/options-resolve.js";
 import { validatePoolOptions } from "../../src/options-schema.js";
 

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { EjectionEvent } from "../../src/events.js";
+import type { EjectionEvent } from "../../src/core/events.js";
 import {
   emptySweepStats,
+  newOutlierRecord,
   type OutlierDetectionOptions,
-  sweepOutliers,
+  sweepOutlierRecords as sweepOutliers,
 } from "../../src/health/outlier-detection.js";
 import { OutlierDetector } from "../../src/health/outlier-detector.js";
 import { FakeClock, fakeEndpoints } from "../../src/testing/index.js";
@@ -20,6 +21,11 @@ const options: OutlierDetectionOptions = {
   failureCodes: [Code.Unavailable, Code.Internal],
 };
 
+/** `n` detector records, as the detector keeps one per endpoint. */
+function outlierRecords(n: number) {
+  return Array.from({ length: n }, newOutlierRecord);
+}
+
 function outcomes(e: { intervalSuccesses: number; intervalFailures: number }, ok: number, failed: number) {
   e.intervalSuccesses = ok;
   e.intervalFailures = failed;
@@ -27,7 +33,7 @@ function outcomes(e: { intervalSuccesses: number; intervalFailures: number }, ok
 
 describe("sweepOutliers (gRFC A50)", () => {
   it("ejects by failure percentage, then lets the endpoint back in when its time is up", () => {
-    const [a, b, c] = fakeEndpoints(3);
+    const [a, b, c] = outlierRecords(3);
     outcomes(a!, 0, 30);
     outcomes(b!, 30, 0);
     outcomes(c!, 30, 0);
@@ -40,7 +46,7 @@ describe("sweepOutliers (gRFC A50)", () => {
   });
 
   it("needs minimumHosts endpoints with requestVolume calls", () => {
-    const [a, b, c] = fakeEndpoints(3);
+    const [a, b, c] = outlierRecords(3);
     outcomes(a!, 0, 30);
     outcomes(b!, 30, 0);
     outcomes(c!, 5, 0); // below requestVolume: only 2 judged
@@ -48,7 +54,7 @@ describe("sweepOutliers (gRFC A50)", () => {
   });
 
   it("never ejects beyond maxEjectionPercent, but always allows one; counts the others as unenforced (A91)", () => {
-    const endpoints = fakeEndpoints(4);
+    const endpoints = outlierRecords(4);
     for (const e of endpoints.slice(0, 3)) outcomes(e, 0, 30);
     outcomes(endpoints[3]!, 30, 0);
     const stats = emptySweepStats();
@@ -62,7 +68,7 @@ describe("sweepOutliers (gRFC A50)", () => {
   });
 
   it("ejects an outlier with a chance of enforcementPercentage; the rest are unenforced (A91)", () => {
-    const endpoints = fakeEndpoints(4);
+    const endpoints = outlierRecords(4);
     for (const e of endpoints.slice(0, 2)) outcomes(e, 0, 30);
     for (const e of endpoints.slice(2)) outcomes(e, 30, 0);
     const o = {
@@ -87,7 +93,7 @@ describe("sweepOutliers (gRFC A50)", () => {
   });
 
   it("ejects by success rate below mean - stdevFactor x stdev", () => {
-    const endpoints = fakeEndpoints(6);
+    const endpoints = outlierRecords(6);
     for (const e of endpoints) outcomes(e, 100, 0);
     outcomes(endpoints[0]!, 50, 50);
     const o = {
@@ -105,7 +111,7 @@ describe("sweepOutliers (gRFC A50)", () => {
   });
 
   it("grows the ejection time with repeat offences, up to the max", () => {
-    const [a, b, c] = fakeEndpoints(3);
+    const [a, b, c] = outlierRecords(3);
     const o = { ...options, maxEjectionTimeMs: 50_000 };
     let now = 0;
     const offend = () => {
@@ -129,13 +135,8 @@ describe("OutlierDetector", () => {
     const endpoints = fakeEndpoints(3);
     const events: EjectionEvent[] = [];
     let changes = 0;
-    const od = new OutlierDetector(
-      options,
-      clock,
-      () => endpoints,
-      (e) => events.push(e),
-      () => changes++,
-    );
+    for (const e of endpoints) e.onChange = () => changes++;
+    const od = new OutlierDetector(options, clock, { endpoints }, { onEjection: (e) => events.push(e) });
     assert.equal(clock.pending, 1);
     assert.equal(clock.pendingRefd, 0, "a sweep timer never keeps the process alive");
     const [a, b, c] = endpoints;
@@ -144,8 +145,8 @@ describe("OutlierDetector", () => {
       od.record(b!, undefined);
       od.record(c!, new ConnectError("not a failure code", Code.NotFound));
     }
-    assert.equal(a!.intervalFailures, 30);
-    assert.equal(c!.intervalSuccesses, 30);
+    assert.equal(od.recordOf(a!).intervalFailures, 30);
+    assert.equal(od.recordOf(c!).intervalSuccesses, 30);
     clock.advance(1000);
     assert.deepEqual(events, [{ address: "10.0.0.1:80", ejected: true, untilMs: 30_000 }]);
     assert.equal(changes, 1);

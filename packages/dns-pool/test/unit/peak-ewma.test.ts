@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
 import { PEAK_EWMA_DEFAULTS, PeakEwmaPolicy, RttEstimate } from "../../src/balancer/peak-ewma.js";
 import type { CallResult, Picker } from "../../src/balancer/picker.js";
-import { createPolicy } from "../../src/balancer/policy.js";
+import { createPolicy } from "../../src/balancer/registry.js";
 import {
   buildPicker,
   FakeClock,

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { PickQueue, type PickSource } from "../../src/balancer/pick-queue.js";
 import { EMPTY_PICKER, FixedPicker, type Picker } from "../../src/balancer/picker.js";
-import { ConnectivityState as S } from "../../src/connection/connectivity.js";
+import { PickQueue, type PickSource } from "../../src/call/pick-queue.js";
+import { ConnectivityState as S } from "../../src/core/connectivity.js";
 import { FakeClock, type FakeEndpoint, fakeEndpoints, flushMicrotasks } from "../../src/testing/index.js";
 
 /** The endpoint set, reduced to what the queue reads. */

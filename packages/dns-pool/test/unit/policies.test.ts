@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type CallResult, EMPTY_PICKER, type Picker } from "../../src/balancer/picker.js";
-import {
-  createPolicy,
-  type EndpointInfo,
-  type LoadBalancingPolicy,
-  registeredPolicies,
-  registerPolicy,
-} from "../../src/balancer/policy.js";
-import { ConnectivityState as S } from "../../src/connection/connectivity.js";
+import type { EndpointInfo, LoadBalancingPolicy } from "../../src/balancer/policy.js";
+import { createPolicy, registeredPolicies, registerPolicy } from "../../src/balancer/registry.js";
+import { ConnectivityState as S } from "../../src/core/connectivity.js";
 import { resolvePoolOptions } from "../../src/options-resolve.js";
 import { buildPicker, FakeClock, fakeEndpoints, pickAddresses } from "../../src/testing/index.js";
 

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { createPoolTransport } from "../../src/pool.js";
 import { registeredSchemes, registerResolver } from "../../src/resolver/registry.js";
 import type { ResolverOptions, TargetUri } from "../../src/resolver/resolver.js";
-import { parseTarget, resolveTarget } from "../../src/target.js";
+import { parseTarget, resolveTarget } from "../../src/resolver/target.js";
 import { FakeResolver } from "../../src/testing/index.js";
 
 describe("resolver registry", () => {

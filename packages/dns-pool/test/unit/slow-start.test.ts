@@ -3,9 +3,9 @@ import { describe, it } from "node:test";
 import { PEAK_EWMA_DEFAULTS, PeakEwmaPolicy } from "../../src/balancer/peak-ewma.js";
 import { LeastRequestPolicy, RoundRobinPolicy } from "../../src/balancer/policies.js";
 import type { LoadBalancingPolicy } from "../../src/balancer/policy.js";
-import { createPolicy } from "../../src/balancer/policy.js";
+import { createPolicy } from "../../src/balancer/registry.js";
 import { type ResolvedSlowStart, SlowStart, slowStartWeight } from "../../src/balancer/slow-start.js";
-import { ConnectivityState as S } from "../../src/connection/connectivity.js";
+import { ConnectivityState as S } from "../../src/core/connectivity.js";
 import { buildPicker, FakeClock, FakeEndpoint, fakeEndpoints } from "../../src/testing/index.js";
 
 const config: ResolvedSlowStart = { windowMs: 10_000, aggression: 1, minWeightPercent: 10 };

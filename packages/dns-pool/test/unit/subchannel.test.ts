@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConnectivityState as S } from "../../src/connection/connectivity.js";
 import { Subchannel } from "../../src/connection/subchannel.js";
-import { neverProcessed } from "../../src/errors.js";
+import { ConnectivityState as S } from "../../src/core/connectivity.js";
+import { neverProcessed } from "../../src/core/errors.js";
 import { FakeClock, FakeDialer } from "../../src/testing/index.js";
 
 function setup() {

@@ -11,7 +11,7 @@ import {
   EndpointWeight,
   WeightedRoundRobinPolicy,
 } from "../../src/balancer/weighted-round-robin.js";
-import { ConnectivityState as S } from "../../src/connection/connectivity.js";
+import { ConnectivityState as S } from "../../src/core/connectivity.js";
 import {
   buildPicker,
   FakeClock,

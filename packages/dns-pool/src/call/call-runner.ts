@@ -1,0 +1,294 @@
+import { performance } from "node:perf_hooks";
+import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
+import type { ContextValues, StreamResponse, UnaryResponse } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
+import type { Picker } from "../balancer/picker.js";
+import type { Endpoint } from "../connection/endpoint.js";
+import { type Clock, preciseNow, sleep } from "../core/clock.js";
+import type { PoolEventBus } from "../core/events.js";
+import type { OutlierDetector } from "../health/outlier-detector.js";
+import type { CallTelemetry } from "../telemetry/call-telemetry.js";
+import type { PoolTelemetry } from "../telemetry/pool-telemetry.js";
+import { binarySize, countSent } from "../telemetry/sizes.js";
+import {
+  connectionLossAsUnavailable,
+  type Method,
+  pickAvoiding,
+  procedureOf,
+  remainingTimeout,
+  withHeaders,
+} from "./call-helpers.js";
+import type { EndpointSet } from "./endpoint-set.js";
+import type { PickQueue } from "./pick-queue.js";
+import type { Retry, RetryState } from "./retry.js";
+
+/** Request headers as connect's Transport takes them (the Fetch API's HeadersInit). */
+export type HeadersInit = ConstructorParameters<typeof Headers>[0];
+
+/** What a {@link CallRunner} runs calls with. */
+export interface CallRunnerParts {
+  /** The endpoints and their current picker. */
+  readonly set: EndpointSet<Endpoint>;
+  /** Where calls wait while no endpoint is READY. */
+  readonly queue: PickQueue<Endpoint>;
+  /** Retry decisions. */
+  readonly retry: Retry;
+  /** Outlier detection, counting outcomes; undefined when off. */
+  readonly outliers: OutlierDetector<Endpoint> | undefined;
+  /** For `pick` and `retry` events. */
+  readonly events: PoolEventBus;
+  /** Deadlines and retry delays. */
+  readonly clock: Clock;
+  /** The deadline of calls that set none, or undefined for none. */
+  readonly defaultTimeoutMs: number | undefined;
+  /** The pool's telemetry. */
+  readonly telemetry: PoolTelemetry;
+  /** Headers the policy adds to every call (e.g. weighted_round_robin asking for ORCA reports), or undefined. */
+  readonly requestHeaders: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * Runs calls: pick (or wait in the queue), bookkeeping (in-flight counts,
+ * outlier outcomes, the picker's `onDone`), and for unary calls the retry
+ * loop. The hot path allocates nothing beyond the call itself unless a
+ * `pick` listener or an `onDone` picker asks for it.
+ */
+export class CallRunner {
+  /** Calls retried: `transparent` (never reached a server), `policy` (per retryPolicy). */
+  readonly retried = { transparent: 0, policy: 0 };
+
+  private readonly set: EndpointSet<Endpoint>;
+  private readonly queue: PickQueue<Endpoint>;
+  private readonly retry: Retry;
+  private readonly outliers: OutlierDetector<Endpoint> | undefined;
+  private readonly events: PoolEventBus;
+  private readonly clock: Clock;
+  private readonly defaultTimeoutMs: number | undefined;
+  private readonly telemetry: PoolTelemetry;
+  private readonly requestHeaders: Readonly<Record<string, string>> | undefined;
+
+  constructor(parts: CallRunnerParts) {
+    this.set = parts.set;
+    this.queue = parts.queue;
+    this.retry = parts.retry;
+    this.outliers = parts.outliers;
+    this.events = parts.events;
+    this.clock = parts.clock;
+    this.defaultTimeoutMs = parts.defaultTimeoutMs;
+    this.telemetry = parts.telemetry;
+    this.requestHeaders = parts.requestHeaders;
+  }
+
+  /** A unary call, with transparent and policy retries on other endpoints. */
+  unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues?: ContextValues,
+  ): Promise<UnaryResponse<I, O>> {
+    if (this.requestHeaders) header = withHeaders(header, this.requestHeaders);
+    const ct = this.telemetry.startCall(method);
+    if (ct === undefined) return this.runUnary(method, signal, timeoutMs, header, input, contextValues, ct);
+    return this.runUnary(method, signal, timeoutMs, header, input, contextValues, ct).then(
+      (response) => {
+        ct.end(undefined);
+        return response;
+      },
+      (err: unknown) => {
+        ct.end(err);
+        throw err;
+      },
+    );
+  }
+
+  private async runUnary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues: ContextValues | undefined,
+    ct: CallTelemetry | undefined,
+  ): Promise<UnaryResponse<I, O>> {
+    const clock = this.clock;
+    const started = clock.now();
+    const timeout = timeoutMs ?? this.defaultTimeoutMs;
+    let budget: RetryState | undefined;
+    let failedOn: Endpoint[] | undefined;
+    for (;;) {
+      ct?.attemptStart();
+      let picker = this.set.picker;
+      let endpoint = pickAvoiding(picker, failedOn);
+      let queued = false;
+      if (!endpoint) {
+        endpoint = await this.waitForEndpoint(signal, remainingTimeout(timeout, started, clock));
+        picker = this.set.picker;
+        queued = true;
+      }
+      const remaining = remainingTimeout(timeout, started, clock);
+      const pickedAt = picker.onDone === undefined ? 0 : preciseNow(clock);
+      this.callStarted(endpoint, method);
+      const losses = endpoint.connectionLosses;
+      const sent = ct === undefined ? header : ct.picked(endpoint, header, queued);
+      let error: ConnectError;
+      try {
+        const response = await endpoint.unary(method, signal, remaining, sent, input, contextValues, ct);
+        this.callEnded(endpoint, undefined, picker, pickedAt, response);
+        ct?.attemptEnd(undefined);
+        return response;
+      } catch (err) {
+        error = connectionLossAsUnavailable(err, endpoint, losses, signal);
+        this.callEnded(endpoint, error, picker, pickedAt, undefined);
+        ct?.attemptEnd(error);
+      }
+      if (signal?.aborted) throw error;
+      failedOn ??= [];
+      failedOn.push(endpoint);
+      budget ??= this.retry.start();
+      const decision = this.retry.next(budget, error, clock.now() - started, timeout);
+      if (!decision) throw error;
+      if (decision.kind === "policy") {
+        try {
+          await sleep(clock, decision.delayMs, signal);
+        } catch {
+          throw error;
+        }
+        this.retried.policy++;
+      } else {
+        this.retried.transparent++;
+      }
+      ct?.retry(decision.kind, decision.kind === "policy" ? decision.delayMs : 0, error, endpoint.address);
+      this.emitRetry(endpoint, method, decision.kind, error);
+    }
+  }
+
+  /** The queue's wait, timed for `rngbalance.pool.pick_queue.duration` when metrics are on. */
+  private waitForEndpoint(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Endpoint> {
+    const waiting = this.queue.wait(signal, timeoutMs);
+    if (!this.telemetry.metricsOn) return waiting;
+    const t0 = performance.now();
+    const done = (ok: boolean) => this.telemetry.queueWaited((performance.now() - t0) / 1000, ok);
+    return waiting.then(
+      (endpoint) => {
+        done(true);
+        return endpoint;
+      },
+      (err: unknown) => {
+        done(false);
+        throw err;
+      },
+    );
+  }
+
+  /** A streaming call; it counts as in flight until its response stream ends, however it ends. */
+  async stream<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodStreaming<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: AsyncIterable<MessageInitShape<I>>,
+    contextValues?: ContextValues,
+  ): Promise<StreamResponse<I, O>> {
+    if (this.requestHeaders) header = withHeaders(header, this.requestHeaders);
+    const clock = this.clock;
+    const started = clock.now();
+    const timeout = timeoutMs ?? this.defaultTimeoutMs;
+    const ct = this.telemetry.startCall(method);
+    ct?.attemptStart();
+    let picker = this.set.picker;
+    let picked = picker.pick();
+    let queued = false;
+    if (!picked) {
+      try {
+        picked = await this.waitForEndpoint(signal, timeout);
+      } catch (err) {
+        ct?.end(err);
+        throw err;
+      }
+      picker = this.set.picker;
+      queued = true;
+    }
+    const endpoint = picked;
+    const remaining = remainingTimeout(timeout, started, clock);
+    const pickedAt = picker.onDone === undefined ? 0 : preciseNow(clock);
+    this.callStarted(endpoint, method);
+    const losses = endpoint.connectionLosses;
+    let response: StreamResponse<I, O> | undefined;
+    let finished = false;
+    const finish = (error: unknown) => {
+      if (finished) return;
+      finished = true;
+      const e = error === undefined ? undefined : ConnectError.from(error);
+      this.callEnded(endpoint, e, picker, pickedAt, e ? undefined : response);
+      ct?.end(e);
+    };
+    const sentHeader = ct === undefined ? header : ct.picked(endpoint, header, queued);
+    const sentInput = ct && this.telemetry.sizesOn ? countSent(input, method.input, ct) : input;
+    try {
+      response = await endpoint.transport.stream(
+        method,
+        signal,
+        remaining,
+        sentHeader,
+        sentInput,
+        contextValues,
+      );
+    } catch (err) {
+      const error = connectionLossAsUnavailable(err, endpoint, losses, signal);
+      finish(error);
+      throw error;
+    }
+    const messages = response.message;
+    const measure = ct && this.telemetry.sizesOn ? ct : undefined;
+    async function* counted() {
+      try {
+        for await (const m of messages) {
+          if (measure) measure.rcvd += binarySize(method.output, m);
+          yield m;
+        }
+      } catch (err) {
+        const error = connectionLossAsUnavailable(err, endpoint, losses, signal);
+        finish(error);
+        throw error;
+      } finally {
+        finish(undefined);
+      }
+    }
+    return { ...response, message: counted() };
+  }
+
+  /** Bookkeeping at the start of a call on `endpoint`. */
+  private callStarted(endpoint: Endpoint, method: Method): void {
+    endpoint.callStarted();
+    if (this.events.listening("pick")) {
+      this.events.emit("pick", { address: endpoint.address, procedure: procedureOf(method) });
+    }
+  }
+
+  /** Bookkeeping at the end of a call: counts, outlier outcomes, and the picker's hook if it has one. */
+  private callEnded(
+    endpoint: Endpoint,
+    error: ConnectError | undefined,
+    picker: Picker<Endpoint>,
+    pickedAt: number,
+    response: { readonly trailer: Headers } | undefined,
+  ): void {
+    endpoint.callEnded(error !== undefined);
+    this.outliers?.record(endpoint, error);
+    if (picker.onDone !== undefined) {
+      picker.onDone(endpoint, {
+        latencyMs: preciseNow(this.clock) - pickedAt,
+        ok: error === undefined,
+        code: error?.code,
+        trailers: error ? error.metadata : response?.trailer,
+      });
+    }
+  }
+
+  private emitRetry(endpoint: Endpoint, method: Method, kind: "transparent" | "policy", error: ConnectError) {
+    if (!this.events.listening("retry")) return;
+    this.events.emit("retry", { address: endpoint.address, procedure: procedureOf(method), kind, error });
+  }
+}

@@ -1,0 +1,280 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { EMPTY_PICKER, type Picker } from "../balancer/picker.js";
+import type { LoadBalancingPolicy } from "../balancer/policy.js";
+import type { ConnectionChange, EndpointListener, PoolEndpoint } from "../connection/pool-endpoint.js";
+import { ConnectivityState } from "../core/connectivity.js";
+import { describeError } from "../core/errors.js";
+import type { PoolStateEvent, ResolutionErrorEvent, ResolutionEvent } from "../core/events.js";
+import { type Address, formatAddress } from "../resolver/address.js";
+import type { Resolution, ResolverListener } from "../resolver/resolver.js";
+import { aggregateState } from "./aggregate-state.js";
+
+/** What the endpoint set reports. */
+export interface EndpointSetListener {
+  /** A resolution was applied. */
+  onResolution(event: ResolutionEvent): void;
+  /** A resolution failed; the set keeps its endpoints. */
+  onResolutionError(event: ResolutionErrorEvent): void;
+  /** The aggregate state changed. */
+  onStateChange(event: PoolStateEvent): void;
+  /**
+   * An endpoint's connection changed state (also one draining), before the
+   * picker is rebuilt for it. Default: nothing.
+   */
+  onConnectionChange?(address: string, change: ConnectionChange): void;
+  /** An endpoint's server sent GOAWAY. Default: nothing. */
+  onGoaway?(address: string): void;
+}
+
+/**
+ * The pool's endpoints: turns resolutions into endpoints (new addresses
+ * get one, vanished ones drain), asks the policy which to connect and
+ * rebuilds the picker on every change, and keeps the aggregate state. It is
+ * the {@link ResolverListener} of the pool's resolver.
+ */
+export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, EndpointListener<E> {
+  /** The current picker; swapped whole by `rebuild()`. Read on every call. */
+  picker: Picker<E> = EMPTY_PICKER;
+  private byKey = new Map<string, E>();
+  private ordered: E[] = [];
+  private readonly draining = new Set<E>();
+  private stateValue = ConnectivityState.IDLE;
+  private active: boolean;
+  private resolvedOnce = false;
+  private closedValue = false;
+  private lastResolutionErrorValue: ConnectError | undefined;
+  private removedCallsValue = 0;
+  private readonly removedByAddress = new Map<string, number>();
+  private rebuilding = false;
+  private rebuildAgain = false;
+  private readonly pickerListeners: (() => void)[] = [];
+
+  /**
+   * @param target - for messages.
+   * @param policy - decides connections and builds pickers.
+   * @param createEndpoint - makes the endpoint of a new address, reporting its changes to `listener` (this set).
+   * @param listener - receives events.
+   * @param eager - connect before the first call (`connect: "eager"`).
+   */
+  constructor(
+    private readonly target: string,
+    private readonly policy: LoadBalancingPolicy<E>,
+    private readonly createEndpoint: (address: Address, listener: EndpointListener<E>) => E,
+    private readonly listener: EndpointSetListener,
+    eager: boolean,
+  ) {
+    this.active = eager;
+  }
+
+  /** The aggregate connectivity state. */
+  get state(): ConnectivityState {
+    return this.stateValue;
+  }
+
+  /** The endpoints in use, in resolution order. */
+  get endpoints(): readonly E[] {
+    return this.ordered;
+  }
+
+  /** Endpoints removed by resolution whose in-flight calls are still finishing. */
+  get drainingCount(): number {
+    return this.draining.size;
+  }
+
+  /** Calls started on endpoints that have since been removed by a resolution. */
+  get removedCalls(): number {
+    return this.removedCallsValue;
+  }
+
+  /** The same, by address (an address removed and added again sums its endpoints). */
+  get removedCallsByAddress(): ReadonlyMap<string, number> {
+    return this.removedByAddress;
+  }
+
+  /** The last resolution error, cleared by the next success. */
+  get lastResolutionError(): ConnectError | undefined {
+    return this.lastResolutionErrorValue;
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  /** The endpoint in use for an address key ("127.0.0.2:8081"), if any. */
+  get(key: string): E | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Applies a resolution: keeps known addresses' endpoints, adds new ones, drains the rest. */
+  onResolution(resolution: Resolution): void {
+    if (this.closedValue) return;
+    const next = new Map<string, E>();
+    const added: string[] = [];
+    for (const address of resolution.addresses) {
+      const key = formatAddress(address);
+      let endpoint = this.byKey.get(key);
+      if (!endpoint) {
+        endpoint = this.createEndpoint(address, this);
+        added.push(key);
+      }
+      next.set(key, endpoint);
+    }
+    const removed: string[] = [];
+    for (const [key, endpoint] of this.byKey) {
+      if (next.has(key)) continue;
+      removed.push(key);
+      this.removedCallsValue += endpoint.calls;
+      this.removedByAddress.set(key, (this.removedByAddress.get(key) ?? 0) + endpoint.calls);
+      // Drain: out of the picker now, in-flight calls finish, then the connection closes.
+      this.draining.add(endpoint);
+      void endpoint.shutdown().then(() => this.draining.delete(endpoint));
+    }
+    this.byKey = next;
+    this.ordered = [...next.values()];
+    this.resolvedOnce = true;
+    this.lastResolutionErrorValue = undefined;
+    this.listener.onResolution({
+      addresses: this.ordered.map((e) => e.address),
+      added,
+      removed,
+      resolved: resolution.resolvedCount ?? resolution.addresses.length,
+      ttlSeconds: resolution.ttlSeconds,
+    });
+    this.rebuild();
+  }
+
+  /**
+   * Calls `listener` after every rebuild, when a new picker is in place
+   * (waiting calls may go now).
+   */
+  addPickerListener(listener: () => void): void {
+    this.pickerListeners.push(listener);
+  }
+
+  /** An endpoint's state may have changed: tells the listener of a connection change, then rebuilds. */
+  onChange(endpoint: E, connection: ConnectionChange | undefined): void {
+    if (connection) this.listener.onConnectionChange?.(endpoint.address, connection);
+    this.rebuild();
+  }
+
+  /** An endpoint's server sent GOAWAY. */
+  onGoaway(endpoint: E): void {
+    this.listener.onGoaway?.(endpoint.address);
+  }
+
+  /** Records a failed resolution; the endpoints stay. */
+  onResolutionError(error: ConnectError): void {
+    this.lastResolutionErrorValue = error;
+    this.listener.onResolutionError({ error, keptAddresses: this.ordered.length });
+    this.rebuild();
+  }
+
+  /**
+   * Starts connecting (lazy pools do on their first call). Returns true if
+   * the set was inactive, after a rebuild.
+   */
+  activate(): boolean {
+    if (this.active) return false;
+    this.active = true;
+    this.rebuild();
+    return true;
+  }
+
+  /**
+   * Something changed: connects what the policy wants, swaps in a new
+   * picker, updates the aggregate state and tells the listeners. The one
+   * entry for every change (resolutions, endpoints' changes, activation);
+   * re-entrant calls (a connection attempt changes a state synchronously)
+   * are folded into one more pass.
+   */
+  rebuild(): void {
+    if (this.closedValue) return;
+    if (this.rebuilding) {
+      this.rebuildAgain = true;
+      return;
+    }
+    this.rebuilding = true;
+    try {
+      do {
+        this.rebuildAgain = false;
+        const all = this.ordered;
+        if (this.active) for (const e of this.policy.wanted?.(all) ?? all) e.connect();
+        const ready = all.filter((e) => e.state === ConnectivityState.READY);
+        this.picker = this.policy.buildPicker(ready, all);
+        this.setState(
+          aggregateState(
+            all.map((e) => e.state),
+            {
+              resolutionFailed: this.lastResolutionErrorValue !== undefined,
+              active: this.active,
+              resolvedOnce: this.resolvedOnce,
+            },
+          ),
+        );
+      } while (this.rebuildAgain);
+    } finally {
+      this.rebuilding = false;
+    }
+    for (const listener of this.pickerListeners) listener();
+  }
+
+  /**
+   * Runs `changes` with the rebuilds they ask for folded into one, after
+   * them: an outlier sweep that ejects several endpoints swaps the picker
+   * once, not once per endpoint.
+   */
+  batch(changes: () => void): void {
+    if (this.rebuilding) {
+      changes();
+      return;
+    }
+    this.rebuilding = true;
+    this.rebuildAgain = false;
+    try {
+      changes();
+    } finally {
+      this.rebuilding = false;
+    }
+    if (this.rebuildAgain) this.rebuild();
+  }
+
+  /** UNAVAILABLE, naming the target and why nothing is READY. */
+  unavailableError(): ConnectError {
+    const n = this.ordered.length;
+    const resolutionError = this.lastResolutionErrorValue;
+    let why: string;
+    if (n === 0) {
+      why = resolutionError ? `no addresses: ${resolutionError.rawMessage}` : "no addresses resolved yet";
+    } else {
+      const states = new Map<string, number>();
+      for (const e of this.ordered) states.set(e.state, (states.get(e.state) ?? 0) + 1);
+      const summary = [...states].map(([s, c]) => `${c} ${s}`).join(", ");
+      const failed = this.ordered.find((e) => e.lastError);
+      why = `${n} endpoint${n === 1 ? "" : "s"} (${summary})`;
+      if (failed?.lastError) why += `; last error from ${failed.address}: ${describeError(failed.lastError)}`;
+      if (resolutionError) why += `; DNS also fails: ${resolutionError.rawMessage}`;
+    }
+    return new ConnectError(`no ready endpoint for target "${this.target}": ${why}`, Code.Unavailable);
+  }
+
+  /**
+   * Closes: state SHUTDOWN, an empty picker, every endpoint (draining ones
+   * too) shut down. Resolves when all have closed. Call once.
+   */
+  close(): Promise<void> {
+    // Marked first, so endpoints shutting down below cannot trigger a rebuild.
+    this.closedValue = true;
+    this.setState(ConnectivityState.SHUTDOWN);
+    const all = [...this.ordered, ...this.draining];
+    this.picker = EMPTY_PICKER;
+    return Promise.all(all.map((e) => e.shutdown())).then(() => undefined);
+  }
+
+  private setState(state: ConnectivityState): void {
+    const previous = this.stateValue;
+    if (previous === state) return;
+    this.stateValue = state;
+    this.listener.onStateChange({ previous, state });
+  }
+}

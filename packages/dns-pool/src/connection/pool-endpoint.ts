@@ -1,0 +1,34 @@
+import type { EndpointInfo } from "../balancer/policy.js";
+import type { ConnectivityState } from "../core/connectivity.js";
+
+/** What the endpoint set needs of an endpoint (the pool's `Endpoint`, or a fake in tests). */
+export interface PoolEndpoint extends EndpointInfo {
+  /** Why its last connection attempt failed, if it did. */
+  readonly lastError: Error | undefined;
+  /** Asks for a connection (the policy wants it connected). */
+  connect(): void;
+  /** Leaves: no new calls, in-flight ones finish, then the connection closes. */
+  shutdown(): Promise<void>;
+}
+
+/** A change in an endpoint's connection, as {@link EndpointListener.onChange} reports it. */
+export interface ConnectionChange {
+  /** The connection's state before. */
+  readonly previous: ConnectivityState;
+  /** The connection's state now. */
+  readonly state: ConnectivityState;
+  /** Why, for TRANSIENT_FAILURE and for a lost connection. */
+  readonly error: Error | undefined;
+}
+
+/** What an endpoint reports to the part that owns it (the endpoint set). */
+export interface EndpointListener<E> {
+  /**
+   * Its balancer `state` may have changed: its connection changed
+   * (`connection` says how), or its health or ejection did (`connection`
+   * undefined).
+   */
+  onChange(endpoint: E, connection: ConnectionChange | undefined): void;
+  /** Its server sent GOAWAY: it is draining or moving, so DNS may have news. */
+  onGoaway(endpoint: E): void;
+}
