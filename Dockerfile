@@ -23,6 +23,7 @@ COPY packages/proto/package.json packages/proto/
 COPY packages/dns-pool/package.json packages/dns-pool/
 COPY packages/dns-test-server/package.json packages/dns-test-server/
 COPY packages/rng-fleet/package.json packages/rng-fleet/
+COPY packages/fault-injection/package.json packages/fault-injection/
 COPY packages/testkit/package.json packages/testkit/
 COPY packages/telemetry/package.json packages/telemetry/
 COPY packages/rng-server/package.json packages/rng-server/
