@@ -25,9 +25,17 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 
-type Row = { name: string; server: "fast" | "slow"; transport: (url: string, sm: Http2SessionManager) => Transport };
+type Row = {
+  name: string;
+  server: "fast" | "slow";
+  transport: (url: string, sm: Http2SessionManager) => Transport;
+};
 const ROWS: Row[] = [
-  { name: "gRPC (fast path)", server: "fast", transport: (baseUrl, sessionManager) => createGrpcTransport({ baseUrl, sessionManager }) },
+  {
+    name: "gRPC (fast path)",
+    server: "fast",
+    transport: (baseUrl, sessionManager) => createGrpcTransport({ baseUrl, sessionManager }),
+  },
   {
     name: "Connect binary (fast path)",
     server: "fast",
@@ -89,7 +97,10 @@ for (let round = 0; round < Number(values.rounds); round++) {
   for (const row of ROWS) {
     const r = await measure(row);
     results.set(row.name, [...(results.get(row.name) ?? []), r]);
-    console.error(`round ${round + 1} ${row.name}: ${r.calls} calls, ${(r.cpuUs / r.calls).toFixed(1)} µs/call`, r.served);
+    console.error(
+      `round ${round + 1} ${row.name}: ${r.calls} calls, ${(r.cpuUs / r.calls).toFixed(1)} µs/call`,
+      r.served,
+    );
   }
 }
 const perCall = (name: string) => {
@@ -97,10 +108,14 @@ const perCall = (name: string) => {
   return rs.reduce((s, r) => s + r.cpuUs, 0) / rs.reduce((s, r) => s + r.calls, 0);
 };
 const grpc = perCall(ROWS[0]!.name);
-console.log(`| row (${concurrency} in flight, one HTTP/2 connection) | calls/s | server CPU/call | × gRPC fast path |`);
+console.log(
+  `| row (${concurrency} in flight, one HTTP/2 connection) | calls/s | server CPU/call | × gRPC fast path |`,
+);
 console.log("|---|---:|---:|---:|");
 for (const row of ROWS) {
   const rs = results.get(row.name) ?? [];
   const rate = rs.reduce((s, r) => s + r.calls, 0) / (rs.length * seconds);
-  console.log(`| ${row.name} | ${rate.toFixed(0)} | ${perCall(row.name).toFixed(1)} µs | ${(perCall(row.name) / grpc).toFixed(2)} |`);
+  console.log(
+    `| ${row.name} | ${rate.toFixed(0)} | ${perCall(row.name).toFixed(1)} µs | ${(perCall(row.name) / grpc).toFixed(2)} |`,
+  );
 }

@@ -255,7 +255,12 @@ const CASES: Case[] = [
     served: "fallback",
     status: 501,
   },
-  { name: "content-encoding identity", headers: { "content-encoding": "identity" }, clients: RAW_H2, served: "fast" },
+  {
+    name: "content-encoding identity",
+    headers: { "content-encoding": "identity" },
+    clients: RAW_H2,
+    served: "fast",
+  },
   // --- errors ----------------------------------------------------------------------------------
   ...Array.from(
     { length: 16 },
@@ -282,7 +287,13 @@ const CASES: Case[] = [
     served: "fast",
     status: 403,
   },
-  { name: "a plain Error", behaviour: "throw", clients: ["h2", "connect-h2-proto"], served: "fast", status: 500 },
+  {
+    name: "a plain Error",
+    behaviour: "throw",
+    clients: ["h2", "connect-h2-proto"],
+    served: "fast",
+    status: 500,
+  },
   {
     name: "headers and trailers set, then an error",
     behaviour: "headers;status=Aborted",
@@ -382,7 +393,14 @@ const CASES: Case[] = [
     served: "fast",
     status: 500,
   },
-  { name: "malformed JSON", headers: json, body: Buffer.from("{"), clients: ALL_RAW, served: "fast", status: 400 },
+  {
+    name: "malformed JSON",
+    headers: json,
+    body: Buffer.from("{"),
+    clients: ALL_RAW,
+    served: "fast",
+    status: 400,
+  },
   {
     name: "JSON of the wrong type",
     headers: json,
@@ -391,7 +409,13 @@ const CASES: Case[] = [
     served: "fast",
     status: 400,
   },
-  { name: "JSON that is not UTF-8", headers: json, body: Buffer.from([0x7b, 0xff, 0x7d]), clients: RAW_H2, served: "fast" },
+  {
+    name: "JSON that is not UTF-8",
+    headers: json,
+    body: Buffer.from([0x7b, 0xff, 0x7d]),
+    clients: RAW_H2,
+    served: "fast",
+  },
   // --- what connect-node answers -------------------------------------------------------------------
   {
     name: "content-type text/plain",
@@ -406,7 +430,12 @@ const CASES: Case[] = [
     clients: RAW_H2,
     served: "fallback",
   },
-  { name: "content-type missing", headers: { "content-type": undefined }, clients: RAW_H2, served: "fallback" },
+  {
+    name: "content-type missing",
+    headers: { "content-type": undefined },
+    clients: RAW_H2,
+    served: "fallback",
+  },
   {
     name: "an unknown method",
     path: "/rng.v1.RngService/Nope",
@@ -591,7 +620,10 @@ function requestHeaders(c: Case, id: string): Record<string, string> {
     ...(c.behaviour ? { "x-test-behaviour": c.behaviour } : {}),
     ...c.headers,
   };
-  return Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  return Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
 }
 
 const bodyOf = (c: Case): Buffer | Buffer[] | undefined =>
@@ -662,7 +694,9 @@ async function viaH1(server: TestServer, c: Case, id: string) {
     .join("")}\r\n`;
   socket.write(body === undefined ? head : Buffer.concat([Buffer.from(head), body]));
   await done;
-  const text = Buffer.concat(chunks).toString("latin1").replace(/\r\nDate: [^\r]*/i, "");
+  const text = Buffer.concat(chunks)
+    .toString("latin1")
+    .replace(/\r\nDate: [^\r]*/i, "");
   const status = /^HTTP\/1\.1 (\d+)/.exec(text);
   return { status: status ? Number(status[1]) : undefined, response: portless(text) };
 }
@@ -806,7 +840,14 @@ runCases(
   "Connect unary fast path = this server's connect-node path with JSON limits",
   "ours-slow",
   [
-    { name: "JSON within the limits", headers: json, body: jsonBody(), clients: ALL_RAW, served: "fast", status: 200 },
+    {
+      name: "JSON within the limits",
+      headers: json,
+      body: jsonBody(),
+      clients: ALL_RAW,
+      served: "fast",
+      status: 200,
+    },
     {
       name: "JSON nested too deep",
       headers: json,
@@ -869,7 +910,12 @@ runCases(
   "Connect unary fast path = connect-node with a trailer hook (ORCA's shape)",
   "stock",
   [
-    { name: "a success: a trailer- header", clients: ["h2", "connect-h2-proto"], served: "fast", status: 200 },
+    {
+      name: "a success: a trailer- header",
+      clients: ["h2", "connect-h2-proto"],
+      served: "fast",
+      status: 200,
+    },
     {
       name: "a success with the handler's own trailers",
       behaviour: "headers",
@@ -885,7 +931,12 @@ runCases(
       status: 404,
     },
     { name: "a plain Error", behaviour: "throw", clients: RAW_H2, served: "fast", status: 500 },
-    { name: "a malformed request never reaches the hook", body: Buffer.from([0x0a, 0xff]), clients: RAW_H2, served: "fast" },
+    {
+      name: "a malformed request never reaches the hook",
+      body: Buffer.from([0x0a, 0xff]),
+      clients: RAW_H2,
+      served: "fast",
+    },
     {
       name: "a response over writeMaxBytes, after the hook",
       behaviour: "size=5000",

@@ -211,7 +211,8 @@ export class CallContext implements LazyContextSource {
   }
 
   responseTrailer(): Headers {
-    this.resTrailer ??= this.connect === undefined ? new Headers({ "grpc-status": grpcStatusOk }) : new Headers();
+    this.resTrailer ??=
+      this.connect === undefined ? new Headers({ "grpc-status": grpcStatusOk }) : new Headers();
     return this.resTrailer;
   }
 

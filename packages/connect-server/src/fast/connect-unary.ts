@@ -132,7 +132,18 @@ export function acceptConnectGet(
     message = new TextEncoder().encode(text);
   }
   const observed = m.telemetry?.startCall(m.fullName, headers);
-  new ConnectUnaryCall(m, stream, headers, rawHeaders, common, encoding === "proto", "GET", -1, observed, message);
+  new ConnectUnaryCall(
+    m,
+    stream,
+    headers,
+    rawHeaders,
+    common,
+    encoding === "proto",
+    "GET",
+    -1,
+    observed,
+    message,
+  );
   return true;
 }
 
@@ -263,7 +274,10 @@ class ConnectUnaryCall implements StreamCall {
     const hint = this.lengthHint;
     if (hint >= 0 && this.received > hint) {
       this.fail(
-        new ConnectError(`protocol error: promised ${hint} bytes, received ${this.received}`, Code.InvalidArgument),
+        new ConnectError(
+          `protocol error: promised ${hint} bytes, received ${this.received}`,
+          Code.InvalidArgument,
+        ),
       );
       return;
     }
@@ -286,7 +300,10 @@ class ConnectUnaryCall implements StreamCall {
     const hint = this.lengthHint;
     if (hint >= 0 && this.received < hint) {
       this.fail(
-        new ConnectError(`protocol error: promised ${hint} bytes, received ${this.received}`, Code.InvalidArgument),
+        new ConnectError(
+          `protocol error: promised ${hint} bytes, received ${this.received}`,
+          Code.InvalidArgument,
+        ),
       );
       return;
     }

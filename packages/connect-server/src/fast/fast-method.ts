@@ -1,8 +1,13 @@
 import type * as http2 from "node:http2";
-import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
+import type {
+  DescMessage,
+  DescMethod,
+  DescService,
+  JsonReadOptions,
+  JsonWriteOptions,
+} from "@bufbuild/protobuf";
 import type { ContextValues, HandlerContext, Interceptor, MethodImplSpec } from "@connectrpc/connect";
 import type { Compression, Serialization } from "@connectrpc/connect/protocol";
-import type { JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
 import type { JsonLimits } from "../json-limits.js";
 import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
 import type { UnaryTrailerHook } from "./trailer-hook.js";

@@ -1,5 +1,6 @@
 import { channel } from "node:diagnostics_channel";
 import type * as http2 from "node:http2";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
   type Compression,
@@ -15,7 +16,6 @@ import {
   parseTimeout,
 } from "@connectrpc/connect/protocol-grpc";
 import { type ConnectNodeAdapterOptions, compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
-import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { JsonLimits } from "../json-limits.js";
 import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
 import { clampTimeouts } from "../timeouts.js";
