@@ -141,8 +141,13 @@ export interface GrpcUnaryFastPath {
  * connect-node sends; `packages/connect-server/test/fast-differential.test.ts` checks
  * that against connect-node itself.
  *
- * Everything else (streaming methods, gRPC-Web, Connect, JSON, compressed
- * requests, HTTP/1.1, Expect, an unparsable grpc-timeout, …) is declined
+ * The same object serves the Connect protocol's unary calls (POST with
+ * application/proto or application/json, GET of NO_SIDE_EFFECTS methods;
+ * see connect-unary.ts and `test/connect-fast-differential.test.ts`) for
+ * services that keep Connect enabled.
+ *
+ * Everything else (streaming methods, gRPC-Web, gRPC+JSON, compressed
+ * requests, HTTP/1.1, Expect, an unparsable timeout, …) is declined
  * per call: `handleStream` returns false and the caller gives the stream to
  * connect-node, see {@link serveWithFastPath}.
  *
