@@ -110,7 +110,7 @@ describe("startConnectServer with tls", () => {
       }
       // The gRPC and Connect calls over HTTP/2 went fast; gRPC-Web was served by connect-node.
       assert.deepEqual(decisions, [
-        { path: "/rng.Rng/Rng", served: "fast", protocol: "grpc" },
+        { path: "/rng.Rng/Rng", served: "fast" },
         { path: "/rng.Rng/Rng", served: "fallback" },
         { path: "/rng.Rng/Rng", served: "fast", protocol: "connect" },
       ]);

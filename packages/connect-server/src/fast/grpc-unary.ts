@@ -94,8 +94,8 @@ export interface FastPathDecision {
   readonly path: string | undefined;
   /** "fast" when the fast path serves the call, "fallback" when it leaves it to connect-node. */
   readonly served: "fast" | "fallback";
-  /** For a call served fast: its protocol. */
-  readonly protocol?: "grpc" | "connect";
+  /** "connect" for a Connect-protocol call served fast; absent for gRPC and for calls that fall back. */
+  readonly protocol?: "connect";
 }
 
 const decisions = channel(FAST_PATH_CHANNEL);
@@ -212,7 +212,7 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions): Grpc
         decisions.publish({
           path,
           served: served ? "fast" : "fallback",
-          ...(served ? { protocol: served } : {}),
+          ...(served === "connect" ? { protocol: served } : {}),
         } satisfies FastPathDecision);
       }
       return served !== undefined;
