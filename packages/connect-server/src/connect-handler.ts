@@ -36,9 +36,10 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
   /** Limits for JSON request bodies. */
   json: JsonLimits;
   /**
-   * Attach the unary gRPC fast path (see fast/README.md) for
-   * `createHttp2Server` to serve binary unary gRPC calls with; everything
-   * else, and every call on HTTP/1.1, goes through connect-node. Default true.
+   * Attach the unary fast path (see fast/README.md) for `createHttp2Server`
+   * to serve unary binary gRPC and Connect (proto, JSON, GET) calls with;
+   * everything else, and every call on HTTP/1.1, goes through connect-node.
+   * Default true.
    */
   fastPath?: boolean;
   /** Context values for each request's handler context, as connectNodeAdapter's option. Default: none. */

@@ -98,7 +98,7 @@ export function connectServerFlags(envPrefix: string, defaults: { port?: number;
     "no-fast-path": {
       type: "boolean",
       env: env("NO_FAST_PATH"),
-      help: "serve unary gRPC with connect-node too",
+      help: "serve unary gRPC and Connect with connect-node too",
     },
     "max-connections": {
       type: "int",

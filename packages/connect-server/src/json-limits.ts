@@ -107,8 +107,12 @@ export async function* limitJsonBody(
   if (framing === "body") await inflate?.end();
 }
 
-/** The JSON text of one message, as it comes: its size and depth, checked against the limits. */
-class JsonText {
+/**
+ * The JSON text of one message, as it comes: its size and depth, checked
+ * against the limits. `limitJsonBody` runs one per message; the fast path
+ * runs one on each Connect unary JSON body it reads, chunk by chunk.
+ */
+export class JsonText {
   private bytes = 0;
   private readonly state = { depth: 0, inString: false, escaped: false };
 

@@ -146,9 +146,11 @@ export interface ConnectServerSettings {
    */
   requestIdleTimeoutMs?: number;
   /**
-   * Serve binary unary gRPC calls over HTTP/2 on the fast path (src/fast/:
-   * the same answers as connect-node at a fraction of the CPU); false
-   * serves every call with connect-node. Default true.
+   * Serve unary calls over HTTP/2 on the fast path (src/fast/: binary
+   * gRPC, and the Connect protocol's POST with application/proto or
+   * application/json and GET; the same answers as connect-node at a
+   * fraction of the CPU); false serves every call with connect-node.
+   * Default true.
    */
   fastPath?: boolean;
   /**

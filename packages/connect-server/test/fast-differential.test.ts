@@ -420,11 +420,11 @@ const CASES: Case[] = [
   },
   { name: "te header missing", headers: { te: undefined }, clients: ["raw"], served: "fallback", status: 0 },
   {
-    name: "content-type application/json (the Connect protocol)",
+    name: "content-type application/json (the Connect protocol: its own fast path, see connect-fast-differential)",
     body: Buffer.from("{}"),
     headers: { "content-type": "application/json" },
     clients: ["raw"],
-    served: "fallback",
+    served: "fast",
   },
   {
     name: "content-type application/grpc+json",

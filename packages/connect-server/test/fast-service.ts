@@ -77,7 +77,8 @@ export function testRoutes(log: ObservationLog): (router: ConnectRouter) => void
   };
 }
 
-async function behave(log: ObservationLog, ctx: HandlerContext, echo: string): Promise<string> {
+/** Does what the call's `x-test-behaviour` says, recording into `log`; returns the response's `instance`. */
+export async function behave(log: ObservationLog, ctx: HandlerContext, echo: string): Promise<string> {
   const id = ctx.requestHeader.get("x-test-id") ?? "";
   const observation: Observation = log.get(id) ?? { invoked: 0, done: false };
   observation.invoked++;

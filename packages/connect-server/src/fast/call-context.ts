@@ -16,6 +16,10 @@ import { webHeadersFromNode } from "./headers.js";
 export interface LazyContextSource {
   readonly method: DescMethod;
   readonly service: DescService;
+  /** "grpc" or "connect": the protocol of the call. */
+  readonly protocolName: string;
+  /** The HTTP method: "POST", or "GET" for a Connect GET. */
+  readonly requestMethod: string;
   signal(): AbortSignal;
   timeoutMs(): number | undefined;
   requestHeader(): Headers;
@@ -41,14 +45,16 @@ export interface LazyContextSource {
 export class LazyHandlerContext implements HandlerContext {
   readonly method: DescMethod;
   readonly service: DescService;
-  readonly requestMethod = "POST";
-  readonly protocolName = "grpc";
+  readonly requestMethod: string;
+  readonly protocolName: string;
   readonly #source: LazyContextSource;
   #timeoutMs: (() => number | undefined) | undefined;
 
   constructor(source: LazyContextSource) {
     this.method = source.method;
     this.service = source.service;
+    this.requestMethod = source.requestMethod;
+    this.protocolName = source.protocolName;
     this.#source = source;
   }
 
@@ -96,6 +102,8 @@ export class LazyHandlerContext implements HandlerContext {
 export class CallContext implements LazyContextSource {
   readonly method: DescMethod;
   readonly service: DescService;
+  readonly protocolName: string;
+  readonly requestMethod: string;
   private readonly callSignal: CallSignal;
   private reqHeader: Headers | undefined;
   private resHeader: Headers | undefined;
@@ -111,7 +119,8 @@ export class CallContext implements LazyContextSource {
    * @param rawHeaders - the same as a flat name, value list, for `contextValues`' request.
    * @param authority - the request's authority, for the URL.
    * @param timeoutMs - the request's grpc-timeout in ms, if any.
-   * @param compression - the response's compression, or null.
+   * @param compression - the response's compression, or null (gRPC: named in `grpc-encoding` from the start).
+   * @param connect - for a Connect call: its HTTP method and response content type (default: a gRPC call).
    */
   constructor(
     private readonly m: FastMethod,
@@ -121,9 +130,12 @@ export class CallContext implements LazyContextSource {
     private readonly authority: string,
     timeoutMs: number | undefined,
     private readonly compression: Compression | null,
+    private readonly connect?: { readonly requestMethod: string; readonly contentType: string },
   ) {
     this.method = m.method;
     this.service = m.service;
+    this.protocolName = connect === undefined ? "grpc" : "connect";
+    this.requestMethod = connect === undefined ? "POST" : connect.requestMethod;
     this.callSignal = new CallSignal(stream, m.shutdownSignal, timeoutMs);
     if (m.contextValues) {
       // connect-node calls contextValues with the request before anything else.
@@ -151,8 +163,8 @@ export class CallContext implements LazyContextSource {
     const ctx = createHandlerContext({
       ...m.spec,
       service: m.service,
-      requestMethod: "POST",
-      protocolName: "grpc",
+      requestMethod: this.requestMethod,
+      protocolName: this.protocolName,
       timeoutMs: this.callSignal.remainingMs(),
       requestSignal: this.signal(),
       requestHeader: this.requestHeader(),
@@ -188,7 +200,10 @@ export class CallContext implements LazyContextSource {
   }
 
   responseHeader(): Headers {
-    if (this.resHeader === undefined) {
+    if (this.resHeader === undefined && this.connect !== undefined) {
+      // As connect's Connect unary handler: the content type only; content-encoding comes with the body.
+      this.resHeader = new Headers({ "content-type": this.connect.contentType });
+    } else if (this.resHeader === undefined) {
       this.resHeader = new Headers({ "content-type": contentTypeProto });
       if (this.compression !== null) this.resHeader.set("grpc-encoding", this.compression.name);
     }
@@ -196,7 +211,8 @@ export class CallContext implements LazyContextSource {
   }
 
   responseTrailer(): Headers {
-    this.resTrailer ??= new Headers({ "grpc-status": grpcStatusOk });
+    this.resTrailer ??=
+      this.connect === undefined ? new Headers({ "grpc-status": grpcStatusOk }) : new Headers();
     return this.resTrailer;
   }
 

@@ -9,9 +9,12 @@ export interface StreamCall {
   data(chunk: Buffer): void;
   /** The request body ended. */
   end(): void;
-  /** The trailers to send once the response body is out. */
-  readonly trailers: http2.OutgoingHttpHeaders;
-  /** Ends the call's telemetry with this grpc-status. */
+  /**
+   * The response body is out and the stream asks for trailers: send them
+   * (`stream.sendTrailers`, possibly empty) and end the call's telemetry.
+   */
+  sendTrailers(stream: http2.ServerHttp2Stream): void;
+  /** Ends the call's telemetry with this status code. */
   observedEnd(code: number): void;
   /** An exception escaped the call's own handling (a bug): report it; the stream is reset next. */
   escaped(err: unknown): void;
@@ -69,9 +72,9 @@ function onEnd(this: CallStream): void {
 
 function onWantTrailers(this: CallStream): void {
   try {
-    const trailers = this[kCall]?.trailers ?? OK_TRAILERS;
-    this.sendTrailers(trailers);
-    this[kCall]?.observedEnd(Number(trailers["grpc-status"] ?? Code.Unknown));
+    const call = this[kCall];
+    if (call === undefined) this.sendTrailers(OK_TRAILERS);
+    else call.sendTrailers(this);
   } catch (err) {
     escapedFrom(this, err);
   }

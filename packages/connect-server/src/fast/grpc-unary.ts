@@ -1,5 +1,6 @@
 import { channel } from "node:diagnostics_channel";
 import type * as http2 from "node:http2";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
   type Compression,
@@ -15,9 +16,11 @@ import {
   parseTimeout,
 } from "@connectrpc/connect/protocol-grpc";
 import { type ConnectNodeAdapterOptions, compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import type { JsonLimits } from "../json-limits.js";
 import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
 import { clampTimeouts } from "../timeouts.js";
 import { LazyHandlerContext } from "./call-context.js";
+import { acceptConnectGet, acceptConnectPost } from "./connect-unary.js";
 import type { FastMethod } from "./fast-method.js";
 import { type RecordedMethod, recordRoutes } from "./routes.js";
 import type { UnaryTrailerHook } from "./trailer-hook.js";
@@ -45,6 +48,12 @@ import { UnaryCall } from "./unary-call.js";
  *   `requireConnectProtocolHeader`: only concern calls that fall back.
  */
 export type GrpcUnaryFastPathOptions = Omit<ConnectNodeAdapterOptions, "fallback"> & {
+  /**
+   * Limits for JSON request bodies of Connect calls served fast, checked
+   * as the body streams in, as connect-handler checks them on connect-node's
+   * path (`limitJsonBody`). Default: none (plain connect-node).
+   */
+  json?: JsonLimits;
   /** Metrics and spans of the calls served fast, through the same hook as connect-node's path. Default: none. */
   telemetry?: ServerTelemetry;
   /**
@@ -63,8 +72,10 @@ export type GrpcUnaryFastPathOptions = Omit<ConnectNodeAdapterOptions, "fallback
 
 /** Counters of {@link GrpcUnaryFastPath.handleStream} decisions, to check the fast path really runs. */
 export interface GrpcUnaryFastPathStats {
-  /** Streams served by the fast path. */
+  /** Streams served by the fast path (gRPC and Connect). */
   fast: number;
+  /** Of `fast`, the Connect protocol's unary calls (POST and GET). */
+  connect: number;
   /** Streams left to the caller (another protocol, streaming, compression, unknown path, …). */
   fallback: number;
 }
@@ -83,6 +94,8 @@ export interface FastPathDecision {
   readonly path: string | undefined;
   /** "fast" when the fast path serves the call, "fallback" when it leaves it to connect-node. */
   readonly served: "fast" | "fallback";
+  /** "connect" for a Connect-protocol call served fast; absent for gRPC and for calls that fall back. */
+  readonly protocol?: "connect";
 }
 
 const decisions = channel(FAST_PATH_CHANNEL);
@@ -107,8 +120,10 @@ export interface GrpcUnaryFastPath {
    * connectNodeAdapter so that the fallback serves the same implementations.
    */
   readonly routes: (router: ConnectRouter) => void;
-  /** The request paths served fast, e.g. "/rng.v1.RngService/Generate". */
+  /** The request paths served fast over gRPC, e.g. "/rng.v1.RngService/Generate". */
   readonly paths: readonly string[];
+  /** The request paths served fast over the Connect protocol. */
+  readonly connectPaths: readonly string[];
   /** How many streams took the fast path and how many fell back. */
   readonly stats: GrpcUnaryFastPathStats;
 }
@@ -126,8 +141,13 @@ export interface GrpcUnaryFastPath {
  * connect-node sends; `packages/connect-server/test/fast-differential.test.ts` checks
  * that against connect-node itself.
  *
- * Everything else (streaming methods, gRPC-Web, Connect, JSON, compressed
- * requests, HTTP/1.1, Expect, an unparsable grpc-timeout, …) is declined
+ * The same object serves the Connect protocol's unary calls (POST with
+ * application/proto or application/json, GET of NO_SIDE_EFFECTS methods;
+ * see connect-unary.ts and `test/connect-fast-differential.test.ts`) for
+ * services that keep Connect enabled.
+ *
+ * Everything else (streaming methods, gRPC-Web, gRPC+JSON, compressed
+ * requests, HTTP/1.1, Expect, an unparsable timeout, …) is declined
  * per call: `handleStream` returns false and the caller gives the stream to
  * connect-node, see {@link serveWithFastPath}.
  *
@@ -150,44 +170,60 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions): Grpc
   for (const r of recorded.methods) {
     // As connect-node's path map: a later registration of a path replaces an earlier one.
     const path = prefix + createMethodUrl("/", r.spec.method);
-    const fast = fastMethod(
-      r,
-      options.contextValues,
-      options.telemetry,
-      options.trailerHook,
-      options.onEscapedError,
-    );
+    const fast = fastMethod(r, options);
     if (fast) byPath.set(path, fast);
     else byPath.delete(path);
   }
-  const stats: GrpcUnaryFastPathStats = { fast: 0, fallback: 0 };
+  const stats: GrpcUnaryFastPathStats = { fast: 0, connect: 0, fallback: 0 };
+  const methods = [...byPath.entries()];
   return {
     routes: recorded.replay,
-    paths: [...byPath.keys()],
+    paths: methods.filter(([, m]) => m.grpc).map(([path]) => path),
+    connectPaths: methods.filter(([, m]) => m.connect).map(([path]) => path),
     stats,
     handleStream(stream, headers, _flags, rawHeaders) {
       const path = headers[":path"];
-      const method = path === undefined ? undefined : byPath.get(path);
-      const call = method && acceptCall(method, stream, headers, rawHeaders);
-      if (call) stats.fast++;
-      else stats.fallback++;
-      if (decisions.hasSubscribers) {
-        decisions.publish({ path, served: call ? "fast" : "fallback" } satisfies FastPathDecision);
+      let served: "grpc" | "connect" | undefined;
+      if (path !== undefined) {
+        const method = byPath.get(path);
+        if (method !== undefined) {
+          if (headers[":method"] === "POST") {
+            const contentType = headers["content-type"];
+            // Connect's two plain content types skip gRPC's checks.
+            const connect = contentType === "application/proto" || contentType === "application/json";
+            if (!connect && method.grpc && acceptCall(method, stream, headers, rawHeaders)) served = "grpc";
+            else if (method.connect && acceptConnectPost(method, stream, headers, rawHeaders)) {
+              served = "connect";
+            }
+          }
+        } else if (headers[":method"] === "GET") {
+          const q = path.indexOf("?");
+          const get = q < 0 ? undefined : byPath.get(path.slice(0, q));
+          if (get?.connectGet && acceptConnectGet(get, stream, headers, rawHeaders, path.slice(q + 1))) {
+            served = "connect";
+          }
+        }
       }
-      return call === true;
+      if (served !== undefined) {
+        stats.fast++;
+        if (served === "connect") stats.connect++;
+      } else stats.fallback++;
+      if (decisions.hasSubscribers) {
+        decisions.publish({
+          path,
+          served: served ? "fast" : "fallback",
+          ...(served === "connect" ? { protocol: served } : {}),
+        } satisfies FastPathDecision);
+      }
+      return served !== undefined;
     },
   };
 }
 
-function fastMethod(
-  r: RecordedMethod,
-  contextValues: GrpcUnaryFastPathOptions["contextValues"],
-  telemetry: ServerTelemetry | undefined,
-  trailerHook: UnaryTrailerHook | undefined,
-  onEscapedError: GrpcUnaryFastPathOptions["onEscapedError"],
-): FastMethod | undefined {
+function fastMethod(r: RecordedMethod, pathOptions: GrpcUnaryFastPathOptions): FastMethod | undefined {
+  const { contextValues, telemetry, trailerHook, onEscapedError } = pathOptions;
   const { spec, options } = r;
-  if (spec.kind !== "unary" || !r.grpc || options.requestGate !== undefined) return undefined;
+  if (spec.kind !== "unary" || !(r.grpc || r.connect) || options.requestGate !== undefined) return undefined;
   const serialization = createMethodSerializationLookup(
     spec.method,
     options.binaryOptions,
@@ -196,8 +232,19 @@ function fastMethod(
   );
   const input = serialization.getI(true) as Serialization<unknown>;
   const output = serialization.getO(true) as Serialization<unknown>;
+  const inputJson = serialization.getI(false) as Serialization<unknown>;
+  const outputJson = serialization.getO(false) as Serialization<unknown>;
   return {
     spec,
+    grpc: r.grpc,
+    connect: r.connect,
+    connectGet: r.connect && spec.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS,
+    parseJson: inputJson.parse,
+    serializeJson: outputJson.serialize,
+    jsonOptions: options.jsonOptions,
+    jsonLimits: pathOptions.json,
+    requireConnectProtocolHeader: options.requireConnectProtocolHeader,
+    negotiatedConnect: new Map(),
     method: spec.method,
     service: spec.method.parent,
     output: spec.method.output,

@@ -1,8 +1,9 @@
 /**
- * A unary gRPC fast path for connect-node servers on `node:http2`, for any
- * Connect service: binary-protobuf unary gRPC calls are served straight on
- * the HTTP/2 stream with connect's own protocol functions, everything else
- * by connect-node. Nothing here knows about the Rng service (this folder is
+ * A unary fast path for connect-node servers on `node:http2`, for any
+ * Connect service: binary-protobuf unary gRPC calls and the Connect
+ * protocol's unary calls (proto, JSON, GET) are served straight on the
+ * HTTP/2 stream with connect's own protocol functions, everything else by
+ * connect-node. Nothing here knows about the Rng service (this folder is
  * meant to become a package of its own).
  *
  * ```ts

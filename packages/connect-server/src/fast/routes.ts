@@ -17,6 +17,8 @@ export interface RecordedMethod {
   readonly options: UniversalHandlerOptions;
   /** Whether connect serves this method over gRPC at all (`grpc: false` turns it off). */
   readonly grpc: boolean;
+  /** Whether connect serves this method over the Connect protocol at all (`connect: false` turns it off). */
+  readonly connect: boolean;
 }
 
 /** What a routes function registered, recorded once. */
@@ -70,7 +72,7 @@ export function recordRoutes(
 
   // As connect's router: the router's options validated, overridden by a
   // service's own options when it has some. A service with options decides
-  // `grpc` for itself; one without inherits the router's.
+  // `grpc` and `connect` for itself; one without inherits the router's.
   const base = { ...routerOptions, ...validateUniversalHandlerOptions(routerOptions) };
   const methods: RecordedMethod[] = [];
   for (const r of registrations) {
@@ -78,11 +80,14 @@ export function recordRoutes(
     const grpc = r.options
       ? (r.options as ConnectRouterOptions).grpc !== false
       : routerOptions.grpc !== false;
+    const connect = r.options
+      ? (r.options as ConnectRouterOptions).connect !== false
+      : routerOptions.connect !== false;
     if (r.kind === "service") {
       const spec = createServiceImplSpec(r.service, r.impl);
-      for (const m of Object.values(spec.methods)) methods.push({ spec: m, options, grpc });
+      for (const m of Object.values(spec.methods)) methods.push({ spec: m, options, grpc, connect });
     } else {
-      methods.push({ spec: createMethodImplSpec(r.method, r.impl as never), options, grpc });
+      methods.push({ spec: createMethodImplSpec(r.method, r.impl as never), options, grpc, connect });
     }
   }
   return {

@@ -1,5 +1,6 @@
 import type * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import { type Compression, invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { context } from "@opentelemetry/api";
@@ -51,6 +52,11 @@ export class UnaryCall implements StreamCall {
     this.callContext = new CallContext(m, stream, headers, rawHeaders, authority, timeoutMs, compression);
     this.request = new UnaryRequestReader(m);
     listenToStream(stream, this, observed !== undefined);
+  }
+
+  sendTrailers(stream: http2.ServerHttp2Stream): void {
+    stream.sendTrailers(this.trailers);
+    this.observedEnd(Number(this.trailers["grpc-status"] ?? Code.Unknown));
   }
 
   /** Ends the call's telemetry with `code`: message bytes without their 5-byte prefixes. */
