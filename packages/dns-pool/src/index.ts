@@ -36,6 +36,7 @@ export type {
 } from "./balancer/weighted-round-robin.js";
 export type { BackoffOptions } from "./core/backoff.js";
 export type { KeepaliveOptions } from "./connection/http2-connection.js";
+export type { LivenessOptions } from "./connection/liveness.js";
 export type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 
 // State, events and errors.

@@ -139,6 +139,14 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
       timeoutMs: ms("keepalive.timeoutMs", o.keepalive?.timeoutMs, 20_000, 1) as number,
       permitWithoutCalls: o.keepalive?.permitWithoutCalls ?? false,
     },
+    liveness:
+      o.liveness === false
+        ? false
+        : {
+            pingAfterMs: ms("liveness.pingAfterMs", o.liveness?.pingAfterMs, undefined, 1),
+            pingTimeoutMs: ms("liveness.pingTimeoutMs", o.liveness?.pingTimeoutMs, 1000, 1) as number,
+            suspectAfterMs: ms("liveness.suspectAfterMs", o.liveness?.suspectAfterMs, undefined, 1),
+          },
     reconnectBackoff: backoff,
     waitForReady: o.waitForReady ?? false,
     defaultTimeoutMs: ms("defaultTimeoutMs", o.defaultTimeoutMs, undefined, 1),

@@ -3,6 +3,7 @@ import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 import type { RetryPolicy } from "./call/retry.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
+import type { LivenessOptions } from "./connection/liveness.js";
 import type { BackoffOptions } from "./core/backoff.js";
 import { closestName } from "./core/did-you-mean.js";
 import { describeValue, invalidArgument } from "./core/errors.js";
@@ -123,6 +124,14 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
   connectTimeoutMs: number,
   keepalive: field(
     object<KeepaliveOptions>("keepalive", { timeMs: number, timeoutMs: number, permitWithoutCalls: boolean }),
+  ),
+  liveness: oneOf(
+    FALSE,
+    object<LivenessOptions>("liveness", {
+      pingAfterMs: number,
+      pingTimeoutMs: number,
+      suspectAfterMs: number,
+    }),
   ),
   reconnectBackoff: field(
     object<BackoffOptions>("reconnectBackoff", {

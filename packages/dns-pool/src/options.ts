@@ -10,6 +10,7 @@ import type {
   PoolTlsOptions,
 } from "./connection/endpoint-options.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
+import type { LivenessOptions } from "./connection/liveness.js";
 import type { BackoffOptions } from "./core/backoff.js";
 import type { HealthCheckOptions } from "./health/health-check.js";
 import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
@@ -27,6 +28,7 @@ export type {
   PoolProtocol,
   PoolTlsOptions,
 } from "./connection/endpoint-options.js";
+export type { LivenessOptions } from "./connection/liveness.js";
 export type { HealthCheckOptions } from "./health/health-check.js";
 export type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 export type { SubsetOptions } from "./subset/subset-resolver.js";
@@ -128,6 +130,19 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
   connectTimeoutMs?: number;
   /** HTTP/2 keepalive pings. Default: off (`timeMs` undefined), `timeoutMs` 20000, `permitWithoutCalls` false. */
   keepalive?: Partial<KeepaliveOptions>;
+  /**
+   * Silent-connection detection (see the README's Liveness section): a
+   * connection whose calls have had nothing back for `pingAfterMs` gets one
+   * PING; unanswered within `pingTimeoutMs`, the connection is dead (its
+   * calls fail with UNAVAILABLE, it reconnects), and from `suspectAfterMs`
+   * of silence the endpoint gets no new picks until its server answers.
+   * At most two such PINGs per period in which the server sends nothing,
+   * so servers' ping enforcement never trips. Default: on, `pingAfterMs`
+   * adaptive (8 × p99 of recent response times, within 250-750 ms),
+   * `pingTimeoutMs` 1000, `suspectAfterMs` adaptive (3 × p99, within
+   * 20 ms-`pingAfterMs`); `false` turns it off.
+   */
+  liveness?: LivenessOptions | false;
   /** Backoff between reconnect attempts. Default 1000 ms initial, x1.6, ±20 % jitter, at most 30000 ms. */
   reconnectBackoff?: Partial<BackoffOptions>;
   /**

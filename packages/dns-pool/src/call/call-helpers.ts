@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Picker } from "../balancer/picker.js";
 import type { Endpoint } from "../connection/endpoint.js";
 import type { Clock } from "../core/clock.js";
-import { connectionLost } from "../core/errors.js";
+import { connectionLost, sessionLost } from "../core/errors.js";
 
 /** What the call path needs of a method. */
 export type Method = { parent: { typeName: string }; name: string };
@@ -24,9 +24,12 @@ export function pickAvoiding(
 /**
  * gRPC status semantics: a call whose connection broke under it ends with
  * UNAVAILABLE. connect-node reports the same event as ABORTED (ECONNRESET)
- * or CANCELED (Node resets open streams with CANCEL when a session dies);
- * when the caller did not cancel and the connection was lost meanwhile,
- * say what happened.
+ * or CANCELED (Node resets open streams with CANCEL when a session dies),
+ * and as INTERNAL when Node destroys the session with an error (a liveness
+ * or keepalive PING timeout, an HTTP/2 session error, a GOAWAY with an
+ * error code); when the caller did not cancel and the connection was lost,
+ * say what happened. An INTERNAL that is not a lost session (a real
+ * protocol error) stays INTERNAL.
  */
 export function connectionLossAsUnavailable(
   err: unknown,
@@ -35,9 +38,16 @@ export function connectionLossAsUnavailable(
   signal: AbortSignal | undefined,
 ): ConnectError {
   const error = ConnectError.from(err);
-  if (error.code !== Code.Canceled && error.code !== Code.Aborted) return error;
+  const code = error.code;
+  if (code !== Code.Canceled && code !== Code.Aborted && code !== Code.Internal && code !== Code.Unknown) {
+    return error;
+  }
   if (signal?.aborted) return error;
-  const lost = endpoint.connectionLosses !== lossesAtStart || connectionLost(error);
+  const lost =
+    sessionLost(error) ||
+    (code !== Code.Internal &&
+      code !== Code.Unknown &&
+      (endpoint.connectionLosses !== lossesAtStart || connectionLost(error)));
   if (!lost) return error;
   return new ConnectError(
     `connection to ${endpoint.address} was lost during the call (${error.rawMessage}); the call may or may not have run`,

@@ -9,6 +9,19 @@ import { type Address, formatAddress } from "../resolver/address.js";
 import type { Resolution, ResolverListener } from "../resolver/resolver.js";
 import { aggregateState } from "./aggregate-state.js";
 
+/**
+ * The endpoints a picker may pick: the READY ones that liveness does not
+ * doubt (a suspect endpoint gets no new picks under any policy), or, when
+ * every READY endpoint is suspect, all READY ones, so calls never wait on
+ * suspicion alone.
+ */
+function pickable<E extends PoolEndpoint>(all: readonly E[]): E[] {
+  const ready = all.filter((e) => e.state === ConnectivityState.READY);
+  if (!ready.some((e) => e.suspect === true)) return ready;
+  const trusted = ready.filter((e) => e.suspect !== true);
+  return trusted.length > 0 ? trusted : ready;
+}
+
 /** What the endpoint set reports. */
 export interface EndpointSetListener {
   /** A resolution was applied. */
@@ -200,8 +213,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
         this.rebuildAgain = false;
         const all = this.ordered;
         if (this.active) for (const e of this.policy.wanted?.(all) ?? all) e.connect();
-        const ready = all.filter((e) => e.state === ConnectivityState.READY);
-        this.picker = this.policy.buildPicker(ready, all);
+        this.picker = this.policy.buildPicker(pickable(all), all);
         this.setState(
           aggregateState(
             all.map((e) => e.state),

@@ -13,6 +13,7 @@ import type {
 } from "./endpoint-options.js";
 import { SerializerCache } from "./grpc-unary.js";
 import type { KeepaliveOptions } from "./http2-connection.js";
+import { type ResolvedLiveness, ResponseTimes } from "./liveness.js";
 import type { EndpointListener } from "./pool-endpoint.js";
 
 /** The resolved pool options the endpoints are made with (each is the option of the same name). */
@@ -27,6 +28,8 @@ export interface EndpointOptions {
   readonly connectTimeoutMs: number;
   /** Keepalive pings. */
   readonly keepalive: KeepaliveOptions;
+  /** Silent-connection detection, or false for none. */
+  readonly liveness: ResolvedLiveness | false;
   /** Delays between connection attempts. */
   readonly reconnectBackoff: BackoffOptions;
   /** Health watching, or false. */
@@ -48,6 +51,8 @@ export class EndpointFactory {
   /** The TLS server name: the authority's host, unless that is an IP literal. */
   private readonly sniHost: string | undefined;
   private readonly serializers = new SerializerCache();
+  /** What "normal" is for liveness: every connection of the pool feeds and reads it. */
+  private readonly responseTimes = new ResponseTimes();
 
   /**
    * @param options - the pool's resolved options for endpoints.
@@ -88,6 +93,8 @@ export class EndpointFactory {
             : { servername: isUnixAddress(address) ? undefined : this.sniHost, ...tls },
         connectTimeoutMs: o.connectTimeoutMs,
         keepalive: o.keepalive,
+        liveness: o.liveness,
+        responseTimes: this.responseTimes,
         backoff: o.reconnectBackoff,
         http2Options: o.http2Options,
         telemetry: this.telemetry.subchannel,

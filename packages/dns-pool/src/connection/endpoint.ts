@@ -234,6 +234,15 @@ export class Endpoint implements PoolEndpoint {
     return state;
   }
 
+  /**
+   * True while liveness doubts its server (a liveness PING pending, or calls
+   * waiting too long with nothing back): the endpoint set gives it no new
+   * picks meanwhile, unless every READY endpoint is suspect.
+   */
+  get suspect(): boolean {
+    return this.subchannel.suspect;
+  }
+
   /** The connection's state, without health or ejection. */
   get connectivity(): ConnectivityState {
     return this.subchannel.state;
@@ -246,6 +255,8 @@ export class Endpoint implements PoolEndpoint {
       this.listener.onChange(this, { previous, state: subchannel.state, error });
     },
     onGoaway: () => this.listener.onGoaway(this),
+    // Suspicion leaves the state alone: the endpoint set reads `suspect` when it rebuilds the picker.
+    onSuspectChange: () => this.listener.onChange(this, undefined),
   };
 
   /** Starts or stops health watching as the connection comes and goes. */

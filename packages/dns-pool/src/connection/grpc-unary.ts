@@ -132,7 +132,14 @@ export function fastGrpcUnary<I extends DescMessage, O extends DescMessage>(
             return;
           }
           if (!responseHeaders) {
-            finish(new ConnectError("protocol error: stream closed without a response", Code.Internal));
+            // The session went away under the stream (closed after GOAWAY, destroyed): the
+            // connection was lost, not the protocol broken.
+            const session = s.session;
+            finish(
+              session === undefined || session.closed || session.destroyed
+                ? new ConnectError("connection closed before the server answered the call", Code.Unavailable)
+                : new ConnectError("protocol error: stream closed without a response", Code.Internal),
+            );
             return;
           }
           try {

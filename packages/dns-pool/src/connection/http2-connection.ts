@@ -1,9 +1,9 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { noteStreamReset } from "../core/errors.js";
+import { KEEPALIVE_TIMEOUT_CODE, noteStreamReset } from "../core/errors.js";
 import { type Address, isUnixAddress } from "../resolver/address.js";
-import { KEEPALIVE_TIMEOUT_CODE } from "../telemetry/names.js";
+import { Liveness, type ResolvedLiveness, type ResponseTimes } from "./liveness.js";
 
 /** Client-side HTTP/2 keepalive (gRFC A8). */
 export interface KeepaliveOptions {
@@ -35,6 +35,10 @@ export interface Http2ConnectionOptions {
   readonly connectTimeoutMs: number;
   /** Keepalive pings. */
   readonly keepalive: KeepaliveOptions;
+  /** Silent-connection detection (see {@link Liveness}), or false for none. */
+  readonly liveness: ResolvedLiveness | false;
+  /** The pool's recent response times, which this connection feeds and its liveness reads. */
+  readonly responseTimes: ResponseTimes;
   /** Extra options for `http2.connect()` (settings, maxSessionMemory, ...). */
   readonly http2Options: http2.ClientSessionOptions | undefined;
 }
@@ -47,6 +51,8 @@ export interface Http2ConnectionListener {
   onGoaway(connection: Connection, errorCode?: number): void;
   /** The connection is gone; `error` is the last error it raised, if any. */
   onClose(connection: Connection, error: Error | undefined): void;
+  /** Its `suspect` flag changed (liveness). */
+  onSuspectChange(connection: Connection): void;
 }
 
 /**
@@ -56,6 +62,12 @@ export interface Http2ConnectionListener {
 export interface Connection {
   /** True once closing or gone: no new streams. */
   readonly closing: boolean;
+  /**
+   * True while liveness doubts the server: a liveness PING is pending, or
+   * calls have waited too long with nothing back. The endpoint gets no new
+   * picks meanwhile; the connection itself is left alone.
+   */
+  readonly suspect: boolean;
   /** Opens a stream; `track` counts it as a call. @throws when the connection takes no new stream. */
   request(
     headers: http2.OutgoingHttpHeaders,
@@ -85,7 +97,11 @@ export const dialHttp2: ConnectionFactory = (options, listener) => new Http2Conn
  * One HTTP/2 connection (one `ClientHttp2Session`) to one address: dialing
  * with a connect timeout, GOAWAY and close reporting, stream ref-counting
  * (a connection with no call is unref'd, so an idle pool never keeps the
- * process alive) and keepalive pings. Connectivity states and reconnecting
+ * process alive), keepalive pings and liveness (silent-server detection,
+ * see {@link Liveness}): it notes every answer of the server (response
+ * headers of every stream, data that connect-node reports, PING acks) and
+ * times each call's response headers for the pool's response times.
+ * Connectivity states and reconnecting
  * are the {@link Subchannel}'s business, not this class's.
  */
 export class Http2Connection implements Connection {
@@ -96,6 +112,9 @@ export class Http2Connection implements Connection {
   private lastReadAt = 0;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private closeError: Error | undefined;
+  private readonly liveness: Liveness | undefined;
+  /** A PING (keepalive's or liveness's) is in flight: never two at once. */
+  private pingPending = false;
 
   constructor(
     private readonly options: Http2ConnectionOptions,
@@ -123,8 +142,21 @@ export class Http2Connection implements Connection {
     session.once("close", () => {
       clearTimeout(timer);
       this.stopKeepalive();
+      this.liveness?.stop();
       listener.onClose(this, this.closeError);
     });
+    if (options.liveness !== false) {
+      this.liveness = new Liveness(options.liveness, options.responseTimes, label, {
+        ping: (acked) => this.ping(acked),
+        dead: (error) => session.destroy(error),
+        suspectChanged: () => listener.onSuspectChange(this),
+      });
+    }
+  }
+
+  /** True while liveness doubts the server (see {@link Connection.suspect}). */
+  get suspect(): boolean {
+    return this.liveness?.suspect ?? false;
   }
 
   /** True once the session is closing or gone: no new streams. */
@@ -150,11 +182,22 @@ export class Http2Connection implements Connection {
     const stream = this.session.request(headers, options);
     // Listens before connect-node does, so the reset code is on record when its handler wraps the error.
     stream.on("error", recordReset);
+    const liveness = this.liveness;
     if (track) {
       if (this.streams++ === 0) this.session.ref();
+      liveness?.callStarted();
+      const sentAt = performance.now();
+      stream.once("response", () => {
+        this.options.responseTimes.record(performance.now() - sentAt);
+        liveness?.answered();
+      });
       stream.once("close", () => {
         if (--this.streams === 0) this.session.unref();
+        liveness?.callEnded();
       });
+    } else if (liveness) {
+      // A health watch's answer is the server's too.
+      stream.once("response", () => liveness.answered());
     }
     return stream;
   }
@@ -162,6 +205,7 @@ export class Http2Connection implements Connection {
   /** Called for each read (connect-node reports them); keepalive skips pings while data flows. */
   noteRead(): void {
     this.lastReadAt = Date.now();
+    this.liveness?.answered();
   }
 
   /** The connection became the subchannel's READY one: unref if idle, start keepalive. */
@@ -190,36 +234,51 @@ export class Http2Connection implements Connection {
     return closed;
   }
 
+  /**
+   * Sends a PING unless one is in flight; `acked` runs on its ACK. An ACK
+   * counts as a read for keepalive. False when no PING went out.
+   */
+  private ping(acked: () => void): boolean {
+    const session = this.session;
+    // Destroyed sessions emit "close" a tick later: do not ping them meanwhile.
+    if (this.pingPending || session.destroyed || session.closed) return false;
+    this.pingPending = true;
+    const sent = session.ping((err) => {
+      this.pingPending = false;
+      if (err) return;
+      this.lastReadAt = Date.now();
+      acked();
+    });
+    if (!sent) this.pingPending = false;
+    return sent;
+  }
+
   private startKeepalive(): void {
     const { timeMs, timeoutMs, permitWithoutCalls } = this.options.keepalive;
     if (timeMs === undefined) return;
     const session = this.session;
-    let pingPending = false;
     const tick = () => {
-      // Destroyed sessions emit "close" a tick later: do not ping them meanwhile.
       if (session.destroyed || session.closed) return;
-      if (
-        !pingPending &&
-        Date.now() - this.lastReadAt >= timeMs &&
-        (this.streams > 0 || permitWithoutCalls)
-      ) {
-        pingPending = true;
-        const timeout = setTimeout(
-          () =>
-            session.destroy(
-              Object.assign(
-                new Error(`keepalive ping to ${this.options.label} not answered within ${timeoutMs} ms`),
-                { code: KEEPALIVE_TIMEOUT_CODE },
-              ),
-            ),
-          timeoutMs,
-        );
-        timeout.unref();
-        session.ping((err) => {
-          pingPending = false;
+      if (Date.now() - this.lastReadAt >= timeMs && (this.streams > 0 || permitWithoutCalls)) {
+        let timeout: NodeJS.Timeout | undefined;
+        const acked = () => {
           clearTimeout(timeout);
-          if (!err) this.lastReadAt = Date.now();
-        });
+          this.liveness?.keepaliveAcked();
+        };
+        if (this.ping(acked)) {
+          this.liveness?.keepalivePinged();
+          timeout = setTimeout(
+            () =>
+              session.destroy(
+                Object.assign(
+                  new Error(`keepalive ping to ${this.options.label} not answered within ${timeoutMs} ms`),
+                  { code: KEEPALIVE_TIMEOUT_CODE },
+                ),
+              ),
+            timeoutMs,
+          );
+          timeout.unref();
+        }
       }
       this.keepaliveTimer = setTimeout(tick, timeMs);
       this.keepaliveTimer.unref();

@@ -3,6 +3,11 @@ import type { ConnectivityState } from "../core/connectivity.js";
 
 /** What the endpoint set needs of an endpoint (the pool's `Endpoint`, or a fake in tests). */
 export interface PoolEndpoint extends EndpointInfo {
+  /**
+   * True while liveness doubts its server: no new picks, unless every READY
+   * endpoint is suspect. Default (absent): false.
+   */
+  readonly suspect?: boolean;
   /** Why its last connection attempt failed, if it did. */
   readonly lastError: Error | undefined;
   /** Asks for a connection (the policy wants it connected). */
@@ -24,9 +29,9 @@ export interface ConnectionChange {
 /** What an endpoint reports to the part that owns it (the endpoint set). */
 export interface EndpointListener<E> {
   /**
-   * Its balancer `state` may have changed: its connection changed
-   * (`connection` says how), or its health or ejection did (`connection`
-   * undefined).
+   * Its balancer `state` or `suspect` may have changed: its connection
+   * changed (`connection` says how), or its health, ejection or suspicion
+   * did (`connection` undefined).
    */
   onChange(endpoint: E, connection: ConnectionChange | undefined): void;
   /** Its server sent GOAWAY: it is draining or moving, so DNS may have news. */

@@ -14,6 +14,7 @@ import {
   type Http2ConnectionListener,
   type KeepaliveOptions,
 } from "./http2-connection.js";
+import { type ResolvedLiveness, ResponseTimes } from "./liveness.js";
 
 export type { KeepaliveOptions } from "./http2-connection.js";
 
@@ -29,6 +30,10 @@ export interface SubchannelOptions {
   readonly connectTimeoutMs: number;
   /** Keepalive pings. */
   readonly keepalive: KeepaliveOptions;
+  /** Silent-connection detection, or false for none. Default false. */
+  readonly liveness?: ResolvedLiveness | false;
+  /** The pool's response times, shared by its connections. Default: this subchannel's own. */
+  readonly responseTimes?: ResponseTimes;
   /** Delays between connection attempts. */
   readonly backoff: BackoffOptions;
   /** Extra options for `http2.connect()` (settings, maxSessionMemory, ...). */
@@ -49,6 +54,8 @@ export interface SubchannelListener {
   onStateChange(subchannel: Subchannel, previous: ConnectivityState, error: Error | undefined): void;
   /** The server sent GOAWAY: it is draining or moving, so DNS may have news. */
   onGoaway(subchannel: Subchannel): void;
+  /** The READY connection's `suspect` flag changed. Default: nothing. */
+  onSuspectChange?(subchannel: Subchannel): void;
 }
 
 /**
@@ -77,6 +84,7 @@ export class Subchannel {
   private readonly clock: Clock;
   private readonly telemetry: SubchannelTelemetry;
   private backoffTimer: TimerHandle | undefined;
+  private responseTimes: ResponseTimes | undefined;
   private wanted = false;
   /**
    * How many READY connections were lost (closed, failed or GOAWAY); a call
@@ -109,6 +117,11 @@ export class Subchannel {
   /** Why the last connection attempt failed or the last connection was lost. */
   get lastError(): Error | undefined {
     return this.lastErrorValue;
+  }
+
+  /** True while liveness doubts the READY connection's server (see `Connection.suspect`). */
+  get suspect(): boolean {
+    return this.current?.suspect ?? false;
   }
 
   /**
@@ -217,11 +230,30 @@ export class Subchannel {
           this.onConnectionLost(connection, error);
         }
       },
+      onSuspectChange: (connection) => {
+        if (this.current === connection) this.listener.onSuspectChange?.(this);
+      },
     };
     const { address, authority, tls, connectTimeoutMs, keepalive, http2Options } = this.options;
     const dial = this.options.dial ?? dialHttp2;
+    const liveness = this.options.liveness ?? false;
+    this.responseTimes ??= this.options.responseTimes ?? new ResponseTimes();
+    const responseTimes = this.responseTimes;
     this.connections.add(
-      dial({ address, label: this.key, authority, tls, connectTimeoutMs, keepalive, http2Options }, listener),
+      dial(
+        {
+          address,
+          label: this.key,
+          authority,
+          tls,
+          connectTimeoutMs,
+          keepalive,
+          liveness,
+          responseTimes,
+          http2Options,
+        },
+        listener,
+      ),
     );
   }
 

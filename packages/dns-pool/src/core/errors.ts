@@ -167,6 +167,38 @@ export function neverProcessed(err: unknown): boolean {
   );
 }
 
+/** Node-style code of the error a connection is destroyed with when a keepalive PING goes unanswered. */
+export const KEEPALIVE_TIMEOUT_CODE = "ERR_KEEPALIVE_TIMEOUT";
+
+/** Node-style code of the error a connection is destroyed with when liveness finds it silent. */
+export const LIVENESS_TIMEOUT_CODE = "ERR_LIVENESS_TIMEOUT";
+
+/**
+ * Codes along a cause chain that say the whole connection went away under a
+ * call (not that the server or the protocol failed it): our PING timeouts,
+ * socket errors, and Node's session-level errors (a GOAWAY with an error
+ * code, a session destroyed by an HTTP/2 error).
+ */
+const SESSION_LOST_CODES = [
+  LIVENESS_TIMEOUT_CODE,
+  KEEPALIVE_TIMEOUT_CODE,
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ERR_HTTP2_SESSION_ERROR",
+  "ERR_HTTP2_GOAWAY_SESSION",
+];
+
+/** True when the error says the connection under the call went away (see SESSION_LOST_CODES). */
+export function sessionLost(err: unknown): boolean {
+  return errorCodeInChain(err, SESSION_LOST_CODES) !== undefined;
+}
+
+/** True when the call's connection was destroyed because liveness found it silent. */
+export function lostToLiveness(err: unknown): boolean {
+  return errorCodeInChain(err, [LIVENESS_TIMEOUT_CODE]) !== undefined;
+}
+
 /** True when the error says the connection under the call broke (ECONNRESET, EPIPE, "socket hang up"). */
 export function connectionLost(err: unknown): boolean {
   return errorCodeInChain(err, LOST_CODES) !== undefined;

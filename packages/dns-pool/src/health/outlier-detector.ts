@@ -1,5 +1,6 @@
 import type { ConnectError } from "@connectrpc/connect";
 import type { Clock, TimerHandle } from "../core/clock.js";
+import { lostToLiveness } from "../core/errors.js";
 import type { EjectionEvent } from "../core/events.js";
 import {
   emptySweepStats,
@@ -55,8 +56,14 @@ export class OutlierDetector<E extends OutlierEndpoint = OutlierEndpoint> {
     this.schedule();
   }
 
-  /** Counts a finished call: a failure if its code is one of `failureCodes`, else a success. */
+  /**
+   * Counts a finished call: a failure if its code is one of `failureCodes`,
+   * else a success. A call lost with a connection that liveness found silent
+   * is not counted: the dead connection is already gone, and its fresh one
+   * should get calls as soon as it answers, not after an ejection.
+   */
   record(endpoint: E, error: ConnectError | undefined): void {
+    if (error !== undefined && lostToLiveness(error)) return;
     const r = this.recordOf(endpoint);
     if (error && this.options.failureCodes.includes(error.code)) r.intervalFailures++;
     else r.intervalSuccesses++;

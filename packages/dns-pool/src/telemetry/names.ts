@@ -1,4 +1,5 @@
 import { http2ErrorName } from "@rngbalance/grpc-names";
+import { KEEPALIVE_TIMEOUT_CODE, LIVENESS_TIMEOUT_CODE } from "../core/errors.js";
 
 /**
  * Instrument names, units and bucket boundaries: gRPC's (gRFC A66 per call
@@ -95,9 +96,6 @@ export function goawayReason(errorCode: number): string {
   return `GOAWAY ${http2ErrorName(errorCode)}`;
 }
 
-/** Node's code for a keepalive ping left unanswered (set by the connection, read here). */
-export const KEEPALIVE_TIMEOUT_CODE = "ERR_KEEPALIVE_TIMEOUT";
-
 /**
  * gRFC A94's `grpc.disconnect_error` for a connection that closed with
  * `err` (by Node's error codes along the cause chain, never message text).
@@ -107,7 +105,9 @@ export function disconnectReason(err: Error | undefined): string {
     const code = (e as { code?: unknown }).code;
     if (typeof code !== "string") continue;
     if (code === "ECONNRESET") return "connection reset";
-    if (code === "ETIMEDOUT" || code === KEEPALIVE_TIMEOUT_CODE) return "connection timed out";
+    if (code === "ETIMEDOUT" || code === KEEPALIVE_TIMEOUT_CODE || code === LIVENESS_TIMEOUT_CODE) {
+      return "connection timed out";
+    }
     if (code === "ECONNABORTED") return "connection aborted";
     if (/^E[A-Z]+$/.test(code)) return "socket error";
   }

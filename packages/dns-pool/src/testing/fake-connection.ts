@@ -18,6 +18,8 @@ export class FakeConnection implements Connection {
   ready = false;
   /** How `close()` was asked: undefined while not asked. */
   closedGracefully: boolean | undefined;
+  /** What liveness says; change it with `setSuspect()`. */
+  suspect = false;
 
   /**
    * @param options - what the subchannel dialed with.
@@ -44,6 +46,13 @@ export class FakeConnection implements Connection {
     if (this.closing && this.closedGracefully !== undefined) return;
     this.closing = true;
     this.listener.onClose(this, error);
+  }
+
+  /** Liveness doubts (true) or trusts (false) the server again; reported to the subchannel. */
+  setSuspect(suspect: boolean): void {
+    if (this.suspect === suspect) return;
+    this.suspect = suspect;
+    this.listener.onSuspectChange(this);
   }
 
   /** Fake connections carry no streams. */

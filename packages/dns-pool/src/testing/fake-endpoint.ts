@@ -26,6 +26,8 @@ export class FakeEndpoint implements PoolEndpoint {
   shutDown = false;
   /** True while outlier detection has it ejected. */
   ejected = false;
+  /** True while liveness doubts it (no picks unless every READY endpoint is); set it, then rebuild. */
+  suspect = false;
   /** Called when outlier detection ejects it or lets it back in. Default: nothing. */
   onChange: (() => void) | undefined;
 

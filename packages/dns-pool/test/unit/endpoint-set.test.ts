@@ -67,6 +67,28 @@ describe("EndpointSet", () => {
     assert.deepEqual(new Set(pickAddresses(set.picker, 4)), new Set(["10.0.0.1:80", "10.0.0.3:80"]));
   });
 
+  // pick_first holds one connection only: liveness ends it when it is dead, and pick_first moves on.
+  for (const policy of ["round_robin", "least_request", "peak_ewma", "weighted_round_robin"]) {
+    it(`${policy}: a suspect endpoint gets no picks until it is trusted again; all suspect, all are picked`, () => {
+      const { set, resolver, created } = setup(policy);
+      resolver.push(["10.0.0.1:80", "10.0.0.2:80"]);
+      for (const e of created) e.state = S.READY;
+      created[0]!.suspect = true;
+      set.rebuild();
+      assert.deepEqual(new Set(pickAddresses(set.picker, 20)), new Set(["10.0.0.2:80"]));
+      created[1]!.suspect = true;
+      set.rebuild();
+      const picked = new Set(pickAddresses(set.picker, 40));
+      assert.ok(!picked.has("-"), "never no pick while endpoints are READY");
+      created[1]!.suspect = false;
+      set.rebuild();
+      assert.deepEqual(new Set(pickAddresses(set.picker, 20)), new Set(["10.0.0.2:80"]));
+      created[0]!.suspect = false;
+      set.rebuild();
+      assert.ok(new Set(pickAddresses(set.picker, 20)).has("10.0.0.1:80"), "back in the picks once trusted");
+    });
+  }
+
   it("keeps endpoints of addresses that stay, and drains those that go", async () => {
     const { set, resolver, created, resolutions } = setup();
     resolver.push(["10.0.0.1:80", "10.0.0.2:80"]);
