@@ -157,9 +157,18 @@ export class Subchannel {
         // Health watches run for the connection's whole life; only calls hold the process open.
         return connection.request(headers, options, headers[":path"] !== HEALTH_WATCH_PATH);
       } catch (err) {
-        // The session closed between READY and this request (nodejs/help#2105): try again.
-        if (connection.closing) continue;
-        throw err;
+        if (!connection.closing) throw err;
+        // The session closed between READY and this request (nodejs/help#2105).
+        // Its "close" event, which takes it out of READY, comes a turn later
+        // (after a keepalive or liveness destroy too), and on Node 22
+        // request() on a destroyed session throws at once: retrying it here
+        // would spin forever without yielding. So it is lost now, and the
+        // call is retried transparently on whatever is READY.
+        if (this.current === connection) this.onConnectionLost(connection, err as Error);
+        if (this.current !== undefined && this.current !== connection) continue;
+        throw unsentError(
+          `the connection to ${this.key} closed before the call was sent: ${describeError(err)}`,
+        );
       }
     }
   }

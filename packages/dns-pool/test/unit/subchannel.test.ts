@@ -45,6 +45,32 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
     assert.deepEqual(transitions, ["IDLE->CONNECTING", "CONNECTING->READY"]);
   });
 
+  it("a READY connection whose session closed under it fails the call as unsent at once (Node 22 throws from request(); retrying the same connection spun forever)", async () => {
+    const { dialer, subchannel } = setup();
+    subchannel.requestConnection();
+    dialer.last.settings();
+    const connection = dialer.last;
+    // Destroyed by keepalive or liveness: closing, but its "close" event has not come yet.
+    connection.closing = true;
+    let requests = 0;
+    connection.request = () => {
+      // A guard, so that a regression fails this test instead of hanging the suite.
+      if (++requests > 10) connection.closing = false;
+      throw Object.assign(new Error("The session has been destroyed"), { code: "ERR_HTTP2_INVALID_SESSION" });
+    };
+    await assert.rejects(
+      subchannel.openStream({ ":method": "POST", ":path": "/rng.Rng/Rng" }),
+      (err: Error) => {
+        assert.equal(neverProcessed(err), true, "unsent: the call runner retries it transparently elsewhere");
+        assert.match(err.message, /closed before the call was sent/);
+        return true;
+      },
+    );
+    assert.equal(requests, 1, "the closing connection was asked once");
+    assert.notEqual(subchannel.state, S.READY, "it left READY at once");
+    assert.equal(dialer.connections.length, 2, "and is reconnecting");
+  });
+
   it("backs off exponentially after failures, and starts over after a success", () => {
     const { clock, dialer, subchannel } = setup();
     subchannel.requestConnection();
