@@ -18,6 +18,7 @@ const HELP = `rng-faults: how clients ride out silent failures of one pod (issue
   --drivers a,b     ${Object.keys(DRIVERS).join(", ")} (default: pool, grpc-js, grpc-js-keepalive)
   --pods N          pods in the fleet (default 5)
   --in-flight N     calls in flight per client (default 64)
+  --warmup-ms N     load before the baseline, not measured (default 2000)
   --baseline-ms N   before the fault (default 3000)
   --fault-ms N      the fault (default 8000)
   --recovery-ms N   after the fault (default 5000)
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     drivers: { type: "string" },
     pods: { type: "string", default: "5" },
     "in-flight": { type: "string", default: "64" },
+    "warmup-ms": { type: "string", default: "2000" },
     "baseline-ms": { type: "string", default: "3000" },
     "fault-ms": { type: "string", default: "8000" },
     "recovery-ms": { type: "string", default: "5000" },
@@ -105,6 +107,7 @@ const results = await runFaultScenarios({
   drivers,
   pods: int("pods", values.pods),
   inFlight: int("in-flight", values["in-flight"]),
+  warmupMs: int("warmup-ms", values["warmup-ms"]),
   baselineMs: int("baseline-ms", values["baseline-ms"]),
   faultMs: int("fault-ms", values["fault-ms"]),
   recoveryMs: int("recovery-ms", values["recovery-ms"]),

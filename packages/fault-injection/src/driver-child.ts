@@ -22,6 +22,7 @@ async function poolClient(driver: ClientDriver, target: string): Promise<Client>
   const { Rng } = await import("@rngbalance/proto");
   const pool = createPoolTransport({
     target,
+    ...(driver.policy ? { policy: driver.policy } : {}),
     ...(driver.keepalive
       ? { keepalive: { timeMs: driver.keepalive.timeMs, timeoutMs: driver.keepalive.timeoutMs } }
       : {}),

@@ -20,12 +20,16 @@ export interface ClientDriver {
    * clients' default).
    */
   readonly keepalive?: { readonly timeMs: number; readonly timeoutMs: number };
+  /** The pool's balancing policy (pool drivers only). Default: the pool's default, round_robin. */
+  readonly policy?: "round_robin" | "least_request" | "peak_ewma";
 }
 
 /** The drivers `rng-faults` knows by name. */
 export const DRIVERS: Readonly<Record<string, ClientDriver>> = {
   pool: { name: "pool", client: "pool" },
   "pool-deadline": { name: "pool 2s deadline", client: "pool", deadlineMs: 2000 },
+  "pool-least-request": { name: "pool least_request", client: "pool", policy: "least_request" },
+  "pool-peak-ewma": { name: "pool peak_ewma", client: "pool", policy: "peak_ewma" },
   "pool-keepalive": { name: "pool keepalive", client: "pool", keepalive: { timeMs: 2000, timeoutMs: 1000 } },
   "pool-keepalive-deadline": {
     name: "pool keepalive 2s deadline",

@@ -44,6 +44,12 @@ export interface FaultMeasurement {
    * faulty pod).
    */
   readonly recoveryMs: number | null;
+  /**
+   * The faulty pod's share of the calls that started before the fault, and
+   * of those that started during it (0..1); NaN without a faulty pod. A
+   * balancer that notices a lossy or slow pod moves calls off it.
+   */
+  readonly faultyShare: { readonly before: number; readonly during: number };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -69,6 +75,8 @@ export function measure(
   let okBefore = 0;
   let okDuring = 0;
   let recoveryStart = Number.POSITIVE_INFINITY;
+  let faultyBefore = 0;
+  let faultyDuring = 0;
   for (let i = 0; i < calls.start.length; i++) {
     const start = calls.start[i] as number;
     const finished = !Number.isNaN(calls.duration[i] as number);
@@ -81,8 +89,17 @@ export function measure(
       failures[name] = (failures[name] ?? 0) + 1;
     }
     longest = Math.max(longest, duration);
-    if (start < marks.faultStart) before.push(duration);
-    else if (start < marks.faultEnd) during.push(duration);
+    const onFaulty = faultyPod !== undefined && calls.pod[i] === faultyPod;
+    if (start < marks.faultStart) {
+      // Calls started in the warm-up count only towards throughput (by when they ended).
+      if (start >= marks.start) {
+        before.push(duration);
+        if (onFaulty) faultyBefore++;
+      }
+    } else if (start < marks.faultEnd) {
+      during.push(duration);
+      if (onFaulty) faultyDuring++;
+    }
     if (finished && code === 0) {
       if (end >= marks.start && end < marks.faultStart) okBefore++;
       else if (end >= marks.faultStart && end < marks.faultEnd) okDuring++;
@@ -111,5 +128,9 @@ export function measure(
     detectionMs,
     recoveryMs:
       faultyPod !== undefined && Number.isFinite(recoveryStart) ? recoveryStart - marks.faultEnd : null,
+    faultyShare:
+      faultyPod === undefined
+        ? { before: Number.NaN, during: Number.NaN }
+        : { before: faultyBefore / before.length, during: faultyDuring / during.length },
   };
 }

@@ -95,6 +95,8 @@ export interface FaultRunOptions {
   pods?: number;
   /** Calls in flight per client. Default 64. */
   inFlight?: number;
+  /** Load before the baseline phase, not measured (connections, JIT, estimates settle). Default 2000. */
+  warmupMs?: number;
   /** Length of the baseline phase. Default 3000. */
   baselineMs?: number;
   /** How long the fault lasts. Default 8000. */
@@ -223,6 +225,8 @@ async function runOne(
       return { ...base, error: ready?.type === "error" ? ready.message : "the driver did not get ready" };
     }
     send({ type: "start" });
+    // Connections, JIT and the balancer's estimates settle before the baseline is measured.
+    await sleep(options.warmupMs ?? 2000);
     const start = now();
     await sleep(options.baselineMs ?? 3000);
     const faultStart = now();

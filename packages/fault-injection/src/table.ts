@@ -40,6 +40,11 @@ export function formatFaultTable(
       row("p99 before", (r) => ms(r.measurement?.p99BeforeMs)),
       row("p99 during fault", (r) => ms(r.measurement?.p99FaultMs)),
       row("throughput fault/before", (r) => `${(r.measurement?.throughputRatio ?? Number.NaN).toFixed(2)}x`),
+      row("faulty pod's share", (r) => {
+        const share = r.measurement?.faultyShare;
+        if (share === undefined || Number.isNaN(share.before)) return "-";
+        return `${(share.before * 100).toFixed(0)} % -> ${(share.during * 100).toFixed(0)} %`;
+      }),
     ];
     rows.push(row("worst event-loop stall", (r) => ms(r.maxBeatGapMs)));
     if (scenario.hasFaultyPod) {

@@ -1,40 +1,86 @@
 // The runner end to end on real pods, a real DNS server process and a real
-// client process: a short SIGSTOP (it runs everywhere).
+// client process: a SIGSTOP (it runs everywhere) and a blackhole (root and
+// nftables, in a network namespace).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 // The runner forks its driver from dist (the built entry), as the CLI does.
 import { DRIVERS } from "../dist/drivers.js";
-import { runFaultScenarios, SCENARIOS } from "../dist/scenarios.js";
+import { type FaultResult, runFaultScenarios, SCENARIOS } from "../dist/scenarios.js";
 import { measure } from "../src/measure.js";
+import { probeFaultSupport } from "../src/probe.js";
 
-test("SIGSTOP of one pod: the pool without a deadline waits on it; detection and recovery are measured", async () => {
-  const [result] = await runFaultScenarios({
-    scenarios: [SCENARIOS.sigstop as NonNullable<(typeof SCENARIOS)["sigstop"]>],
-    drivers: [DRIVERS.pool as NonNullable<(typeof DRIVERS)["pool"]>],
-    pods: 2,
-    inFlight: 8,
-    baselineMs: 1000,
-    faultMs: 2000,
-    recoveryMs: 1500,
-  });
-  assert.ok(result, "one result");
-  assert.equal(result.hung, undefined);
+// Issue #23's targets for the pool with default options and no deadline, 64
+// calls in flight over 5 pods: at most 20 failed calls, all UNAVAILABLE; no
+// call waits 2 s; the pod gets calls again within 2 s of answering again.
+// (Throughput during the fault is a figure for `pnpm bench:faults`, not an
+// assertion: on 2 shared cores it swings with whatever else runs.)
+function assertRideOut(result: FaultResult | undefined, label: string): void {
+  assert.ok(result, `${label}: one result`);
+  assert.equal(result.hung, undefined, `${label}: the client never stalled`);
   assert.equal(result.error, undefined);
   const m = result.measurement;
   assert.ok(m);
-  assert.ok(m.calls > 100, `calls made (${m.calls})`);
-  // No deadline and no keepalive: the calls on the stopped pod wait for the whole fault, and none fails.
-  assert.deepEqual(m.failures, {});
-  assert.ok(m.longestMs > 1500, `a call waited out the fault (${m.longestMs} ms)`);
-  assert.ok(m.throughputRatio < 0.5, `throughput collapsed (${m.throughputRatio})`);
+  process.stdout.write(`# ${label}: ${JSON.stringify({ ...m, maxBeatGapMs: result.maxBeatGapMs })}\n`);
+  assert.ok(m.calls > 500, `calls made (${m.calls})`);
+  const failed = Object.values(m.failures).reduce((a, b) => a + b, 0);
+  assert.deepEqual(
+    Object.keys(m.failures).filter((code) => code !== "UNAVAILABLE"),
+    [],
+    "only UNAVAILABLE",
+  );
+  assert.ok(failed <= 20, `at most 20 failed calls (${failed})`);
+  assert.ok(m.longestMs < 2000, `no call waited 2 s (${Math.round(m.longestMs)} ms)`);
   assert.ok(
-    m.recoveryMs !== null && m.recoveryMs < 1500,
-    `the pod answered new calls after SIGCONT (${m.recoveryMs})`,
+    m.faultyShare.during < m.faultyShare.before / 2,
+    `calls moved off the pod (${JSON.stringify(m.faultyShare)})`,
   );
   assert.ok(
-    result.maxBeatGapMs !== undefined && result.maxBeatGapMs < 1000,
-    "the driver's loop kept turning",
+    m.recoveryMs !== null && m.recoveryMs < 2000,
+    `the pod got calls again within 2 s (${m.recoveryMs})`,
   );
+}
+
+const PHASES = { pods: 5, inFlight: 64, warmupMs: 1000, baselineMs: 1500, faultMs: 3000, recoveryMs: 2000 };
+
+test("SIGSTOP of one of 5 pods, 64 in flight, no deadline, default options: the pool rides it out", async () => {
+  const [result] = await runFaultScenarios({
+    scenarios: [SCENARIOS.sigstop as NonNullable<(typeof SCENARIOS)["sigstop"]>],
+    drivers: [DRIVERS.pool as NonNullable<(typeof DRIVERS)["pool"]>],
+    ...PHASES,
+  });
+  assertRideOut(result, "sigstop");
+});
+
+// The blackhole needs root and nftables: the CLI makes a network namespace
+// of its own and runs pods, DNS server, client and rule on its loopback.
+const support = probeFaultSupport();
+test("blackhole (nftables drops one pod's packets, in a network namespace of the test's own): the pool rides it out", {
+  skip: support.ok ? false : support.reason,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rng-faults-"));
+  try {
+    const json = join(dir, "results.json");
+    const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+    const args = [cli, "--scenarios", "blackhole", "--drivers", "pool", "--json", json];
+    for (const [flag, value] of Object.entries(PHASES)) {
+      args.push(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
+    }
+    const run = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 120_000 });
+    assert.equal(run.status, 0, `rng-faults exited ${run.status}: ${run.stderr}`);
+    assert.match(run.stderr, /in network namespace rngfaults-/);
+    const [result] = JSON.parse(readFileSync(json, "utf8")) as FaultResult[];
+    assertRideOut(result, "blackhole");
+    // The namespace is gone after the run.
+    const left = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
+    assert.doesNotMatch(left, /rngfaults-/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("measure: failures by code, unfinished calls, throughput ratio, detection and recovery", () => {
@@ -65,6 +111,12 @@ test("measure: failures by code, unfinished calls, throughput ratio, detection a
   assert.equal(m.throughputRatio, 2 / 10);
   assert.equal(m.detectionMs, 300);
   assert.equal(m.recoveryMs, 300);
+  // Pod 0 took 5 of the 10 baseline calls and none of the 4 started during the fault.
+  assert.deepEqual(m.faultyShare, { before: 0.5, during: 0 });
+  assert.ok(Number.isNaN(measure(calls, picks, marks, undefined).faultyShare.before));
+  // Calls started before `start` (the warm-up) are left out of the baseline's latency and share.
+  const warm = measure(calls, picks, { ...marks, start: 450 }, 0);
+  assert.deepEqual(warm.faultyShare, { before: 2 / 5, during: 0 });
   // A pod picked until the fault's last 500 ms was never detected.
   assert.equal(measure(calls, [[1600]], marks, 0).detectionMs, null);
   assert.equal(measure(calls, picks, marks, undefined).detectionMs, null);
