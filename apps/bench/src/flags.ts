@@ -114,6 +114,7 @@ Unary /rng.Rng/Rng calls, closed loop, at several calls in flight, for:
   pool-rr        our pool, round_robin, gRPC protocol, 3 endpoints (dns:// via the embedded DNS)
   pool-lr        our pool, least_request
   pool-connect   our pool, Connect protocol
+  pool-connect-json  our pool, Connect protocol with JSON
   stock-connect  one stock connect-node createGrpcTransport to one server
   grpc-js        @grpc/grpc-js, ipv4: target of the 3 servers, round_robin
 against 3 rng-server processes and 3 grpc-js server processes on 127.0.0.2-4.

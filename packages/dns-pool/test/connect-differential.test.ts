@@ -21,8 +21,9 @@ import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { HealthCheckRequestSchema } from "@rngbalance/grpc-protos";
 import { RngService } from "@rngbalance/proto";
 import { GenerateResponseSchema } from "@rngbalance/proto/rng/v1";
+import { collect, testMeter } from "@rngbalance/testkit/metrics";
 import { connectFastPathCalls } from "../src/connection/connect-unary.js";
-import { createPoolTransport, type PoolTransport, type PoolTransportOptions } from "../src/index.js";
+import { createPoolTransport, METRIC, type PoolTransport, type PoolTransportOptions } from "../src/index.js";
 
 type CallOptions = { timeoutMs?: number; signal?: AbortSignal };
 
@@ -390,6 +391,79 @@ describe("Connect fast path = connect-node's Connect transport", () => {
     assert.equal(a.fast, 0);
     assert.ok("ok" in a.result);
   });
+});
+
+describe("Connect fast path: the pool's call metrics record what they record on connect-node's path", () => {
+  for (const format of ["binary", "JSON"] as const) {
+    it(`${format}: the same call and attempt points (counts, statuses, message sizes)`, async () => {
+      const server = http2.createServer(
+        connectNodeAdapter({
+          routes: (router) =>
+            router.service(RngService, {
+              async generate(req) {
+                if (req.delayMs === 13) throw new ConnectError("no", Code.NotFound);
+                return { rn: 42n, instance: "instance-name" };
+              },
+              async *generateStream() {},
+            }),
+        }),
+      );
+      const target = await listen(server);
+      const pools: PoolTransport[] = [];
+      try {
+        const measure = async (fastPath: boolean) => {
+          const { provider, reader } = testMeter();
+          const pool = createPoolTransport({
+            target,
+            protocol: "connect",
+            fastPath,
+            healthCheck: false,
+            ...(format === "JSON" ? { useBinaryFormat: false } : {}),
+            telemetry: { meterProvider: provider },
+          });
+          pools.push(pool);
+          const client = createClient(RngService, pool);
+          const before = connectFastPathCalls.started;
+          for (let i = 0; i < 3; i++) await client.generate({ delayMs: 5 });
+          await client.generate({ delayMs: 13 }).catch(() => {});
+          assert.equal(connectFastPathCalls.started - before, fastPath ? 4 : 0);
+          const m = await collect(reader);
+          // Durations differ from run to run: counts, attributes and sizes do not.
+          const names = [
+            METRIC.attemptStarted,
+            METRIC.attemptDuration,
+            METRIC.callDuration,
+            METRIC.attemptSentSize,
+            METRIC.attemptRcvdSize,
+          ];
+          return names.map((name) => [
+            name,
+            (m.get(name)?.points ?? []).map((p) => ({
+              attributes: p.attributes,
+              value:
+                typeof p.value === "number"
+                  ? p.value
+                  : name.endsWith("size")
+                    ? { count: p.value.count, sum: p.value.sum }
+                    : { count: p.value.count },
+            })),
+          ]);
+        };
+        const fast = await measure(true);
+        const stock = await measure(false);
+        assert.deepEqual(fast, stock);
+        const sent = fast.find(([n]) => n === METRIC.attemptSentSize)?.[1] as { value: { sum: number } }[];
+        // GenerateRequest{delayMs: 5} is 2 bytes in the binary format, whatever the wire carries.
+        assert.equal(
+          sent.reduce((n, p) => n + p.value.sum, 0),
+          8,
+        );
+      } finally {
+        await Promise.all(pools.map((p) => p.close()));
+        await new Promise((r) => server.close(r));
+      }
+    });
+  }
 });
 
 /** Answers like a server that may misbehave, as the request's x-raw header says. */
