@@ -1,7 +1,6 @@
 /**
- * A client of the connect-client investigation: one pool (fast path on, as
- * the default) speaking gRPC, Connect binary or Connect JSON to the floor
- * server, closed loop at `inFlight` calls, and its own CPU time per call
+ * A client of the connect-client investigation: one pool speaking gRPC,
+ * Connect binary or Connect JSON to the floor server (see {@link Wire}), closed loop at `inFlight` calls, and its own CPU time per call
  * over the measured window (after a warm-up).
  */
 import { performance } from "node:perf_hooks";
@@ -10,8 +9,12 @@ import { createPoolTransport } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
 import { childArgs, reportResult } from "../../harness/child.js";
 
-/** The three ways the pool can call the floor server. */
-export type Wire = "grpc" | "connect" | "connect-json";
+/**
+ * How the pool calls the floor server: gRPC, Connect binary, Connect JSON
+ * (each on its fast path), or Connect binary through connect-node
+ * (`fastPath: false`), what the Connect fast path saves.
+ */
+export type Wire = "grpc" | "connect" | "connect-json" | "connect-node";
 
 /** What the parent asks for. */
 export interface ConnectClientArgs {
@@ -44,6 +47,7 @@ async function measure(a: ConnectClientArgs): Promise<ConnectClientResult> {
     target: `ipv4:${a.address}`,
     protocol: a.wire === "grpc" ? "grpc" : "connect",
     ...(a.wire === "connect-json" ? { useBinaryFormat: false } : {}),
+    ...(a.wire === "connect-node" ? { fastPath: false } : {}),
     healthCheck: false,
     connect: "eager",
   });

@@ -1,16 +1,17 @@
 /**
  * An investigation, not a table: what the pool's client costs per unary
  * call over gRPC, Connect binary and Connect JSON (issue #24's client
- * targets), with the server out of the way. One floor server process
+ * targets), and over Connect through connect-node (`fastPath: false`), with
+ * the server out of the way. One floor server process
  * (floor-server.child.ts) answers with fixed bytes; each cell is a fresh
- * client process (client.child.ts) at 64 calls in flight; the three wires
+ * client process (client.child.ts) at 64 calls in flight; the wires
  * are interleaved, their order reversed every other repeat, and the report
  * gives each wire's median CPU per call and calls/s and their ratios to
  * gRPC's.
  *
  *   node apps/bench/dist/investigations/connect-client/run.js [--repeats 3] [--duration-ms 4000] [--in-flight 64]
  *
- * Against rng-server instead, the client table has the same three clients
+ * Against rng-server instead, the client table has the pool-rr, pool-connect and pool-connect-json clients
  * (`--tables clients --clients pool-rr,pool-connect,pool-connect-json`),
  * where the server's own cost per protocol also shapes the client's.
  */
@@ -39,7 +40,7 @@ for (const [name, v] of [
   }
 }
 
-const WIRES: readonly Wire[] = ["grpc", "connect", "connect-json"];
+const WIRES: readonly Wire[] = ["grpc", "connect", "connect-json", "connect-node"];
 const server = await startChild<{ address: string }>(childPath(import.meta.url, "floor-server.child.js"), {
   host: "127.0.0.2",
   port: 0,
