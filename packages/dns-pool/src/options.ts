@@ -143,9 +143,9 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
    * Run unary gRPC and Connect calls on a lean path written directly on
    * node:http2 (same results as connect-node's transport, checked by
    * differential tests; less CPU per call). gRPC: binary only, without
-   * interceptors or compression options. Connect: binary or JSON, without
-   * interceptors or `sendCompression`. Streaming calls, gRPC-Web and
-   * everything else use connect-node. Default true.
+   * interceptors or compression options. Connect: binary or JSON, with any
+   * compression options, without interceptors. Streaming calls, gRPC-Web
+   * and everything else use connect-node. Default true.
    */
   fastPath?: boolean;
   /**

@@ -8,7 +8,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type UnaryResponse } from "@connectrpc/connect";
-import type { Compression } from "@connectrpc/connect/protocol";
+import { type Compression, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
 import {
   contentTypeUnaryJson,
   contentTypeUnaryProto,
@@ -37,6 +37,10 @@ export interface ConnectUnaryOptions extends FastUnaryOptions {
   readonly useBinaryFormat: boolean;
   /** Response compressions offered in `accept-encoding` and decompressed. */
   readonly acceptCompression: readonly Compression[];
+  /** Request compression, or undefined for none. */
+  readonly sendCompression: Compression | undefined;
+  /** Request bodies up to this many bytes go uncompressed. */
+  readonly compressMinBytes: number;
   /** The request headers every call sends, before user headers and the timeout. */
   readonly baseHeaders: Readonly<http2.OutgoingHttpHeaders>;
   /** The request content type, which a plain response echoes. */
@@ -45,12 +49,12 @@ export interface ConnectUnaryOptions extends FastUnaryOptions {
 
 /**
  * Whether the Connect fast path can serve unary calls with these transport
- * options: the gRPC fast path's rule (no interceptors, which must see every
- * call as connect-node runs it), and no request compression. Binary and
- * JSON, JSON options and response compression are all handled.
+ * options: the gRPC fast path's rule for interceptors (none, since they
+ * must see every call as connect-node runs it). Binary and JSON, JSON
+ * options, request and response compression are all handled.
  */
 export function connectFastPathAllowed(o: EndpointTransportOptions): boolean {
-  return (o.interceptors === undefined || o.interceptors.length === 0) && o.sendCompression === undefined;
+  return o.interceptors === undefined || o.interceptors.length === 0;
 }
 
 /** The Connect fast path's options from the pool's transport options, with connect-node's defaults. */
@@ -63,13 +67,17 @@ export function connectUnaryOptions(o: EndpointTransportOptions): ConnectUnaryOp
     .forEach((value, key) => {
       baseHeaders[key] = value;
     });
+  // connect's own defaults (and checks, which the pool's transport creation has already passed).
+  const limits = validateReadWriteMaxBytes(o.readMaxBytes, o.writeMaxBytes, o.compressMinBytes);
   return {
-    readMaxBytes: o.readMaxBytes ?? 0xffffffff,
-    writeMaxBytes: o.writeMaxBytes ?? 0xffffffff,
+    readMaxBytes: limits.readMaxBytes,
+    writeMaxBytes: limits.writeMaxBytes,
     binaryOptions: o.binaryOptions,
     jsonOptions: o.jsonOptions,
     useBinaryFormat,
     acceptCompression,
+    sendCompression: o.sendCompression,
+    compressMinBytes: limits.compressMinBytes,
     baseHeaders,
     contentType: useBinaryFormat ? contentTypeUnaryProto : contentTypeUnaryJson,
   };
@@ -96,6 +104,10 @@ const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
  * What it leaves out is connect-node's generic machinery: async-iterable
  * body pipelines, per-call AbortController chains, interceptor plumbing and
  * a serialization lookup built per call.
+ *
+ * As connect's transport, it compresses a request body over
+ * `compressMinBytes` with `sendCompression` (and says so in
+ * `content-encoding`); the deadline runs from before the compression.
  */
 export function fastConnectUnary<I extends DescMessage, O extends DescMessage>(
   subchannel: Subchannel,
@@ -128,6 +140,51 @@ export function fastConnectUnary<I extends DescMessage, O extends DescMessage>(
   const nodeHeaders = requestHeaders(options, timeoutMs, header);
   nodeHeaders[":method"] = "POST";
   nodeHeaders[":path"] = `/${method.parent.typeName}/${method.name}`;
+  const compression = options.sendCompression;
+  if (compression === undefined || body.byteLength <= options.compressMinBytes) {
+    return exchange(subchannel, options, serialization, method, signal, timeoutMs, nodeHeaders, body, sizes);
+  }
+  const started = performance.now();
+  return compression.compress(body).then(
+    (compressed) => {
+      nodeHeaders["content-encoding"] = compression.name;
+      let left = timeoutMs;
+      if (left !== undefined) {
+        left -= performance.now() - started;
+        if (left <= 0) throw new ConnectError("the operation timed out", Code.DeadlineExceeded);
+      }
+      return exchange(
+        subchannel,
+        options,
+        serialization,
+        method,
+        signal,
+        left,
+        nodeHeaders,
+        compressed,
+        sizes,
+      );
+    },
+    (err: unknown) => {
+      throw ConnectError.from(err);
+    },
+  );
+}
+
+/** One request and its response on a new stream: `body` sent, the response decoded. */
+function exchange<I extends DescMessage, O extends DescMessage>(
+  subchannel: Subchannel,
+  options: ConnectUnaryOptions,
+  serialization: ReturnType<SerializerCache["get"]>,
+  method: DescMethodUnary<I, O>,
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  nodeHeaders: http2.OutgoingHttpHeaders,
+  body: Uint8Array,
+  sizes: MessageSizes | undefined,
+): Promise<UnaryResponse<I, O>> {
+  if (signal?.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
+  const binary = options.useBinaryFormat;
   return new Promise<UnaryResponse<I, O>>((resolve, reject) => {
     let stream: http2.ClientHttp2Stream | undefined;
     let settled = false;
