@@ -14,9 +14,23 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { brotliCompressSync, gzipSync } from "node:zlib";
-import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
+import {
+  create,
+  createFileRegistry,
+  type DescMessage,
+  type DescMethodUnary,
+  type DescService,
+  toBinary,
+  toJsonString,
+} from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import {
+  FieldDescriptorProto_Label,
+  FieldDescriptorProto_Type,
+  FileDescriptorProtoSchema,
+  MethodOptions_IdempotencyLevel,
+} from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { HealthCheckRequestSchema } from "@rngbalance/grpc-protos";
 import { RngService } from "@rngbalance/proto";
@@ -413,6 +427,129 @@ describe("Connect fast path = connect-node's Connect transport", () => {
     assert.equal(a.fast, 0);
     assert.ok("ok" in a.result);
   });
+});
+
+/**
+ * A service with a NO_SIDE_EFFECTS method (Get) beside a plain one (Put),
+ * which no proto of this repository has: made from a descriptor.
+ */
+function getTestService(): DescService {
+  const string = (name: string) => ({
+    name,
+    number: 1,
+    type: FieldDescriptorProto_Type.STRING,
+    label: FieldDescriptorProto_Label.OPTIONAL,
+    jsonName: name,
+  });
+  const method = (name: string, idempotencyLevel: MethodOptions_IdempotencyLevel) => ({
+    name,
+    inputType: ".gettest.v1.Key",
+    outputType: ".gettest.v1.Value",
+    options: { idempotencyLevel },
+  });
+  const file = create(FileDescriptorProtoSchema, {
+    name: "gettest/v1/get.proto",
+    package: "gettest.v1",
+    syntax: "proto3",
+    messageType: [
+      { name: "Key", field: [string("key")] },
+      { name: "Value", field: [string("value")] },
+    ],
+    service: [
+      {
+        name: "GetService",
+        method: [
+          method("Get", MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS),
+          method("Put", MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN),
+        ],
+      },
+    ],
+  });
+  const service = createFileRegistry(file, () => undefined).getService("gettest.v1.GetService");
+  assert.ok(service);
+  return service;
+}
+
+describe("Connect fast path: useHttpGet sends NO_SIDE_EFFECTS calls as GET, as connect-node does", () => {
+  const GetService = getTestService();
+  const [get, put] = GetService.methods as unknown as [
+    DescMethodUnary<DescMessage, DescMessage>,
+    DescMethodUnary<DescMessage, DescMessage>,
+  ];
+  for (const format of ["binary", "JSON"] as const) {
+    for (const compressed of [false, true]) {
+      it(`${format}${compressed ? ", gzip" : ""}: same requests (method, path, headers) and results`, async () => {
+        const requests: http2.IncomingHttpHeaders[] = [];
+        const server = http2.createServer(
+          connectNodeAdapter({
+            routes: (router) =>
+              router.service(GetService, {
+                // A quote and a space: the query string must be escaped exactly as connect-node escapes it.
+                get: (req: { key: string }, ctx: HandlerContext) => {
+                  if (req.key === "fail") throw new ConnectError("no such key", Code.NotFound);
+                  ctx.responseTrailer.set("x-t", ctx.requestMethod);
+                  return { value: `v of ${req.key}` };
+                },
+                put: (req: { key: string }, ctx: HandlerContext) => ({
+                  value: `${ctx.requestMethod} ${req.key}`,
+                }),
+              } as never),
+          }),
+        );
+        server.on("stream", (_s, h) => requests.push(h));
+        const target = await listen(server);
+        const pools: PoolTransport[] = [];
+        try {
+          const call = async (fastPath: boolean, method: typeof get, key: string) => {
+            const pool = createPoolTransport({
+              target,
+              protocol: "connect",
+              fastPath,
+              healthCheck: false,
+              useHttpGet: true,
+              ...(format === "JSON" ? { useBinaryFormat: false } : {}),
+              ...(compressed ? { sendCompression: compressionGzip, compressMinBytes: 0 } : {}),
+            });
+            pools.push(pool);
+            const before = connectFastPathCalls.started;
+            const at = requests.length;
+            let result: unknown;
+            try {
+              const res = await pool.unary(method, undefined, 5000, undefined, { key } as never);
+              result = { message: res.message, trailer: entries(res.trailer) };
+            } catch (e) {
+              const err = ConnectError.from(e);
+              result = { code: Code[err.code], message: err.rawMessage };
+            }
+            const h = { ...requests[at] };
+            assert.ok(Number(h["connect-timeout-ms"]) > 4000);
+            delete h["connect-timeout-ms"];
+            return { result, request: h, fast: connectFastPathCalls.started - before };
+          };
+          for (const [method, key, verb] of [
+            [get, "it's a key", "GET"],
+            [get, "fail", "GET"],
+            [put, "it's a key", "POST"],
+          ] as const) {
+            const a = await call(true, method, key);
+            const b = await call(false, method, key);
+            assert.deepEqual(a.result, b.result);
+            assert.deepEqual(a.request, b.request);
+            assert.equal(a.fast, 1);
+            assert.equal(b.fast, 0);
+            assert.equal(a.request[":method"], verb);
+            if (verb === "GET") {
+              assert.match(String(a.request[":path"]), /^\/gettest\.v1\.GetService\/Get\?connect=v1&/);
+              assert.equal(a.request["content-type"], undefined);
+            }
+          }
+        } finally {
+          await Promise.all(pools.map((p) => p.close()));
+          await new Promise((r) => server.close(r));
+        }
+      });
+    }
+  }
 });
 
 describe("Connect fast path: the pool's call metrics record what they record on connect-node's path", () => {

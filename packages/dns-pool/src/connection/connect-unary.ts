@@ -7,12 +7,14 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
-import { Code, ConnectError, type UnaryResponse } from "@connectrpc/connect";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { type Compression, validateReadWriteMaxBytes } from "@connectrpc/connect/protocol";
 import {
   contentTypeUnaryJson,
   contentTypeUnaryProto,
   requestHeaderWithCompression,
+  transformConnectPostToGetRequest,
 } from "@connectrpc/connect/protocol-connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { http2ErrorName } from "@rngbalance/grpc-names";
@@ -41,6 +43,8 @@ export interface ConnectUnaryOptions extends FastUnaryOptions {
   readonly sendCompression: Compression | undefined;
   /** Request bodies up to this many bytes go uncompressed. */
   readonly compressMinBytes: number;
+  /** Send calls of NO_SIDE_EFFECTS methods as GET requests. */
+  readonly useHttpGet: boolean;
   /** The request headers every call sends, before user headers and the timeout. */
   readonly baseHeaders: Readonly<http2.OutgoingHttpHeaders>;
   /** The request content type, which a plain response echoes. */
@@ -78,6 +82,7 @@ export function connectUnaryOptions(o: EndpointTransportOptions): ConnectUnaryOp
     acceptCompression,
     sendCompression: o.sendCompression,
     compressMinBytes: limits.compressMinBytes,
+    useHttpGet: o.useHttpGet === true,
     baseHeaders,
     contentType: useBinaryFormat ? contentTypeUnaryProto : contentTypeUnaryJson,
   };
@@ -107,7 +112,9 @@ const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
  *
  * As connect's transport, it compresses a request body over
  * `compressMinBytes` with `sendCompression` (and says so in
- * `content-encoding`); the deadline runs from before the compression.
+ * `content-encoding`); the deadline runs from before the compression. With
+ * `useHttpGet`, calls of NO_SIDE_EFFECTS methods go as GET requests, the
+ * message in the query string, as connect's transport builds them.
  */
 export function fastConnectUnary<I extends DescMessage, O extends DescMessage>(
   subchannel: Subchannel,
@@ -141,8 +148,11 @@ export function fastConnectUnary<I extends DescMessage, O extends DescMessage>(
   nodeHeaders[":method"] = "POST";
   nodeHeaders[":path"] = `/${method.parent.typeName}/${method.name}`;
   const compression = options.sendCompression;
+  const get = options.useHttpGet && method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
   if (compression === undefined || body.byteLength <= options.compressMinBytes) {
-    return exchange(subchannel, options, serialization, method, signal, timeoutMs, nodeHeaders, body, sizes);
+    const sent = get ? asGet(nodeHeaders, body, binary) : nodeHeaders;
+    const payload = get ? undefined : body;
+    return exchange(subchannel, options, serialization, method, signal, timeoutMs, sent, payload, sizes);
   }
   const started = performance.now();
   return compression.compress(body).then(
@@ -153,17 +163,9 @@ export function fastConnectUnary<I extends DescMessage, O extends DescMessage>(
         left -= performance.now() - started;
         if (left <= 0) throw new ConnectError("the operation timed out", Code.DeadlineExceeded);
       }
-      return exchange(
-        subchannel,
-        options,
-        serialization,
-        method,
-        signal,
-        left,
-        nodeHeaders,
-        compressed,
-        sizes,
-      );
+      const sent = get ? asGet(nodeHeaders, compressed, binary) : nodeHeaders;
+      const payload = get ? undefined : compressed;
+      return exchange(subchannel, options, serialization, method, signal, left, sent, payload, sizes);
     },
     (err: unknown) => {
       throw ConnectError.from(err);
@@ -171,7 +173,35 @@ export function fastConnectUnary<I extends DescMessage, O extends DescMessage>(
   );
 }
 
-/** One request and its response on a new stream: `body` sent, the response decoded. */
+/**
+ * The GET form of a POST's headers and body, made by connect's own
+ * transformConnectPostToGetRequest: the message (base64 for binary or
+ * compressed bodies) and its encoding in the query string, the headers a
+ * GET does not use left out.
+ */
+function asGet(
+  nodeHeaders: http2.OutgoingHttpHeaders,
+  body: Uint8Array,
+  binary: boolean,
+): http2.OutgoingHttpHeaders {
+  const header = new Headers();
+  for (const key in nodeHeaders) {
+    if (!key.startsWith(":")) header.set(key, String(nodeHeaders[key]));
+  }
+  const post = { url: String(nodeHeaders[":path"]), header } as unknown as UnaryRequest;
+  const get = transformConnectPostToGetRequest(post, body, binary);
+  const out: http2.OutgoingHttpHeaders = {};
+  get.header.forEach((value, key) => {
+    out[key] = value;
+  });
+  out[":method"] = "GET";
+  // connect-node sends the path as the URL parser leaves it (it escapes ' in a JSON message).
+  const url = new URL(get.url, "http://h");
+  out[":path"] = url.pathname + url.search;
+  return out;
+}
+
+/** One request and its response on a new stream: `body` sent (none for GET), the response decoded. */
 function exchange<I extends DescMessage, O extends DescMessage>(
   subchannel: Subchannel,
   options: ConnectUnaryOptions,
@@ -180,7 +210,7 @@ function exchange<I extends DescMessage, O extends DescMessage>(
   signal: AbortSignal | undefined,
   timeoutMs: number | undefined,
   nodeHeaders: http2.OutgoingHttpHeaders,
-  body: Uint8Array,
+  body: Uint8Array | undefined,
   sizes: MessageSizes | undefined,
 ): Promise<UnaryResponse<I, O>> {
   if (signal?.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
