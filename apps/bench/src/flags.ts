@@ -105,6 +105,14 @@ export const BENCH_FLAGS = {
       "the top functions by self time in the measured window (profile.md)",
     ].join("\n"),
   },
+  "connect-client": {
+    type: "boolean",
+    help: [
+      "instead: the pool's client CPU per call over gRPC, Connect binary,",
+      "Connect JSON and Connect through connect-node, against a floor server",
+      "that answers with fixed bytes, at the last --concurrency (connect-client.md)",
+    ].join("\n"),
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 /** Usage text of `pnpm bench --help`. */
@@ -114,6 +122,7 @@ Unary /rng.Rng/Rng calls, closed loop, at several calls in flight, for:
   pool-rr        our pool, round_robin, gRPC protocol, 3 endpoints (dns:// via the embedded DNS)
   pool-lr        our pool, least_request
   pool-connect   our pool, Connect protocol
+  pool-connect-json  our pool, Connect protocol with JSON
   stock-connect  one stock connect-node createGrpcTransport to one server
   grpc-js        @grpc/grpc-js, ipv4: target of the 3 servers, round_robin
 against 3 rng-server processes and 3 grpc-js server processes on 127.0.0.2-4.
@@ -156,6 +165,7 @@ export function parseBenchFlags(
       memoryEndpoints: pick("memory-endpoints"),
       maxOtherLoad: v["max-other-load"] === "off" ? Number.POSITIVE_INFINITY : Number(v["max-other-load"]),
       profile: v.profile,
+      connectClient: v["connect-client"],
       tables: TABLE_IDS.filter((id) => names.includes(id) && !(id === "micro" && v["no-micro"])),
       clients: v.clients?.split(",").map((c) => c.trim() as ClientKind),
     },

@@ -3,10 +3,12 @@
  * `pnpm bench`: runs the tables `--tables` names (every table of
  * src/tables/index.ts by default), in that list's order, and writes their
  * reports (latest.{md,json,svg}) to `--out`, printing the Markdown.
- * `--profile` runs the CPU-profile investigation instead.
+ * `--profile` runs the CPU-profile investigation instead, `--connect-client`
+ * the gRPC-against-Connect client investigation.
  */
 import { FlagError, parseBenchFlags, USAGE } from "./flags.js";
 import { runTables } from "./harness/run-tables.js";
+import { runConnectClient } from "./investigations/connect-client/run.js";
 import { runProfile } from "./investigations/profile/run.js";
 import { TABLES } from "./tables/index.js";
 
@@ -27,6 +29,7 @@ async function main(): Promise<number> {
   }
   const { config } = parsed;
   if (config.profile) return runProfile(config);
+  if (config.connectClient) return runConnectClient(config);
   return runTables(
     TABLES.filter((t) => config.tables.includes(t.id)),
     config,

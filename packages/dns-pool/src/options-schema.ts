@@ -193,6 +193,7 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
   compressMinBytes: number,
   readMaxBytes: number,
   writeMaxBytes: number,
+  useHttpGet: boolean,
 };
 
 const POOL_OPTIONS = object<PoolTransportOptions>("createPoolTransport", poolFields);

@@ -155,11 +155,12 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
   /** Timeout for calls that set none, in milliseconds. Default: none. */
   defaultTimeoutMs?: number;
   /**
-   * Run unary gRPC calls on a lean path written directly on node:http2
-   * (same results as connect-node's transport, checked by differential
-   * tests; less CPU per call). Used only for binary gRPC without
-   * interceptors or compression options; streaming calls and the other
-   * protocols always use connect-node. Default true.
+   * Run unary gRPC and Connect calls on a lean path written directly on
+   * node:http2 (same results as connect-node's transport, checked by
+   * differential tests; less CPU per call). gRPC: binary only, without
+   * interceptors or compression options. Connect: binary or JSON, with any
+   * compression options, without interceptors. Streaming calls, gRPC-Web
+   * and everything else use connect-node. Default true.
    */
   fastPath?: boolean;
   /**

@@ -15,6 +15,8 @@ export type ClientKind =
   | "pool-lr"
   /** Our pool, round_robin, Connect protocol. */
   | "pool-connect"
+  /** Our pool, round_robin, Connect protocol with JSON (`useBinaryFormat: false`). */
+  | "pool-connect-json"
   /** pool-rr with `telemetry: false`: not even the API's no-op checks (today's pool before issue #14). */
   | "pool-otel-off"
   /** pool-rr with the OpenTelemetry SDK: a MeterProvider with the Prometheus reader, scraped every second. */
@@ -36,6 +38,7 @@ export const CLIENT_KINDS: readonly ClientKind[] = [
   "pool-rr",
   "pool-lr",
   "pool-connect",
+  "pool-connect-json",
   "pool-otel-off",
   "pool-metrics",
   "pool-tracing",
@@ -50,6 +53,8 @@ export const CLIENT_DESCRIPTIONS: Readonly<Record<ClientKind, string>> = {
   "pool-lr": "createPoolTransport, least_request, gRPC protocol, 3 endpoints via the embedded DNS (dns://)",
   "pool-connect":
     "createPoolTransport, round_robin, Connect protocol (binary), 3 endpoints via the embedded DNS (dns://)",
+  "pool-connect-json":
+    "createPoolTransport, round_robin, Connect protocol with JSON (useBinaryFormat: false), 3 endpoints via the embedded DNS (dns://)",
   "pool-otel-off":
     "pool-rr with telemetry: false (no @opentelemetry/api call on the call path: the pool before issue #14)",
   "pool-metrics":
@@ -80,6 +85,7 @@ export const CLIENTS_PER_SET: Readonly<Record<ServerSet, readonly ClientKind[]>>
     "grpc-js",
     "pool-lr",
     "pool-connect",
+    "pool-connect-json",
     // pool-otel-off and pool-metrics: measured side by side in one process by the telemetry table.
     "pool-tracing",
   ],

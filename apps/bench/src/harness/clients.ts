@@ -32,6 +32,8 @@ export function createCaller(config: CellConfig): Promise<Caller> {
       return poolCaller(config.poolTarget, "least_request", "grpc", config.addresses.length);
     case "pool-connect":
       return poolCaller(config.poolTarget, "round_robin", "connect", config.addresses.length);
+    case "pool-connect-json":
+      return poolCaller(config.poolTarget, "round_robin", "connect-json", config.addresses.length);
     case "pool-otel-off":
       return poolCaller(
         config.poolTarget,
@@ -71,7 +73,7 @@ export function createCaller(config: CellConfig): Promise<Caller> {
 async function poolCaller(
   target: string,
   policy: "round_robin" | "least_request",
-  protocol: "grpc" | "connect",
+  protocol: "grpc" | "connect" | "connect-json",
   expected: number,
   healthCheck = true,
   telemetry: "api" | "off" | TelemetryMode = "api",
@@ -84,7 +86,8 @@ async function poolCaller(
   const pool: PoolTransport = createPoolTransport({
     target,
     policy,
-    protocol,
+    protocol: protocol === "connect-json" ? "connect" : protocol,
+    ...(protocol === "connect-json" ? { useBinaryFormat: false } : {}),
     connect: "eager",
     ...(healthCheck ? {} : { healthCheck: false }),
     ...(telemetry === "off" ? { telemetry: false as const } : {}),

@@ -22,6 +22,8 @@ export interface BenchConfig {
   readonly maxOtherLoad: number;
   /** Instead of the bench: CPU-profile one cell per client and summarise. */
   readonly profile: boolean;
+  /** Instead of the bench: the pool's client CPU per call, gRPC against Connect, with a floor server. */
+  readonly connectClient: boolean;
   /** The ids of the tables to measure (src/tables/index.ts), `--tables` without "micro" when `--no-micro`. */
   readonly tables: readonly string[];
   /** The client table's clients; undefined: every client. */

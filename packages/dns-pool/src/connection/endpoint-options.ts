@@ -58,6 +58,13 @@ export interface EndpointTransportOptions {
   readMaxBytes?: number;
   /** Largest request message sent. Default ~4 GiB, as connect-node. */
   writeMaxBytes?: number;
+  /**
+   * Connect protocol only: unary calls of methods marked
+   * `idempotency_level = NO_SIDE_EFFECTS` go as HTTP GET requests, the
+   * message in the query string (cacheable), as connect-node's option of
+   * the same name. Default false.
+   */
+  useHttpGet?: boolean;
 }
 
 const ENDPOINT_TRANSPORT_OPTION_KEYS = [
@@ -70,6 +77,7 @@ const ENDPOINT_TRANSPORT_OPTION_KEYS = [
   "compressMinBytes",
   "readMaxBytes",
   "writeMaxBytes",
+  "useHttpGet",
 ] as const satisfies readonly (keyof EndpointTransportOptions)[];
 
 /** The options of `o` passed through to every endpoint's transport, those set only. */

@@ -11,6 +11,7 @@ import { type HealthStatus, HealthWatcher, type ResolvedHealthCheck } from "../h
 import type { MessageSizes } from "../telemetry/call-telemetry.js";
 import { binarySize } from "../telemetry/sizes.js";
 import { peerAttributes } from "../telemetry/tracing.js";
+import { connectFastPathAllowed, connectUnaryOptions, fastConnectUnary } from "./connect-unary.js";
 import type { EndpointTransportOptions, PoolProtocol } from "./endpoint-options.js";
 import { type FastUnaryOptions, fastGrpcUnary, type SerializerCache } from "./grpc-unary.js";
 import type { EndpointListener, PoolEndpoint } from "./pool-endpoint.js";
@@ -83,7 +84,8 @@ export class Endpoint implements PoolEndpoint {
   readonly transport: Transport;
   /**
    * How unary calls run: the lean gRPC path on node:http2 when the options
-   * allow it (see `fastPathAllowed`), else the connect-node transport.
+   * allow it (see `fastPathAllowed`), the lean Connect path for the Connect
+   * protocol (see `connectFastPathAllowed`), else the connect-node transport.
    */
   readonly unary: EndpointUnary;
   /** `server.address` and `server.port` for spans: the pod's address. */
@@ -123,6 +125,20 @@ export class Endpoint implements PoolEndpoint {
       };
       this.unary = (method, signal, timeoutMs, header, input, _contextValues, sizes) =>
         fastGrpcUnary(subchannel, serializers, fastOptions, method, signal, timeoutMs, header, input, sizes);
+    } else if (init.fastPath && protocol === "connect" && connectFastPathAllowed(options)) {
+      const connectOptions = connectUnaryOptions(options);
+      this.unary = (method, signal, timeoutMs, header, input, _contextValues, sizes) =>
+        fastConnectUnary(
+          subchannel,
+          serializers,
+          connectOptions,
+          method,
+          signal,
+          timeoutMs,
+          header,
+          input,
+          sizes,
+        );
     } else if (init.measureSizes) {
       // connect-node does not report bytes: count the messages' binary sizes.
       const transport = this.transport;

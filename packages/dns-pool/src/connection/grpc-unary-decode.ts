@@ -30,7 +30,8 @@ export function lazyResponse<I extends DescMessage, O extends DescMessage>(
   };
 }
 
-function toWebHeaders(node: http2.IncomingHttpHeaders | undefined): Headers {
+/** Node's header object as a Headers object, as connect-node converts it (pseudo-headers left out). */
+export function toWebHeaders(node: http2.IncomingHttpHeaders | undefined): Headers {
   const h = new Headers();
   if (!node) return h;
   for (const [k, v] of Object.entries(node)) {

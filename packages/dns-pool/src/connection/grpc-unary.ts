@@ -25,6 +25,8 @@ export interface FastUnaryOptions {
   readonly writeMaxBytes: number;
   /** Protobuf binary options. */
   readonly binaryOptions: Parameters<typeof createMethodSerializationLookup>[1];
+  /** Protobuf JSON options (the Connect path's JSON format; gRPC is binary only). */
+  readonly jsonOptions?: Parameters<typeof createMethodSerializationLookup>[2];
 }
 
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -166,7 +168,7 @@ export class SerializerCache {
   get(method: DescMethodUnary<DescMessage, DescMessage>, options: FastUnaryOptions) {
     let s = this.byMethod.get(method);
     if (!s) {
-      s = createMethodSerializationLookup(method, options.binaryOptions, undefined, options);
+      s = createMethodSerializationLookup(method, options.binaryOptions, options.jsonOptions, options);
       this.byMethod.set(method, s);
     }
     return s;

@@ -287,6 +287,7 @@ describe("options schema: types", () => {
       compressMinBytes: 1,
       readMaxBytes: 1,
       writeMaxBytes: 1,
+      useHttpGet: true,
     };
     assert.doesNotThrow(() => validatePoolOptions(options));
   });

@@ -6,6 +6,7 @@ const COLORS: Readonly<Record<ClientKind, string>> = {
   "pool-rr": "#2563eb",
   "pool-lr": "#60a5fa",
   "pool-connect": "#93c5fd",
+  "pool-connect-json": "#bfdbfe",
   "pool-otel-off": "#1e3a8a",
   "pool-metrics": "#7c3aed",
   "pool-tracing": "#c084fc",
