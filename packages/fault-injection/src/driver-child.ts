@@ -27,6 +27,11 @@ async function poolClient(driver: ClientDriver, target: string): Promise<Client>
       ? { keepalive: { timeMs: driver.keepalive.timeMs, timeoutMs: driver.keepalive.timeoutMs } }
       : {}),
   });
+  if (process.env.RNG_FAULTS_DEBUG) {
+    for (const event of ["endpointState", "ejection"] as const) {
+      pool.on(event, (e: unknown) => process.stderr.write(`${Date.now()} ${event} ${JSON.stringify(e)}\n`));
+    }
+  }
   const client = createClient(Rng, pool);
   const options = driver.deadlineMs === undefined ? {} : { timeoutMs: driver.deadlineMs };
   return {

@@ -33,6 +33,14 @@ export interface Http2ConnectionOptions {
   readonly tls: tls.ConnectionOptions | undefined;
   /** How long TCP + TLS + the server's SETTINGS may take. */
   readonly connectTimeoutMs: number;
+  /**
+   * How long the TCP handshake alone may take, or undefined for no limit
+   * of its own (`connectTimeoutMs` still bounds the whole attempt). The
+   * subchannel sets it while it probes a pod that went silent: a SYN the
+   * network drops is then sent again by a fresh attempt within a second,
+   * instead of by the kernel's doubling retransmissions (1, 3, 7, 15 s...).
+   */
+  readonly tcpConnectTimeoutMs?: number;
   /** Keepalive pings. */
   readonly keepalive: KeepaliveOptions;
   /** Silent-connection detection (see {@link Liveness}), or false for none. */
@@ -62,6 +70,12 @@ export interface Http2ConnectionListener {
 export interface Connection {
   /** True once closing or gone: no new streams. */
   readonly closing: boolean;
+  /**
+   * True once it was destroyed because the server went silent (a liveness
+   * or keepalive PING got no answer): its subchannel then probes the pod
+   * at a steady pace. Fakes may leave it out.
+   */
+  readonly silent?: boolean;
   /**
    * True while liveness doubts the server: a liveness PING is pending, or
    * calls have waited too long with nothing back. The endpoint gets no new
@@ -112,6 +126,7 @@ export class Http2Connection implements Connection {
   private lastReadAt = 0;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private closeError: Error | undefined;
+  private silentValue = false;
   private readonly liveness: Liveness | undefined;
   /** A PING (keepalive's or liveness's) is in flight: never two at once. */
   private pingPending = false;
@@ -121,9 +136,28 @@ export class Http2Connection implements Connection {
     listener: Http2ConnectionListener,
   ) {
     const { address, tls: tlsOptions, connectTimeoutMs, label } = options;
+    const tcpTimeoutMs = options.tcpConnectTimeoutMs;
     const session = http2.connect(options.authority, {
       ...options.http2Options,
-      createConnection: () => openSocket(address, tlsOptions),
+      createConnection: () => {
+        const socket = openSocket(address, tlsOptions);
+        if (tcpTimeoutMs !== undefined) {
+          const tcpTimer = setTimeout(() => {
+            // The socket, not the session: a session still connecting defers its destroy until connected.
+            if (socket.connecting) {
+              socket.destroy(
+                Object.assign(new Error(`no TCP connection to ${label} within ${tcpTimeoutMs} ms`), {
+                  code: "ETIMEDOUT",
+                }),
+              );
+            }
+          }, tcpTimeoutMs);
+          tcpTimer.unref();
+          socket.once("connect", () => clearTimeout(tcpTimer));
+          socket.once("close", () => clearTimeout(tcpTimer));
+        }
+        return socket;
+      },
     });
     this.session = session;
     const timer = setTimeout(
@@ -148,10 +182,18 @@ export class Http2Connection implements Connection {
     if (options.liveness !== false) {
       this.liveness = new Liveness(options.liveness, options.responseTimes, label, {
         ping: (acked) => this.ping(acked),
-        dead: (error) => session.destroy(error),
+        dead: (error) => {
+          this.silentValue = true;
+          session.destroy(error);
+        },
         suspectChanged: () => listener.onSuspectChange(this),
       });
     }
+  }
+
+  /** True once destroyed because the server went silent (see {@link Connection.silent}). */
+  get silent(): boolean {
+    return this.silentValue;
   }
 
   /** True while liveness doubts the server (see {@link Connection.suspect}). */
@@ -267,16 +309,15 @@ export class Http2Connection implements Connection {
         };
         if (this.ping(acked)) {
           this.liveness?.keepalivePinged();
-          timeout = setTimeout(
-            () =>
-              session.destroy(
-                Object.assign(
-                  new Error(`keepalive ping to ${this.options.label} not answered within ${timeoutMs} ms`),
-                  { code: KEEPALIVE_TIMEOUT_CODE },
-                ),
+          timeout = setTimeout(() => {
+            this.silentValue = true;
+            session.destroy(
+              Object.assign(
+                new Error(`keepalive ping to ${this.options.label} not answered within ${timeoutMs} ms`),
+                { code: KEEPALIVE_TIMEOUT_CODE },
               ),
-            timeoutMs,
-          );
+            );
+          }, timeoutMs);
           timeout.unref();
         }
       }

@@ -3,7 +3,13 @@ import type * as tls from "node:tls";
 import { Backoff, type BackoffOptions } from "../core/backoff.js";
 import { type Clock, systemClock, type TimerHandle } from "../core/clock.js";
 import { ConnectivityState } from "../core/connectivity.js";
-import { describeError, unsentError } from "../core/errors.js";
+import {
+  describeError,
+  errorCodeInChain,
+  KEEPALIVE_TIMEOUT_CODE,
+  lostToLiveness,
+  unsentError,
+} from "../core/errors.js";
 import { HEALTH_WATCH_PATH } from "../health/health-check.js";
 import { type Address, formatAddress } from "../resolver/address.js";
 import { NO_SUBCHANNEL_TELEMETRY, type SubchannelTelemetry } from "../telemetry/pool-instruments.js";
@@ -15,6 +21,16 @@ import {
   type KeepaliveOptions,
 } from "./http2-connection.js";
 import { type ResolvedLiveness, ResponseTimes } from "./liveness.js";
+
+/**
+ * While a subchannel probes a pod that went silent: how long one attempt's
+ * TCP handshake may take (the kernel's first SYN retransmission is due
+ * then too), and the longest wait before the next attempt. A pod that
+ * answers again is READY within about 1.25 s plus a handshake.
+ */
+export const PROBE_TCP_TIMEOUT_MS = 1000;
+/** See {@link PROBE_TCP_TIMEOUT_MS}. */
+export const PROBE_RETRY_MS = 250;
 
 export type { KeepaliveOptions } from "./http2-connection.js";
 
@@ -91,6 +107,8 @@ export class Subchannel {
    * that saw this change while running lost its connection.
    */
   connectionLosses = 0;
+  /** Since its READY connection was lost to silence, until it is READY again: attempts at a steady pace. */
+  private probing = false;
   private readyWaiters: { resolve: (c: Connection) => void; reject: (e: Error) => void }[] = [];
 
   constructor(
@@ -219,6 +237,7 @@ export class Subchannel {
         this.current = connection;
         connection.becameReady();
         this.backoff.reset();
+        this.probing = false;
         this.setState(ConnectivityState.READY, undefined);
         const waiters = this.readyWaiters;
         this.readyWaiters = [];
@@ -256,6 +275,7 @@ export class Subchannel {
           authority,
           tls,
           connectTimeoutMs,
+          ...(this.probing ? { tcpConnectTimeoutMs: PROBE_TCP_TIMEOUT_MS } : {}),
           keepalive,
           liveness,
           responseTimes,
@@ -271,7 +291,12 @@ export class Subchannel {
     this.lastErrorValue = err;
     this.setState(ConnectivityState.TRANSIENT_FAILURE, err);
     this.rejectWaiters(unsentError(`cannot connect to ${this.key}: ${describeError(err)}`));
-    const delay = this.backoff.nextDelayMs();
+    // A pod that went silent is probed at a steady pace, so that it gets
+    // calls again within about two seconds of answering, however long the
+    // silence lasted (the backoff would have grown to tens of seconds).
+    const delay = this.probing
+      ? Math.min(this.backoff.nextDelayMs(), PROBE_RETRY_MS)
+      : this.backoff.nextDelayMs();
     this.backoffTimer = this.clock.setTimeout(() => {
       this.backoffTimer = undefined;
       if (this.wanted) this.startConnecting();
@@ -285,6 +310,13 @@ export class Subchannel {
     if (this.current !== connection) return;
     this.telemetry.disconnected(err, goawayCode, false);
     this.connectionLosses++;
+    // Lost to silence (liveness or keepalive found no answer): probe until it answers.
+    if (
+      connection.silent === true ||
+      (err !== undefined && (lostToLiveness(err) || errorCodeInChain(err, [KEEPALIVE_TIMEOUT_CODE])))
+    ) {
+      this.probing = true;
+    }
     this.current = undefined;
     connection.stopKeepalive();
     if (err) this.lastErrorValue = err;

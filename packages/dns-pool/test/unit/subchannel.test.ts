@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Subchannel } from "../../src/connection/subchannel.js";
+import { PROBE_RETRY_MS, PROBE_TCP_TIMEOUT_MS, Subchannel } from "../../src/connection/subchannel.js";
 import { ConnectivityState as S } from "../../src/core/connectivity.js";
-import { neverProcessed } from "../../src/core/errors.js";
+import { LIVENESS_TIMEOUT_CODE, neverProcessed } from "../../src/core/errors.js";
 import { FakeClock, FakeDialer } from "../../src/testing/index.js";
 
 function setup() {
@@ -69,6 +69,37 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
     assert.equal(requests, 1, "the closing connection was asked once");
     assert.notEqual(subchannel.state, S.READY, "it left READY at once");
     assert.equal(dialer.connections.length, 2, "and is reconnecting");
+  });
+
+  it("probes a pod lost to silence at a steady pace (the next attempt 250 ms after a failed one, whose TCP handshake may take 1 s), until it is READY again", () => {
+    const { clock, dialer, subchannel } = setup();
+    subchannel.requestConnection();
+    dialer.last.settings();
+    assert.equal(dialer.last.options.tcpConnectTimeoutMs, undefined, "no TCP limit of its own normally");
+    // Liveness found the connection silent and destroyed it.
+    dialer.last.drop(Object.assign(new Error("connection is silent"), { code: LIVENESS_TIMEOUT_CODE }));
+    assert.equal(subchannel.state, S.CONNECTING, "reconnects at once");
+    for (let attempt = 2; attempt <= 6; attempt++) {
+      assert.equal(dialer.connections.length, attempt);
+      assert.equal(dialer.last.options.tcpConnectTimeoutMs, PROBE_TCP_TIMEOUT_MS);
+      dialer.last.drop(Object.assign(new Error("no TCP connection"), { code: "ETIMEDOUT" }));
+      assert.equal(subchannel.state, S.TRANSIENT_FAILURE);
+      // Without probing the backoff would be 1, 2, 3, 3 s (initial 1 s, x2, max 3 s).
+      clock.advance(PROBE_RETRY_MS);
+    }
+    dialer.last.settings();
+    assert.equal(subchannel.state, S.READY);
+    // Answered: back to the ordinary backoff after the next loss (a GOAWAY is not silence).
+    dialer.last.goaway();
+    assert.equal(dialer.last.options.tcpConnectTimeoutMs, undefined);
+    dialer.last.drop(new Error("connect ECONNREFUSED"));
+    clock.advance(1000);
+    dialer.last.drop(new Error("connect ECONNREFUSED"));
+    const before = dialer.connections.length;
+    clock.advance(1000);
+    assert.equal(dialer.connections.length, before, "the second retry waits 2 s again");
+    clock.advance(1000);
+    assert.equal(dialer.connections.length, before + 1);
   });
 
   it("backs off exponentially after failures, and starts over after a success", () => {
