@@ -30,8 +30,8 @@ import {
 } from "./connect-unary-decode.js";
 import type { EndpointTransportOptions } from "./endpoint-options.js";
 import type { FastUnaryOptions, SerializerCache } from "./grpc-unary.js";
-import { errorFromNodeReason, errorFromReset } from "./h2-errors.js";
 import type { Subchannel } from "./subchannel.js";
+import { connectionLostError, unaryExchange } from "./unary-exchange.js";
 
 /** Options of the Connect fast path: those of connect-node's Connect transport it honours. */
 export interface ConnectUnaryOptions extends FastUnaryOptions {
@@ -213,101 +213,61 @@ function exchange<I extends DescMessage, O extends DescMessage>(
   body: Uint8Array | undefined,
   sizes: MessageSizes | undefined,
 ): Promise<UnaryResponse<I, O>> {
-  if (signal?.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
   const binary = options.useBinaryFormat;
-  return new Promise<UnaryResponse<I, O>>((resolve, reject) => {
-    let stream: http2.ClientHttp2Stream | undefined;
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (err: ConnectError | undefined, response?: UnaryResponse<I, O>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      if (err) {
-        // As connect-node resets a stream it gives up on.
-        if (stream && !stream.closed)
-          stream.close(err.code === Code.Canceled ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
-        reject(err);
-      } else resolve(response as UnaryResponse<I, O>);
-    };
-    const onAbort = () => finish(ConnectError.from(signal?.reason, Code.Canceled));
-    signal?.addEventListener("abort", onAbort);
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(
-        () => finish(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-        timeoutMs,
-      );
-    }
-    subchannel.openStream(nodeHeaders).then(
-      (s) => {
-        stream = s;
-        if (settled) {
-          s.close(NGHTTP2_CANCEL);
-          return;
+  let head: ConnectResponseHead | undefined;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  return unaryExchange<UnaryResponse<I, O>>(subchannel, nodeHeaders, body, signal, timeoutMs, {
+    // As connect-node resets a stream it gives up on.
+    resetCode: (err) => (err.code === Code.Canceled ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR),
+    read(s, call) {
+      s.on("response", (h) => {
+        try {
+          head = checkResponseHead(
+            h,
+            options.contentType,
+            binary,
+            options.acceptCompression,
+            options.readMaxBytes,
+          );
+        } catch (err) {
+          call.finish(ConnectError.from(err));
         }
-        let head: ConnectResponseHead | undefined;
-        const chunks: Buffer[] = [];
-        let received = 0;
-        s.on("response", (h) => {
-          try {
-            head = checkResponseHead(
-              h,
-              options.contentType,
-              binary,
-              options.acceptCompression,
-              options.readMaxBytes,
-            );
-          } catch (err) {
-            finish(ConnectError.from(err));
-          }
-        });
-        s.on("data", (chunk: Buffer) => {
-          if (settled || !head) return;
-          chunks.push(chunk);
-          received += chunk.length;
-          const overflow = bodyOverflow(head, received, options.readMaxBytes);
-          if (overflow) finish(overflow);
-        });
-        // Stream errors and resets fail the call as connect-node fails it.
-        s.on("error", (err: Error & { code?: string }) => {
-          if (err.code === "ERR_STREAM_WRITE_AFTER_END" && s.writableEnded) return;
-          finish(errorFromNodeReason(err));
-        });
-        s.on("close", () => {
-          if (settled) return;
-          const reset = errorFromReset(s.rstCode);
-          if (reset) {
-            finish(reset);
-            return;
-          }
-          if (!head) {
-            finish(
-              new ConnectError(
+      });
+      s.on("data", (chunk: Buffer) => {
+        if (call.settled || !head) return;
+        chunks.push(chunk);
+        received += chunk.length;
+        const overflow = bodyOverflow(head, received, options.readMaxBytes);
+        if (overflow) call.finish(overflow);
+      });
+    },
+    closed(s, call, sessionLost) {
+      if (!head) {
+        call.finish(
+          sessionLost
+            ? connectionLostError()
+            : new ConnectError(
                 `http/2 stream closed with error code ${http2ErrorName(s.rstCode)} (0x${s.rstCode.toString(16)}) before the response was received`,
                 Code.Internal,
               ),
-            );
-            return;
-          }
-          const shortfall = bodyShortfall(head, received);
-          if (shortfall) {
-            finish(shortfall);
-            return;
-          }
-          const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
-          const done = head;
-          if (done.compression) {
-            done.compression.decompress(data, options.readMaxBytes).then(
-              (plain) => finish(...decode(done, plain)),
-              (err: unknown) => finish(ConnectError.from(err)),
-            );
-          } else finish(...decode(done, data));
-        });
-        s.end(body);
-      },
-      (err: unknown) => finish(ConnectError.from(err)),
-    );
+        );
+        return;
+      }
+      const shortfall = bodyShortfall(head, received);
+      if (shortfall) {
+        call.finish(shortfall);
+        return;
+      }
+      const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
+      const done = head;
+      if (done.compression) {
+        done.compression.decompress(data, options.readMaxBytes).then(
+          (plain) => call.finish(...decode(done, plain)),
+          (err: unknown) => call.finish(ConnectError.from(err)),
+        );
+      } else call.finish(...decode(done, data));
+    },
   });
 
   function decode(

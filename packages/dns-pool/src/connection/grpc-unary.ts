@@ -14,8 +14,8 @@ import {
 import { requestHeader } from "@connectrpc/connect/protocol-grpc";
 import type { MessageSizes } from "../telemetry/call-telemetry.js";
 import { decodeResponse, readMaxBytesError } from "./grpc-unary-decode.js";
-import { errorFromNodeReason, errorFromReset } from "./h2-errors.js";
 import type { Subchannel } from "./subchannel.js";
+import { connectionLostError, unaryExchange } from "./unary-exchange.js";
 
 /** Options of the fast unary path: those of connect-node's gRPC transport it honours. */
 export interface FastUnaryOptions {
@@ -69,94 +69,54 @@ export function fastGrpcUnary<I extends DescMessage, O extends DescMessage>(
   const nodeHeaders = requestHeaders(timeoutMs, header);
   nodeHeaders[":method"] = "POST";
   nodeHeaders[":path"] = path;
-  return new Promise<UnaryResponse<I, O>>((resolve, reject) => {
-    let stream: http2.ClientHttp2Stream | undefined;
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (err: ConnectError | undefined, response?: UnaryResponse<I, O>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      if (err) {
-        if (stream && !stream.closed) stream.close(NGHTTP2_CANCEL);
-        reject(err);
-      } else resolve(response as UnaryResponse<I, O>);
-    };
-    const onAbort = () => finish(ConnectError.from(signal?.reason, Code.Canceled));
-    signal?.addEventListener("abort", onAbort);
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(
-        () => finish(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-        timeoutMs,
-      );
-    }
-    subchannel.openStream(nodeHeaders).then(
-      (s) => {
-        stream = s;
-        if (settled) {
-          s.close(NGHTTP2_CANCEL);
-          return;
+  let responseHeaders: http2.IncomingHttpHeaders | undefined;
+  let trailers: http2.IncomingHttpHeaders | undefined;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  return unaryExchange<UnaryResponse<I, O>>(subchannel, nodeHeaders, body, signal, timeoutMs, {
+    // connect-node's gRPC transport resets a stream it gives up on with CANCEL.
+    resetCode: () => NGHTTP2_CANCEL,
+    read(s, call) {
+      let lengthChecked = false;
+      s.on("response", (h) => {
+        responseHeaders = h;
+      });
+      s.on("trailers", (t) => {
+        trailers = t;
+      });
+      s.on("data", (chunk: Buffer) => {
+        chunks.push(chunk);
+        received += chunk.length;
+        // Stop reading as soon as the first envelope's length is over the limit.
+        if (!lengthChecked && received >= 5) {
+          lengthChecked = true;
+          const length = Buffer.concat(chunks, received).readUInt32BE(1);
+          if (length > options.readMaxBytes) call.finish(readMaxBytesError(length, options.readMaxBytes));
         }
-        let responseHeaders: http2.IncomingHttpHeaders | undefined;
-        let trailers: http2.IncomingHttpHeaders | undefined;
-        const chunks: Buffer[] = [];
-        let received = 0;
-        s.on("response", (h) => {
-          responseHeaders = h;
-        });
-        s.on("trailers", (t) => {
-          trailers = t;
-        });
-        let lengthChecked = false;
-        s.on("data", (chunk: Buffer) => {
-          chunks.push(chunk);
-          received += chunk.length;
-          // Stop reading as soon as the first envelope's length is over the limit.
-          if (!lengthChecked && received >= 5) {
-            lengthChecked = true;
-            const length = Buffer.concat(chunks, received).readUInt32BE(1);
-            if (length > options.readMaxBytes) finish(readMaxBytesError(length, options.readMaxBytes));
-          }
-        });
-        // Stream errors and resets fail the call as connect-node fails it.
-        s.on("error", (err: Error & { code?: string }) => {
-          if (err.code === "ERR_STREAM_WRITE_AFTER_END" && s.writableEnded) return;
-          finish(errorFromNodeReason(err));
-        });
-        s.on("close", () => {
-          // One response message: its envelope's 5 bytes are framing, not message.
-          if (sizes && received >= 5) sizes.rcvd = received - 5;
-          if (settled) return;
-          const reset = errorFromReset(s.rstCode);
-          if (reset) {
-            finish(reset);
-            return;
-          }
-          if (!responseHeaders) {
-            // The session went away under the stream (closed after GOAWAY, destroyed): the
-            // connection was lost, not the protocol broken.
-            const session = s.session;
-            finish(
-              session === undefined || session.closed || session.destroyed
-                ? new ConnectError("connection closed before the server answered the call", Code.Unavailable)
-                : new ConnectError("protocol error: stream closed without a response", Code.Internal),
-            );
-            return;
-          }
-          try {
-            finish(
-              undefined,
-              decodeResponse(method, serialization, options, responseHeaders, trailers, chunks, received),
-            );
-          } catch (err) {
-            finish(ConnectError.from(err));
-          }
-        });
-        s.end(body);
-      },
-      (err: unknown) => finish(ConnectError.from(err)),
-    );
+      });
+      s.on("close", () => {
+        // One response message: its envelope's 5 bytes are framing, not message.
+        if (sizes && received >= 5) sizes.rcvd = received - 5;
+      });
+    },
+    closed(_s, call, sessionLost) {
+      if (!responseHeaders) {
+        call.finish(
+          sessionLost
+            ? connectionLostError()
+            : new ConnectError("protocol error: stream closed without a response", Code.Internal),
+        );
+        return;
+      }
+      try {
+        call.finish(
+          undefined,
+          decodeResponse(method, serialization, options, responseHeaders, trailers, chunks, received),
+        );
+      } catch (err) {
+        call.finish(ConnectError.from(err));
+      }
+    },
   });
 }
 
