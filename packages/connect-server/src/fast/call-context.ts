@@ -6,7 +6,7 @@ import {
   createHandlerContext,
   type HandlerContext,
 } from "@connectrpc/connect";
-import type { Compression } from "@connectrpc/connect/protocol";
+import { type Compression, invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { contentTypeProto, grpcStatusOk } from "@connectrpc/connect/protocol-grpc";
 import { CallSignal } from "./call-signal.js";
 import type { FastMethod } from "./fast-method.js";
@@ -224,5 +224,53 @@ export class CallContext implements LazyContextSource {
   url(): string {
     const scheme = this.stream.session?.encrypted ? "https" : "http";
     return new URL(this.headers[":path"] ?? "", `${scheme}://${this.authority}`).toString();
+  }
+}
+
+/** Where {@link runUnaryImplementation} reports: the call that ran the implementation. */
+export interface ImplementationOutcome {
+  /** The implementation returned (or resolved to) `value`. */
+  succeed(value: unknown): void;
+  /** The implementation threw (or rejected with) `reason`. */
+  fail(reason: unknown): void;
+}
+
+/**
+ * Runs a unary implementation for a fast-path call (gRPC or Connect):
+ * through the method's interceptors with a full handler context when it has
+ * any (connect's own `invokeUnaryImplementation`), else directly with a lazy
+ * one, and reports its value or error, thrown or rejected, to `outcome`.
+ * A result that is not a promise is reported at once, without a turn.
+ */
+export function runUnaryImplementation(
+  m: FastMethod,
+  callContext: CallContext,
+  input: unknown,
+  outcome: ImplementationOutcome,
+): void {
+  let result: unknown;
+  try {
+    if (m.interceptors.length > 0) {
+      result = invokeUnaryImplementation(
+        m.spec as never,
+        callContext.createFullContext(),
+        input as never,
+        m.interceptors,
+      );
+    } else {
+      result = m.impl(input, new LazyHandlerContext(callContext));
+    }
+  } catch (err) {
+    outcome.fail(err);
+    return;
+  }
+  // What `await` treats as a promise: anything with a callable `then`.
+  if (typeof (result as { then?: unknown } | null | undefined)?.then === "function") {
+    (result as PromiseLike<unknown>).then(
+      (value) => outcome.succeed(value),
+      (err: unknown) => outcome.fail(err),
+    );
+  } else {
+    outcome.succeed(result);
   }
 }

@@ -5,7 +5,6 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import {
   type Compression,
   compressionNegotiate,
-  invokeUnaryImplementation,
   mergeNonProtocolHeaders,
 } from "@connectrpc/connect/protocol";
 import {
@@ -23,7 +22,7 @@ import { context } from "@opentelemetry/api";
 import { JsonText } from "../json-limits.js";
 import type { ServerCall } from "../telemetry/server-telemetry.js";
 import { clampTimeouts } from "../timeouts.js";
-import { CallContext, LazyHandlerContext } from "./call-context.js";
+import { CallContext, type ImplementationOutcome, runUnaryImplementation } from "./call-context.js";
 import { listenToStream, type StreamCall, sendTrailersWhenWanted } from "./call-stream.js";
 import { errorFromThrown } from "./errors.js";
 import type { FastMethod } from "./fast-method.js";
@@ -208,7 +207,7 @@ const DONE = 2;
  * Http2ServerResponse; a request still open after its response is reset
  * with NO_ERROR, as connect-node does.
  */
-class ConnectUnaryCall implements StreamCall {
+class ConnectUnaryCall implements StreamCall, ImplementationOutcome {
   private state = READING;
   private readonly callContext: CallContext;
   private readonly json: JsonText | undefined;
@@ -329,35 +328,11 @@ class ConnectUnaryCall implements StreamCall {
 
   private invoke(input: unknown): void {
     this.ran = true;
-    const m = this.m;
-    let result: unknown;
-    try {
-      if (m.interceptors.length > 0) {
-        result = invokeUnaryImplementation(
-          m.spec as never,
-          this.callContext.createFullContext(),
-          input as never,
-          m.interceptors,
-        );
-      } else {
-        result = m.impl(input, new LazyHandlerContext(this.callContext));
-      }
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    // What `await` treats as a promise: anything with a callable `then`.
-    if (typeof (result as { then?: unknown } | null | undefined)?.then === "function") {
-      (result as PromiseLike<unknown>).then(
-        (value) => this.succeed(value),
-        (err: unknown) => this.fail(err),
-      );
-    } else {
-      this.succeed(result);
-    }
+    runUnaryImplementation(this.m, this.callContext, input, this);
   }
 
-  private succeed(value: unknown): void {
+  /** The implementation returned `value`: answer with it (see {@link runUnaryImplementation}). */
+  succeed(value: unknown): void {
     if (this.state === DONE) return;
     const hooked = this.reportToHook(false);
     // The hook's interceptor sets a response trailer: a `trailer-` header here.
@@ -376,7 +351,8 @@ class ConnectUnaryCall implements StreamCall {
   }
 
   /** Ends the call with an error, as connect's Connect unary handler catches it. */
-  private fail(reason: unknown): void {
+  /** The call failed (the implementation, the request, a limit): answer with the error. */
+  fail(reason: unknown): void {
     if (this.state === DONE) return;
     this.settle(reason);
     const error = errorFromThrown(reason);

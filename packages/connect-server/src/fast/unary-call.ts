@@ -1,11 +1,11 @@
 import type * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { type Compression, invokeUnaryImplementation } from "@connectrpc/connect/protocol";
+import type { Compression } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { context } from "@opentelemetry/api";
 import type { ServerCall } from "../telemetry/server-telemetry.js";
-import { CallContext, LazyHandlerContext } from "./call-context.js";
+import { CallContext, type ImplementationOutcome, runUnaryImplementation } from "./call-context.js";
 import { listenToStream, type StreamCall, sendTrailersWhenWanted } from "./call-stream.js";
 import { errorFromThrown } from "./errors.js";
 import type { FastMethod } from "./fast-method.js";
@@ -27,7 +27,7 @@ const DONE = 2;
  * `respond` / `end` / `sendTrailers` sequence as connect-node's
  * `universalResponseToNodeResponse` on an Http2ServerResponse.
  */
-export class UnaryCall implements StreamCall {
+export class UnaryCall implements StreamCall, ImplementationOutcome {
   private state = READING;
   private readonly request: UnaryRequestReader;
   private readonly callContext: CallContext;
@@ -91,35 +91,11 @@ export class UnaryCall implements StreamCall {
   private invoke(): void {
     this.state = RUNNING;
     this.ran = true;
-    const m = this.m;
-    let result: unknown;
-    try {
-      if (m.interceptors.length > 0) {
-        result = invokeUnaryImplementation(
-          m.spec as never,
-          this.callContext.createFullContext(),
-          this.request.message as never,
-          m.interceptors,
-        );
-      } else {
-        result = m.impl(this.request.message, new LazyHandlerContext(this.callContext));
-      }
-    } catch (err) {
-      this.fail(err);
-      return;
-    }
-    // What `await` treats as a promise: anything with a callable `then`.
-    if (typeof (result as { then?: unknown } | null | undefined)?.then === "function") {
-      (result as PromiseLike<unknown>).then(
-        (value) => this.succeed(value),
-        (err: unknown) => this.fail(err),
-      );
-    } else {
-      this.succeed(result);
-    }
+    runUnaryImplementation(this.m, this.callContext, this.request.message, this);
   }
 
-  private succeed(value: unknown): void {
+  /** The implementation returned `value`: answer with it (see {@link runUnaryImplementation}). */
+  succeed(value: unknown): void {
     if (this.state === DONE) return;
     const hooked = this.reportToHook(false);
     if (hooked !== undefined) {
@@ -153,7 +129,8 @@ export class UnaryCall implements StreamCall {
   }
 
   /** Ends the call with an error status, as connect's transformCatchFinally does. */
-  private fail(reason: unknown): void {
+  /** The call failed (the implementation, the request, a limit): answer with the error. */
+  fail(reason: unknown): void {
     if (this.state === DONE) return;
     this.settle(reason);
     const error = errorFromThrown(reason);
