@@ -1,9 +1,9 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { freePort } from "@rngbalance/testkit";
+import { findOrInstallCommand, freePort } from "@rngbalance/testkit";
 
 /**
  * The `prometheus` binary: on PATH, or installed now with apt-get (Debian's
@@ -11,31 +11,8 @@ import { freePort } from "@rngbalance/testkit";
  * cannot be had (the test then skips, saying so).
  */
 export function findOrInstallPrometheus(): { binary: string } | { skip: string } {
-  const which = () => spawnSync("sh", ["-c", "command -v prometheus"], { encoding: "utf8" }).stdout.trim();
-  if (which()) return { binary: which() };
-  if (process.getuid?.() !== 0) {
-    return { skip: "prometheus is not installed and the test is not root: apt-get install prometheus" };
-  }
-  // Services never start inside an apt-get here (policy-rc.d in containers); the test starts its own.
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () =>
-    spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "prometheus"], {
-      env,
-      encoding: "utf8",
-      timeout: 300_000,
-    });
-  let result = install();
-  if (result.status !== 0) {
-    // The package lists may be missing or stale: refresh them once.
-    spawnSync("apt-get", ["update", "-qq"], { env, timeout: 300_000 });
-    result = install();
-  }
-  if (result.status !== 0 || !which()) {
-    return {
-      skip: `apt-get install prometheus failed: ${(result.stderr || result.error?.message || "").trim().slice(-300)}`,
-    };
-  }
-  return { binary: which() };
+  const found = findOrInstallCommand("prometheus", "prometheus");
+  return "path" in found ? { binary: found.path } : { skip: found.missing };
 }
 
 /** A Prometheus server started by a test. */

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { commandPath, findOrInstallCommand } from "@rngbalance/testkit";
 
 /** Why faults that need the kernel cannot run here, or that they can. */
 export type FaultSupport = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -10,27 +11,6 @@ export interface ProbeOptions {
    * and the process is root (as the tests that need prometheus do). Default true.
    */
   install?: boolean;
-}
-
-function onPath(command: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).stdout.trim() !== "";
-}
-
-/** apt-get install, refreshing the package lists once when the first try fails. */
-function aptInstall(pkg: string): string | undefined {
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () =>
-    spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", pkg], {
-      env,
-      encoding: "utf8",
-      timeout: 300_000,
-    });
-  let result = install();
-  if (result.status !== 0) {
-    spawnSync("apt-get", ["update", "-qq"], { env, timeout: 300_000 });
-    result = install();
-  }
-  return result.status === 0 ? undefined : (result.stderr || result.error?.message || "").trim().slice(-300);
 }
 
 let cached: FaultSupport | undefined;
@@ -55,16 +35,13 @@ function probe(install: boolean): FaultSupport {
     return { ok: false, reason: `network namespaces need Linux (this is ${process.platform})` };
   if (process.getuid?.() !== 0)
     return { ok: false, reason: "network namespaces and nftables need root (run the tests as root)" };
-  if (!onPath("ip")) return { ok: false, reason: "the ip command is missing (apt-get install iproute2)" };
-  if (!onPath("nft")) {
+  if (commandPath("ip") === undefined) {
+    return { ok: false, reason: "the ip command is missing (apt-get install iproute2)" };
+  }
+  if (commandPath("nft") === undefined) {
     if (!install) return { ok: false, reason: "the nft command is missing (apt-get install nftables)" };
-    const failure = aptInstall("nftables");
-    if (failure !== undefined || !onPath("nft")) {
-      return {
-        ok: false,
-        reason: `nft is missing and apt-get install nftables failed: ${failure ?? "nft still not on PATH"}`,
-      };
-    }
+    const nft = findOrInstallCommand("nft", "nftables");
+    if ("missing" in nft) return { ok: false, reason: `nft is missing: ${nft.missing}` };
   }
   // Root in a container may still lack the capability: try once.
   const name = `rngprobe-${process.pid.toString(36)}`;

@@ -11,6 +11,7 @@ export {
   type TestCertificates,
   type TestKeyPair,
 } from "./certificates.js";
+export { commandPath, findOrInstallCommand } from "./debian.js";
 export { childProcessEnv } from "./env.js";
 export { freePort } from "./free-port.js";
 export {
