@@ -4,32 +4,26 @@
  * that calls `main` (as the apps/server app does) when given one.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Rng, RngService } from "@rngbalance/proto";
 import { RNG_SERVER_MAIN, spawnRngServer, startRngFleet } from "@rngbalance/rng-fleet";
+import { type MainWrapper, writeMainWrapper } from "@rngbalance/testkit";
 
 /** rng-server's index, and its dist/main.js beside it. */
 const PACKAGE_INDEX = import.meta.resolve("@rngbalance/rng-server");
 const PACKAGE_MAIN = fileURLToPath(new URL("./main.js", PACKAGE_INDEX));
 
 /** An entry point of its own, outside the package, that runs the package's exported main (as apps/server does). */
+let entry: MainWrapper;
 let wrapper: string;
-let dir: string;
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), "rng-server-main-"));
-  wrapper = join(dir, "entry.mjs");
-  writeFileSync(
-    wrapper,
-    `import { main } from ${JSON.stringify(PACKAGE_INDEX)};\nawait main(process.argv.slice(2), process.env);\n`,
-  );
+  entry = writeMainWrapper(PACKAGE_INDEX);
+  wrapper = entry.path;
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => entry.remove());
 
 describe("rng-server fixtures", () => {
   it("spawn rng-server's main entry by default (RNG_SERVER_MAIN is its dist/main.js)", async () => {

@@ -4,29 +4,22 @@
  * other entry that imports it (as the apps/server app does).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { runNode } from "@rngbalance/testkit";
+import { type MainWrapper, runNode, writeMainWrapper } from "@rngbalance/testkit";
 import { USAGE } from "../src/index.js";
 
 const PACKAGE_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const PACKAGE_INDEX = pathToFileURL(fileURLToPath(new URL("../dist/index.js", import.meta.url))).href;
 
 /** An entry point of its own, outside the package, that runs the package's exported main (as apps/server does). */
+let entry: MainWrapper;
 let wrapper: string;
-let dir: string;
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), "rng-server-main-"));
-  wrapper = join(dir, "entry.mjs");
-  writeFileSync(
-    wrapper,
-    `import { main } from ${JSON.stringify(PACKAGE_INDEX)};\nawait main(process.argv.slice(2), process.env);\n`,
-  );
+  entry = writeMainWrapper(PACKAGE_INDEX);
+  wrapper = entry.path;
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => entry.remove());
 
 describe("main (the rng-server program)", () => {
   for (const [name, entry] of [

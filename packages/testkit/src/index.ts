@@ -23,6 +23,7 @@ export {
   hpackLiteral,
   postHeaderBlock,
 } from "./h2-frames.js";
+export { type MainWrapper, writeMainWrapper } from "./main-wrapper.js";
 export {
   type ExitStatus,
   type NodeProcess,
