@@ -27,6 +27,7 @@ export type {
   RetryPolicy,
   SubsetOptions,
 } from "./options.js";
+export type { HedgingPolicy, RetryBudgetOptions, RetryThrottling } from "./options.js";
 export type { PolicyName } from "./balancer/builtin.js";
 export type { PeakEwmaOptions, ResolvedPeakEwma } from "./balancer/peak-ewma.js";
 export type { ResolvedSlowStart, SlowStartOptions } from "./balancer/slow-start.js";

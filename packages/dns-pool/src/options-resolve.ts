@@ -3,7 +3,9 @@ import type { PolicyName } from "./balancer/builtin.js";
 import type { PolicyOptions } from "./balancer/policy-context.js";
 import { resolvePolicyOptions } from "./balancer/policy-options.js";
 import { registeredPolicies } from "./balancer/registry.js";
+import type { HedgingPolicy } from "./call/hedging.js";
 import type { RetryPolicy } from "./call/retry.js";
+import type { RetryBudgetOptions, RetryThrottling } from "./call/retry-limits.js";
 import type { EndpointOptions } from "./connection/endpoint-factory.js";
 import { endpointTransportOptions } from "./connection/endpoint-options.js";
 import { closestName } from "./core/did-you-mean.js";
@@ -46,6 +48,12 @@ export interface ResolvedPoolOptions extends EndpointOptions, ResolverOptions {
   readonly subset: SubsetOptions | undefined;
   /** Telemetry, or false for none (`{}`: the global providers). */
   readonly telemetry: false | PoolTelemetryOptions;
+  /** gRFC A6 hedging, or undefined. */
+  readonly hedgingPolicy: Required<HedgingPolicy> | undefined;
+  /** gRFC A6 retry throttling, or undefined. */
+  readonly retryThrottling: RetryThrottling | undefined;
+  /** The retry budget, or undefined (off, or no retry or hedging policy). */
+  readonly retryBudget: Required<RetryBudgetOptions> | undefined;
 }
 
 /** The resolver's slice of the resolved options: exactly {@link ResolverOptions}, nothing else of the pool's. */
@@ -165,7 +173,49 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
         : { service: o.healthCheck?.service ?? "", interceptors: o.healthCheck?.interceptors },
     outlierDetection:
       o.outlierDetection === false ? false : resolveOutlierDetection(o.outlierDetection ?? {}),
+    ...resolveExtraAttempts(o),
   };
+}
+
+/** hedgingPolicy, retryThrottling and retryBudget, checked (see docs/hedging.md). */
+function resolveExtraAttempts(
+  o: PoolTransportOptions,
+): Pick<ResolvedPoolOptions, "hedgingPolicy" | "retryThrottling" | "retryBudget"> {
+  const h = o.hedgingPolicy;
+  if (h && o.retryPolicy) {
+    throw invalidArgument(
+      "options.retryPolicy and options.hedgingPolicy are exclusive (gRFC A6): a call either retries after a failure or hedges; remove one of them",
+    );
+  }
+  const num = (name: string, value: number | undefined, fallback: number, min: number, max: number) => {
+    if (value === undefined) return fallback;
+    if (!Number.isFinite(value) || value < min || value > max) {
+      throw invalidArgument(
+        `options.${name} must be a number from ${min} to ${max}, got ${describeValue(value)}`,
+      );
+    }
+    return value;
+  };
+  const hedgingPolicy = h && {
+    maxAttempts: int("hedgingPolicy.maxAttempts", h.maxAttempts, 2, 2, 5),
+    hedgingDelayMs: num("hedgingPolicy.hedgingDelayMs", h.hedgingDelayMs, 0, 0, 3_600_000),
+    nonFatalCodes: h.nonFatalCodes ?? [],
+  };
+  const t = o.retryThrottling;
+  const retryThrottling = t && {
+    maxTokens: num("retryThrottling.maxTokens", t.maxTokens, 10, 1, 1000),
+    tokenRatio: num("retryThrottling.tokenRatio", t.tokenRatio, 0.1, 0.001, 1000),
+  };
+  const b = o.retryBudget;
+  const retryBudget =
+    b === false || (!o.retryPolicy && !h)
+      ? undefined
+      : {
+          ratio: num("retryBudget.ratio", b?.ratio, 0.2, 0, 10),
+          minRetriesPerSecond: num("retryBudget.minRetriesPerSecond", b?.minRetriesPerSecond, 10, 0, 1e6),
+          ttlMs: num("retryBudget.ttlMs", b?.ttlMs, 10_000, 1000, 60_000),
+        };
+  return { hedgingPolicy, retryThrottling, retryBudget };
 }
 
 function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {

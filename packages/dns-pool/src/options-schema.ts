@@ -1,7 +1,9 @@
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
+import type { HedgingPolicy } from "./call/hedging.js";
 import type { RetryPolicy } from "./call/retry.js";
+import type { RetryBudgetOptions, RetryThrottling } from "./call/retry-limits.js";
 import type { KeepaliveOptions } from "./connection/http2-connection.js";
 import type { LivenessOptions } from "./connection/liveness.js";
 import type { BackoffOptions } from "./core/backoff.js";
@@ -194,6 +196,23 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
   readMaxBytes: number,
   writeMaxBytes: number,
   useHttpGet: boolean,
+  hedgingPolicy: field(
+    object<HedgingPolicy>("hedgingPolicy", {
+      maxAttempts: required(number, "attempts in all, 2 to 5"),
+      hedgingDelayMs: number,
+      nonFatalCodes: arrayOf({ kind: "code" }),
+    }),
+  ),
+  retryThrottling: field(
+    object<RetryThrottling>("retryThrottling", {
+      maxTokens: required(number, "the bucket's size, 1 to 1000 (e.g. 10)"),
+      tokenRatio: required(number, "tokens a successful call puts back, e.g. 0.1"),
+    }),
+  ),
+  retryBudget: oneOf(
+    FALSE,
+    object<RetryBudgetOptions>("retryBudget", { ratio: number, minRetriesPerSecond: number, ttlMs: number }),
+  ),
 };
 
 const POOL_OPTIONS = object<PoolTransportOptions>("createPoolTransport", poolFields);

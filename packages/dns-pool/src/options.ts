@@ -2,7 +2,9 @@ import type { PolicyName } from "./balancer/builtin.js";
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
+import type { HedgingPolicy } from "./call/hedging.js";
 import type { RetryPolicy } from "./call/retry.js";
+import type { RetryBudgetOptions, RetryThrottling } from "./call/retry-limits.js";
 import type {
   EndpointTransportOptions,
   PoolHttp2Options,
@@ -20,7 +22,9 @@ import type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js
 export type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 export type { SlowStartOptions } from "./balancer/slow-start.js";
 export type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
+export type { HedgingPolicy } from "./call/hedging.js";
 export type { RetryPolicy } from "./call/retry.js";
+export type { RetryBudgetOptions, RetryThrottling } from "./call/retry-limits.js";
 // The option types of the parts, re-exported so that options.ts lists every option.
 export type {
   EndpointTransportOptions,
@@ -209,4 +213,31 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
   telemetry?: false | PoolTelemetryOptions;
   /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). Default: none. */
   http2Options?: PoolHttp2Options;
+  /**
+   * Hedging of unary calls, as gRFC A6: the call goes to another endpoint
+   * too when no answer came within `hedgingDelayMs`, the first answer wins
+   * and the other attempts are cancelled. Cuts tail latency when a few
+   * servers are slow, at the cost of extra attempts (see
+   * docs/hedging.md). Only for idempotent methods. Exclusive with
+   * `retryPolicy` (as in A6). Default: none; once set, `hedgingDelayMs` 0
+   * and `nonFatalCodes` [].
+   */
+  hedgingPolicy?: HedgingPolicy;
+  /**
+   * gRFC A6 retry throttling, for `retryPolicy` and `hedgingPolicy`: a
+   * token bucket of `maxTokens` shared by the pool's calls; a failed
+   * attempt (retryable or non-fatal code) takes 1, a successful call puts
+   * back `tokenRatio`; no retries or hedges while half or less is left.
+   * Default: none (A6's: only when the service config sets it).
+   */
+  retryThrottling?: RetryThrottling;
+  /**
+   * A retry budget as Linkerd's and Envoy's, for `retryPolicy` and
+   * `hedgingPolicy`: extra attempts at most `ratio` of the calls of the
+   * last `ttlMs`, plus `minRetriesPerSecond`; a fleet where every call
+   * fails then gets about `1 + ratio` attempts per call, not
+   * `maxAttempts`. `false` turns it off. Default (when either policy is
+   * set): `{ ratio: 0.2, minRetriesPerSecond: 10, ttlMs: 10000 }`.
+   */
+  retryBudget?: false | RetryBudgetOptions;
 }

@@ -3,6 +3,7 @@ import { CallRunner } from "./call/call-runner.js";
 import { EndpointSet } from "./call/endpoint-set.js";
 import { PickQueue } from "./call/pick-queue.js";
 import { Retry } from "./call/retry.js";
+import { ExtraAttempts, RetryBudget, RetryThrottle } from "./call/retry-limits.js";
 import type { Endpoint } from "./connection/endpoint.js";
 import { EndpointFactory } from "./connection/endpoint-factory.js";
 import { systemClock } from "./core/clock.js";
@@ -117,6 +118,14 @@ export function buildPoolParts(o: ResolvedPoolOptions): PoolParts {
     defaultTimeoutMs: o.defaultTimeoutMs,
     telemetry,
     requestHeaders: policy.requestHeaders,
+    hedging: o.hedgingPolicy,
+    limits:
+      o.retryThrottling || o.retryBudget
+        ? new ExtraAttempts(
+            o.retryThrottling && new RetryThrottle(o.retryThrottling),
+            o.retryBudget && new RetryBudget(o.retryBudget, clock),
+          )
+        : undefined,
   });
   return {
     target: o.target,

@@ -55,6 +55,10 @@ export interface PoolStats {
     readonly transparent: number;
     /** Retries per the retryPolicy option. */
     readonly policy: number;
+    /** Hedges per the hedgingPolicy option (attempts after the first). */
+    readonly hedges: number;
+    /** Retries and hedges refused by retryThrottling and by retryBudget. */
+    readonly refused: { readonly throttle: number; readonly budget: number };
   };
 }
 
@@ -131,7 +135,11 @@ export class PoolTransport implements Transport {
         health: e.health,
         ejectedForMs: this.outliers?.ejectedForMs(e, now) ?? 0,
       })),
-      retries: { ...this.calls.retried },
+      retries: {
+        ...this.calls.retried,
+        hedges: this.calls.hedged.hedges,
+        refused: { ...(this.calls.limits?.refused ?? { throttle: 0, budget: 0 }) },
+      },
       draining: this.endpoints.drainingCount,
       lastResolutionError: this.endpoints.lastResolutionError?.rawMessage,
     };

@@ -19,8 +19,13 @@ import {
   withHeaders,
 } from "./call-helpers.js";
 import type { EndpointSet } from "./endpoint-set.js";
+import { type HedgingPolicy, runHedged } from "./hedging.js";
 import type { PickQueue } from "./pick-queue.js";
 import type { Retry, RetryState } from "./retry.js";
+import { ExtraAttempts } from "./retry-limits.js";
+
+/** Limits that never refuse, for a hedging runner without throttle or budget. */
+const NO_LIMITS = new ExtraAttempts(undefined, undefined);
 
 /** Request headers as connect's Transport takes them (the Fetch API's HeadersInit). */
 export type HeadersInit = ConstructorParameters<typeof Headers>[0];
@@ -45,6 +50,10 @@ export interface CallRunnerParts {
   readonly telemetry: PoolTelemetry;
   /** Headers the policy adds to every call (e.g. weighted_round_robin asking for ORCA reports), or undefined. */
   readonly requestHeaders: Readonly<Record<string, string>> | undefined;
+  /** gRFC A6 hedging of unary calls (defaults filled in), or undefined for none. */
+  readonly hedging?: Required<HedgingPolicy> | undefined;
+  /** The throttle and budget of policy retries and hedges; none when undefined. */
+  readonly limits?: ExtraAttempts | undefined;
 }
 
 /**
@@ -56,6 +65,8 @@ export interface CallRunnerParts {
 export class CallRunner {
   /** Calls retried: `transparent` (never reached a server), `policy` (per retryPolicy). */
   readonly retried = { transparent: 0, policy: 0 };
+  /** Hedges sent (attempts after the first of hedged calls, transparent replacements not included). */
+  readonly hedged = { hedges: 0 };
 
   private readonly set: EndpointSet<Endpoint>;
   private readonly queue: PickQueue<Endpoint>;
@@ -66,6 +77,9 @@ export class CallRunner {
   private readonly defaultTimeoutMs: number | undefined;
   private readonly telemetry: PoolTelemetry;
   private readonly requestHeaders: Readonly<Record<string, string>> | undefined;
+  private readonly hedging: Required<HedgingPolicy> | undefined;
+  /** The throttle and budget of extra attempts, or undefined for none. */
+  readonly limits: ExtraAttempts | undefined;
 
   constructor(parts: CallRunnerParts) {
     this.set = parts.set;
@@ -77,6 +91,8 @@ export class CallRunner {
     this.defaultTimeoutMs = parts.defaultTimeoutMs;
     this.telemetry = parts.telemetry;
     this.requestHeaders = parts.requestHeaders;
+    this.hedging = parts.hedging;
+    this.limits = parts.limits;
   }
 
   /** A unary call, with transparent and policy retries on other endpoints. */
@@ -89,7 +105,9 @@ export class CallRunner {
     contextValues?: ContextValues,
   ): Promise<UnaryResponse<I, O>> {
     if (this.requestHeaders) header = withHeaders(header, this.requestHeaders);
+    this.limits?.callStarted();
     const ct = this.telemetry.startCall(method);
+    if (this.hedging) return this.hedgedUnary(method, signal, timeoutMs, header, input, contextValues, ct);
     if (ct === undefined) return this.runUnary(method, signal, timeoutMs, header, input, contextValues, ct);
     return this.runUnary(method, signal, timeoutMs, header, input, contextValues, ct).then(
       (response) => {
@@ -137,6 +155,7 @@ export class CallRunner {
         const response = await endpoint.unary(method, signal, remaining, sent, input, contextValues, ct);
         this.callEnded(endpoint, undefined, picker, pickedAt, response);
         ct?.attemptEnd(undefined);
+        this.limits?.callSucceeded();
         return response;
       } catch (err) {
         error = connectionLossAsUnavailable(err, endpoint, losses, signal);
@@ -147,8 +166,11 @@ export class CallRunner {
       failedOn ??= [];
       failedOn.push(endpoint);
       budget ??= this.retry.start();
+      const limits = this.limits;
+      if (limits && this.retry.retryable(error.code)) limits.attemptFailed();
       const decision = this.retry.next(budget, error, clock.now() - started, timeout);
       if (!decision) throw error;
+      if (decision.kind === "policy" && limits && !limits.allow()) throw error;
       if (decision.kind === "policy") {
         try {
           await sleep(clock, decision.delayMs, signal);
@@ -162,6 +184,96 @@ export class CallRunner {
       ct?.retry(decision.kind, decision.kind === "policy" ? decision.delayMs : 0, error, endpoint.address);
       this.emitRetry(endpoint, method, decision.kind, error);
     }
+  }
+
+  /**
+   * A unary call under the hedging policy (gRFC A6): see {@link runHedged}.
+   * Each attempt picks on its own, avoiding the endpoints the call's other
+   * attempts went to, waits in the pick queue like any call when nothing is
+   * READY, and runs on the endpoint's unary path (the fast paths included)
+   * with its own abort signal, so that a losing attempt's stream is reset.
+   */
+  private hedgedUnary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues: ContextValues | undefined,
+    ct: CallTelemetry | undefined,
+  ): Promise<UnaryResponse<I, O>> {
+    const clock = this.clock;
+    const started = clock.now();
+    const timeout = timeoutMs ?? this.defaultTimeoutMs;
+    const used: Endpoint[] = [];
+    const hedging = this.hedging as Required<HedgingPolicy>;
+    const kinds: ("first" | "hedge" | "transparent")[] = [];
+    const result = runHedged<UnaryResponse<I, O>>({
+      policy: hedging,
+      clock,
+      limits: this.limits ?? NO_LIMITS,
+      signal,
+      deadline: timeout === undefined ? undefined : started + timeout,
+      transparentRetries: this.retry.transparentRetries,
+      onExtra: (kind, index) => {
+        kinds[index] = kind;
+        if (kind === "hedge") this.hedged.hedges++;
+        else this.retried.transparent++;
+      },
+      start: async (index, attemptSignal) => {
+        const at = ct?.concurrentAttempt(kinds[index] ?? "first");
+        let picker = this.set.picker;
+        let endpoint = pickAvoiding(picker, used.length === 0 ? undefined : used);
+        let queued = false;
+        try {
+          if (!endpoint) {
+            endpoint = await this.waitForEndpoint(attemptSignal, remainingTimeout(timeout, started, clock));
+            picker = this.set.picker;
+            queued = true;
+          }
+        } catch (err) {
+          at?.end(ConnectError.from(err));
+          throw err;
+        }
+        used.push(endpoint);
+        const remaining = remainingTimeout(timeout, started, clock);
+        const pickedAt = picker.onDone === undefined ? 0 : preciseNow(clock);
+        this.callStarted(endpoint, method);
+        const losses = endpoint.connectionLosses;
+        const sent = at === undefined ? header : at.picked(endpoint, header, queued);
+        try {
+          const response = await endpoint.unary(
+            method,
+            attemptSignal,
+            remaining,
+            sent,
+            input,
+            contextValues,
+            at,
+          );
+          this.callEnded(endpoint, undefined, picker, pickedAt, response);
+          at?.end(undefined);
+          return response;
+        } catch (err) {
+          const error = connectionLossAsUnavailable(err, endpoint, losses, attemptSignal);
+          // A loser cancelled by the pool says nothing about its endpoint's health.
+          this.callEnded(endpoint, attemptSignal.aborted ? undefined : error, picker, pickedAt, undefined);
+          at?.end(error);
+          throw error;
+        }
+      },
+    });
+    return result.then(
+      (response) => {
+        this.limits?.callSucceeded();
+        ct?.end(undefined);
+        return response;
+      },
+      (err: unknown) => {
+        ct?.end(err);
+        throw err;
+      },
+    );
   }
 
   /** The queue's wait, timed for `rngbalance.pool.pick_queue.duration` when metrics are on. */

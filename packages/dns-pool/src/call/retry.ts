@@ -59,6 +59,11 @@ export class Retry {
     private readonly random: () => number = Math.random,
   ) {}
 
+  /** Whether the retry policy lists `code` (what the A6 throttle counts as a failure). */
+  retryable(code: Code): boolean {
+    return this.policy?.retryableCodes.includes(code) === true;
+  }
+
   /** A fresh budget for a new call. */
   start(): RetryState {
     return { attempt: 1, transparentLeft: this.transparentRetries };

@@ -81,6 +81,11 @@ export class CallMetrics {
     i.callTransparentRetries.record(transparent, m.base);
     i.callRetryDelay.record(delayS, m.base);
   }
+
+  /** A96 `grpc.client.call.hedges`: the hedges of a call that hedged (0 is not recorded). */
+  callHedges(m: TelemetryMethod, hedges: number): void {
+    this.instruments.callHedges.record(hedges, m.base);
+  }
 }
 
 /** The method's attributes with `grpc.status`, made once per status. */

@@ -42,6 +42,7 @@ export class CallTelemetry implements MessageSizes {
   private retries = 0;
   private transparentRetries = 0;
   private retryDelayMs = 0;
+  private hedges = 0;
   private nextIsTransparent = false;
   private callSpan: Span | undefined;
   private callContext: Context | undefined;
@@ -126,6 +127,55 @@ export class CallTelemetry implements MessageSizes {
     });
   }
 
+  /**
+   * An attempt of a hedged call, which may run beside others: it has its
+   * own start time, message sizes and span (instead of the call's single
+   * current attempt). `kind`: the first attempt, a hedge, or a transparent
+   * replacement of one that never reached a server. End it with
+   * {@link ConcurrentAttempt.end}.
+   */
+  concurrentAttempt(kind: "first" | "hedge" | "transparent"): ConcurrentAttempt {
+    if (kind === "hedge") this.hedges++;
+    else if (kind === "transparent") this.transparentRetries++;
+    if (kind !== "first") this.callSpan?.addEvent(kind === "hedge" ? "hedge" : "transparent_retry");
+    if (this.metered) this.telemetry.attemptStart(this.m);
+    return new ConcurrentAttempt(this, kind === "transparent");
+  }
+
+  /** A {@link ConcurrentAttempt} was picked: its span, and the headers to send. */
+  concurrentPicked(
+    attempt: ConcurrentAttempt,
+    endpoint: TracedEndpoint,
+    header: ConstructorParameters<typeof Headers>[0] | undefined,
+    queued: boolean,
+  ): ConstructorParameters<typeof Headers>[0] | undefined {
+    if (!this.tracer || !this.callContext) return header;
+    const [span, ctx] = startAttemptSpan(
+      this.tracer,
+      this.callContext,
+      this.m,
+      endpoint.peerAttributes,
+      this.attempts++,
+      attempt.transparent,
+    );
+    attempt.span = span;
+    if (queued) span.addEvent("Delayed LB pick complete");
+    return injectTraceContext(ctx, header);
+  }
+
+  /** A {@link ConcurrentAttempt} ended. */
+  concurrentEnd(attempt: ConcurrentAttempt, error: ConnectError | undefined): void {
+    const code = error ? error.code : 0;
+    if (this.metered) {
+      const seconds = (performance.now() - attempt.startedAt) / 1000;
+      this.telemetry.attemptEnd(this.m, code, seconds, attempt.sent, attempt.rcvd);
+    }
+    if (attempt.span) {
+      endSpan(attempt.span, code, error?.rawMessage);
+      attempt.span = undefined;
+    }
+  }
+
   /** The call ended: its duration, retries and span. An attempt still open (a failed pick) ends with it. */
   end(err: unknown): void {
     const error = err === undefined ? undefined : err instanceof ConnectError ? err : ConnectError.from(err);
@@ -141,7 +191,43 @@ export class CallTelemetry implements MessageSizes {
         this.transparentRetries,
         this.retryDelayMs / 1000,
       );
+      if (this.hedges > 0) this.telemetry.callHedges(this.m, this.hedges);
     }
     if (this.callSpan) endSpan(this.callSpan, code, error?.rawMessage);
+  }
+}
+
+/** One attempt of a hedged call: see {@link CallTelemetry.concurrentAttempt}. */
+export class ConcurrentAttempt implements MessageSizes {
+  /** Request bytes sent. */
+  sent = 0;
+  /** Response bytes received. */
+  rcvd = 0;
+  /** When it started (performance.now()). */
+  readonly startedAt = performance.now();
+  /** Its span, once picked, while tracing. */
+  span: Span | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly call: CallTelemetry,
+    /** A transparent replacement of an attempt that never reached a server. */
+    readonly transparent: boolean,
+  ) {}
+
+  /** The endpoint is picked: returns the headers to send (with the trace context when tracing). */
+  picked(
+    endpoint: TracedEndpoint,
+    header: ConstructorParameters<typeof Headers>[0] | undefined,
+    queued: boolean,
+  ): ConstructorParameters<typeof Headers>[0] | undefined {
+    return this.call.concurrentPicked(this, endpoint, header, queued);
+  }
+
+  /** The attempt ended (later calls are ignored). */
+  end(error: ConnectError | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.call.concurrentEnd(this, error);
   }
 }

@@ -18,6 +18,7 @@ export const METRIC = {
   callRetries: "grpc.client.call.retries",
   callTransparentRetries: "grpc.client.call.transparent_retries",
   callRetryDelay: "grpc.client.call.retry_delay",
+  callHedges: "grpc.client.call.hedges",
   serverCallStarted: "grpc.server.call.started",
   serverCallDuration: "grpc.server.call.duration",
   serverSentSize: "grpc.server.call.sent_total_compressed_message_size",

@@ -21,6 +21,8 @@ export interface RecordedInstruments {
   readonly callTransparentRetries: Histogram;
   /** Total retry backoff per call that retried, in seconds. */
   readonly callRetryDelay: Histogram;
+  /** gRFC A96 hedges per call that hedged. */
+  readonly callHedges: Histogram;
   /** How long calls waited for a READY endpoint, in seconds. */
   readonly queueDuration: Histogram;
   /** Resolutions of the target, ok or failed. */
@@ -79,6 +81,11 @@ export function createRecordedInstruments(m: Meter): RecordedInstruments {
     callRetryDelay: latency(
       METRIC.callRetryDelay,
       "Total retry backoff per call, recorded for calls that retried.",
+    ),
+    callHedges: count(
+      METRIC.callHedges,
+      "{hedge}",
+      "Hedges per call (hedgingPolicy), recorded for calls that hedged.",
     ),
     queueDuration: latency(
       METRIC.queueDuration,
