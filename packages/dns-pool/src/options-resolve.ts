@@ -207,14 +207,16 @@ function resolveExtraAttempts(
     tokenRatio: num("retryThrottling.tokenRatio", t.tokenRatio, 0.1, 0.001, 1000),
   };
   const b = o.retryBudget;
-  const retryBudget =
-    b === false || (!o.retryPolicy && !h)
+  const budget =
+    b === false
       ? undefined
       : {
           ratio: num("retryBudget.ratio", b?.ratio, 0.2, 0, 10),
           minRetriesPerSecond: num("retryBudget.minRetriesPerSecond", b?.minRetriesPerSecond, 10, 0, 1e6),
           ttlMs: num("retryBudget.ttlMs", b?.ttlMs, 10_000, 1000, 60_000),
         };
+  // Without a retry or hedging policy there is nothing to budget (transparent retries never are).
+  const retryBudget = o.retryPolicy || h ? budget : undefined;
   return { hedgingPolicy, retryThrottling, retryBudget };
 }
 

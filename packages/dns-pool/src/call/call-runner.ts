@@ -220,8 +220,10 @@ export class CallRunner {
         if (kind === "hedge") this.hedged.hedges++;
         else this.retried.transparent++;
       },
-      start: async (index, attemptSignal) => {
+      start: async (index, attemptSignal, onHeaders) => {
         const at = ct?.concurrentAttempt(kinds[index] ?? "first");
+        const sizes = at ?? { sent: 0, rcvd: 0, onHeaders: undefined };
+        sizes.onHeaders = onHeaders;
         let picker = this.set.picker;
         let endpoint = pickAvoiding(picker, used.length === 0 ? undefined : used);
         let queued = false;

@@ -33,9 +33,11 @@ export interface HedgingPolicy {
 export interface HedgeAttemptStart<R> {
   /**
    * Starts attempt number `index` (0 for the first). It must end, with its
-   * answer or an error, soon after `signal` aborts.
+   * answer or an error, soon after `signal` aborts. It calls `onHeaders`
+   * when its response headers arrive (where the transport tells): the call
+   * then commits to it.
    */
-  (index: number, signal: AbortSignal): Promise<R>;
+  (index: number, signal: AbortSignal, onHeaders: () => void): Promise<R>;
 }
 
 /** What a hedged call needs besides its attempts. */
@@ -80,6 +82,7 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
     let timer: TimerHandle | undefined;
     let done = false;
     let lastError: ConnectError | undefined;
+    let committed = -1;
 
     const finish = (err: ConnectError | undefined, value?: R) => {
       if (done) return;
@@ -94,12 +97,24 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
     };
     const onAbort = () => finish(ConnectError.from(signal?.reason, Code.Canceled));
 
+    /** A6: response headers from attempt `i` commit the call to it; the others are cancelled, no more are sent. */
+    const commit = (i: number) => {
+      if (done || committed !== -1) return;
+      committed = i;
+      clock.clearTimeout(timer);
+      timer = undefined;
+      const reason = new ConnectError(LOST, Code.Canceled);
+      controllers.forEach((c, k) => {
+        if (k !== i && !c.signal.aborted) c.abort(reason);
+      });
+    };
+
     const beforeDeadline = (inMs: number) => run.deadline === undefined || clock.now() + inMs < run.deadline;
 
     const arm = () => {
       clock.clearTimeout(timer);
       timer = undefined;
-      if (done || started >= policy.maxAttempts) return;
+      if (done || committed !== -1 || started >= policy.maxAttempts) return;
       if (!beforeDeadline(policy.hedgingDelayMs)) return;
       timer = clock.setTimeout(() => {
         timer = undefined;
@@ -109,7 +124,7 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
 
     /** One more attempt, if the policy, the throttle and the budget let it; false when not. */
     const hedge = (): boolean => {
-      if (done || started >= policy.maxAttempts || !beforeDeadline(0)) return false;
+      if (done || committed !== -1 || started >= policy.maxAttempts || !beforeDeadline(0)) return false;
       if (!limits.allow()) return false;
       run.onExtra?.("hedge", index);
       launch(true);
@@ -124,7 +139,7 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
       const i = index++;
       let p: Promise<R>;
       try {
-        p = run.start(i, c.signal);
+        p = run.start(i, c.signal, () => commit(i));
       } catch (err) {
         p = Promise.reject(err);
       }
@@ -135,7 +150,8 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
         },
         (err: unknown) => {
           pending--;
-          failed(ConnectError.from(err));
+          if (committed === -1) failed(ConnectError.from(err));
+          else if (committed === i) finish(ConnectError.from(err));
         },
       );
       if (counts && policy.hedgingDelayMs > 0) arm();

@@ -220,6 +220,7 @@ function exchange<I extends DescMessage, O extends DescMessage>(
   return unaryExchange<UnaryResponse<I, O>>(subchannel, nodeHeaders, body, signal, timeoutMs, {
     // As connect-node resets a stream it gives up on.
     resetCode: (err) => (err.code === Code.Canceled ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR),
+    onHeaders: sizes?.onHeaders,
     read(s, call) {
       s.on("response", (h) => {
         try {

@@ -76,6 +76,7 @@ export function fastGrpcUnary<I extends DescMessage, O extends DescMessage>(
   return unaryExchange<UnaryResponse<I, O>>(subchannel, nodeHeaders, body, signal, timeoutMs, {
     // connect-node's gRPC transport resets a stream it gives up on with CANCEL.
     resetCode: () => NGHTTP2_CANCEL,
+    onHeaders: sizes?.onHeaders,
     read(s, call) {
       let lengthChecked = false;
       s.on("response", (h) => {

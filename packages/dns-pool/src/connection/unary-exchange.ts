@@ -21,6 +21,13 @@ export interface UnaryProtocol<R> {
    * says INTERNAL_ERROR unless the call was canceled.
    */
   resetCode(err: ConnectError): number;
+  /**
+   * Called once when response headers that do not already end the call
+   * arrive (HTTP 200 without grpc-status, i.e. not a trailers-only or
+   * Connect error response): a hedged call commits to this attempt then
+   * (gRFC A6). Undefined: nobody asks.
+   */
+  readonly onHeaders?: (() => void) | undefined;
   /** Reads the response: listens for "response", "trailers", "data" on the stream. */
   read(stream: http2.ClientHttp2Stream, call: UnaryExchange<R>): void;
   /**
@@ -88,6 +95,12 @@ export function unaryExchange<R>(
           return;
         }
         const session = s.session;
+        const onHeaders = protocol.onHeaders;
+        if (onHeaders !== undefined) {
+          s.once("response", (h) => {
+            if (!call.settled && h[":status"] === 200 && h["grpc-status"] === undefined) onHeaders();
+          });
+        }
         protocol.read(s, call);
         // Stream errors and resets fail the call as connect-node fails it.
         s.on("error", (err: Error & { code?: string }) => {

@@ -16,6 +16,11 @@ export interface MessageSizes {
   sent: number;
   /** Bytes of response messages received. */
   rcvd: number;
+  /**
+   * Called by the fast unary paths when response headers that do not end
+   * the call arrive (a hedged call commits to its attempt then). Optional.
+   */
+  onHeaders?: (() => void) | undefined;
 }
 
 /** What a call's telemetry needs of the endpoint an attempt went to. */
@@ -207,6 +212,8 @@ export class ConcurrentAttempt implements MessageSizes {
   readonly startedAt = performance.now();
   /** Its span, once picked, while tracing. */
   span: Span | undefined;
+  /** Set by the call runner: the attempt's response headers arrived. */
+  onHeaders: (() => void) | undefined;
   private ended = false;
 
   constructor(
