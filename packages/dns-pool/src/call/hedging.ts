@@ -29,16 +29,13 @@ export interface HedgingPolicy {
   nonFatalCodes?: Code[];
 }
 
-/** One attempt of a hedged call, started by {@link HedgeRun.start}. */
-export interface HedgeAttemptStart<R> {
-  /**
-   * Starts attempt number `index` (0 for the first). It must end, with its
-   * answer or an error, soon after `signal` aborts. It calls `onHeaders`
-   * when its response headers arrive (where the transport tells): the call
-   * then commits to it.
-   */
-  (index: number, signal: AbortSignal, onHeaders: () => void): Promise<R>;
-}
+/**
+ * Starts attempt number `index` of a hedged call (0 for the first). It must
+ * end, with its answer or an error, soon after `signal` aborts. It calls
+ * `onHeaders` when its response headers arrive (where the transport tells):
+ * the call then commits to it.
+ */
+export type HedgeAttemptStart<R> = (index: number, signal: AbortSignal, onHeaders: () => void) => Promise<R>;
 
 /** What a hedged call needs besides its attempts. */
 export interface HedgeRun<R> {
