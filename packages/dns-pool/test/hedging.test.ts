@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  ConnectivityState,
+  createPoolTransport,
+  type PoolTransport,
+  type PoolTransportOptions,
+} from "@rngbalance/dns-pool";
+import { Rng } from "@rngbalance/proto";
+import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
+import { collect, histograms, testMeter, total } from "@rngbalance/testkit/metrics";
+import { METRIC } from "../src/telemetry/names.js";
+import { freePort, until } from "./support.js";
+
+// Real rng-server processes on loopback pod IPs, called through a real pool
+// on its fast unary paths. The slow pod serves Prometheus metrics, so the
+// test sees from the server's side that the losing attempts were cancelled.
+// Shares and counts with margins, no timings: the machine is shared.
+
+const METHOD = { "grpc.method": "rng.Rng/Rng" };
+
+/** The sum of the `grpc_server_call_*` series of rng.Rng/Rng on a pod's /metrics with `status` (or all). */
+async function serverCalls(metricsAddr: string, name: string, status?: string): Promise<number> {
+  const text = await (await fetch(`http://${metricsAddr}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) || !line.includes('grpc_method="rng.Rng/Rng"')) continue;
+    if (status !== undefined && !line.includes(`grpc_status="${status}"`)) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+/** Polls an async condition every 20 ms until it holds, or fails after `timeoutMs`. */
+async function eventually(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("hedging over real servers", () => {
+  const servers: RngServerProcess[] = [];
+  const pools: PoolTransport[] = [];
+  after(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  /** Pods on `hosts`, one port, each with a metrics listener on its own host; `args(i)` per pod. */
+  const spawnPods = async (hosts: string[], args: (i: number) => string[]) => {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const metricsPort = await freePort();
+      const started = await Promise.allSettled(
+        hosts.map((host, i) =>
+          spawnRngServer({ host, port, args: [...args(i), "--metrics-addr", `${host}:${metricsPort}`] }),
+        ),
+      );
+      const ok = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      if (ok.length === hosts.length) {
+        servers.push(...ok);
+        return { port, pods: ok, metrics: hosts.map((h) => `${h}:${metricsPort}`) };
+      }
+      await Promise.all(ok.map((p) => p.stop()));
+      if (attempt === 3) throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
+    }
+  };
+  const readyPool = async (options: PoolTransportOptions, n: number) => {
+    const pool = createPoolTransport({ connect: "eager", outlierDetection: false, ...options });
+    pools.push(pool);
+    await until(
+      () => pool.stats().endpoints.filter((e) => e.state === ConnectivityState.READY).length === n,
+      10_000,
+      "endpoints READY",
+    );
+    return pool;
+  };
+
+  for (const protocol of ["grpc", "connect"] as const) {
+    it(`${protocol} fast path: a call stuck on the slow pod is hedged to another, which answers; the slow pod sees the cancel`, async () => {
+      const hosts =
+        protocol === "grpc"
+          ? ["127.0.0.81", "127.0.0.82", "127.0.0.83", "127.0.0.84"]
+          : ["127.0.0.85", "127.0.0.86", "127.0.0.87", "127.0.0.88"];
+      // The last pod answers 2 s late: without hedging a call to it would take 2 s.
+      const { port, pods, metrics } = await spawnPods(hosts, (i) =>
+        i === 3 ? ["--fault", "latency:2s"] : [],
+      );
+      const slow = pods[3] as RngServerProcess;
+      const slowMetrics = metrics[3] as string;
+      const { provider, reader } = testMeter();
+      const target = `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`;
+      const pool = await readyPool(
+        {
+          target,
+          protocol,
+          policy: "round_robin",
+          hedgingPolicy: { maxAttempts: 2, hedgingDelayMs: 100 },
+          telemetry: { meterProvider: provider },
+        },
+        4,
+      );
+      const client = createClient(Rng, pool);
+      const calls = 20;
+      const rns: bigint[] = [];
+      const t0 = Date.now();
+      for (let i = 0; i < calls; i++) rns.push((await client.rng({}, { timeoutMs: 5000 })).RN);
+      const elapsed = Date.now() - t0;
+      assert.ok(!rns.includes(slow.rn), "no answer came from the slow pod");
+      const hedges = pool.stats().retries.hedges;
+      // round_robin sends it about a quarter of the first attempts.
+      assert.ok(hedges >= 3 && hedges <= 10, `hedges: ${hedges} of ${calls} calls (a quarter expected)`);
+      assert.ok(elapsed < 2000 * 2, `${calls} calls took ${elapsed} ms: none waited out the 2 s pod`);
+      // The slow pod's calls were reset by the client, none finished.
+      await eventually(
+        async () =>
+          (await serverCalls(slowMetrics, "grpc_server_call_duration_seconds_count", "CANCELLED")) === hedges,
+        5000,
+        "the slow pod counts every hedged-away call as CANCELLED",
+      );
+      assert.equal(await serverCalls(slowMetrics, "grpc_server_call_duration_seconds_count", "OK"), 0);
+      // A96: grpc.client.call.hedges, one point per hedged call; attempts counted as A66 says.
+      const m = await collect(reader);
+      const [h] = histograms(m, METRIC.callHedges, { ...METHOD, "grpc.target": target });
+      assert.equal(h?.count, hedges, "one grpc.client.call.hedges record per hedged call");
+      assert.equal(h?.sum, hedges);
+      assert.equal(total(m, METRIC.attemptStarted, METHOD), calls + hedges);
+      assert.equal(total(m, METRIC.callDuration, { ...METHOD, "grpc.status": "OK" }), calls);
+      assert.equal(
+        total(m, METRIC.attemptDuration, { ...METHOD, "grpc.status": "CANCELLED" }),
+        hedges,
+        "the losing attempts end CANCELLED",
+      );
+    });
+  }
+
+  it("a full outage: the budget holds extra attempts to its ratio, the A6 throttle stops them", async () => {
+    const hosts = ["127.0.0.91", "127.0.0.92", "127.0.0.93"];
+    const { port, metrics } = await spawnPods(hosts, () => ["--fault", "unavailable"]);
+    const target = `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`;
+    const attempts = async () => {
+      let n = 0;
+      for (const addr of metrics) n += await serverCalls(addr, "grpc_server_call_started_total");
+      return n;
+    };
+    const hedging = { maxAttempts: 5, hedgingDelayMs: 50, nonFatalCodes: [Code.Unavailable] };
+    const run = async (options: Partial<PoolTransportOptions>) => {
+      const pool = await readyPool({ target, hedgingPolicy: hedging, ...options }, 3);
+      const client = createClient(Rng, pool);
+      const before = await attempts();
+      const calls = 100;
+      for (let i = 0; i < calls; i++) {
+        const err = await client.rng({}, { timeoutMs: 5000 }).then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
+        assert.equal(err?.code, Code.Unavailable);
+      }
+      await eventually(async () => (await attempts()) - before >= calls, 5000, "servers counted the calls");
+      return { extra: (await attempts()) - before - calls, stats: pool.stats().retries, calls };
+    };
+    // Budget: 20 % of the calls, no floor per second.
+    const budget = await run({ retryBudget: { ratio: 0.2, minRetriesPerSecond: 0 } });
+    assert.ok(
+      budget.extra <= 0.2 * budget.calls,
+      `extra attempts ${budget.extra} within 20 % of ${budget.calls}`,
+    );
+    assert.ok(budget.extra >= 0.15 * budget.calls, `the budget is spent: ${budget.extra}`);
+    assert.equal(budget.stats.hedges, budget.extra);
+    assert.ok(budget.stats.refused.budget > 0);
+    // A6 throttle alone: 10 tokens, 5 failures bring it to half, then no more hedges.
+    const throttled = await run({ retryBudget: false, retryThrottling: { maxTokens: 10, tokenRatio: 0.1 } });
+    assert.ok(
+      throttled.extra <= 5,
+      `the throttle closes after a few failures: ${throttled.extra} extra attempts`,
+    );
+    assert.ok(throttled.stats.refused.throttle > 0);
+    // Neither: every call makes maxAttempts attempts.
+    const unlimited = await run({ retryBudget: false });
+    assert.equal(unlimited.extra, 4 * unlimited.calls, "without limits, 5 attempts per call");
+  });
+});
