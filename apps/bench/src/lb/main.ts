@@ -9,6 +9,7 @@ import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
 import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
 import { DEFAULT_OUT_DIR } from "../harness/report.js";
+import { hedging, hedgingTables } from "./hedging.js";
 import { badPodTable, scaleUpTable } from "./report.js";
 import { badPod, LB_POLICIES, scaleUp } from "./scenarios.js";
 
@@ -33,6 +34,12 @@ const FLAGS = {
         : `must be a comma-separated list of ${LB_POLICIES.join(", ")}`,
   },
   "peak-ewma-decay": { type: "duration", default: 10_000, positive: true, help: "peak_ewma's decayMs" },
+  "hedging-delay": {
+    type: "duration",
+    default: 10,
+    positive: true,
+    help: "hedging: hedgingPolicy.hedgingDelayMs",
+  },
   out: { type: "string", default: DEFAULT_OUT_DIR, placeholder: "dir", help: "where lb-latest.{md,json} go" },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -42,7 +49,10 @@ One bad pod among --pods rng-server pods on loopback, --concurrency calls in
 flight, closed loop, each policy in turn (round_robin, least_request,
 peak_ewma, weighted_round_robin): the bad pod's share, latency percentiles,
 errors. Scenarios: latency (one pod --fault latency:50ms), cpu (one pod
---fault cpu:2ms), scale (a pod joins: its share per second, slow start on/off).
+--fault cpu:2ms), scale (a pod joins: its share per second, slow start on/off),
+hedging (round_robin, one pod slow: p50/p99 with and without hedging, extra
+attempts; every pod failing: extra attempts with and without the retry budget;
+run it alone with --scenarios hedging).
 
 Flags:
 ${renderFlagTable(FLAGS)}`;
@@ -108,6 +118,37 @@ if (scenarios.has("scale")) {
     `## Scale-up: a ${v.pods}th pod joins ${v.pods - 1} (round_robin, slow start window ${windowMs / 1000} s)\n\n${scaleUpTable(shares, v.pods)}\n`,
   );
   json.scaleUp = { windowMs, ...shares };
+}
+if (scenarios.has("hedging")) {
+  const r = await hedging({
+    pods: v.pods,
+    fault: v["latency-fault"],
+    concurrency: v.concurrency,
+    warmupMs: base.warmupMs,
+    durationMs: base.durationMs,
+    rounds: base.rounds,
+    hedgingDelayMs: v["hedging-delay"],
+    outageMs: quick ? 1000 : 3000,
+    firstHost: 60,
+  });
+  log(
+    `## Hedging: one pod of ${v.pods} with --fault ${v["latency-fault"]} (round_robin); then every pod UNAVAILABLE\n\n${hedgingTables(r)}\n`,
+  );
+  json.hedging = {
+    tail: r.tail.map((row) => ({
+      name: row.name,
+      calls: row.run.calls,
+      p50us: Math.round(row.run.latency.percentile(50)),
+      p99us: Math.round(row.run.latency.percentile(99)),
+      extraRatio: row.extraRatio,
+    })),
+    outage: r.outage.map((row) => ({
+      name: row.name,
+      calls: row.run.calls,
+      extraRatio: row.extraRatio,
+      refusedRatio: row.refusedRatio,
+    })),
+  };
 }
 mkdirSync(v.out, { recursive: true });
 writeFileSync(path.join(v.out, "lb-latest.md"), `${out.join("\n")}\n`);
