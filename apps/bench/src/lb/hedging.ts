@@ -1,7 +1,9 @@
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createPoolTransport, type PoolTransport, type PoolTransportOptions } from "@rngbalance/dns-pool";
+import { Rng } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { freePort } from "@rngbalance/testkit";
+import { Histogram } from "../harness/histogram.js";
 import { poolReady } from "../harness/pool-ready.js";
 import { closedLoop, type LbRun, mergeRuns } from "./measure.js";
 
@@ -35,6 +37,10 @@ export interface HedgingSettings {
   readonly warmupMs: number;
   /** Measured per mode (hedging on, off), in all. */
   readonly durationMs: number;
+  /** Calls started per second in the tail-latency part (paced, the same for every pool). */
+  readonly ratePerSecond: number;
+  /** Callers in the tail-latency part: enough that a slow call never holds back the rate. */
+  readonly workers: number;
   /** The modes take turns in this many rounds. */
   readonly rounds: number;
   /** hedgingPolicy.hedgingDelayMs of the hedged pool. */
@@ -61,6 +67,48 @@ export interface HedgingResult {
   readonly outage: readonly HedgingRow[];
 }
 
+/**
+ * `workers` callers, each pacing itself so that all together start
+ * `ratePerSecond` calls per second (a call that takes longer than its slot
+ * delays only its own worker): both pools then get the same offered load,
+ * where a closed loop would give the one with the shorter tail more calls
+ * per second and more CPU contention.
+ */
+async function pacedLoop(
+  pool: PoolTransport,
+  o: { workers: number; ratePerSecond: number; durationMs: number },
+): Promise<LbRun> {
+  const client = createClient(Rng, pool);
+  const latency = new Histogram();
+  const byPod = new Map<bigint, number>();
+  const periodMs = (1000 * o.workers) / o.ratePerSecond;
+  const end = performance.now() + o.durationMs;
+  let calls = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const worker = async (i: number) => {
+    // Spread the workers' first calls over one period.
+    await new Promise((r) => setTimeout(r, (i * periodMs) / o.workers));
+    while (performance.now() < end) {
+      const t = performance.now();
+      try {
+        const rn = (await client.rng({}, { timeoutMs: 5000 })).RN;
+        byPod.set(rn, (byPod.get(rn) ?? 0) + 1);
+      } catch (err) {
+        errors++;
+        firstError ??= ConnectError.from(err).message;
+      }
+      const done = performance.now();
+      calls++;
+      latency.record((done - t) * 1000);
+      const wait = periodMs - (done - t);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  };
+  await Promise.all(Array.from({ length: o.workers }, (_, i) => worker(i)));
+  return { calls, errors, firstError, byPod, latency, perSecond: [] };
+}
+
 const extraOf = (pool: PoolTransport) => {
   const r = pool.stats().retries;
   return { extra: r.hedges + r.policy, refused: r.refused.budget + r.refused.throttle };
@@ -72,10 +120,15 @@ async function measured(
   concurrency: number,
   warmupMs: number,
   durationMs: number,
+  ratePerSecond?: number,
 ): Promise<{ run: LbRun; extra: number; refused: number }> {
-  if (warmupMs > 0) await closedLoop(pool, { concurrency, warmupMs: 0, durationMs: warmupMs });
+  const loop = (ms: number) =>
+    ratePerSecond === undefined
+      ? closedLoop(pool, { concurrency, warmupMs: 0, durationMs: ms })
+      : pacedLoop(pool, { workers: concurrency, ratePerSecond, durationMs: ms });
+  if (warmupMs > 0) await loop(warmupMs);
   const before = extraOf(pool);
-  const run = await closedLoop(pool, { concurrency, warmupMs: 0, durationMs });
+  const run = await loop(durationMs);
   const after = extraOf(pool);
   return { run, extra: after.extra - before.extra, refused: after.refused - before.refused };
 }
@@ -100,6 +153,10 @@ export async function hedging(s: HedgingSettings): Promise<HedgingResult> {
         `hedging (delay ${s.hedgingDelayMs} ms)`,
         { ...base, hedgingPolicy: { maxAttempts: 2, hedgingDelayMs: s.hedgingDelayMs } },
       ],
+      [
+        `hedging (delay ${s.hedgingDelayMs} ms), liveness off`,
+        { ...base, liveness: false, hedgingPolicy: { maxAttempts: 2, hedgingDelayMs: s.hedgingDelayMs } },
+      ],
     ];
     const pools = new Map<string, PoolTransport>();
     const runs = new Map<string, { runs: LbRun[]; extra: number; refused: number }>();
@@ -112,9 +169,10 @@ export async function hedging(s: HedgingSettings): Promise<HedgingResult> {
         for (const [name] of modes) {
           const m = await measured(
             pools.get(name) as PoolTransport,
-            s.concurrency,
+            s.workers,
             s.warmupMs,
             s.durationMs / s.rounds,
+            s.ratePerSecond,
           );
           const acc = runs.get(name) as { runs: LbRun[]; extra: number; refused: number };
           acc.runs.push(m.run);
@@ -180,11 +238,11 @@ const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 export function hedgingTables(r: HedgingResult): string {
   const first = r.tail[0]?.run.latency.percentile(99) ?? 0;
   const tail = [
-    "| pool | calls | p50 ms | p99 ms | p99.9 ms | p99 ÷ hedged p99 | extra attempts per call | errors |",
+    "| pool | calls | p50 ms | p99 ms | p99.9 ms | p99 of the first row ÷ this p99 | extra attempts per call | errors |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...r.tail.map((row) => {
       const l = row.run.latency;
-      return `| ${row.name} | ${row.run.calls} | ${ms(l.percentile(50))} | ${ms(l.percentile(99))} | ${ms(l.percentile(99.9))} | ${(first / l.percentile(99)).toFixed(2)}× | ${pct(row.extraRatio)} | ${row.run.errors} |`;
+      return `| ${row.name} | ${row.run.calls} | ${ms(l.percentile(50))} | ${ms(l.percentile(99))} | ${ms(l.percentile(99.9))} | ${(first / l.percentile(99)).toFixed(2)}× | ${pct(row.extraRatio)} | ${row.run.errors}${row.run.firstError ? ` (${row.run.firstError})` : ""} |`;
     }),
   ];
   const outage = [
