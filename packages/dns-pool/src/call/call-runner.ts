@@ -22,7 +22,7 @@ import type { EndpointSet } from "./endpoint-set.js";
 import { type HedgingPolicy, runHedged } from "./hedging.js";
 import type { PickQueue } from "./pick-queue.js";
 import type { Retry, RetryState } from "./retry.js";
-import { ExtraAttempts } from "./retry-limits.js";
+import { ExtraAttempts, ResetBudget } from "./retry-limits.js";
 
 /** Limits that never refuse, for a hedging runner without throttle or budget. */
 const NO_LIMITS = new ExtraAttempts(undefined, undefined);
@@ -78,6 +78,8 @@ export class CallRunner {
   private readonly telemetry: PoolTelemetry;
   private readonly requestHeaders: Readonly<Record<string, string>> | undefined;
   private readonly hedging: Required<HedgingPolicy> | undefined;
+  /** Streams hedged calls may reset per endpoint (servers' rapid-reset limits). */
+  private readonly resets: ResetBudget;
   /** The throttle and budget of extra attempts, or undefined for none. */
   readonly limits: ExtraAttempts | undefined;
 
@@ -93,6 +95,7 @@ export class CallRunner {
     this.requestHeaders = parts.requestHeaders;
     this.hedging = parts.hedging;
     this.limits = parts.limits;
+    this.resets = new ResetBudget(parts.clock);
   }
 
   /** A unary call, with transparent and policy retries on other endpoints. */
@@ -206,6 +209,7 @@ export class CallRunner {
     const started = clock.now();
     const timeout = timeoutMs ?? this.defaultTimeoutMs;
     const used: Endpoint[] = [];
+    const endpointOf: (Endpoint | undefined)[] = [];
     const hedging = this.hedging as Required<HedgingPolicy>;
     const kinds: ("first" | "hedge" | "transparent")[] = [];
     const result = runHedged<UnaryResponse<I, O>>({
@@ -215,6 +219,11 @@ export class CallRunner {
       signal,
       deadline: timeout === undefined ? undefined : started + timeout,
       transparentRetries: this.retry.transparentRetries,
+      mayCancel: (index) => {
+        const endpoint = endpointOf[index];
+        // Not sent yet (picking, queued): cancelling costs the server nothing.
+        return endpoint === undefined || this.resets.take(endpoint);
+      },
       onExtra: (kind, index) => {
         kinds[index] = kind;
         if (kind === "hedge") this.hedged.hedges++;
@@ -238,11 +247,15 @@ export class CallRunner {
           throw err;
         }
         used.push(endpoint);
+        endpointOf[index] = endpoint;
         const remaining = remainingTimeout(timeout, started, clock);
         const pickedAt = picker.onDone === undefined ? 0 : preciseNow(clock);
         this.callStarted(endpoint, method);
         const losses = endpoint.connectionLosses;
-        const sent = at === undefined ? header : at.picked(endpoint, header, queued);
+        // A6: a server can tell a hedge from a first attempt.
+        const base =
+          index === 0 ? header : withHeaders(header, { "grpc-previous-rpc-attempts": String(index) });
+        const sent = at === undefined ? base : at.picked(endpoint, base, queued);
         try {
           const response = await endpoint.unary(
             method,

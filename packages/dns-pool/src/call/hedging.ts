@@ -53,6 +53,13 @@ export interface HedgeRun<R> {
   readonly transparentRetries: number;
   /** Starts an attempt. */
   readonly start: HedgeAttemptStart<R>;
+  /**
+   * Whether losing attempt `index` may be cancelled (its stream reset), or
+   * must be left to finish with its answer ignored: servers cut connections
+   * that reset too many streams (rapid-reset protection). Default: always.
+   * Not asked when the caller cancels the call.
+   */
+  readonly mayCancel?: (index: number) => boolean;
   /** An attempt besides the first was sent: `transparent` replaces one that never reached a server. */
   readonly onExtra?: (kind: "hedge" | "transparent", index: number) => void;
 }
@@ -72,6 +79,7 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
   const { policy, clock, limits, signal } = run;
   return new Promise<R>((resolve, reject) => {
     const controllers: AbortController[] = [];
+    const settled: boolean[] = [];
     let started = 0; // attempts counted against maxAttempts
     let index = 0; // attempts started, transparent ones included
     let pending = 0;
@@ -87,8 +95,7 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
       clock.clearTimeout(timer);
       timer = undefined;
       signal?.removeEventListener("abort", onAbort);
-      const reason = new ConnectError(LOST, Code.Canceled);
-      for (const c of controllers) if (!c.signal.aborted) c.abort(reason);
+      cancelLosers(-1, signal?.aborted === true);
       if (err) reject(err);
       else resolve(value as R);
     };
@@ -100,9 +107,19 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
       committed = i;
       clock.clearTimeout(timer);
       timer = undefined;
-      const reason = new ConnectError(LOST, Code.Canceled);
+      cancelLosers(i, false);
+    };
+
+    /** Aborts every attempt but `keep` (and those `mayCancel` says to leave running, unless `all`). */
+    const cancelLosers = (keep: number, all: boolean) => {
+      let reason: ConnectError | undefined;
       controllers.forEach((c, k) => {
-        if (k !== i && !c.signal.aborted) c.abort(reason);
+        if (k === keep || c.signal.aborted || settled[k]) return;
+        if (!all && run.mayCancel && !run.mayCancel(k)) return;
+        reason ??= all
+          ? ConnectError.from(signal?.reason, Code.Canceled)
+          : new ConnectError(LOST, Code.Canceled);
+        c.abort(reason);
       });
     };
 
@@ -142,10 +159,12 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
       }
       p.then(
         (value) => {
+          settled[i] = true;
           pending--;
           finish(undefined, value);
         },
         (err: unknown) => {
+          settled[i] = true;
           pending--;
           if (committed === -1) failed(ConnectError.from(err));
           else if (committed === i) finish(ConnectError.from(err));

@@ -171,3 +171,42 @@ export class ExtraAttempts {
     return true;
   }
 }
+
+/**
+ * How many streams the pool may reset on one endpoint: a token bucket of
+ * the shape of nghttp2's rapid-reset limit (CVE-2023-44487: a burst of
+ * 1000, 33 per second), which Node servers (and this repository's
+ * connect-server) enforce by closing the connection. A hedged call cancels
+ * its losing attempts within this budget; beyond it, a loser is left to
+ * finish and its answer is ignored, which costs the server the work but
+ * keeps the connection.
+ */
+export class ResetBudget {
+  private readonly buckets = new WeakMap<object, { tokens: number; at: number }>();
+
+  /**
+   * @param clock - the refill's time.
+   * @param burst - the bucket's size. Default 1000 (nghttp2's).
+   * @param perSecond - the refill rate. Default 33 (nghttp2's).
+   */
+  constructor(
+    private readonly clock: Clock,
+    private readonly burst = 1000,
+    private readonly perSecond = 33,
+  ) {}
+
+  /** Takes a token for a reset on `endpoint`; false when there is none (do not reset). */
+  take(endpoint: object): boolean {
+    const now = this.clock.now();
+    let b = this.buckets.get(endpoint);
+    if (b === undefined) {
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(endpoint, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.perSecond) / 1000);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
+  }
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type HedgingPolicy, runHedged } from "../../src/call/hedging.js";
-import { ExtraAttempts, RetryBudget, RetryThrottle } from "../../src/call/retry-limits.js";
+import { ExtraAttempts, ResetBudget, RetryBudget, RetryThrottle } from "../../src/call/retry-limits.js";
 import { unsentError } from "../../src/core/errors.js";
 import { FakeClock, flushMicrotasks } from "../../src/testing/index.js";
 
@@ -18,7 +18,13 @@ interface Attempt {
 
 function setup(
   policy: Partial<HedgingPolicy> & { maxAttempts: number },
-  o: { limits?: ExtraAttempts; deadline?: number; signal?: AbortSignal; transparentRetries?: number } = {},
+  o: {
+    limits?: ExtraAttempts;
+    deadline?: number;
+    signal?: AbortSignal;
+    transparentRetries?: number;
+    mayCancel?: (index: number) => boolean;
+  } = {},
 ) {
   const clock = new FakeClock();
   const attempts: Attempt[] = [];
@@ -30,6 +36,7 @@ function setup(
     signal: o.signal,
     deadline: o.deadline === undefined ? undefined : clock.now() + o.deadline,
     transparentRetries: o.transparentRetries ?? 0,
+    ...(o.mayCancel ? { mayCancel: o.mayCancel } : {}),
     start: (index, signal, headers) =>
       new Promise<string>((resolve, reject) => {
         const a: Attempt = { index, at: clock.now(), signal, headers, resolve, reject };
@@ -203,6 +210,48 @@ describe("runHedged (gRFC A6 hedging)", () => {
     assert.equal(a.attempts.length, 2, "one hedge, then the budget is spent");
     assert.equal(limits.refused.budget, 1);
     a.attempts[0]?.resolve("ok");
+  });
+});
+
+describe("cancelling losers within servers' rapid-reset limits", () => {
+  it("a loser mayCancel refuses is left to finish, its answer ignored; the caller's abort cancels it anyway", async () => {
+    const t = setup({ maxAttempts: 3, hedgingDelayMs: 10 }, { mayCancel: (i) => i !== 0 });
+    await t.clock.advanceAsync(20);
+    assert.equal(t.attempts.length, 3);
+    t.attempts[1]?.resolve("second");
+    await flushMicrotasks();
+    assert.equal(t.outcome(), "second");
+    assert.equal(t.attempts[0]?.signal.aborted, false, "left running: no reset");
+    assert.equal(t.attempts[2]?.signal.aborted, true);
+    t.attempts[0]?.resolve("late");
+    await flushMicrotasks();
+    assert.equal(t.outcome(), "second");
+    assert.equal(t.clock.pending, 0);
+
+    const ac = new AbortController();
+    const u = setup({ maxAttempts: 2, hedgingDelayMs: 10 }, { mayCancel: () => false, signal: ac.signal });
+    await u.clock.advanceAsync(10);
+    ac.abort();
+    await flushMicrotasks();
+    assert.ok(
+      u.attempts.every((a) => a.signal.aborted),
+      "the caller's cancel reaches every attempt",
+    );
+  });
+
+  it("ResetBudget: a burst, then a steady rate per endpoint", () => {
+    const clock = new FakeClock();
+    const budget = new ResetBudget(clock, 3, 2);
+    const a = {};
+    const b = {};
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => budget.take(a)),
+      [true, true, true, false],
+    );
+    assert.equal(budget.take(b), true, "per endpoint");
+    clock.advance(500);
+    assert.equal(budget.take(a), true, "2 per second: one after 500 ms");
+    assert.equal(budget.take(a), false);
   });
 });
 
