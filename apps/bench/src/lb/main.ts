@@ -34,7 +34,7 @@ const FLAGS = {
         : `must be a comma-separated list of ${LB_POLICIES.join(", ")}`,
   },
   "peak-ewma-decay": { type: "duration", default: 10_000, positive: true, help: "peak_ewma's decayMs" },
-  "hedging-rate": { type: "int", default: 1000, min: 1, max: 100_000, help: "hedging: calls/s, paced" },
+  "hedging-rate": { type: "int", default: 400, min: 1, max: 100_000, help: "hedging: calls/s, paced" },
   "hedging-delay": {
     type: "duration",
     default: 10,
@@ -130,7 +130,7 @@ if (scenarios.has("hedging")) {
     rounds: base.rounds,
     hedgingDelayMs: v["hedging-delay"],
     ratePerSecond: v["hedging-rate"],
-    workers: 64,
+    workers: 32,
     outageMs: quick ? 1000 : 3000,
     firstHost: 60,
   });
