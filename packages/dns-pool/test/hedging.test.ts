@@ -137,7 +137,7 @@ describe("hedging over real servers", () => {
     });
   }
 
-  it("a full outage: the budget holds extra attempts to its ratio, the A6 throttle stops them", async () => {
+  it("a full outage: the budget holds hedges and retries to its ratio, the A6 throttle stops them", async () => {
     const hosts = ["127.0.0.91", "127.0.0.92", "127.0.0.93"];
     const { port, metrics } = await spawnPods(hosts, () => ["--fault", "unavailable"]);
     const target = `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`;
@@ -178,6 +178,15 @@ describe("hedging over real servers", () => {
       `the throttle closes after a few failures: ${throttled.extra} extra attempts`,
     );
     assert.ok(throttled.stats.refused.throttle > 0);
+    // retryPolicy draws on the same budget.
+    const retries = await run({
+      hedgingPolicy: undefined,
+      retryPolicy: { maxAttempts: 5, retryableCodes: [Code.Unavailable], initialBackoffMs: 1 },
+      retryBudget: { ratio: 0.2, minRetriesPerSecond: 0 },
+    });
+    assert.ok(retries.extra <= 0.2 * retries.calls, `retries ${retries.extra} within 20 % of ${retries.calls}`);
+    assert.equal(retries.stats.policy, retries.extra);
+    assert.ok(retries.stats.refused.budget > 0);
     // Neither: every call makes maxAttempts attempts.
     const unlimited = await run({ retryBudget: false });
     assert.equal(unlimited.extra, 4 * unlimited.calls, "without limits, 5 attempts per call");
