@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createPoolTransport, type PoolTransport, type PoolTransportOptions } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
@@ -59,6 +60,8 @@ export interface HedgingRow {
   readonly extraRatio: number;
   /** Extra attempts the budget or throttle refused, per call. */
   readonly refusedRatio: number;
+  /** p99 of the bench process's event-loop delay while measuring, ms (how late timers, the hedge's included, fired). */
+  readonly loopDelayP99Ms: number;
 }
 
 /** What the scenario measured. */
@@ -121,16 +124,24 @@ async function measured(
   warmupMs: number,
   durationMs: number,
   ratePerSecond?: number,
-): Promise<{ run: LbRun; extra: number; refused: number }> {
+): Promise<{ run: LbRun; extra: number; refused: number; loopDelayP99Ms: number }> {
   const loop = (ms: number) =>
     ratePerSecond === undefined
       ? closedLoop(pool, { concurrency, warmupMs: 0, durationMs: ms })
       : pacedLoop(pool, { workers: concurrency, ratePerSecond, durationMs: ms });
   if (warmupMs > 0) await loop(warmupMs);
   const before = extraOf(pool);
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
   const run = await loop(durationMs);
+  lag.disable();
   const after = extraOf(pool);
-  return { run, extra: after.extra - before.extra, refused: after.refused - before.refused };
+  return {
+    run,
+    extra: after.extra - before.extra,
+    refused: after.refused - before.refused,
+    loopDelayP99Ms: lag.percentile(99) / 1e6,
+  };
 }
 
 /**
@@ -157,13 +168,24 @@ export async function hedging(s: HedgingSettings): Promise<HedgingResult> {
         `hedging (delay ${s.hedgingDelayMs} ms), liveness off`,
         { ...base, liveness: false, hedgingPolicy: { maxAttempts: 2, hedgingDelayMs: s.hedgingDelayMs } },
       ],
+      // The floor on this machine: the healthy pods alone, no hedging.
+      [
+        `reference: the ${s.pods - 1} healthy pods only`,
+        {
+          ...base,
+          target: `ipv4:${pods
+            .slice(0, -1)
+            .map((p) => p.address)
+            .join(",")}`,
+        },
+      ],
     ];
     const pools = new Map<string, PoolTransport>();
-    const runs = new Map<string, { runs: LbRun[]; extra: number; refused: number }>();
+    const runs = new Map<string, { runs: LbRun[]; extra: number; refused: number; lag: number }>();
     try {
       for (const [name, options] of modes) {
-        pools.set(name, await readyPool(options, s.pods));
-        runs.set(name, { runs: [], extra: 0, refused: 0 });
+        pools.set(name, await readyPool(options, name.startsWith("reference") ? s.pods - 1 : s.pods));
+        runs.set(name, { runs: [], extra: 0, refused: 0, lag: 0 });
       }
       for (let round = 0; round < s.rounds; round++) {
         for (const [name] of modes) {
@@ -174,7 +196,8 @@ export async function hedging(s: HedgingSettings): Promise<HedgingResult> {
             s.durationMs / s.rounds,
             s.ratePerSecond,
           );
-          const acc = runs.get(name) as { runs: LbRun[]; extra: number; refused: number };
+          const acc = runs.get(name) as { runs: LbRun[]; extra: number; refused: number; lag: number };
+          acc.lag = Math.max(acc.lag, m.loopDelayP99Ms);
           acc.runs.push(m.run);
           acc.extra += m.extra;
           acc.refused += m.refused;
@@ -185,9 +208,15 @@ export async function hedging(s: HedgingSettings): Promise<HedgingResult> {
       await Promise.all(pods.map((p) => p.stop()));
     }
     for (const [name] of modes) {
-      const acc = runs.get(name) as { runs: LbRun[]; extra: number; refused: number };
+      const acc = runs.get(name) as { runs: LbRun[]; extra: number; refused: number; lag: number };
       const run = mergeRuns(acc.runs);
-      tail.push({ name, run, extraRatio: acc.extra / run.calls, refusedRatio: acc.refused / run.calls });
+      tail.push({
+        name,
+        run,
+        extraRatio: acc.extra / run.calls,
+        refusedRatio: acc.refused / run.calls,
+        loopDelayP99Ms: acc.lag,
+      });
     }
   }
   const outage: HedgingRow[] = [];
@@ -219,6 +248,7 @@ export async function hedging(s: HedgingSettings): Promise<HedgingResult> {
             run: m.run,
             extraRatio: m.extra / m.run.calls,
             refusedRatio: m.refused / m.run.calls,
+            loopDelayP99Ms: m.loopDelayP99Ms,
           });
         } finally {
           await pool.close();
@@ -238,11 +268,11 @@ const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 export function hedgingTables(r: HedgingResult): string {
   const first = r.tail[0]?.run.latency.percentile(99) ?? 0;
   const tail = [
-    "| pool | calls | p50 ms | p99 ms | p99.9 ms | p99 of the first row ÷ this p99 | extra attempts per call | errors |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| pool | calls | p50 ms | p99 ms | p99.9 ms | p99 of the first row ÷ this p99 | extra attempts per call | event-loop delay p99 ms | errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...r.tail.map((row) => {
       const l = row.run.latency;
-      return `| ${row.name} | ${row.run.calls} | ${ms(l.percentile(50))} | ${ms(l.percentile(99))} | ${ms(l.percentile(99.9))} | ${(first / l.percentile(99)).toFixed(2)}× | ${pct(row.extraRatio)} | ${row.run.errors}${row.run.firstError ? ` (${row.run.firstError})` : ""} |`;
+      return `| ${row.name} | ${row.run.calls} | ${ms(l.percentile(50))} | ${ms(l.percentile(99))} | ${ms(l.percentile(99.9))} | ${(first / l.percentile(99)).toFixed(2)}× | ${pct(row.extraRatio)} | ${row.loopDelayP99Ms.toFixed(1)} | ${row.run.errors}${row.run.firstError ? ` (${row.run.firstError})` : ""} |`;
     }),
   ];
   const outage = [
