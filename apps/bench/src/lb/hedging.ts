@@ -168,6 +168,16 @@ export async function hedging(s: HedgingSettings): Promise<HedgingResult> {
         `hedging (delay ${s.hedgingDelayMs} ms), liveness off`,
         { ...base, liveness: false, hedgingPolicy: { maxAttempts: 2, hedgingDelayMs: s.hedgingDelayMs } },
       ],
+      // A latency-aware policy sends the slow pod few first attempts: few hedges are needed.
+      [
+        `peak_ewma + hedging (delay ${s.hedgingDelayMs} ms)`,
+        {
+          ...base,
+          policy: "peak_ewma",
+          peakEwma: { decayMs: 1000 },
+          hedgingPolicy: { maxAttempts: 2, hedgingDelayMs: s.hedgingDelayMs },
+        },
+      ],
       // The floor on this machine: the healthy pods alone, no hedging.
       [
         `reference: the ${s.pods - 1} healthy pods only`,
