@@ -184,7 +184,10 @@ describe("hedging over real servers", () => {
       retryPolicy: { maxAttempts: 5, retryableCodes: [Code.Unavailable], initialBackoffMs: 1 },
       retryBudget: { ratio: 0.2, minRetriesPerSecond: 0 },
     });
-    assert.ok(retries.extra <= 0.2 * retries.calls, `retries ${retries.extra} within 20 % of ${retries.calls}`);
+    assert.ok(
+      retries.extra <= 0.2 * retries.calls,
+      `retries ${retries.extra} within 20 % of ${retries.calls}`,
+    );
     assert.equal(retries.stats.policy, retries.extra);
     assert.ok(retries.stats.refused.budget > 0);
     // Neither: every call makes maxAttempts attempts.
