@@ -278,11 +278,11 @@ const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 export function hedgingTables(r: HedgingResult): string {
   const first = r.tail[0]?.run.latency.percentile(99) ?? 0;
   const tail = [
-    "| pool | calls | p50 ms | p99 ms | p99.9 ms | p99 of the first row ÷ this p99 | extra attempts per call | event-loop delay p99 ms | errors |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| pool | calls | p50 ms | p99 ms | p99.9 ms | p99 of the first row ÷ this p99 | extra attempts per call | refused by the budget per call | event-loop delay p99 ms | errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...r.tail.map((row) => {
       const l = row.run.latency;
-      return `| ${row.name} | ${row.run.calls} | ${ms(l.percentile(50))} | ${ms(l.percentile(99))} | ${ms(l.percentile(99.9))} | ${(first / l.percentile(99)).toFixed(2)}× | ${pct(row.extraRatio)} | ${row.loopDelayP99Ms.toFixed(1)} | ${row.run.errors}${row.run.firstError ? ` (${row.run.firstError})` : ""} |`;
+      return `| ${row.name} | ${row.run.calls} | ${ms(l.percentile(50))} | ${ms(l.percentile(99))} | ${ms(l.percentile(99.9))} | ${(first / l.percentile(99)).toFixed(2)}× | ${pct(row.extraRatio)} | ${pct(row.refusedRatio)} | ${row.loopDelayP99Ms.toFixed(1)} | ${row.run.errors}${row.run.firstError ? ` (${row.run.firstError})` : ""} |`;
     }),
   ];
   const outage = [
