@@ -34,6 +34,14 @@ export type {
   ResolvedWeightedRoundRobin,
   WeightedRoundRobinOptions,
 } from "./balancer/weighted-round-robin.js";
+export {
+  LOCALITY_DEFAULTS,
+  type LocalityOptions,
+  LocalityPicker,
+  LocalityPolicy,
+  type ResolvedLocality,
+  resolveLocality,
+} from "./balancer/locality.js";
 export type { BackoffOptions } from "./core/backoff.js";
 export type { KeepaliveOptions } from "./connection/http2-connection.js";
 export type { LivenessOptions } from "./connection/liveness.js";
@@ -78,7 +86,13 @@ export {
   StaticResolver,
   type TargetUri,
 } from "./resolver/resolver.js";
-export { type Address, formatAddress, type TcpAddress, type UnixAddress } from "./resolver/address.js";
+export {
+  type Address,
+  type AddressAttributes,
+  formatAddress,
+  type TcpAddress,
+  type UnixAddress,
+} from "./resolver/address.js";
 
 // Extension point: balancing policies and their pickers.
 export type { EndpointInfo, LoadBalancingPolicy } from "./balancer/policy.js";

@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import type { PolicyName } from "./balancer/builtin.js";
+import { type ResolvedLocality, resolveLocality } from "./balancer/locality.js";
 import type { PolicyOptions } from "./balancer/policy-context.js";
 import { resolvePolicyOptions } from "./balancer/policy-options.js";
 import { registeredPolicies } from "./balancer/registry.js";
@@ -46,6 +47,8 @@ export interface ResolvedPoolOptions extends EndpointOptions, ResolverOptions {
   readonly subset: SubsetOptions | undefined;
   /** Telemetry, or false for none (`{}`: the global providers). */
   readonly telemetry: false | PoolTelemetryOptions;
+  /** Zone-aware routing, or undefined when off. */
+  readonly locality: ResolvedLocality | undefined;
 }
 
 /** The resolver's slice of the resolved options: exactly {@link ResolverOptions}, nothing else of the pool's. */
@@ -165,6 +168,7 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
         : { service: o.healthCheck?.service ?? "", interceptors: o.healthCheck?.interceptors },
     outlierDetection:
       o.outlierDetection === false ? false : resolveOutlierDetection(o.outlierDetection ?? {}),
+    locality: o.locality ? resolveLocality(o.locality) : undefined,
   };
 }
 

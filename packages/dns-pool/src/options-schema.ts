@@ -1,3 +1,4 @@
+import type { LocalityOptions } from "./balancer/locality.js";
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
@@ -194,6 +195,19 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
   readMaxBytes: number,
   writeMaxBytes: number,
   useHttpGet: boolean,
+  locality: oneOf(
+    FALSE,
+    object<LocalityOptions>("locality", {
+      zone: string,
+      nodeName: string,
+      minLocalEndpoints: number,
+      utilizationThreshold: number,
+      reportMaxAgeMs: number,
+      zoneShares: field(opaque("zone shares")),
+      hints: boolean,
+      updatePeriodMs: number,
+    }),
+  ),
 };
 
 const POOL_OPTIONS = object<PoolTransportOptions>("createPoolTransport", poolFields);

@@ -1,4 +1,5 @@
 import type { PolicyName } from "./balancer/builtin.js";
+import type { LocalityOptions } from "./balancer/locality.js";
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
@@ -17,6 +18,7 @@ import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { SubsetOptions } from "./subset/subset-resolver.js";
 import type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 
+export type { LocalityOptions } from "./balancer/locality.js";
 export type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 export type { SlowStartOptions } from "./balancer/slow-start.js";
 export type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
@@ -209,4 +211,15 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
   telemetry?: false | PoolTelemetryOptions;
   /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). Default: none. */
   http2Options?: PoolHttp2Options;
+  /**
+   * Zone-aware routing over the `policy`: calls stay in the client's zone
+   * (`locality.zone`, default env `RNG_ZONE`) and spill over to other zones
+   * in proportion to what it lacks (too few READY endpoints, or ORCA
+   * utilization above `utilizationThreshold`), as Envoy's zone-aware
+   * routing; EndpointSlice hints (`trafficDistribution`) are honoured. It
+   * needs a resolver that knows zones (`kubernetes:`, or a custom one
+   * setting `attributes.zone`). See docs/zone-aware-routing.md. Default:
+   * off (`false` or absent).
+   */
+  locality?: false | LocalityOptions;
 }

@@ -1,3 +1,4 @@
+import { LocalityPolicy } from "./balancer/locality.js";
 import { createPolicy } from "./balancer/registry.js";
 import { CallRunner } from "./call/call-runner.js";
 import { EndpointSet } from "./call/endpoint-set.js";
@@ -56,12 +57,15 @@ export function buildPoolParts(o: ResolvedPoolOptions): PoolParts {
   const factory = new EndpointFactory(o, o.authority ?? target.authority, telemetry);
   let resolver = target.createResolver(resolverOptions(o));
   if (o.subset) resolver = subsetResolver(resolver, o.subset);
-  const policy = createPolicy<Endpoint>(o.policy, {
+  const policyContext = {
     target: o.target,
     clock,
     options: o.policyOptions,
     telemetry: telemetry.policy,
-  });
+  };
+  const policy = o.locality
+    ? new LocalityPolicy<Endpoint>(() => createPolicy<Endpoint>(o.policy, policyContext), o.locality, clock)
+    : createPolicy<Endpoint>(o.policy, policyContext);
   const endpoints = new EndpointSet<Endpoint>(
     o.target,
     policy,

@@ -1,5 +1,6 @@
 import type { ConnectivityState } from "../core/connectivity.js";
 import type { HealthStatus } from "../health/health-check.js";
+import type { AddressAttributes } from "../resolver/address.js";
 import type { Balanceable, Picker } from "./picker.js";
 
 /**
@@ -22,6 +23,12 @@ export interface EndpointInfo extends Balanceable {
    * health). Optional for endpoints built by hand; `state` stands in.
    */
   readonly connectivity?: ConnectivityState;
+  /**
+   * Where it runs (zone, node, topology hints, terminating), as its
+   * resolver last said; undefined when the resolver knows nothing (DNS).
+   * The `locality` layer routes by it.
+   */
+  readonly attributes?: AddressAttributes;
 }
 
 /**
@@ -51,4 +58,10 @@ export interface LoadBalancingPolicy<E extends EndpointInfo = EndpointInfo> {
    * "on request" include their ORCA report. Default: none (no cost).
    */
   readonly requestHeaders?: Readonly<Record<string, string>>;
+  /**
+   * Optional: the zone the client runs in, when a resolver learned it
+   * (the `kubernetes:` resolver reads its Node's zone label). Called
+   * before the picker is rebuilt. Default: ignored.
+   */
+  onClientZone?(zone: string): void;
 }

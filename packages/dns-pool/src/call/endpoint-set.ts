@@ -131,6 +131,8 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
         endpoint = this.createEndpoint(address, this);
         added.push(key);
       }
+      // Attributes are not identity: a pod that starts terminating keeps its endpoint.
+      endpoint.attributes = address.attributes;
       next.set(key, endpoint);
     }
     const removed: string[] = [];
@@ -145,6 +147,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
     }
     this.byKey = next;
     this.ordered = [...next.values()];
+    if (resolution.clientZone !== undefined) this.policy.onClientZone?.(resolution.clientZone);
     this.resolvedOnce = true;
     this.lastResolutionErrorValue = undefined;
     this.listener.onResolution({

@@ -8,6 +8,7 @@ import {
 import type { Attributes } from "@opentelemetry/api";
 import { ConnectivityState } from "../core/connectivity.js";
 import { type HealthStatus, HealthWatcher, type ResolvedHealthCheck } from "../health/health-check.js";
+import type { AddressAttributes } from "../resolver/address.js";
 import type { MessageSizes } from "../telemetry/call-telemetry.js";
 import { binarySize } from "../telemetry/sizes.js";
 import { peerAttributes } from "../telemetry/tracing.js";
@@ -90,6 +91,8 @@ export class Endpoint implements PoolEndpoint {
   readonly unary: EndpointUnary;
   /** `server.address` and `server.port` for spans: the pod's address. */
   readonly peerAttributes: Attributes;
+  /** Its address's zone, node and hints from the latest resolution (the endpoint set keeps them current). */
+  attributes: AddressAttributes | undefined;
   private inFlightCount = 0;
   private callCount = 0;
   private failureCount = 0;

@@ -1,5 +1,6 @@
 import type { EndpointInfo } from "../balancer/policy.js";
 import type { ConnectivityState } from "../core/connectivity.js";
+import type { AddressAttributes } from "../resolver/address.js";
 
 /** What the endpoint set needs of an endpoint (the pool's `Endpoint`, or a fake in tests). */
 export interface PoolEndpoint extends EndpointInfo {
@@ -10,6 +11,8 @@ export interface PoolEndpoint extends EndpointInfo {
   readonly suspect?: boolean;
   /** Why its last connection attempt failed, if it did. */
   readonly lastError: Error | undefined;
+  /** Its address's attributes from the latest resolution; the endpoint set keeps them current. */
+  attributes?: AddressAttributes | undefined;
   /** Asks for a connection (the policy wants it connected). */
   connect(): void;
   /** Leaves: no new calls, in-flight ones finish, then the connection closes. */

@@ -12,6 +12,12 @@ export interface Resolution {
    * subsetting) narrowed the list. Default: `addresses.length`.
    */
   readonly resolvedCount?: number;
+  /**
+   * The zone the client itself runs in, when the resolver knows it (the
+   * `kubernetes:` resolver reads its Node's `topology.kubernetes.io/zone`).
+   * Default: unknown.
+   */
+  readonly clientZone?: string;
 }
 
 /** Receives a resolver's results. */
