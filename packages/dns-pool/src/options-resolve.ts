@@ -60,6 +60,7 @@ export function resolverOptions(o: ResolvedPoolOptions): ResolverOptions {
     srv: o.srv,
     defaultPort: o.defaultPort,
     kubeConfig: o.kubeConfig,
+    clientNode: o.locality && o.locality.zone === undefined ? o.locality.nodeName : undefined,
   };
 }
 

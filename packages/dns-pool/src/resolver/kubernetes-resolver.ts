@@ -18,7 +18,16 @@ export interface KubernetesResolverOptions {
   readonly initialBackoffMs: number;
   /** The longest delay between failed attempts. */
   readonly maxBackoffMs: number;
+  /**
+   * The client's node: its `topology.kubernetes.io/zone` label is read
+   * once (needs `get` on `nodes`) and published as `clientZone`.
+   * Optional; default: no lookup.
+   */
+  readonly clientNode?: string;
 }
+
+/** The well-known label of a Node's zone. */
+const ZONE_LABEL = "topology.kubernetes.io/zone";
 
 /** The parts of a discovery.k8s.io/v1 EndpointSlice that matter here. */
 interface EndpointSlice {
@@ -60,6 +69,7 @@ export class KubernetesResolver implements Resolver {
   private abortWatch: AbortController | undefined;
   private readonly sleeper = new AbortController();
   private readonly backoff: Backoff;
+  private clientZone: string | undefined;
 
   constructor(private readonly options: KubernetesResolverOptions) {
     this.backoff = resolutionBackoff(options.initialBackoffMs, options.maxBackoffMs);
@@ -115,6 +125,7 @@ export class KubernetesResolver implements Resolver {
       this.report(`cannot load a kubeconfig: ${(err as Error).message}`);
       return;
     }
+    if (this.options.clientNode !== undefined) await this.readClientZone(kc.makeApiClient(k8s.CoreV1Api));
     const api = kc.makeApiClient(k8s.DiscoveryV1Api);
     const watch = new k8s.Watch(kc);
     const { namespace, service } = this.options;
@@ -156,6 +167,30 @@ export class KubernetesResolver implements Resolver {
           return;
         }
       }
+    }
+  }
+
+  /**
+   * Reads the zone label of the client's Node, once. A failure is reported
+   * (the list that follows clears it) and leaves the zone unknown: calls
+   * are then balanced as without zones, which is safe.
+   */
+  private async readClientZone(core: {
+    readNode(param: { name: string }): Promise<{ metadata?: { labels?: Record<string, string> } }>;
+  }): Promise<void> {
+    const name = this.options.clientNode as string;
+    try {
+      const node = await core.readNode({ name });
+      const zone = node.metadata?.labels?.[ZONE_LABEL];
+      if (zone) this.clientZone = zone;
+      else
+        this.report(
+          `Node ${name} has no ${ZONE_LABEL} label: set RNG_ZONE (or locality.zone) for zone-aware routing`,
+        );
+    } catch (err) {
+      this.report(
+        `cannot read the zone of Node ${name} (zone-aware routing needs "get" on "nodes" for the pod's service account, or RNG_ZONE set): ${describe(err)}`,
+      );
     }
   }
 
@@ -240,6 +275,7 @@ export class KubernetesResolver implements Resolver {
     this.listener?.onResolution({
       addresses: [...seen.keys()].sort().map((k) => seen.get(k) as Address),
       ttlSeconds: undefined,
+      ...(this.clientZone === undefined ? {} : { clientZone: this.clientZone }),
     });
   }
 

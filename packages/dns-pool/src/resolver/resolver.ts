@@ -89,6 +89,12 @@ export interface ResolverOptions {
   readonly defaultPort: number | undefined;
   /** The `kubeConfig` option, for `kubernetes:` targets. Default undefined. */
   readonly kubeConfig: object | undefined;
+  /**
+   * The client's node, whose zone a resolver that can should find and
+   * report as `Resolution.clientZone` (zone-aware routing on, its zone not
+   * given). Optional; default undefined (no lookup).
+   */
+  readonly clientNode?: string;
 }
 
 /**
