@@ -9,8 +9,9 @@ import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
 import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
 import { DEFAULT_OUT_DIR } from "../harness/report.js";
-import { badPodTable, scaleUpTable } from "./report.js";
+import { badPodTable, scaleUpTable, zoneTable } from "./report.js";
 import { badPod, LB_POLICIES, scaleUp } from "./scenarios.js";
+import { zoneScenario } from "./zone.js";
 
 const FLAGS = {
   quick: { type: "boolean", help: "short runs (a smoke test, not figures)" },
@@ -22,7 +23,8 @@ const FLAGS = {
   "latency-fault": { type: "string", default: "latency:50ms", help: "the slow pod's --fault" },
   "cpu-fault": { type: "string", default: "cpu:2ms", help: "the CPU-loaded pod's --fault" },
   "slow-start-window": { type: "duration", default: 10_000, positive: true, help: "scale-up: the ramp" },
-  scenarios: { type: "string", default: "latency,cpu,scale", help: "which to run, comma-separated" },
+  scenarios: { type: "string", default: "latency,cpu,scale,zone", help: "which to run, comma-separated" },
+  "zone-fault": { type: "string", default: "cpu:5ms", help: "zone: the 2 saturated zone-a pods' --fault" },
   policies: {
     type: "string",
     default: LB_POLICIES.join(","),
@@ -42,7 +44,9 @@ One bad pod among --pods rng-server pods on loopback, --concurrency calls in
 flight, closed loop, each policy in turn (round_robin, least_request,
 peak_ewma, weighted_round_robin): the bad pod's share, latency percentiles,
 errors. Scenarios: latency (one pod --fault latency:50ms), cpu (one pod
---fault cpu:2ms), scale (a pod joins: its share per second, slow start on/off).
+--fault cpu:2ms), scale (a pod joins: its share per second, slow start on/off),
+zone (3 zones of 3 pods, one client per zone with locality on: calls leaving
+zone a, and zone a's last pod's load when 2 of its pods are gone or saturated).
 
 Flags:
 ${renderFlagTable(FLAGS)}`;
@@ -102,12 +106,29 @@ if (scenarios.has("scale")) {
     windowMs,
     afterMs: quick ? 1000 : 3000,
     firstHost: 50,
-    policy: "round_robin",
+    policy: "least_request",
   });
   log(
     `## Scale-up: a ${v.pods}th pod joins ${v.pods - 1} (round_robin, slow start window ${windowMs / 1000} s)\n\n${scaleUpTable(shares, v.pods)}\n`,
   );
   json.scaleUp = { windowMs, ...shares };
+}
+if (scenarios.has("zone")) {
+  const phases = await zoneScenario({
+    concurrency: Math.max(1, Math.round(v.concurrency / 3)),
+    warmupMs: quick ? 1000 : Math.max(v.warmup, 2000),
+    durationMs: quick ? 1500 : v.duration / 2,
+    firstHost: 60,
+    saturateFault: v["zone-fault"],
+    policy: "round_robin",
+  });
+  log(
+    `## Zone-aware routing: 3 zones × 3 pods, one client per zone (least_request under locality), ${Math.max(1, Math.round(v.concurrency / 3))} in flight each
+
+${zoneTable(phases)}
+`,
+  );
+  json.zone = phases;
 }
 mkdirSync(v.out, { recursive: true });
 writeFileSync(path.join(v.out, "lb-latest.md"), `${out.join("\n")}\n`);
