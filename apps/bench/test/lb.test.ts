@@ -32,6 +32,38 @@ describe("pnpm bench:lb --quick", () => {
     }
   });
 
+  it("runs the zone scenario: calls stay in zone a while it is healthy, and spill in proportion when it loses pods", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "bench-lb-zone-"));
+    try {
+      const r = await runNode(
+        MAIN,
+        ["--quick", "--concurrency", "6", "--scenarios", "zone", "--out", out],
+        120_000,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /## Zone-aware routing: 3 zones × 3 pods/);
+      const json = JSON.parse(readFileSync(path.join(out, "lb-latest.json"), "utf8"));
+      type Phase = { name: string; pods: number; leavingA: number; localVsMean: number; errors: number };
+      const [healthy, gone, saturated, blind] = json.zone as Phase[];
+      assert.equal(json.zone.length, 4);
+      assert.ok((json.zone as Phase[]).every((p) => p.errors === 0));
+      assert.ok(
+        healthy && healthy.leavingA <= 0.05,
+        `healthy: ${healthy?.leavingA} of zone a's calls left it`,
+      );
+      // Envoy's rule keeps 3/7 in zone a: about 4/7 leave.
+      assert.ok(
+        gone && gone.pods === 7 && gone.leavingA > 0.35 && gone.leavingA < 0.8,
+        `gone: ${gone?.leavingA}`,
+      );
+      assert.ok(gone.localVsMean <= 1.2, `zone a's last pod at ${gone.localVsMean}x the mean`);
+      assert.ok(saturated && saturated.localVsMean <= 1.2);
+      assert.match(blind?.name ?? "", /ORCA ignored/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it("rejects a bad flag with exit 2", async () => {
     const r = await runNode(MAIN, ["--policies", "random"], 30_000);
     assert.equal(r.code, 2);
