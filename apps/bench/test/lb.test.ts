@@ -32,7 +32,7 @@ describe("pnpm bench:lb --quick", () => {
     }
   });
 
-  it("runs the zone scenario: calls stay in zone a while it is healthy, and spill in proportion when it loses pods", async () => {
+  it("runs the zone scenario: zone a keeps its calls while healthy, spills in proportion when short, skips draining pods", async () => {
     const out = mkdtempSync(path.join(tmpdir(), "bench-lb-zone-"));
     try {
       const r = await runNode(
@@ -43,9 +43,17 @@ describe("pnpm bench:lb --quick", () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /## Zone-aware routing: 3 zones × 3 pods/);
       const json = JSON.parse(readFileSync(path.join(out, "lb-latest.json"), "utf8"));
-      type Phase = { name: string; pods: number; leavingA: number; localVsMean: number; errors: number };
-      const [healthy, gone, saturated, blind] = json.zone as Phase[];
-      assert.equal(json.zone.length, 4);
+      type Phase = {
+        name: string;
+        pods: number;
+        calls: number;
+        leavingA: number;
+        localVsMean: number;
+        terminatingCalls: number;
+        errors: number;
+      };
+      const [healthy, gone, saturated, oneDraining, allDraining, blind] = json.zone as Phase[];
+      assert.equal(json.zone.length, 6);
       assert.ok((json.zone as Phase[]).every((p) => p.errors === 0));
       assert.ok(
         healthy && healthy.leavingA <= 0.05,
@@ -58,6 +66,8 @@ describe("pnpm bench:lb --quick", () => {
       );
       assert.ok(gone.localVsMean <= 1.2, `zone a's last pod at ${gone.localVsMean}x the mean`);
       assert.ok(saturated && saturated.localVsMean <= 1.2);
+      assert.equal(oneDraining?.terminatingCalls, 0, "a terminating pod got calls while others were READY");
+      assert.ok(allDraining && allDraining.terminatingCalls === allDraining.calls && allDraining.calls > 0);
       assert.match(blind?.name ?? "", /ORCA ignored/);
     } finally {
       rmSync(out, { recursive: true, force: true });

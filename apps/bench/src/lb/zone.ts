@@ -54,6 +54,9 @@ export interface ZonePhase {
    * saturated ones (busy with other load, their calls are not counted).
    */
   readonly localVsMean: number;
+  /** Pods published as terminating (still serving), and the calls they answered (all clients). */
+  readonly terminatingPods: number;
+  readonly terminatingCalls: number;
   /** Calls per pod, all clients, in resolution order (zone a first). */
   readonly perPod: readonly { readonly zone: string; readonly calls: number }[];
 }
@@ -61,6 +64,8 @@ export interface ZonePhase {
 interface Pod {
   readonly zone: string;
   readonly process: RngServerProcess;
+  /** Published as terminating but still serving (EndpointSlice `serving`, `terminating`). */
+  readonly terminating?: boolean;
 }
 
 /**
@@ -148,7 +153,11 @@ export async function zoneScenario(s: ZoneSettings): Promise<ZonePhase[]> {
       a3,
       saturated,
     );
-    // The same without ORCA: the zone keeps every call, and its one fast pod takes most of them.
+    // A draining pod in zone a gets nothing while any pod is READY; with every pod draining, all serve.
+    const draining = (p: Pod): Pod => ({ ...p, terminating: true });
+    await phase("pod a1 terminating (still serving)", orca, [draining(a1), ...pods.slice(1)], a3);
+    await phase("every pod terminating (still serving)", orca, pods.map(draining), a3);
+    // The same saturation without ORCA: zone a keeps every call.
     const blind = clients("blind", { utilizationThreshold: 1 });
     await phase(
       "the same, ORCA ignored (utilizationThreshold: 1)",
@@ -167,7 +176,11 @@ export async function zoneScenario(s: ZoneSettings): Promise<ZonePhase[]> {
 
 function addressOf(pod: Pod): Address {
   const [host, port] = pod.process.address.split(":");
-  return { host: host as string, port: Number(port), attributes: { zone: pod.zone } };
+  return {
+    host: host as string,
+    port: Number(port),
+    attributes: pod.terminating ? { zone: pod.zone, terminating: true } : { zone: pod.zone },
+  };
 }
 
 /** Waits until `pool` has exactly `n` endpoints, all READY. */
@@ -207,6 +220,8 @@ function figures(
     calls: runs.reduce((sum, r) => sum + r.calls, 0),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
     localVsMean: mean === 0 ? 0 : (perPod.find((p) => p.rn === local.process.rn)?.calls ?? 0) / mean,
+    terminatingPods: set.filter((p) => p.terminating).length,
+    terminatingCalls: perPod.filter((_, i) => set[i]?.terminating).reduce((sum, p) => sum + p.calls, 0),
     perPod: perPod.map(({ zone, calls }) => ({ zone, calls })),
   };
 }
