@@ -107,14 +107,22 @@ describe("kubernetes: resolver topology fields against a real list/watch API ser
     });
   });
 
-  it("reports a Node it cannot read, saying what to fix, and still resolves", async () => {
-    const errors = await watch("node-missing", async (latest) => {
+  it("reports a Node it cannot read, saying what to fix, still resolves, and reads it again on a relist", async () => {
+    const errors = await watch("node-later", async (latest) => {
       await until(() => latest() !== undefined, 5000, "resolution");
       assert.equal(latest()?.clientZone, undefined);
+      // The Node appears; a relist (after 410 Gone) reads it again.
+      api.nodes.set("node-later", { "topology.kubernetes.io/zone": "zone-c" });
+      await until(() => api.openWatches > 0, 5000, "watch open");
+      api.dropWatches();
+      api.upsertEndpoints("topo-1", [{ ip: "10.2.0.9", zone: "zone-c" }], { service: "topo" });
+      api.compact();
+      api.upsertEndpoints("topo-1", [{ ip: "10.2.0.8", zone: "zone-c" }], { service: "topo" });
+      await until(() => latest()?.clientZone === "zone-c", 5000, "zone read on the relist");
     });
     assert.match(
       errors[0]?.rawMessage ?? "",
-      /cannot read the zone of Node node-missing .*"get" on "nodes".*RNG_ZONE/,
+      /cannot read the zone of Node node-later .*"get" on "nodes".*RNG_ZONE/,
     );
   });
 });

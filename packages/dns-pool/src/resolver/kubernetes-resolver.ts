@@ -125,14 +125,16 @@ export class KubernetesResolver implements Resolver {
       this.report(`cannot load a kubeconfig: ${(err as Error).message}`);
       return;
     }
-    if (this.options.clientNode !== undefined) await this.readClientZone(kc.makeApiClient(k8s.CoreV1Api));
     const api = kc.makeApiClient(k8s.DiscoveryV1Api);
+    const core = this.options.clientNode === undefined ? undefined : kc.makeApiClient(k8s.CoreV1Api);
     const watch = new k8s.Watch(kc);
     const { namespace, service } = this.options;
     const labelSelector = `kubernetes.io/service-name=${service}`;
     const path = `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`;
     while (!this.closed) {
       try {
+        // The client's zone, until known: tried again on every relist (the API server may have been down).
+        if (core !== undefined && this.clientZone === undefined) await this.readClientZone(core);
         // List every slice (paged), then publish them as one address set.
         this.slices.clear();
         let resourceVersion: string | undefined;
@@ -171,9 +173,9 @@ export class KubernetesResolver implements Resolver {
   }
 
   /**
-   * Reads the zone label of the client's Node, once. A failure is reported
-   * (the list that follows clears it) and leaves the zone unknown: calls
-   * are then balanced as without zones, which is safe.
+   * Reads the zone label of the client's Node. A failure is reported (the
+   * list that follows clears it) and leaves the zone unknown until the next
+   * relist: calls are then balanced as without zones, which is safe.
    */
   private async readClientZone(core: {
     readNode(param: { name: string }): Promise<{ metadata?: { labels?: Record<string, string> } }>;

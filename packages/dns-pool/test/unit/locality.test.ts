@@ -15,6 +15,7 @@ import type { CallResult } from "../../src/balancer/picker.js";
 import { RoundRobinPolicy } from "../../src/balancer/policies.js";
 import { EndpointSet } from "../../src/call/endpoint-set.js";
 import { ConnectivityState as S } from "../../src/core/connectivity.js";
+import { resolvePoolOptions, resolverOptions } from "../../src/options-resolve.js";
 import {
   buildPicker,
   FakeClock,
@@ -82,6 +83,44 @@ describe("locality options", () => {
           err instanceof ConnectError && err.code === Code.InvalidArgument && message.test(err.message),
       );
     }
+  });
+});
+
+describe("the locality pool option", () => {
+  const resolve = (locality: unknown) =>
+    resolvePoolOptions({ target: "ipv4:10.0.0.1:80", locality } as never);
+  const invalid = (locality: unknown, message: RegExp) =>
+    assert.throws(
+      () => resolve(locality),
+      (err: unknown) =>
+        err instanceof ConnectError && err.code === Code.InvalidArgument && message.test(err.rawMessage),
+    );
+
+  it("is off unless given; {} turns it on with the defaults", () => {
+    assert.equal(resolve(undefined).locality, undefined);
+    assert.equal(resolve(false).locality, undefined);
+    assert.equal(resolve({ zone: "a" }).locality?.zone, "a");
+    assert.equal(resolve({}).locality?.utilizationThreshold, 0.8);
+  });
+
+  it("rejects misspelt keys, wrong types and out-of-range values, saying what to write", () => {
+    invalid({ zones: "a" }, /unknown option options\.locality\.zones: did you mean zone\?/);
+    invalid({ zone: 1 }, /options\.locality\.zone must be a string/);
+    invalid(
+      { utilizationThreshold: 2 },
+      /options\.locality\.utilizationThreshold must be a number in \(0, 1\]/,
+    );
+    invalid("on", /options\.locality/);
+  });
+
+  it("asks the resolver for the client's Node only while the zone is unknown", () => {
+    const clientNode = (locality: unknown) => resolverOptions(resolve(locality)).clientNode;
+    assert.equal(
+      clientNode({ nodeName: "n1" }),
+      process.env.RNG_ZONE || process.env.POD_ZONE ? undefined : "n1",
+    );
+    assert.equal(clientNode({ nodeName: "n1", zone: "a" }), undefined, "the zone is given: no lookup");
+    assert.equal(clientNode(undefined), undefined, "locality off: no lookup");
   });
 });
 
