@@ -198,6 +198,24 @@ describe("zone-aware routing over real rng-server processes", () => {
     assert.ok((counts.b ?? 0) > 100 && (counts.c ?? 0) > 100, JSON.stringify(counts));
   });
 
+  it("follows topology hints (trafficDistribution): the endpoints hinted for zone a are local, wherever they run", async () => {
+    // As Kubernetes' topology-aware routing may allot: one of zone a's pods to zone c, one of zone b's to zone a.
+    const forZones = ["zone-a", "zone-c", "zone-a", "zone-b", "zone-c", "zone-b"];
+    publish((i) => ({ forZones: [forZones[i] as string] }));
+    await until(() => readyCount() === 6, 5000, "6 READY");
+    const client = createClient(Rng, pool);
+    const seen = new Map<bigint, number>();
+    for (let i = 0; i < 300; i++) {
+      const rn = (await client.rng({})).RN;
+      seen.set(rn, (seen.get(rn) ?? 0) + 1);
+    }
+    assert.deepEqual(
+      [...seen.keys()].sort(),
+      [pods[0]?.rn, pods[2]?.rn].sort(),
+      "only the two pods hinted for zone-a",
+    );
+  });
+
   it("serves from terminating pods only while no pod is ready", async () => {
     // Every pod draining; only zone b's still serving.
     publish((i) => ({ ready: false, serving: zones[i] === "b", terminating: true }));
