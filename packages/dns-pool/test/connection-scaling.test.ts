@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
+import { ConnectivityState, createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
 import { Rng, RngService } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { countBy, until } from "./support.js";
@@ -54,6 +54,24 @@ describe("connection scaling (gRFC A105) against rng-server --max-concurrent-str
     }
   });
 
+  it("the Connect fast path uses the chosen connection too: 50 calls, 6 connections, one round", async () => {
+    const pool = createPoolTransport({
+      target: `ipv4:${server.host}:${server.port}`,
+      protocol: "connect",
+      connect: "eager",
+      maxConnectionsPerEndpoint: 10,
+    });
+    try {
+      await until(() => pool.stats().endpoints[0]?.connections === 1, 5000, "READY");
+      const { ms, errors } = await burst(pool, 50);
+      assert.deepEqual(errors, []);
+      assert.equal(pool.stats().endpoints[0]?.connectionsOpened, 6);
+      assert.ok(ms < 2 * HOLD_MS, `took ${Math.round(ms)} ms`);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("without it (maxConnectionsPerEndpoint 1), the same calls queue in the one connection: five rounds", async () => {
     const pool = createPoolTransport({ target: `ipv4:${server.host}:${server.port}`, connect: "eager" });
     try {
@@ -61,6 +79,60 @@ describe("connection scaling (gRFC A105) against rng-server --max-concurrent-str
       assert.deepEqual(errors, [], "the calls wait in the connection, none refused");
       assert.equal(pool.stats().endpoints[0]?.connectionsOpened, 1);
       assert.ok(ms >= 5 * HOLD_MS * 0.95, `took ${Math.round(ms)} ms`);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe("connection scaling while the server ages connections out with GOAWAY", () => {
+  let server: RngServerProcess;
+  before(async () => {
+    server = await spawnRngServer({
+      host: "127.0.0.7",
+      args: ["--max-concurrent-streams", "10", "--max-connection-age-ms", "600"],
+    });
+  });
+  after(() => server.stop());
+
+  it("a GOAWAY takes out one connection, the others carry the calls: 30 in flight for 3 s, none fail", async (t) => {
+    const pool = createPoolTransport({
+      target: `ipv4:${server.host}:${server.port}`,
+      connect: "eager",
+      maxConnectionsPerEndpoint: 10,
+    });
+    let leftReady = 0;
+    pool.on("endpointState", (e) => {
+      if (e.previous === ConnectivityState.READY) leftReady++;
+    });
+    try {
+      await until(() => pool.stats().endpoints[0]?.connections === 1, 5000, "READY");
+      const client = createClient(RngService, pool);
+      const errors: ConnectError[] = [];
+      let calls = 0;
+      const end = performance.now() + 3000;
+      const worker = async () => {
+        while (performance.now() < end) {
+          try {
+            await client.generate({ delayMs: 50 }, { timeoutMs: 5000 });
+            calls++;
+          } catch (e) {
+            errors.push(ConnectError.from(e));
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 30 }, worker));
+      assert.deepEqual(
+        errors.map((e) => e.message),
+        [],
+        "calls above a GOAWAY's last stream are retried transparently",
+      );
+      const opened = pool.stats().endpoints[0]?.connectionsOpened ?? 0;
+      t.diagnostic(`${calls} calls, ${opened} connections opened, left READY ${leftReady} times`);
+      assert.ok(opened >= 8, `connections opened: ${opened} (each lives 600 ms)`);
+      assert.ok(calls > 500, `${calls} calls`);
+      // One connection lost to GOAWAY leaves the endpoint READY while others remain.
+      assert.ok(leftReady < opened / 2, `left READY ${leftReady} times for ${opened} connections`);
     } finally {
       await pool.close();
     }
