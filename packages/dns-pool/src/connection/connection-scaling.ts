@@ -1,4 +1,5 @@
 import type * as http2 from "node:http2";
+import type { TimerHandle } from "../core/clock.js";
 import type { Connection } from "./http2-connection.js";
 
 /**
@@ -73,4 +74,25 @@ export interface QueuedStream {
   readonly track: boolean;
   resolve(stream: http2.ClientHttp2Stream): void;
   reject(err: Error): void;
+}
+
+/**
+ * A scaling subchannel's state, in one object that only endpoints with
+ * `maxConnectionsPerEndpoint` > 1 allocate (a single-connection endpoint
+ * holds one undefined field instead).
+ */
+export class ScaledConnections {
+  /** READY connections besides the subchannel's lead one, oldest first. */
+  readonly extras: Connection[] = [];
+  /** Streams waiting for a connection with room, in arrival order. */
+  readonly queue: QueuedStream[] = [];
+  /** Since when each extra connection beyond `min` has carried no stream. */
+  readonly idleSince = new Map<Connection, number>();
+  /** The sweep that closes idle extras, while one is due. */
+  idleTimer: TimerHandle | undefined;
+  /** A connection attempt is in flight (never more than one, gRFC A105). */
+  attempting = false;
+
+  /** @param config - the endpoint's scaling settings. */
+  constructor(readonly config: ConnectionScaling) {}
 }

@@ -13,7 +13,13 @@ import {
 import { HEALTH_WATCH_PATH } from "../health/health-check.js";
 import { type Address, formatAddress } from "../resolver/address.js";
 import { NO_SUBCHANNEL_TELEMETRY, type SubchannelTelemetry } from "../telemetry/pool-instruments.js";
-import { type ConnectionScaling, pickConnection, type QueuedStream, scales } from "./connection-scaling.js";
+import {
+  type ConnectionScaling,
+  pickConnection,
+  type QueuedStream,
+  ScaledConnections,
+  scales,
+} from "./connection-scaling.js";
 import {
   type Connection,
   type ConnectionFactory,
@@ -113,17 +119,12 @@ export class Subchannel {
   /** Since its READY connection was lost to silence, until it is READY again: attempts at a steady pace. */
   private probing = false;
   private readyWaiters: { resolve: (c: Connection) => void; reject: (e: Error) => void }[] = [];
-  /** Connection scaling (gRFC A105), or undefined for one connection: no per-call cost then. */
-  private readonly scaling: ConnectionScaling | undefined;
-  /** READY connections besides `current`, oldest first; made on the first extra one. */
-  private extras: Connection[] | undefined;
-  /** A connection attempt is in flight (never more than one, gRFC A105). */
-  private attempting = false;
-  /** Streams waiting for a connection with room, in arrival order (scaling only). */
-  private queue: QueuedStream[] | undefined;
-  /** Since when each extra connection has carried no stream (scaling only). */
-  private idleSince: Map<Connection, number> | undefined;
-  private idleTimer: TimerHandle | undefined;
+  /**
+   * Connection scaling's state (gRFC A105), or undefined for one connection:
+   * then no per-call cost, and one field per endpoint. The accessors below
+   * read it.
+   */
+  private readonly scaled: ScaledConnections | undefined;
   /** Connections that reached READY, in all. */
   connectionsOpened = 0;
 
@@ -136,7 +137,31 @@ export class Subchannel {
     this.backoff = new Backoff(options.backoff, options.random);
     this.clock = options.clock ?? systemClock;
     this.telemetry = options.telemetry ?? NO_SUBCHANNEL_TELEMETRY;
-    this.scaling = scales(options.scaling) ? options.scaling : undefined;
+    this.scaled = scales(options.scaling) ? new ScaledConnections(options.scaling) : undefined;
+  }
+
+  /** The scaling settings, or undefined for one connection. */
+  private get scaling(): ConnectionScaling | undefined {
+    return this.scaled?.config;
+  }
+
+  /** READY connections besides `current`, oldest first (scaling only). */
+  private get extras(): Connection[] | undefined {
+    return this.scaled?.extras;
+  }
+
+  /** Streams waiting for a connection with room (scaling only). */
+  private get queue(): QueuedStream[] | undefined {
+    return this.scaled?.queue;
+  }
+
+  /** A connection attempt is in flight (tracked when scaling: one at a time, gRFC A105). */
+  private get attempting(): boolean {
+    return this.scaled?.attempting ?? false;
+  }
+
+  private set attempting(value: boolean) {
+    if (this.scaled) this.scaled.attempting = value;
   }
 
   /** Connections open for new streams now (READY ones; not those draining after GOAWAY). */
@@ -193,7 +218,8 @@ export class Subchannel {
     headers: http2.OutgoingHttpHeaders,
     options: Omit<http2.ClientSessionRequestOptions, "signal"> = {},
   ): Promise<http2.ClientHttp2Stream> {
-    if (this.scaling) return this.openScaled(headers, options, this.scaling);
+    const scaled = this.scaled;
+    if (scaled) return this.openScaled(headers, options, scaled.config);
     for (;;) {
       const connection = this.current ?? (await this.awaitReady());
       try {
@@ -245,9 +271,12 @@ export class Subchannel {
         this.telemetry.disconnected(undefined, undefined, true);
         c.stopKeepalive();
       }
-      this.extras = undefined;
-      this.clock.clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
+      if (this.scaled) {
+        this.scaled.extras.length = 0;
+        this.scaled.idleSince.clear();
+        this.clock.clearTimeout(this.scaled.idleTimer);
+        this.scaled.idleTimer = undefined;
+      }
       this.setState(ConnectivityState.SHUTDOWN, undefined);
       this.rejectWaiters(unsentError(`endpoint ${this.key} was removed from the pool`));
     }
@@ -303,7 +332,7 @@ export class Subchannel {
       },
       onClose: (connection, error) => {
         this.connections.delete(connection);
-        this.idleSince?.delete(connection);
+        this.scaled?.idleSince.delete(connection);
         if (open) this.telemetry.connectionClosed();
         if (!settled) this.attempting = false;
         if (this.stateValue === ConnectivityState.SHUTDOWN) return;
@@ -378,7 +407,7 @@ export class Subchannel {
       const i = this.extras?.indexOf(connection) ?? -1;
       if (i < 0) return;
       this.extras?.splice(i, 1);
-      this.idleSince?.delete(connection);
+      this.scaled?.idleSince.delete(connection);
       this.telemetry.disconnected(err, goawayCode, false);
       this.connectionLosses++;
       connection.stopKeepalive();
@@ -400,7 +429,7 @@ export class Subchannel {
     const next = this.extras?.shift();
     if (next !== undefined) {
       this.current = next;
-      this.idleSince?.delete(next);
+      this.scaled?.idleSince.delete(next);
       if (connection.suspect !== next.suspect) this.listener.onSuspectChange?.(this);
       this.maintain();
       return;
@@ -426,8 +455,7 @@ export class Subchannel {
     connection.becameReady();
     this.backoff.reset();
     this.probing = false;
-    this.extras ??= [];
-    this.extras.push(connection);
+    this.extras?.push(connection);
     this.drainQueue();
     this.noteIdle(connection);
   }
@@ -472,7 +500,7 @@ export class Subchannel {
       if (connection === undefined) break;
       try {
         const stream = connection.request(headers, options, track);
-        this.idleSince?.delete(connection);
+        this.scaled?.idleSince.delete(connection);
         return Promise.resolve(stream);
       } catch (err) {
         if (!connection.closing) return Promise.reject(err);
@@ -491,8 +519,7 @@ export class Subchannel {
       }
     }
     return new Promise<http2.ClientHttp2Stream>((resolve, reject) => {
-      this.queue ??= [];
-      this.queue.push({ headers, options, track, resolve, reject });
+      this.queue?.push({ headers, options, track, resolve, reject });
       if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();
       else this.maintain();
     });
@@ -511,7 +538,7 @@ export class Subchannel {
       const waiting = queue.shift() as QueuedStream;
       try {
         waiting.resolve(connection.request(waiting.headers, waiting.options, waiting.track));
-        this.idleSince?.delete(connection);
+        this.scaled?.idleSince.delete(connection);
       } catch (err) {
         if (connection.closing) {
           queue.unshift(waiting);
@@ -552,28 +579,26 @@ export class Subchannel {
    * and arms the sweep that closes those idle for `idleMs`.
    */
   private noteIdle(connection: Connection): void {
-    const scaling = this.scaling;
-    const extras = this.extras;
-    if (scaling === undefined || extras === undefined || (connection.openStreams ?? 0) > 0) return;
-    const i = extras.indexOf(connection);
+    const scaled = this.scaled;
+    if (scaled === undefined || (connection.openStreams ?? 0) > 0) return;
+    const i = scaled.extras.indexOf(connection);
     // Connections up to `min` stay (the first `min - 1` extras); streams favor the oldest, so the newest idle first.
-    if (i < scaling.min - 1) return;
-    this.idleSince ??= new Map();
-    if (!this.idleSince.has(connection)) this.idleSince.set(connection, this.clock.now());
-    if (this.idleTimer === undefined) this.armIdleSweep(scaling.idleMs);
+    if (i < scaled.config.min - 1) return;
+    if (!scaled.idleSince.has(connection)) scaled.idleSince.set(connection, this.clock.now());
+    if (scaled.idleTimer === undefined) this.armIdleSweep(scaled, scaled.config.idleMs);
   }
 
-  private armIdleSweep(delayMs: number): void {
-    this.idleTimer = this.clock.setTimeout(() => this.sweepIdle(), delayMs);
-    this.idleTimer.unref();
+  private armIdleSweep(scaled: ScaledConnections, delayMs: number): void {
+    const timer = this.clock.setTimeout(() => this.sweepIdle(scaled), delayMs);
+    timer.unref();
+    scaled.idleTimer = timer;
   }
 
   /** Closes extra connections idle for `idleMs` (gracefully: a stream racing in still finishes). */
-  private sweepIdle(): void {
-    this.idleTimer = undefined;
-    const scaling = this.scaling;
-    const idleSince = this.idleSince;
-    if (scaling === undefined || idleSince === undefined) return;
+  private sweepIdle(scaled: ScaledConnections): void {
+    scaled.idleTimer = undefined;
+    const scaling = scaled.config;
+    const idleSince = scaled.idleSince;
     const now = this.clock.now();
     let next = Number.POSITIVE_INFINITY;
     for (const [connection, since] of idleSince) {
@@ -594,7 +619,7 @@ export class Subchannel {
       connection.stopKeepalive();
       void connection.close(true);
     }
-    if (next !== Number.POSITIVE_INFINITY) this.armIdleSweep(next);
+    if (next !== Number.POSITIVE_INFINITY) this.armIdleSweep(scaled, next);
   }
 
   private awaitReady(): Promise<Connection> {
@@ -619,8 +644,7 @@ export class Subchannel {
     for (const w of waiters) w.reject(err);
     const queued = this.queue;
     if (queued !== undefined && queued.length > 0) {
-      this.queue = [];
-      for (const w of queued) w.reject(err);
+      for (const w of queued.splice(0)) w.reject(err);
     }
   }
 
