@@ -441,6 +441,8 @@ export class Subchannel {
     }
     if (this.backoffTimer !== undefined) {
       this.setState(ConnectivityState.TRANSIENT_FAILURE, err);
+      // No connection left (A105): queued calls fail, never sent, so they are retried elsewhere.
+      this.rejectWaiters(unsentError(`the connections to ${this.key} were lost: ${describeError(err)}`));
       return;
     }
     this.setState(ConnectivityState.IDLE, err);

@@ -176,7 +176,7 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
     ]);
   });
 
-  it("a failed extra attempt backs off (the endpoint's shared backoff) and stays READY; losing the last connection then is TRANSIENT_FAILURE", async () => {
+  it("a failed extra attempt backs off (the endpoint's shared backoff) and stays READY; losing the last connection then is TRANSIENT_FAILURE and fails the queued calls", async () => {
     const t = setup({ max: 2 });
     await ready(t);
     t.open();
@@ -197,11 +197,16 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
     t.dialer.connections[0]?.drop(new Error("read ECONNRESET"));
     assert.equal(t.subchannel.state, S.TRANSIENT_FAILURE, "READY -> TRANSIENT_FAILURE in the backoff");
     await flushMicrotasks();
+    assert.ok(c.settled && neverProcessed(c.error), "no connection left: the queued call fails, never sent");
+    assert.match(
+      String((c.error as Error).message),
+      /connections to 10\.0\.0\.1:8081 were lost: read ECONNRESET/,
+    );
     t.clock.advance(2000);
     assert.equal(t.subchannel.state, S.CONNECTING, "reconnects after the backoff");
     t.dialer.last.settings();
     await flushMicrotasks();
-    assert.ok(c.settled && c.error === undefined);
+    assert.equal(t.subchannel.state, S.READY);
   });
 
   it("queued calls fail UNAVAILABLE, never sent, when the endpoint cannot connect or leaves the pool", async () => {
