@@ -194,6 +194,9 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
   readMaxBytes: number,
   writeMaxBytes: number,
   useHttpGet: boolean,
+  maxConnectionsPerEndpoint: number,
+  minConnectionsPerEndpoint: number,
+  extraConnectionIdleMs: number,
 };
 
 const POOL_OPTIONS = object<PoolTransportOptions>("createPoolTransport", poolFields);

@@ -9,6 +9,7 @@ import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
 import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
 import { DEFAULT_OUT_DIR } from "../harness/report.js";
+import { a105Table, connectionScaling } from "./a105.js";
 import { badPodTable, scaleUpTable } from "./report.js";
 import { badPod, LB_POLICIES, scaleUp } from "./scenarios.js";
 
@@ -34,6 +35,21 @@ const FLAGS = {
   },
   "peak-ewma-decay": { type: "duration", default: 10_000, positive: true, help: "peak_ewma's decayMs" },
   out: { type: "string", default: DEFAULT_OUT_DIR, placeholder: "dir", help: "where lb-latest.{md,json} go" },
+  scenario: { type: "string", default: "", help: "run this one scenario alone (overrides --scenarios)" },
+  "a105-concurrency": {
+    type: "int",
+    default: 100,
+    min: 1,
+    max: 1000,
+    help: "a105: calls in flight to the pod",
+  },
+  "a105-max-connections": {
+    type: "int",
+    default: 12,
+    min: 1,
+    max: 100,
+    help: "a105: maxConnectionsPerEndpoint",
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 const USAGE = `Usage: pnpm bench:lb [-- flags]     (or: node apps/bench/dist/lb/main.js [flags])
@@ -42,7 +58,9 @@ One bad pod among --pods rng-server pods on loopback, --concurrency calls in
 flight, closed loop, each policy in turn (round_robin, least_request,
 peak_ewma, weighted_round_robin): the bad pod's share, latency percentiles,
 errors. Scenarios: latency (one pod --fault latency:50ms), cpu (one pod
---fault cpu:2ms), scale (a pod joins: its share per second, slow start on/off).
+--fault cpu:2ms), scale (a pod joins: its share per second, slow start on/off),
+a105 (connection scaling: calls to a pod with --max-concurrent-streams 10,
+with and without maxConnectionsPerEndpoint; run alone with --scenario a105).
 
 Flags:
 ${renderFlagTable(FLAGS)}`;
@@ -70,7 +88,7 @@ const base = {
   warmupMs: quick ? 1000 : v.warmup,
   durationMs: quick ? 1500 : v.duration,
 };
-const scenarios = new Set(v.scenarios.split(","));
+const scenarios = new Set((v.scenario || v.scenarios).split(","));
 const out: string[] = [
   `# bench:lb — ${new Date().toISOString().slice(0, 10)}`,
   "",
@@ -108,6 +126,29 @@ if (scenarios.has("scale")) {
     `## Scale-up: a ${v.pods}th pod joins ${v.pods - 1} (round_robin, slow start window ${windowMs / 1000} s)\n\n${scaleUpTable(shares, v.pods)}\n`,
   );
   json.scaleUp = { windowMs, ...shares };
+}
+if (scenarios.has("a105")) {
+  const s = {
+    concurrency: v["a105-concurrency"],
+    maxConcurrentStreams: 10,
+    maxConnections: v["a105-max-connections"],
+    fault: "latency:20ms",
+    warmupMs: quick ? 500 : v.warmup,
+    durationMs: quick ? 1500 : 6000,
+    rounds: quick ? 1 : 3,
+    firstHost: 60,
+  };
+  const rows = await connectionScaling(s);
+  log(
+    `## Connection scaling (gRFC A105): ${s.concurrency} calls in flight to one pod, each held ${s.fault.slice(8)} by --fault ${s.fault}\n\n${a105Table(rows)}\n`,
+  );
+  json.a105 = rows.map((r) => ({
+    setup: r.label,
+    callsPerSecond: r.callsPerSecond,
+    connectionsOpened: r.connectionsOpened,
+    errors: r.run.errors,
+    maxMs: r.run.latency.percentile(100) / 1000,
+  }));
 }
 mkdirSync(v.out, { recursive: true });
 writeFileSync(path.join(v.out, "lb-latest.md"), `${out.join("\n")}\n`);
