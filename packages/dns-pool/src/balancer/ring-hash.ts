@@ -220,12 +220,19 @@ export function ringIndex(hashes: BigUint64Array, hash: bigint): number {
 }
 
 // How a picker treats an endpoint of the ring:
-/** READY and pickable. */
+/** READY and trusted: pickable by any call. */
 const READY = 0;
+/**
+ * READY but doubted by liveness (no frame for a while; the pool's other
+ * policies pass it over while some READY endpoint is not doubted): keyed
+ * calls still go there, as moving a key on a doubt costs its locality and
+ * doubts come and go under load; calls without a key avoid it.
+ */
+const DOUBTED = 1;
 /** Connecting for the first time or again after a READY spell: a keyed call waits for it. */
-const WAIT = 1;
-/** Failing (since its last READY spell), ejected, or READY but passed over by liveness: skipped. */
-const SKIP = 2;
+const WAIT = 2;
+/** Failing (since its last READY spell), ejected or unhealthy: skipped. */
+const SKIP = 3;
 
 /**
  * `ring_hash` (gRFC A42, configured as A76, without xDS): endpoints on a
@@ -242,7 +249,9 @@ const SKIP = 2;
  * would exceed the bound (consistent hashing with bounded loads).
  *
  * Unlike gRPC's, it connects to every endpoint up front (the pool's
- * default), so a key's first call does not wait for a handshake.
+ * default), so a key's first call does not wait for a handshake. An
+ * endpoint that liveness doubts keeps its keys (calls without a key avoid
+ * it) until its connection is actually closed.
  */
 export class RingHashPolicy<E extends EndpointInfo> implements LoadBalancingPolicy<E> {
   /** "ring_hash" */
@@ -272,10 +281,17 @@ export class RingHashPolicy<E extends EndpointInfo> implements LoadBalancingPoli
     const pickable = new Set(ready);
     const status = Uint8Array.from(all, (e) => {
       if (pickable.has(e)) return READY;
+      if (e.state === ConnectivityState.READY) return DOUBTED;
       if (this.failing.has(e)) return SKIP;
       return e.state === ConnectivityState.CONNECTING || e.state === ConnectivityState.IDLE ? WAIT : SKIP;
     });
-    return new RingHashPicker(all, status, ready, this.ring, this.config);
+    return new RingHashPicker(
+      all,
+      status,
+      all.filter((e) => e.state === ConnectivityState.READY),
+      this.ring,
+      this.config,
+    );
   }
 }
 
@@ -289,8 +305,8 @@ function sameEndpoints<E>(a: readonly E[], b: readonly E[]): boolean {
 export class RingHashPicker<E extends EndpointInfo> implements Picker<E> {
   /**
    * @param endpoints - the ring's endpoints (its owners index into them).
-   * @param status - theirs, index for index: 0 READY, 1 connecting (a keyed call waits), 2 skipped.
-   * @param ready - the READY ones, not empty (for the load bound).
+   * @param status - theirs, index for index: 0 READY, 1 READY but doubted by liveness, 2 connecting (a keyed call waits), 3 skipped.
+   * @param ready - the READY ones, doubted or not, not empty (for the load bound).
    * @param ring - built from `endpoints`' addresses.
    * @param config - the header and the balance factor.
    */
@@ -314,7 +330,7 @@ export class RingHashPicker<E extends EndpointInfo> implements Picker<E> {
     for (let step = 0; step < size; step++) {
       const owner = owners[(start + step) % size] as number;
       const s = this.status[owner];
-      if (s === READY) {
+      if (s === READY || (s === DOUBTED && key !== undefined)) {
         const e = this.endpoints[owner] as E;
         if (e.inFlight < cap) return e;
         passedOver = true;

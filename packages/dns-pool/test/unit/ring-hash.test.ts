@@ -223,6 +223,20 @@ describe("ring_hash picks", () => {
     assert.deepEqual(owners(buildPicker(policy, endpoints), KEYS), healthy);
   });
 
+  it("keeps a doubted endpoint's keys (liveness), while calls without a key avoid it", () => {
+    const policy = new RingHashPolicy<FakeEndpoint>();
+    const endpoints = fakeEndpoints(3);
+    const healthy = owners(buildPicker(policy, endpoints), KEYS);
+    // As the endpoint set hands it over: READY endpoints that liveness doubts are left out of `ready`.
+    const doubted = endpoints[2]!;
+    const picker = policy.buildPicker(
+      endpoints.filter((e) => e !== doubted),
+      endpoints,
+    );
+    assert.deepEqual(owners(picker, KEYS), healthy);
+    for (let i = 0; i < 300; i++) assert.notEqual(picker.pick()?.address, doubted.address);
+  });
+
   it("makes a keyed call wait for its endpoint while it first connects; other calls go ahead", () => {
     const policy = new RingHashPolicy<FakeEndpoint>();
     const endpoints = fakeEndpoints(3);
