@@ -146,7 +146,7 @@ describe("ring_hash over real servers", () => {
     await until(() => readyCount(pool) === 4, 10_000, "4 endpoints READY");
     const client = createClient(Rng, pool);
     const served = new Map<bigint, number>();
-    // 16 calls in flight, all on one key: the bound is ⌈1.25 × 16 / 4⌉ = 5 per pod.
+    // 16 calls in flight, all on one key: at most 1.25 × 16 / 4 = 5 per pod.
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         for (let i = 0; i < 40; i++) {

@@ -220,7 +220,7 @@ export function ringHashTable(r: RingHashResult, s: RingHashSettings): string {
     `| calls that reached their key's pod, ${s.pods - 1} pods, stable | ${pct(r.stickiness)} (${r.runs.stable.calls} calls) | ≥ 99 % |`,
     `| keys that moved when pod ${s.pods} joined | ${pct(r.moved)} (${pct(r.movedToNew)} of them to the new pod) | ≤ about ${pct(1 / s.pods)} |`,
     `| busiest pod / mean, Zipf s=${s.zipfS} over ${s.keys} keys, plain ring_hash | ${x(r.plainMaxOverMean)} (${plain.calls} calls, ${plain.errors} errors) | — |`,
-    `| busiest pod / mean, same mix, balanceFactor ${s.balanceFactor} | ${x(r.boundedMaxOverMean)} (${bounded.calls} calls, ${bounded.errors} errors) | ≤ ${s.balanceFactor}× (the bound is ⌈c × (in flight + 1) / n⌉) |`,
+    `| busiest pod / mean, same mix, balanceFactor ${s.balanceFactor} | ${x(r.boundedMaxOverMean)} (${bounded.calls} calls, ${bounded.errors} errors) | ≤ ${s.balanceFactor}× (the bound: c × the mean in flight) |`,
     `| calls that reached their key's usual pod, bounded | ${pct(r.boundedStickiness)} | — |`,
   ].join("\n");
 }

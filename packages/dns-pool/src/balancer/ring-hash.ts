@@ -48,10 +48,12 @@ export interface RingHashConfig {
   requestHashHeader?: string;
   /**
    * Consistent hashing with bounded loads (Mirrokni, Thorup and
-   * Zadimoghaddam, 2016): an endpoint takes a call only while its calls in
-   * flight stay within ceil(balanceFactor × (calls in flight on READY
-   * endpoints + 1) / READY endpoints); a call whose endpoint is full walks
-   * on along the ring to the next one that is not. A hot key then spills
+   * Zadimoghaddam, 2016): an endpoint takes a call only if its calls in
+   * flight, this one included, stay within balanceFactor × the mean over
+   * the READY endpoints (calls in flight on them + 1, over their number;
+   * at least ⌊calls in flight / endpoints⌋ + 1, so that some endpoint
+   * always fits); a call whose endpoint is full walks on along the ring to
+   * the next one that is not. A hot key then spills
    * over to the keys' next endpoints instead of overloading one. A number
    * >= 1 (1: perfectly even, no stickiness under load; 1.25 is a common
    * choice, HAProxy's `hash-balance-factor 125`). Default: off (plain ring
@@ -332,7 +334,7 @@ export class RingHashPicker<E extends EndpointInfo> implements Picker<E> {
       const s = this.status[owner];
       if (s === READY || (s === DOUBTED && key !== undefined)) {
         const e = this.endpoints[owner] as E;
-        if (e.inFlight < cap) return e;
+        if (e.inFlight + 1 <= cap) return e;
         passedOver = true;
       } else if (s === WAIT && key !== undefined && !passedOver) {
         // The key's endpoint is connecting: wait for it rather than move the key (A42).
@@ -342,14 +344,21 @@ export class RingHashPicker<E extends EndpointInfo> implements Picker<E> {
     return undefined;
   }
 
-  /** Calls in flight an endpoint may have before it takes one more; Infinity without a load bound. */
+  /**
+   * The most calls in flight an endpoint may have once it takes the call;
+   * Infinity without a load bound. c × the mean after the call, as
+   * Mirrokni et al. bound it (without their rounding up, which lets an
+   * endpoint reach ⌈c × mean⌉, 1.29× the mean at 20 calls per endpoint
+   * with c = 1.25), but never below ⌊total / n⌋ + 1, which the least
+   * loaded endpoint always fits: at low loads c × mean is below one call.
+   */
   private capacity(): number {
     const c = this.config.balanceFactor;
     if (c === undefined) return Number.POSITIVE_INFINITY;
     let total = 0;
     for (const e of this.ready) total += e.inFlight;
-    // It takes the call if its load after it, inFlight + 1, is within ⌈c × (total + 1) / n⌉.
-    return Math.ceil((c * (total + 1)) / this.ready.length);
+    const n = this.ready.length;
+    return Math.max((c * (total + 1)) / n, Math.floor(total / n) + 1);
   }
 }
 

@@ -250,23 +250,26 @@ describe("ring_hash picks", () => {
     assert.equal(buildPicker(policy, fakeEndpoints(3, S.CONNECTING)).pick(byKey("a")), undefined);
   });
 
-  it("with balanceFactor, walks past an endpoint whose calls in flight reached ⌈c × (total + 1) / n⌉", () => {
+  it("with balanceFactor, walks past an endpoint whose calls in flight would exceed c × the mean", () => {
     const policy = new RingHashPolicy<FakeEndpoint>({ ...RING_HASH_DEFAULTS, balanceFactor: 1.25 });
     const endpoints = fakeEndpoints(4);
     const key = "hot";
     const home = pickKey(buildPicker(policy, endpoints), key);
     const homeEndpoint = endpoints.find((e) => e.address === home)!;
-    // 12 in flight elsewhere + 3 at home: cap = ⌈1.25 × 16 / 4⌉ = 5; home (3) takes one more.
-    for (const e of endpoints) e.inFlight = e === homeEndpoint ? 3 : 4;
+    // 12 in flight elsewhere + 4 at home: 5 after the call ≤ 1.25 × 17 / 4 = 5.31, it takes it.
+    for (const e of endpoints) e.inFlight = 4;
     assert.equal(pickKey(buildPicker(policy, endpoints), key), home);
-    // At 5 of cap ⌈1.25 × 18 / 4⌉ = 6 it still takes one; at 6 of 6 it does not.
+    // 5 at home: 6 > 1.25 × 18 / 4 = 5.625, the call walks on.
     homeEndpoint.inFlight = 5;
-    assert.equal(pickKey(buildPicker(policy, endpoints), key), home);
-    homeEndpoint.inFlight = 6;
     const spilled = pickKey(buildPicker(policy, endpoints), key);
     assert.notEqual(spilled, home);
     // Where it spills is the ring's next endpoint for that key, the same every time.
     assert.equal(pickKey(buildPicker(policy, endpoints), key), spilled);
+    // At low loads c × mean is below one call; the least loaded endpoints still fit (⌊total / n⌋ + 1).
+    for (const e of endpoints) e.inFlight = 0;
+    assert.equal(pickKey(buildPicker(policy, endpoints), key), home);
+    homeEndpoint.inFlight = 1;
+    assert.notEqual(pickKey(buildPicker(policy, endpoints), key), home);
   });
 
   it("keeps every endpoint within about balanceFactor × the mean under a Zipf key mix (plain ring_hash does not)", () => {
@@ -291,8 +294,8 @@ describe("ring_hash picks", () => {
     };
     const bounded = run(1.25);
     const plain = run(undefined);
-    // ⌈1.25 × 201 / 10⌉ = 26 in flight of a mean of 20.1: 1.29 at most.
-    assert.ok(bounded <= 1.3, `bounded max/mean ${bounded}`);
+    // At most 1.25 × 20.1 = 25.1 in flight, so 25, of a mean of 20.
+    assert.ok(bounded <= 1.26, `bounded max/mean ${bounded}`);
     assert.ok(plain > 1.5, `plain max/mean ${plain}`);
   });
 });
