@@ -262,6 +262,8 @@ export class RingHashPolicy<E extends EndpointInfo> implements LoadBalancingPoli
   private ringOf: readonly E[] = [];
   /** Endpoints that failed to connect and have not been READY since (A42's sticky TRANSIENT_FAILURE). */
   private readonly failing = new WeakSet<E>();
+  /** Recent keys' hashes, shared by the successive pickers (see {@link KeyHashes}). */
+  private readonly hashes = new KeyHashes();
 
   /** @param config - defaults filled in (see {@link resolveRingHashConfig}). */
   constructor(private readonly config: ResolvedRingHash = RING_HASH_DEFAULTS) {}
@@ -293,7 +295,32 @@ export class RingHashPolicy<E extends EndpointInfo> implements LoadBalancingPoli
       all.filter((e) => e.state === ConnectivityState.READY),
       this.ring,
       this.config,
+      this.hashes,
     );
+  }
+}
+
+/**
+ * XXH64 of recent keys: BigInt hashing costs a few microseconds a key, and
+ * key mixes are usually skewed (the same users, the same hot keys), so a
+ * small map saves it on most calls. Cleared when full, which costs one
+ * rehash of each key still in use.
+ */
+export class KeyHashes {
+  private readonly map = new Map<string, bigint>();
+
+  /** @param limit - keys kept before the map is cleared. Default 4096. */
+  constructor(private readonly limit = 4096) {}
+
+  /** XXH64 of `key`. */
+  of(key: string): bigint {
+    let h = this.map.get(key);
+    if (h === undefined) {
+      h = xxhash64String(key);
+      if (this.map.size >= this.limit) this.map.clear();
+      this.map.set(key, h);
+    }
+    return h;
   }
 }
 
@@ -311,6 +338,7 @@ export class RingHashPicker<E extends EndpointInfo> implements Picker<E> {
    * @param ready - the READY ones, doubted or not, not empty (for the load bound).
    * @param ring - built from `endpoints`' addresses.
    * @param config - the header and the balance factor.
+   * @param hashes - the keys' hashes. Default: a cache of its own.
    */
   constructor(
     private readonly endpoints: readonly E[],
@@ -318,6 +346,7 @@ export class RingHashPicker<E extends EndpointInfo> implements Picker<E> {
     private readonly ready: readonly E[],
     private readonly ring: Ring,
     private readonly config: ResolvedRingHash,
+    private readonly hashes = new KeyHashes(),
   ) {}
 
   /** The endpoint for the call's key; undefined when the call must wait for one that is connecting. */
@@ -326,7 +355,7 @@ export class RingHashPicker<E extends EndpointInfo> implements Picker<E> {
     const { hashes, owners } = this.ring;
     const size = hashes.length;
     const start =
-      key === undefined ? Math.floor(Math.random() * size) : ringIndex(hashes, xxhash64String(key));
+      key === undefined ? Math.floor(Math.random() * size) : ringIndex(hashes, this.hashes.of(key));
     const cap = this.capacity();
     let passedOver = false;
     for (let step = 0; step < size; step++) {

@@ -9,6 +9,7 @@ import {
   entriesFor,
   hashKey,
   headerValue,
+  KeyHashes,
   RING_HASH_DEFAULTS,
   RingHashPolicy,
   resolveRingHashConfig,
@@ -54,6 +55,15 @@ describe("xxhash64", () => {
     ];
     for (const [input, hex] of cases) {
       assert.equal(xxhash64String(input).toString(16).padStart(16, "0"), hex, JSON.stringify(input));
+    }
+  });
+});
+
+describe("KeyHashes", () => {
+  it("gives XXH64 of each key, whether cached or not, past its limit too", () => {
+    const cache = new KeyHashes(3);
+    for (let round = 0; round < 2; round++) {
+      for (const key of ["a", "b", "c", "d", "a"]) assert.equal(cache.of(key), xxhash64String(key));
     }
   });
 });
