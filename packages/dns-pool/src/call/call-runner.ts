@@ -50,7 +50,8 @@ export interface CallRunnerParts {
 /**
  * Runs calls: pick (or wait in the queue), bookkeeping (in-flight counts,
  * outlier outcomes, the picker's `onDone`), and for unary calls the retry
- * loop. The hot path allocates nothing beyond the call itself unless a
+ * loop. The hot path allocates nothing beyond the call itself and its
+ * pick info (the headers and context values a picker may read) unless a
  * `pick` listener or an `onDone` picker asks for it.
  */
 export class CallRunner {
