@@ -10,7 +10,7 @@ import {
   registerResolver,
 } from "@rngbalance/dns-pool";
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
-import { Rng } from "@rngbalance/proto";
+import { Rng, RngService } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { freePort, until } from "./support.js";
 
@@ -85,6 +85,13 @@ describe("ring_hash over real servers", () => {
       for (const key of KEYS) if (again.get(key) === before.get(key)) same++;
     }
     assert.equal(same, 3 * KEYS.length, "every key's calls all went to one pod");
+    // Streaming calls pick by the same key.
+    const streams = createClient(RngService, pool);
+    for (const key of KEYS.slice(0, 30)) {
+      for await (const m of streams.generateStream({ count: 2 }, { headers: { "x-user": key } })) {
+        assert.equal(m.rn, before.get(key), `${key}'s stream went to its pod`);
+      }
+    }
     const used = new Set(before.values());
     assert.equal(used.size, 4, "the keys spread over the 4 pods");
     for (const rn of used) {
