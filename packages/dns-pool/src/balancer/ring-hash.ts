@@ -280,7 +280,8 @@ export class RingHashPolicy<E extends EndpointInfo> implements LoadBalancingPoli
         all.map((e) => e.address),
         entriesFor(all.length, this.config),
       );
-      this.ringOf = all;
+      // A copy: a caller that reuses its array must not make the ring look current.
+      this.ringOf = [...all];
     }
     const pickable = new Set(ready);
     const status = Uint8Array.from(all, (e) => {
