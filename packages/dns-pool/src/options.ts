@@ -55,6 +55,8 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
    * Balancing policy: "round_robin", "pick_first", "least_request",
    * "peak_ewma" (latency-aware, see `peakEwma`), "weighted_round_robin"
    * (weights from the servers' ORCA load reports, see `weightedRoundRobin`),
+   * "ring_hash" (consistent hashing on a per-call key, optionally with
+   * bounded loads; settings in `policyConfig`, see docs/ring-hash.md),
    * or the name of a policy added with `registerPolicy()`. Which to use
    * when: docs/balancing.md. Default "round_robin".
    */
@@ -83,7 +85,8 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
   weightedRoundRobin?: WeightedRoundRobinOptions;
   /**
    * Settings for a policy added with `registerPolicy()`, handed to its
-   * factory as `context.options.config`, unchecked. Default: undefined.
+   * factory as `context.options.config`, unchecked; for "ring_hash", its
+   * `RingHashConfig` (checked when the pool is created). Default: undefined.
    */
   policyConfig?: unknown;
   /**

@@ -11,6 +11,7 @@ import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalan
 import { DEFAULT_OUT_DIR } from "../harness/report.js";
 import { a105Table, connectionScaling } from "./a105.js";
 import { badPodTable, scaleUpTable } from "./report.js";
+import { ringHash, ringHashTable } from "./ring-hash.js";
 import { badPod, LB_POLICIES, scaleUp } from "./scenarios.js";
 
 const FLAGS = {
@@ -35,7 +36,6 @@ const FLAGS = {
   },
   "peak-ewma-decay": { type: "duration", default: 10_000, positive: true, help: "peak_ewma's decayMs" },
   out: { type: "string", default: DEFAULT_OUT_DIR, placeholder: "dir", help: "where lb-latest.{md,json} go" },
-  scenario: { type: "string", default: "", help: "run this one scenario alone (overrides --scenarios)" },
   "a105-concurrency": {
     type: "int",
     default: 100,
@@ -50,6 +50,22 @@ const FLAGS = {
     max: 100,
     help: "a105: maxConnectionsPerEndpoint",
   },
+  scenario: { type: "string", help: "run this one scenario alone (e.g. ring_hash, a105); overrides --scenarios" },
+  "ring-pods": { type: "int", default: 10, min: 2, max: 50, help: "ring_hash: pods (the last one joins)" },
+  "ring-concurrency": { type: "int", default: 200, min: 1, max: 2000, help: "ring_hash: calls in flight" },
+  "ring-keys": {
+    type: "int",
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    help: "ring_hash: distinct keys (Zipf)",
+  },
+  "ring-balance-factor": {
+    type: "number",
+    default: 1.25,
+    min: 1,
+    help: "ring_hash: the bounded run's factor",
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 const USAGE = `Usage: pnpm bench:lb [-- flags]     (or: node apps/bench/dist/lb/main.js [flags])
@@ -60,7 +76,9 @@ peak_ewma, weighted_round_robin): the bad pod's share, latency percentiles,
 errors. Scenarios: latency (one pod --fault latency:50ms), cpu (one pod
 --fault cpu:2ms), scale (a pod joins: its share per second, slow start on/off),
 a105 (connection scaling: calls to a pod with --max-concurrent-streams 10,
-with and without maxConnectionsPerEndpoint; run alone with --scenario a105).
+with and without maxConnectionsPerEndpoint; run alone with --scenario a105),
+and ring_hash (not in the default set: key stickiness, keys moved when a pod joins,
+the busiest pod under a Zipf key mix with and without bounded loads).
 
 Flags:
 ${renderFlagTable(FLAGS)}`;
@@ -149,6 +167,23 @@ if (scenarios.has("a105")) {
     errors: r.run.errors,
     maxMs: r.run.latency.percentile(100) / 1000,
   }));
+}
+if (scenarios.has("ring_hash")) {
+  const settings = {
+    pods: v["ring-pods"],
+    concurrency: v["ring-concurrency"],
+    keys: v["ring-keys"],
+    zipfS: 1.1,
+    balanceFactor: v["ring-balance-factor"],
+    durationMs: quick ? 1500 : base.durationMs / 2,
+    firstHost: 60,
+  };
+  const result = await ringHash(settings);
+  log(
+    `## ring_hash: ${settings.pods} pods, ${settings.concurrency} in flight, ${settings.durationMs / 1000} s per run\n\n${ringHashTable(result, settings)}\n`,
+  );
+  const { runs, ...figures } = result;
+  json.ringHash = { ...settings, ...figures };
 }
 mkdirSync(v.out, { recursive: true });
 writeFileSync(path.join(v.out, "lb-latest.md"), `${out.join("\n")}\n`);
