@@ -37,7 +37,7 @@ describe("pnpm bench:lb --quick", () => {
     try {
       const r = await runNode(
         MAIN,
-        ["--quick", "--concurrency", "6", "--scenarios", "zone", "--out", out],
+        ["--quick", "--concurrency", "6", "--scenario", "zone", "--out", out],
         120_000,
       );
       assert.equal(r.code, 0, r.stderr);
@@ -69,6 +69,31 @@ describe("pnpm bench:lb --quick", () => {
       assert.equal(oneDraining?.terminatingCalls, 0, "a terminating pod got calls while others were READY");
       assert.ok(allDraining && allDraining.terminatingCalls === allDraining.calls && allDraining.calls > 0);
       assert.match(blind?.name ?? "", /ORCA ignored/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("--scenario a105 runs connection scaling alone: the limited pod with scaling near the unlimited one, without it far below", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "bench-lb-"));
+    try {
+      const r = await runNode(MAIN, ["--quick", "--scenario", "a105", "--out", out], 120_000);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /## Connection scaling \(gRFC A105\)/);
+      assert.doesNotMatch(r.stdout, /## One pod with/, "the other scenarios did not run");
+      const rows = JSON.parse(readFileSync(path.join(out, "lb-latest.json"), "utf8")).a105 as {
+        callsPerSecond: number;
+        connectionsOpened: number;
+        errors: number;
+      }[];
+      const [open, scaled, single] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
+      assert.ok(rows.every((x) => x.errors === 0));
+      assert.equal(open.connectionsOpened, 1);
+      assert.ok(scaled.connectionsOpened >= 10, `${scaled.connectionsOpened} connections`);
+      assert.equal(single.connectionsOpened, 1);
+      // Loose bounds for a --quick run on a shared machine; the figures come from a full run.
+      assert.ok(scaled.callsPerSecond > 0.7 * open.callsPerSecond, JSON.stringify(rows));
+      assert.ok(single.callsPerSecond < 0.5 * open.callsPerSecond, JSON.stringify(rows));
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -29,6 +29,13 @@ export type {
 } from "./options.js";
 export type { PolicyName } from "./balancer/builtin.js";
 export type { PeakEwmaOptions, ResolvedPeakEwma } from "./balancer/peak-ewma.js";
+export {
+  hashKey,
+  RING_HASH_DEFAULTS,
+  type ResolvedRingHash,
+  type RingHashConfig,
+  RingHashPolicy,
+} from "./balancer/ring-hash.js";
 export type { ResolvedSlowStart, SlowStartOptions } from "./balancer/slow-start.js";
 export type {
   ResolvedWeightedRoundRobin,
@@ -105,6 +112,7 @@ export {
   EMPTY_PICKER,
   LeastRequestPicker,
   type Picker,
+  type PickInfo,
   RoundRobinPicker,
 } from "./balancer/picker.js";
 export {

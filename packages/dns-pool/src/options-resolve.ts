@@ -5,6 +5,7 @@ import type { PolicyOptions } from "./balancer/policy-context.js";
 import { resolvePolicyOptions } from "./balancer/policy-options.js";
 import { registeredPolicies } from "./balancer/registry.js";
 import type { RetryPolicy } from "./call/retry.js";
+import type { ConnectionScaling } from "./connection/connection-scaling.js";
 import type { EndpointOptions } from "./connection/endpoint-factory.js";
 import { endpointTransportOptions } from "./connection/endpoint-options.js";
 import { closestName } from "./core/did-you-mean.js";
@@ -155,6 +156,10 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
     waitForReady: o.waitForReady ?? false,
     defaultTimeoutMs: ms("defaultTimeoutMs", o.defaultTimeoutMs, undefined, 1),
     fastPath: o.fastPath ?? true,
+    connectionScaling: resolveConnectionScaling(
+      o,
+      ms("extraConnectionIdleMs", o.extraConnectionIdleMs, 30_000, 1) as number,
+    ),
     transparentRetries: int("transparentRetries", o.transparentRetries, 3, 0, 10),
     retryPolicy: o.retryPolicy && {
       maxAttempts: int("retryPolicy.maxAttempts", o.retryPolicy.maxAttempts, 2, 2, 5),
@@ -171,6 +176,18 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
       o.outlierDetection === false ? false : resolveOutlierDetection(o.outlierDetection ?? {}),
     locality: o.locality ? resolveLocality(o.locality) : undefined,
   };
+}
+
+/** `maxConnectionsPerEndpoint` and its companions (gRFC A105), checked together. */
+function resolveConnectionScaling(o: PoolTransportOptions, idleMs: number): ConnectionScaling {
+  const min = int("minConnectionsPerEndpoint", o.minConnectionsPerEndpoint, 1, 1, 100);
+  const max = int("maxConnectionsPerEndpoint", o.maxConnectionsPerEndpoint, min, 1, 100);
+  if (min > max) {
+    throw invalidArgument(
+      `options.minConnectionsPerEndpoint (${min}) must not exceed options.maxConnectionsPerEndpoint (${max}); raise maxConnectionsPerEndpoint or leave it unset`,
+    );
+  }
+  return { max, min, idleMs };
 }
 
 function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {

@@ -195,6 +195,9 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
   readMaxBytes: number,
   writeMaxBytes: number,
   useHttpGet: boolean,
+  maxConnectionsPerEndpoint: number,
+  minConnectionsPerEndpoint: number,
+  extraConnectionIdleMs: number,
   locality: oneOf(
     FALSE,
     object<LocalityOptions>("locality", {

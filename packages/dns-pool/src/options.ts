@@ -57,6 +57,8 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
    * Balancing policy: "round_robin", "pick_first", "least_request",
    * "peak_ewma" (latency-aware, see `peakEwma`), "weighted_round_robin"
    * (weights from the servers' ORCA load reports, see `weightedRoundRobin`),
+   * "ring_hash" (consistent hashing on a per-call key, optionally with
+   * bounded loads; settings in `policyConfig`, see docs/ring-hash.md),
    * or the name of a policy added with `registerPolicy()`. Which to use
    * when: docs/balancing.md. Default "round_robin".
    */
@@ -85,7 +87,8 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
   weightedRoundRobin?: WeightedRoundRobinOptions;
   /**
    * Settings for a policy added with `registerPolicy()`, handed to its
-   * factory as `context.options.config`, unchecked. Default: undefined.
+   * factory as `context.options.config`, unchecked; for "ring_hash", its
+   * `RingHashConfig` (checked when the pool is created). Default: undefined.
    */
   policyConfig?: unknown;
   /**
@@ -211,6 +214,35 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
   telemetry?: false | PoolTelemetryOptions;
   /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). Default: none. */
   http2Options?: PoolHttp2Options;
+  /**
+   * Connection scaling (gRFC A105): at most this many HTTP/2 connections
+   * per endpoint. When every connection of an endpoint carries as many
+   * streams as its server's SETTINGS_MAX_CONCURRENT_STREAMS allows, a call
+   * opens another connection (one attempt at a time, sharing the
+   * reconnect backoff) instead of queueing inside the full one; it waits
+   * only while that connection is set up. Streams go to the oldest
+   * connection with room. 1 (gRPC's default): one connection, calls beyond
+   * the server's limit wait in it for a stream to end. A whole number from
+   * 1 to 100 (gRPC caps it at 10 unless told otherwise). Default 1, or
+   * `minConnectionsPerEndpoint` when that is larger.
+   */
+  maxConnectionsPerEndpoint?: number;
+  /**
+   * Open this many connections per endpoint as soon as it connects, keep
+   * them open, and spread streams over them (fewest open streams first):
+   * for one address that fronts several servers (a Kubernetes ClusterIP,
+   * an L4 load balancer, a VIP), where each TCP connection may land on
+   * another server. A whole number from 1 to 100, at most
+   * `maxConnectionsPerEndpoint`. Default 1.
+   */
+  minConnectionsPerEndpoint?: number;
+  /**
+   * With `maxConnectionsPerEndpoint` above 1: a connection beyond
+   * `minConnectionsPerEndpoint` that carried no stream for this long is
+   * closed (gracefully), so a burst leaves no connections behind. Default
+   * 30000.
+   */
+  extraConnectionIdleMs?: number;
   /**
    * Zone-aware routing over the `policy`: calls stay in the client's zone
    * (`locality.zone`, default env `RNG_ZONE`) and spill over to other zones

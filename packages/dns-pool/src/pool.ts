@@ -33,6 +33,10 @@ export interface EndpointStats {
   readonly health: HealthStatus;
   /** How much longer outlier detection keeps it out of the picker; 0 when it is in. */
   readonly ejectedForMs: number;
+  /** Connections open for new calls now (more than one with `maxConnectionsPerEndpoint`, gRFC A105). */
+  readonly connections: number;
+  /** Connections that reached READY since it joined the pool. */
+  readonly connectionsOpened: number;
 }
 
 /** A snapshot of the pool, from {@link PoolTransport.stats}. */
@@ -130,6 +134,8 @@ export class PoolTransport implements Transport {
         lastError: e.healthReason ?? (e.lastError && describeError(e.lastError)),
         health: e.health,
         ejectedForMs: this.outliers?.ejectedForMs(e, now) ?? 0,
+        connections: e.openConnections,
+        connectionsOpened: e.connectionsOpened,
       })),
       retries: { ...this.calls.retried },
       draining: this.endpoints.drainingCount,

@@ -9,7 +9,9 @@ import { availableParallelism, cpus } from "node:os";
 import * as path from "node:path";
 import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
 import { DEFAULT_OUT_DIR } from "../harness/report.js";
+import { a105Table, connectionScaling } from "./a105.js";
 import { badPodTable, scaleUpTable, zoneTable } from "./report.js";
+import { ringHash, ringHashTable } from "./ring-hash.js";
 import { badPod, LB_POLICIES, scaleUp } from "./scenarios.js";
 import { zoneScenario } from "./zone.js";
 
@@ -23,8 +25,7 @@ const FLAGS = {
   "latency-fault": { type: "string", default: "latency:50ms", help: "the slow pod's --fault" },
   "cpu-fault": { type: "string", default: "cpu:2ms", help: "the CPU-loaded pod's --fault" },
   "slow-start-window": { type: "duration", default: 10_000, positive: true, help: "scale-up: the ramp" },
-  scenarios: { type: "string", default: "latency,cpu,scale,zone", help: "which to run, comma-separated" },
-  "zone-fault": { type: "string", default: "cpu:5ms", help: "zone: the 2 saturated zone-a pods' --fault" },
+  scenarios: { type: "string", default: "latency,cpu,scale", help: "which to run, comma-separated" },
   policies: {
     type: "string",
     default: LB_POLICIES.join(","),
@@ -36,6 +37,40 @@ const FLAGS = {
   },
   "peak-ewma-decay": { type: "duration", default: 10_000, positive: true, help: "peak_ewma's decayMs" },
   out: { type: "string", default: DEFAULT_OUT_DIR, placeholder: "dir", help: "where lb-latest.{md,json} go" },
+  "a105-concurrency": {
+    type: "int",
+    default: 100,
+    min: 1,
+    max: 1000,
+    help: "a105: calls in flight to the pod",
+  },
+  "a105-max-connections": {
+    type: "int",
+    default: 12,
+    min: 1,
+    max: 100,
+    help: "a105: maxConnectionsPerEndpoint",
+  },
+  scenario: {
+    type: "string",
+    help: "run this one scenario alone (e.g. ring_hash, a105); overrides --scenarios",
+  },
+  "ring-pods": { type: "int", default: 10, min: 2, max: 50, help: "ring_hash: pods (the last one joins)" },
+  "ring-concurrency": { type: "int", default: 200, min: 1, max: 2000, help: "ring_hash: calls in flight" },
+  "ring-keys": {
+    type: "int",
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    help: "ring_hash: distinct keys (Zipf)",
+  },
+  "ring-balance-factor": {
+    type: "number",
+    default: 1.25,
+    min: 1,
+    help: "ring_hash: the bounded run's factor",
+  },
+  "zone-fault": { type: "string", default: "cpu:5ms", help: "zone: the 2 saturated zone-a pods' --fault" },
 } as const satisfies Record<string, FlagSpec>;
 
 const USAGE = `Usage: pnpm bench:lb [-- flags]     (or: node apps/bench/dist/lb/main.js [flags])
@@ -45,8 +80,13 @@ flight, closed loop, each policy in turn (round_robin, least_request,
 peak_ewma, weighted_round_robin): the bad pod's share, latency percentiles,
 errors. Scenarios: latency (one pod --fault latency:50ms), cpu (one pod
 --fault cpu:2ms), scale (a pod joins: its share per second, slow start on/off),
-zone (3 zones of 3 pods, one client per zone with locality on: calls leaving
-zone a, and zone a's last pod's load when 2 of its pods are gone or saturated).
+a105 (connection scaling: calls to a pod with --max-concurrent-streams 10,
+with and without maxConnectionsPerEndpoint; run alone with --scenario a105),
+ring_hash (not in the default set: key stickiness, keys moved when a pod joins,
+the busiest pod under a Zipf key mix with and without bounded loads), and zone
+(not in the default set: 3 zones of 3 pods, one client per zone with locality
+on; calls leaving zone a, zone a's last pod's load when 2 of its pods are gone
+or saturated, terminating pods; run alone with --scenario zone).
 
 Flags:
 ${renderFlagTable(FLAGS)}`;
@@ -74,7 +114,7 @@ const base = {
   warmupMs: quick ? 1000 : v.warmup,
   durationMs: quick ? 1500 : v.duration,
 };
-const scenarios = new Set(v.scenarios.split(","));
+const scenarios = new Set((v.scenario || v.scenarios).split(","));
 const out: string[] = [
   `# bench:lb — ${new Date().toISOString().slice(0, 10)}`,
   "",
@@ -106,27 +146,66 @@ if (scenarios.has("scale")) {
     windowMs,
     afterMs: quick ? 1000 : 3000,
     firstHost: 50,
-    policy: "least_request",
+    policy: "round_robin",
   });
   log(
     `## Scale-up: a ${v.pods}th pod joins ${v.pods - 1} (round_robin, slow start window ${windowMs / 1000} s)\n\n${scaleUpTable(shares, v.pods)}\n`,
   );
   json.scaleUp = { windowMs, ...shares };
 }
+if (scenarios.has("a105")) {
+  const s = {
+    concurrency: v["a105-concurrency"],
+    maxConcurrentStreams: 10,
+    maxConnections: v["a105-max-connections"],
+    fault: "latency:20ms",
+    warmupMs: quick ? 500 : v.warmup,
+    durationMs: quick ? 1500 : 6000,
+    rounds: quick ? 1 : 3,
+    firstHost: 60,
+  };
+  const rows = await connectionScaling(s);
+  log(
+    `## Connection scaling (gRFC A105): ${s.concurrency} calls in flight to one pod, each held ${s.fault.slice(8)} by --fault ${s.fault}\n\n${a105Table(rows)}\n`,
+  );
+  json.a105 = rows.map((r) => ({
+    setup: r.label,
+    callsPerSecond: r.callsPerSecond,
+    connectionsOpened: r.connectionsOpened,
+    errors: r.run.errors,
+    maxMs: r.run.latency.percentile(100) / 1000,
+  }));
+}
+if (scenarios.has("ring_hash")) {
+  const settings = {
+    pods: v["ring-pods"],
+    concurrency: v["ring-concurrency"],
+    keys: v["ring-keys"],
+    zipfS: 1.1,
+    balanceFactor: v["ring-balance-factor"],
+    durationMs: quick ? 1500 : base.durationMs / 2,
+    firstHost: 60,
+  };
+  const result = await ringHash(settings);
+  log(
+    `## ring_hash: ${settings.pods} pods, ${settings.concurrency} in flight, ${settings.durationMs / 1000} s per run\n\n${ringHashTable(result, settings)}\n`,
+  );
+  const { runs, ...figures } = result;
+  json.ringHash = { ...settings, ...figures };
+}
 if (scenarios.has("zone")) {
+  const perClient = Math.max(1, Math.round(v.concurrency / 3));
+  const policy = "least_request";
   const phases = await zoneScenario({
-    concurrency: Math.max(1, Math.round(v.concurrency / 3)),
+    concurrency: perClient,
     warmupMs: quick ? 1000 : Math.max(v.warmup, 2000),
     durationMs: quick ? 1500 : v.duration / 2,
-    firstHost: 60,
+    firstHost: 120,
     saturateFault: v["zone-fault"],
-    policy: "round_robin",
+    policy,
   });
   log(
-    `## Zone-aware routing: 3 zones × 3 pods, one client per zone (least_request under locality), ${Math.max(1, Math.round(v.concurrency / 3))} in flight each
-
-${zoneTable(phases)}
-`,
+    `## Zone-aware routing: 3 zones × 3 pods, one client per zone (${policy} under locality), ${perClient} in flight each\n\n${zoneTable(phases)}\n`,
   );
   json.zone = phases;
 }

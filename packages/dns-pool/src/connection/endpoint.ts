@@ -209,6 +209,16 @@ export class Endpoint implements PoolEndpoint {
     return this.subchannel.lastError;
   }
 
+  /** Connections open for new streams now (more than one with connection scaling, gRFC A105). */
+  get openConnections(): number {
+    return this.subchannel.openConnections;
+  }
+
+  /** Connections that reached READY since the endpoint joined the pool. */
+  get connectionsOpened(): number {
+    return this.subchannel.connectionsOpened;
+  }
+
   /** READY connections lost so far; a call that saw this change lost its connection. */
   get connectionLosses(): number {
     return this.subchannel.connectionLosses;

@@ -11,7 +11,7 @@ import type { EndpointInfo, LoadBalancingPolicy } from "../balancer/policy.js";
 import { ConnectivityState } from "../core/connectivity.js";
 
 export { FakeClock, type FakeClockOptions, flushMicrotasks } from "./fake-clock.js";
-export { FakeConnection, FakeDialer } from "./fake-connection.js";
+export { FakeConnection, FakeDialer, FakeStream } from "./fake-connection.js";
 export { FakeEndpoint, fakeEndpoints, zonedEndpoints } from "./fake-endpoint.js";
 export { FakeResolver } from "./fake-resolver.js";
 
