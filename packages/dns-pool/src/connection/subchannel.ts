@@ -109,6 +109,8 @@ export class Subchannel {
   connectionLosses = 0;
   /** Since its READY connection was lost to silence, until it is READY again: attempts at a steady pace. */
   private probing = false;
+  /** Cancels the connection attempt under way (set while CONNECTING). */
+  private cancelAttempt: (() => void) | undefined;
   private readyWaiters: { resolve: (c: Connection) => void; reject: (e: Error) => void }[] = [];
 
   constructor(
@@ -149,6 +151,33 @@ export class Subchannel {
   requestConnection(): void {
     this.wanted = true;
     if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();
+  }
+
+  /**
+   * The pool no longer wants this connection (pick_first connected
+   * elsewhere): a connection attempt under way is cancelled, a READY
+   * connection closes after its calls, and no reconnect follows. The state
+   * becomes IDLE; `requestConnection()` starts over.
+   */
+  release(): void {
+    if (this.stateValue === ConnectivityState.SHUTDOWN || !this.wanted) return;
+    this.wanted = false;
+    this.clock.clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    const cancel = this.cancelAttempt;
+    this.cancelAttempt = undefined;
+    cancel?.();
+    const current = this.current;
+    if (current) {
+      this.telemetry.disconnected(undefined, undefined, true);
+      this.current = undefined;
+      current.stopKeepalive();
+      void current.close(true);
+    }
+    this.rejectWaiters(
+      unsentError(`the connection to ${this.key} was released (another endpoint was chosen)`),
+    );
+    this.setState(ConnectivityState.IDLE, undefined);
   }
 
   /** Opens a stream (connect-node's session manager contract). */
@@ -228,11 +257,14 @@ export class Subchannel {
     this.setState(ConnectivityState.CONNECTING, undefined);
     let ready = false;
     let open = false;
+    let cancelled = false;
+    let closed = false;
     const listener: Http2ConnectionListener = {
       onSettings: (connection) => {
         open = true;
         this.telemetry.connectionSucceeded();
-        if (this.stateValue !== ConnectivityState.CONNECTING) return;
+        if (cancelled || this.stateValue !== ConnectivityState.CONNECTING) return;
+        this.cancelAttempt = undefined;
         ready = true;
         this.current = connection;
         connection.becameReady();
@@ -249,10 +281,12 @@ export class Subchannel {
         this.listener.onGoaway(this);
       },
       onClose: (connection, error) => {
+        closed = true;
         this.connections.delete(connection);
         if (open) this.telemetry.connectionClosed();
-        if (this.stateValue === ConnectivityState.SHUTDOWN) return;
+        if (this.stateValue === ConnectivityState.SHUTDOWN || cancelled) return;
         if (!ready) {
+          this.cancelAttempt = undefined;
           this.onConnectFailed(error ?? new Error(`connection to ${this.key} closed before HTTP/2 settings`));
         } else if (this.current === connection) {
           this.onConnectionLost(connection, error);
@@ -267,23 +301,28 @@ export class Subchannel {
     const liveness = this.options.liveness ?? false;
     this.responseTimes ??= this.options.responseTimes ?? new ResponseTimes();
     const responseTimes = this.responseTimes;
-    this.connections.add(
-      dial(
-        {
-          address,
-          label: this.key,
-          authority,
-          tls,
-          connectTimeoutMs,
-          ...(this.probing ? { tcpConnectTimeoutMs: PROBE_TCP_TIMEOUT_MS } : {}),
-          keepalive,
-          liveness,
-          responseTimes,
-          http2Options,
-        },
-        listener,
-      ),
+    const attempt = dial(
+      {
+        address,
+        label: this.key,
+        authority,
+        tls,
+        connectTimeoutMs,
+        ...(this.probing ? { tcpConnectTimeoutMs: PROBE_TCP_TIMEOUT_MS } : {}),
+        keepalive,
+        liveness,
+        responseTimes,
+        http2Options,
+      },
+      listener,
     );
+    this.connections.add(attempt);
+    if (!ready && !closed) {
+      this.cancelAttempt = () => {
+        cancelled = true;
+        void attempt.close(false);
+      };
+    }
   }
 
   private onConnectFailed(err: Error): void {
