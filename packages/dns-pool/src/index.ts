@@ -29,6 +29,7 @@ export type {
 } from "./options.js";
 export type { PolicyName } from "./balancer/builtin.js";
 export type { PeakEwmaOptions, ResolvedPeakEwma } from "./balancer/peak-ewma.js";
+export type { PickFirstOptions, ResolvedPickFirst } from "./balancer/pick-first-order.js";
 export type { ResolvedSlowStart, SlowStartOptions } from "./balancer/slow-start.js";
 export type {
   ResolvedWeightedRoundRobin,
@@ -45,6 +46,7 @@ export { type HealthStatus, POOL_HEALTH_CHECK } from "./health/health-check.js";
 export type {
   EjectionEvent,
   EndpointStateEvent,
+  PanicEvent,
   PickEvent,
   PoolEvents,
   PoolStateEvent,

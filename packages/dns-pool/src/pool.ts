@@ -56,6 +56,8 @@ export interface PoolStats {
     /** Retries per the retryPolicy option. */
     readonly policy: number;
   };
+  /** True while too few endpoints are healthy and calls go to every connected one (`panicThresholdPercent`). */
+  readonly panic: boolean;
 }
 
 /**
@@ -134,6 +136,7 @@ export class PoolTransport implements Transport {
       retries: { ...this.calls.retried },
       draining: this.endpoints.drainingCount,
       lastResolutionError: this.endpoints.lastResolutionError?.rawMessage,
+      panic: this.endpoints.panic,
     };
   }
 
