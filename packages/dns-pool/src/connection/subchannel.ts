@@ -157,13 +157,15 @@ export class Subchannel {
    * The pool no longer wants this connection (pick_first connected
    * elsewhere): a connection attempt under way is cancelled, a READY
    * connection closes after its calls, and no reconnect follows. The state
-   * becomes IDLE; `requestConnection()` starts over.
+   * becomes IDLE (a failed one: once its backoff delay is over);
+   * `requestConnection()` starts over.
    */
   release(): void {
     if (this.stateValue === ConnectivityState.SHUTDOWN || !this.wanted) return;
     this.wanted = false;
-    this.clock.clearTimeout(this.backoffTimer);
-    this.backoffTimer = undefined;
+    // A failed one keeps its backoff, then rests IDLE (see onConnectFailed):
+    // asked again before that, it is not hammered at once.
+    if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) return;
     const cancel = this.cancelAttempt;
     this.cancelAttempt = undefined;
     cancel?.();

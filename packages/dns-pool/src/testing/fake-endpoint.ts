@@ -53,10 +53,13 @@ export class FakeEndpoint implements PoolEndpoint {
     this.onConnect?.(this);
   }
 
-  /** Counts the release; it goes IDLE, as a subchannel does. */
+  /** Counts the release; a connecting or connected one goes IDLE, as a subchannel does. */
   release(): void {
     this.releases++;
-    if (this.state !== ConnectivityState.SHUTDOWN) this.state = ConnectivityState.IDLE;
+    // A failed one stays so until its backoff is over, as a subchannel does.
+    if (this.state !== ConnectivityState.SHUTDOWN && this.state !== ConnectivityState.TRANSIENT_FAILURE) {
+      this.state = ConnectivityState.IDLE;
+    }
   }
 
   /** Records the ejection; runs `onChange`. */

@@ -198,14 +198,16 @@ describe("Subchannel.release (pick_first no longer wants it)", () => {
     assert.equal(dialer.connections.length, 1, "no reconnect");
   });
 
-  it("stops the backoff of a failed one", () => {
+  it("a failed one finishes its backoff, then rests IDLE instead of retrying", () => {
     const { clock, dialer, subchannel } = setup();
     subchannel.requestConnection();
     dialer.last.drop(new Error("ECONNREFUSED"));
     assert.equal(subchannel.state, S.TRANSIENT_FAILURE);
     subchannel.release();
+    assert.equal(subchannel.state, S.TRANSIENT_FAILURE, "asked again now, it would not be retried at once");
+    clock.advance(1000);
     assert.equal(subchannel.state, S.IDLE);
     clock.advance(60_000);
-    assert.equal(dialer.connections.length, 1);
+    assert.equal(dialer.connections.length, 1, "no retry");
   });
 });
