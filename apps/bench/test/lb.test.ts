@@ -99,6 +99,35 @@ describe("pnpm bench:lb --quick", () => {
     }
   });
 
+  it("runs the panic and Happy Eyeballs scenarios (the latter says why when it cannot blackhole)", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "bench-lb-"));
+    try {
+      const r = await runNode(
+        MAIN,
+        ["--quick", "--concurrency", "4", "--scenarios", "panic,eyeballs", "--out", out],
+        120_000,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /## Panic threshold: 6 of 9 pods NOT_SERVING/);
+      const json = JSON.parse(readFileSync(path.join(out, "lb-latest.json"), "utf8"));
+      const [on, off] = json.panic as { podsAnswering: number; panic: boolean; errors: number }[];
+      assert.deepEqual([on?.panic, on?.podsAnswering], [true, 9], "in panic every pod answers");
+      assert.deepEqual([off?.panic, off?.podsAnswering], [false, 3], "off: the 3 serving pods");
+      assert.equal(on?.errors, 0);
+      assert.match(r.stdout, /## Happy Eyeballs \(pick_first\)/);
+      if (json.happyEyeballs.ok === false) {
+        assert.match(r.stdout, /skipped: /);
+      } else {
+        const [staggered] = json.happyEyeballs.byDelayMs["250"] as number[];
+        const [serial] = json.happyEyeballs.byDelayMs["0"] as number[];
+        assert.ok(staggered !== undefined && staggered < 1500, `with the stagger: ${staggered} ms`);
+        assert.ok(serial !== undefined && serial >= 2900, `without: the connect timeout, ${serial} ms`);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it("rejects a bad flag with exit 2", async () => {
     const r = await runNode(MAIN, ["--policies", "random"], 30_000);
     assert.equal(r.code, 2);

@@ -36,6 +36,7 @@ export {
   type RingHashConfig,
   RingHashPolicy,
 } from "./balancer/ring-hash.js";
+export type { PickFirstOptions, ResolvedPickFirst } from "./balancer/pick-first-order.js";
 export type { ResolvedSlowStart, SlowStartOptions } from "./balancer/slow-start.js";
 export type {
   ResolvedWeightedRoundRobin,
@@ -60,6 +61,7 @@ export { type HealthStatus, POOL_HEALTH_CHECK } from "./health/health-check.js";
 export type {
   EjectionEvent,
   EndpointStateEvent,
+  PanicEvent,
   PickEvent,
   PoolEvents,
   PoolStateEvent,

@@ -4,6 +4,7 @@ import { type ResolvedLocality, resolveLocality } from "./balancer/locality.js";
 import type { PolicyOptions } from "./balancer/policy-context.js";
 import { resolvePolicyOptions } from "./balancer/policy-options.js";
 import { registeredPolicies } from "./balancer/registry.js";
+import { DEFAULT_PANIC_THRESHOLD_PERCENT } from "./call/panic.js";
 import type { RetryPolicy } from "./call/retry.js";
 import type { ConnectionScaling } from "./connection/connection-scaling.js";
 import type { EndpointOptions } from "./connection/endpoint-factory.js";
@@ -48,6 +49,8 @@ export interface ResolvedPoolOptions extends EndpointOptions, ResolverOptions {
   readonly subset: SubsetOptions | undefined;
   /** Telemetry, or false for none (`{}`: the global providers). */
   readonly telemetry: false | PoolTelemetryOptions;
+  /** Panic below this percentage of healthy endpoints; 0: off. */
+  readonly panicThresholdPercent: number;
   /** Zone-aware routing, or undefined when off. */
   readonly locality: ResolvedLocality | undefined;
 }
@@ -161,6 +164,13 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
       ms("extraConnectionIdleMs", o.extraConnectionIdleMs, 30_000, 1) as number,
     ),
     transparentRetries: int("transparentRetries", o.transparentRetries, 3, 0, 10),
+    panicThresholdPercent: int(
+      "panicThresholdPercent",
+      o.panicThresholdPercent,
+      DEFAULT_PANIC_THRESHOLD_PERCENT,
+      0,
+      100,
+    ),
     retryPolicy: o.retryPolicy && {
       maxAttempts: int("retryPolicy.maxAttempts", o.retryPolicy.maxAttempts, 2, 2, 5),
       retryableCodes: o.retryPolicy.retryableCodes,

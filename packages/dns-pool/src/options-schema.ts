@@ -1,5 +1,6 @@
 import type { LocalityOptions } from "./balancer/locality.js";
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
+import type { PickFirstOptions } from "./balancer/pick-first-order.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 import type { RetryPolicy } from "./call/retry.js";
@@ -184,6 +185,10 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
   ),
   // Node's http2.connect() options.
   http2Options: field(opaque("http2.connect() options")),
+  pickFirst: field(
+    object<PickFirstOptions>("pickFirst", { shuffleAddressList: boolean, connectionAttemptDelayMs: number }),
+  ),
+  panicThresholdPercent: number,
   interceptors: arrayOf({ kind: "function" }),
   useBinaryFormat: boolean,
   // protobuf-es's options.

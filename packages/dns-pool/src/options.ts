@@ -1,6 +1,7 @@
 import type { PolicyName } from "./balancer/builtin.js";
 import type { LocalityOptions } from "./balancer/locality.js";
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
+import type { PickFirstOptions } from "./balancer/pick-first-order.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 import type { RetryPolicy } from "./call/retry.js";
@@ -243,6 +244,25 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
    * 30000.
    */
   extraConnectionIdleMs?: number;
+  /**
+   * pick_first's settings: `shuffleAddressList` (gRFC A62: shuffle the
+   * addresses on each resolution; default false) and
+   * `connectionAttemptDelayMs` (gRFC A61 Happy Eyeballs: start the next
+   * address's attempt when one has not connected after this long, first
+   * success wins; 0 turns the stagger off; default 250). See
+   * docs/pick-first.md.
+   */
+  pickFirst?: PickFirstOptions;
+  /**
+   * Panic threshold (Envoy's `healthy_panic_threshold`): when fewer than
+   * this percentage of the endpoints are healthy (the others NOT_SERVING
+   * or ejected by outlier detection), calls are balanced over every
+   * endpoint with a connection, healthy or not, instead of piling onto
+   * the few healthy ones or failing; the pool emits a `panic` event on
+   * entering and leaving. 0 turns it off. Integer from 0 to 100. Default 50
+   * (Envoy's). See docs/panic-threshold.md.
+   */
+  panicThresholdPercent?: number;
   /**
    * Zone-aware routing over the `policy`: calls stay in the client's zone
    * (`locality.zone`, default env `RNG_ZONE`) and spill over to other zones

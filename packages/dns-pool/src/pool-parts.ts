@@ -91,8 +91,10 @@ export function buildPoolParts(o: ResolvedPoolOptions): PoolParts {
         }
       },
       onGoaway: () => resolver.resolveNow(),
+      onPanicChange: (e) => events.emit("panic", e),
     },
     o.connect === "eager",
+    o.panicThresholdPercent,
   );
   const queue = new PickQueue(endpoints, clock, o.waitForReady, o.target);
   endpoints.addPickerListener(() => queue.serve());

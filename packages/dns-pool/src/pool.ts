@@ -60,6 +60,8 @@ export interface PoolStats {
     /** Retries per the retryPolicy option. */
     readonly policy: number;
   };
+  /** True while too few endpoints are healthy and calls go to every connected one (`panicThresholdPercent`). */
+  readonly panic: boolean;
 }
 
 /**
@@ -140,6 +142,7 @@ export class PoolTransport implements Transport {
       retries: { ...this.calls.retried },
       draining: this.endpoints.drainingCount,
       lastResolutionError: this.endpoints.lastResolutionError?.rawMessage,
+      panic: this.endpoints.panic,
     };
   }
 

@@ -10,6 +10,8 @@ import * as path from "node:path";
 import { FlagError, type FlagSpec, parseFlags, renderFlagTable } from "@rngbalance/cli";
 import { DEFAULT_OUT_DIR } from "../harness/report.js";
 import { a105Table, connectionScaling } from "./a105.js";
+import { happyEyeballs, happyEyeballsTable } from "./happy-eyeballs.js";
+import { panicSpread, panicTable } from "./panic.js";
 import { badPodTable, scaleUpTable, zoneTable } from "./report.js";
 import { ringHash, ringHashTable } from "./ring-hash.js";
 import { badPod, LB_POLICIES, scaleUp } from "./scenarios.js";
@@ -25,7 +27,11 @@ const FLAGS = {
   "latency-fault": { type: "string", default: "latency:50ms", help: "the slow pod's --fault" },
   "cpu-fault": { type: "string", default: "cpu:2ms", help: "the CPU-loaded pod's --fault" },
   "slow-start-window": { type: "duration", default: 10_000, positive: true, help: "scale-up: the ramp" },
-  scenarios: { type: "string", default: "latency,cpu,scale", help: "which to run, comma-separated" },
+  scenarios: {
+    type: "string",
+    default: "latency,cpu,scale",
+    help: "which to run, comma-separated (also: panic, eyeballs)",
+  },
   policies: {
     type: "string",
     default: LB_POLICIES.join(","),
@@ -192,6 +198,22 @@ if (scenarios.has("ring_hash")) {
   );
   const { runs, ...figures } = result;
   json.ringHash = { ...settings, ...figures };
+}
+if (scenarios.has("panic")) {
+  const settings = { pods: 9, notServing: 6, concurrency: v.concurrency, firstHost: 60 };
+  const timing = { warmupMs: quick ? 500 : v.warmup, durationMs: quick ? 1500 : v.duration / 2 };
+  const results = await panicSpread({ ...settings, ...timing });
+  log(
+    `## Panic threshold: 6 of 9 pods NOT_SERVING (round_robin)\n\n${panicTable(results, settings.pods, settings.notServing)}\n`,
+  );
+  json.panic = results.map(({ run, ...r }) => ({ ...r, calls: run.calls, errors: run.errors }));
+}
+if (scenarios.has("eyeballs")) {
+  const result = await happyEyeballs({ runs: quick ? 1 : 5, connectTimeoutMs: 3000 });
+  log(
+    `## Happy Eyeballs (pick_first): first call with the first IPv4 addresses blackholed, rng-server on ::1\n\n${happyEyeballsTable(result)}\n`,
+  );
+  json.happyEyeballs = result.ok ? { byDelayMs: Object.fromEntries(result.byDelay) } : result;
 }
 if (scenarios.has("zone")) {
   const perClient = Math.max(1, Math.round(v.concurrency / 3));

@@ -19,7 +19,7 @@ export const BUILTIN_POLICIES: ReadonlyMap<PolicyName, LoadBalancingPolicyFactor
   LoadBalancingPolicyFactory
 >([
   ["round_robin", (c) => new RoundRobinPolicy(c.options?.slowStart, c.clock)],
-  ["pick_first", (c) => new PickFirstPolicy(c.telemetry)],
+  ["pick_first", (c) => new PickFirstPolicy(c.telemetry, c.options?.pickFirst, c.clock)],
   ["least_request", (c) => new LeastRequestPolicy(c.options?.slowStart, c.clock)],
   [
     "peak_ewma",

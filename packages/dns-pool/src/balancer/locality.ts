@@ -161,6 +161,12 @@ export class LocalityPolicy<E extends EndpointInfo> implements LoadBalancingPoli
   readonly name: string;
   /** The wrapped policy's request headers. */
   readonly requestHeaders: Readonly<Record<string, string>> | undefined;
+  /** As the wrapped policy: whether endpoints it stops wanting are disconnected. */
+  readonly releaseUnwanted: boolean | undefined;
+  /** As the wrapped policy: whether the pool's TRANSIENT_FAILURE is sticky. */
+  readonly stickyTransientFailure: boolean | undefined;
+  /** The pool's rebuild, for wrapped policies whose wishes change with time (given to every group's instance). */
+  private update: (() => void) | undefined;
   private readonly children = new Map<string, LoadBalancingPolicy<E>>();
   private readonly loads = new WeakMap<E, { utilization: number; at: number }>();
   /** The zone learned from the resolver or from a co-located endpoint, when not configured. */
@@ -179,7 +185,15 @@ export class LocalityPolicy<E extends EndpointInfo> implements LoadBalancingPoli
     const first = child();
     this.name = first.name;
     this.requestHeaders = first.requestHeaders;
+    this.releaseUnwanted = first.releaseUnwanted;
+    this.stickyTransientFailure = first.stickyTransientFailure;
     this.children.set(LOCAL, first);
+  }
+
+  /** Hands the pool's rebuild to every group's instance of the wrapped policy, now and later. */
+  attach(update: () => void): void {
+    this.update = update;
+    for (const c of this.children.values()) c.attach?.(update);
   }
 
   /** The client's zone as the layer uses it now; undefined while unknown (the layer is then off). */
@@ -323,6 +337,7 @@ export class LocalityPolicy<E extends EndpointInfo> implements LoadBalancingPoli
     let c = this.children.get(key);
     if (!c) {
       c = this.child();
+      if (this.update) c.attach?.(this.update);
       this.children.set(key, c);
     }
     return c;

@@ -248,6 +248,11 @@ export class Endpoint implements PoolEndpoint {
     this.subchannel.requestConnection();
   }
 
+  /** The policy no longer wants it connected: cancels the attempt or closes the connection after its calls. */
+  release(): void {
+    this.subchannel.release();
+  }
+
   /** Leaves the pool: no new calls; in-flight calls finish, then the connection closes. */
   shutdown(): Promise<void> {
     return this.subchannel.shutdown(true);

@@ -152,6 +152,8 @@ export class Http2Connection implements Connection {
   private readonly liveness: Liveness | undefined;
   /** A PING (keepalive's or liveness's) is in flight: never two at once. */
   private pingPending = false;
+  /** The session's socket (TCP, or TLS over it), once `http2.connect` has opened it. */
+  private socket: ReturnType<typeof openSocket> | undefined;
 
   constructor(
     private readonly options: Http2ConnectionOptions,
@@ -163,6 +165,7 @@ export class Http2Connection implements Connection {
       ...options.http2Options,
       createConnection: () => {
         const socket = openSocket(address, tlsOptions);
+        this.socket = socket;
         if (tcpTimeoutMs !== undefined) {
           const tcpTimer = setTimeout(() => {
             // The socket, not the session: a session still connecting defers its destroy until connected.
@@ -183,7 +186,7 @@ export class Http2Connection implements Connection {
     });
     this.session = session;
     const timer = setTimeout(
-      () => session.destroy(new Error(`no HTTP/2 connection to ${label} within ${connectTimeoutMs} ms`)),
+      () => this.destroy(new Error(`no HTTP/2 connection to ${label} within ${connectTimeoutMs} ms`)),
       connectTimeoutMs,
     );
     timer.unref();
@@ -328,8 +331,23 @@ export class Http2Connection implements Connection {
       session.closed || session.destroyed ? resolve() : session.once("close", () => resolve()),
     );
     if (graceful) session.close();
-    else session.destroy();
+    else this.destroy();
     return closed;
+  }
+
+  /**
+   * Destroys the session now. A session still connecting (TCP or TLS
+   * handshake) defers its own destroy until it connects, which to a
+   * blackholed address is never: its socket is destroyed instead, which
+   * closes the session at once.
+   */
+  private destroy(error?: Error): void {
+    const socket = this.socket;
+    if (this.session.connecting && socket !== undefined && !socket.destroyed) {
+      // Said first: the session may report only a socket closed before it connected.
+      if (error) this.closeError ??= error;
+      socket.destroy(error);
+    } else this.session.destroy(error);
   }
 
   /**

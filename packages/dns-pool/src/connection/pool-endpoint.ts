@@ -15,6 +15,12 @@ export interface PoolEndpoint extends EndpointInfo {
   attributes?: AddressAttributes | undefined;
   /** Asks for a connection (the policy wants it connected). */
   connect(): void;
+  /**
+   * The policy no longer wants it connected (see
+   * `LoadBalancingPolicy.releaseUnwanted`): cancel the attempt, or close the
+   * connection once its calls end, and do not reconnect. Optional.
+   */
+  release?(): void;
   /** Leaves: no new calls, in-flight ones finish, then the connection closes. */
   shutdown(): Promise<void>;
 }

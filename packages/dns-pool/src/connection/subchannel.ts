@@ -118,6 +118,8 @@ export class Subchannel {
   connectionLosses = 0;
   /** Since its READY connection was lost to silence, until it is READY again: attempts at a steady pace. */
   private probing = false;
+  /** Cancels the connection attempt under way (set while CONNECTING). */
+  private cancelAttempt: (() => void) | undefined;
   private readyWaiters: { resolve: (c: Connection) => void; reject: (e: Error) => void }[] = [];
   /**
    * Connection scaling's state (gRFC A105), or undefined for one connection:
@@ -198,6 +200,47 @@ export class Subchannel {
   requestConnection(): void {
     this.wanted = true;
     if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();
+  }
+
+  /**
+   * The pool no longer wants this connection (pick_first connected
+   * elsewhere): a connection attempt under way is cancelled, a READY
+   * connection closes after its calls, and no reconnect follows. The state
+   * becomes IDLE (a failed one: once its backoff delay is over);
+   * `requestConnection()` starts over.
+   */
+  release(): void {
+    if (this.stateValue === ConnectivityState.SHUTDOWN || !this.wanted) return;
+    this.wanted = false;
+    // A failed one keeps its backoff, then rests IDLE (see onConnectFailed):
+    // asked again before that, it is not hammered at once.
+    if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) return;
+    const cancel = this.cancelAttempt;
+    this.cancelAttempt = undefined;
+    cancel?.();
+    const current = this.current;
+    if (current) {
+      this.telemetry.disconnected(undefined, undefined, true);
+      this.current = undefined;
+      current.stopKeepalive();
+      void current.close(true);
+    }
+    // Extra connections (gRFC A105) go with the lead one.
+    for (const c of this.extras ?? []) {
+      this.telemetry.disconnected(undefined, undefined, true);
+      c.stopKeepalive();
+      void c.close(true);
+    }
+    if (this.scaled) {
+      this.scaled.extras.length = 0;
+      this.scaled.idleSince.clear();
+      this.clock.clearTimeout(this.scaled.idleTimer);
+      this.scaled.idleTimer = undefined;
+    }
+    this.rejectWaiters(
+      unsentError(`the connection to ${this.key} was released (another endpoint was chosen)`),
+    );
+    this.setState(ConnectivityState.IDLE, undefined);
   }
 
   /** Opens a stream (connect-node's session manager contract). */
@@ -300,12 +343,16 @@ export class Subchannel {
     let ready = false;
     let open = false;
     let settled = false;
+    let cancelled = false;
+    let closed = false;
     const listener: Http2ConnectionListener = {
       onSettings: (connection) => {
         open = true;
         settled = true;
         this.attempting = false;
         this.telemetry.connectionSucceeded();
+        if (cancelled) return;
+        this.cancelAttempt = undefined;
         if (this.stateValue === ConnectivityState.READY && this.scaling) {
           ready = true;
           this.addExtra(connection);
@@ -331,12 +378,14 @@ export class Subchannel {
         this.listener.onGoaway(this);
       },
       onClose: (connection, error) => {
+        closed = true;
         this.connections.delete(connection);
         this.scaled?.idleSince.delete(connection);
         if (open) this.telemetry.connectionClosed();
         if (!settled) this.attempting = false;
-        if (this.stateValue === ConnectivityState.SHUTDOWN) return;
+        if (this.stateValue === ConnectivityState.SHUTDOWN || cancelled) return;
         if (!ready) {
+          this.cancelAttempt = undefined;
           const err = error ?? new Error(`connection to ${this.key} closed before HTTP/2 settings`);
           if (this.stateValue === ConnectivityState.READY) this.onExtraFailed(err);
           else this.onConnectFailed(err);
@@ -356,23 +405,28 @@ export class Subchannel {
     const liveness = this.options.liveness ?? false;
     this.responseTimes ??= this.options.responseTimes ?? new ResponseTimes();
     const responseTimes = this.responseTimes;
-    this.connections.add(
-      dial(
-        {
-          address,
-          label: this.key,
-          authority,
-          tls,
-          connectTimeoutMs,
-          ...(this.probing ? { tcpConnectTimeoutMs: PROBE_TCP_TIMEOUT_MS } : {}),
-          keepalive,
-          liveness,
-          responseTimes,
-          http2Options,
-        },
-        listener,
-      ),
+    const attempt = dial(
+      {
+        address,
+        label: this.key,
+        authority,
+        tls,
+        connectTimeoutMs,
+        ...(this.probing ? { tcpConnectTimeoutMs: PROBE_TCP_TIMEOUT_MS } : {}),
+        keepalive,
+        liveness,
+        responseTimes,
+        http2Options,
+      },
+      listener,
     );
+    this.connections.add(attempt);
+    if (!ready && !closed) {
+      this.cancelAttempt = () => {
+        cancelled = true;
+        void attempt.close(false);
+      };
+    }
   }
 
   private onConnectFailed(err: Error): void {

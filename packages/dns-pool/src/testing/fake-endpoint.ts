@@ -29,6 +29,13 @@ export class FakeEndpoint implements PoolEndpoint {
   ejected = false;
   /** True while liveness doubts it (no picks unless every READY endpoint is); set it, then rebuild. */
   suspect = false;
+  /** How many times the pool released it (it no longer wanted it connected). */
+  releases = 0;
+  /**
+   * The connection's own state when it differs from `state` (health or
+   * ejection lowered `state`); undefined: `state` stands for it.
+   */
+  connectivity: ConnectivityState | undefined;
   /** Zone, node, hints, terminating: what its resolver said. Default: none. */
   attributes: AddressAttributes | undefined;
   /** Called when outlier detection ejects it or lets it back in. Default: nothing. */
@@ -47,6 +54,15 @@ export class FakeEndpoint implements PoolEndpoint {
   connect(): void {
     this.connectRequests++;
     this.onConnect?.(this);
+  }
+
+  /** Counts the release; a connecting or connected one goes IDLE, as a subchannel does. */
+  release(): void {
+    this.releases++;
+    // A failed one stays so until its backoff is over, as a subchannel does.
+    if (this.state !== ConnectivityState.SHUTDOWN && this.state !== ConnectivityState.TRANSIENT_FAILURE) {
+      this.state = ConnectivityState.IDLE;
+    }
   }
 
   /** Records the ejection; runs `onChange`. */

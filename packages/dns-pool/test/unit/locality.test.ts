@@ -253,6 +253,32 @@ describe("LocalityPolicy", () => {
     assert.deepEqual(Object.keys(zoneShares(buildPicker(q, endpoints))), ["a"]);
   });
 
+  it("passes the wrapped policy's hooks on: releaseUnwanted, stickyTransientFailure, attach to every zone's instance", () => {
+    let made = 0;
+    const attached: number[] = [];
+    const p = new LocalityPolicy<FakeEndpoint>(
+      () => {
+        const id = made++;
+        const rr = new RoundRobinPolicy<FakeEndpoint>();
+        return {
+          name: "wrapped",
+          releaseUnwanted: true,
+          stickyTransientFailure: true,
+          attach: () => attached.push(id),
+          buildPicker: (ready, all) => rr.buildPicker(ready, all),
+        };
+      },
+      resolveLocality({ zone: "a" }, {}),
+      new FakeClock(),
+    );
+    assert.equal(p.name, "wrapped");
+    assert.equal(p.releaseUnwanted, true);
+    assert.equal(p.stickyTransientFailure, true);
+    p.attach(() => {});
+    buildPicker(p, zonedEndpoints({ a: 1, b: 1, c: 1 }));
+    assert.deepEqual(attached.sort(), [0, 1, 2], "the local instance at once, the others when made");
+  });
+
   it("picks in another zone when the chosen zone's picker has nothing", () => {
     const endpoints = zonedEndpoints({ a: 1, b: 1 });
     endpoints[0]!.state = S.TRANSIENT_FAILURE;
