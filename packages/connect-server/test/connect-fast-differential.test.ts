@@ -807,15 +807,14 @@ function runCases(title: string, reference: Flavour, cases: Case[], extra: Extra
           const delta = {
             fast: stats.fast - before.fast,
             connect: stats.connect - before.connect,
+            http1: stats.http1 - before.http1,
             fallback: stats.fallback - before.fallback,
           };
-          const onH2 = kind === "h2" || kind.startsWith("connect-h2");
-          // HTTP/1.1 is connect-node's: the fast path never sees it.
-          const wanted = !onH2
-            ? { fast: 0, connect: 0, fallback: 0 }
-            : c.served === "fast"
-              ? { fast: 1, connect: 1, fallback: 0 }
-              : { fast: 0, connect: 0, fallback: 1 };
+          const onH1 = !(kind === "h2" || kind.startsWith("connect-h2"));
+          const wanted =
+            c.served === "fast"
+              ? { fast: 1, connect: 1, http1: onH1 ? 1 : 0, fallback: 0 }
+              : { fast: 0, connect: 0, http1: 0, fallback: 1 };
           assert.deepEqual(delta, wanted, `served by the wrong path: ${JSON.stringify(delta)}`);
           if (c.racy) {
             assert.equal(actual.status, expected.status, JSON.stringify({ actual, expected }));
