@@ -6,10 +6,15 @@
  * order minus date, body bytes, reset code), a raw HTTP/1.1 client over
  * node:net (the whole response minus its Date line), connect-es's
  * createConnectTransport (binary and JSON, over HTTP/2 and HTTP/1.1), and
- * a browser-style `fetch` (Node's global fetch, HTTP/1.1). Each case says
- * which path must serve it on the fast server, from the fast path's
- * counters (HTTP/1.1 never reaches the fast path: its counters must not
- * move), so the suite fails if calls silently fall back.
+ * a browser-style `fetch` (Node's global fetch, HTTP/1.1). Every case runs
+ * over HTTP/2 and HTTP/1.1 alike: a case written for the raw HTTP/2 client
+ * also runs with the raw HTTP/1.1 one, and one for connect-es over HTTP/2
+ * also with connect-es over HTTP/1.1. Each case says which path must serve
+ * it on the fast server, from the fast path's counters (`http1` counts the
+ * HTTP/1.1 calls served fast), so the suite fails if calls silently fall
+ * back. Further suites run keep-alive connections (several requests,
+ * pipelined, unread bodies drained or the connection closed) and many
+ * aborted calls.
  *
  * The reference is stock connect-node (connectNodeAdapter on
  * http2.createServer and http.createServer), and, for the hardening the
@@ -124,8 +129,10 @@ interface Case {
   rpc?: DescMethodUnary;
   timeoutMs?: number;
   transport?: Partial<ConnectTransportOptions>;
-  /** Raw HTTP/2 only: reset the stream (CANCEL) after this long. */
+  /** Raw clients: reset the stream (CANCEL; HTTP/1.1: destroy the socket) after this long. */
   cancelAfterMs?: number;
+  /** Raw HTTP/1.1: send the body with `transfer-encoding: chunked` (one chunk per array element), without content-length. */
+  chunked?: boolean;
   clients: ClientKind[];
   /** On HTTP/2, which path must serve the call on the fast server. */
   served: "fast" | "fallback";
@@ -367,6 +374,7 @@ const CASES: Case[] = [
   {
     name: "a body over readMaxBytes, without content-length",
     body: bigRequest(2000),
+    chunked: true,
     clients: RAW_H2,
     served: "fast",
     status: 429,
@@ -374,6 +382,7 @@ const CASES: Case[] = [
   {
     name: "a body over readMaxBytes in two DATA frames",
     body: [bigRequest(2000).subarray(0, 1000), bigRequest(2000).subarray(1000)],
+    chunked: true,
     clients: RAW_H2,
     served: "fast",
     status: 429,
@@ -684,15 +693,24 @@ async function viaH1(server: TestServer, c: Case, id: string) {
   socket.on("data", (chunk) => chunks.push(chunk));
   const done = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   const payload = bodyOf(c);
-  const body = payload === undefined ? undefined : Array.isArray(payload) ? Buffer.concat(payload) : payload;
-  const headers = { host: "localhost", connection: "close", ...requestHeaders(c, id) };
-  if (body !== undefined && headers["content-length" as never] === undefined) {
-    (headers as Record<string, string>)["content-length"] = String(body.length);
+  const parts = payload === undefined ? [] : Array.isArray(payload) ? payload : [payload];
+  const headers: Record<string, string> = { host: "localhost", connection: "close", ...requestHeaders(c, id) };
+  if (payload !== undefined && c.chunked) headers["transfer-encoding"] = "chunked";
+  else if (payload !== undefined && headers["content-length"] === undefined) {
+    headers["content-length"] = String(parts.reduce((n, p) => n + p.length, 0));
   }
   const head = `${c.method ?? "POST"} ${c.path ?? GENERATE_PATH} HTTP/1.1\r\n${Object.entries(headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join("")}\r\n`;
-  socket.write(body === undefined ? head : Buffer.concat([Buffer.from(head), body]));
+  const encode = (part: Buffer) =>
+    c.chunked ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from("\r\n")]) : part;
+  if (c.cancelAfterMs) setTimeout(() => socket.destroy(), c.cancelAfterMs);
+  socket.write(Buffer.concat([Buffer.from(head), ...(parts.length > 0 ? [encode(parts[0] as Buffer)] : [])]));
+  for (const part of parts.slice(1)) {
+    await sleep(10);
+    socket.write(encode(part));
+  }
+  if (payload !== undefined && c.chunked) socket.write("0\r\n\r\n");
   await done;
   const text = Buffer.concat(chunks)
     .toString("latin1")
@@ -784,6 +802,16 @@ async function settled(log: ObservationLog, id: string) {
   return o && { ...o };
 }
 
+/** `clients`, each HTTP/2 one joined by its HTTP/1.1 twin: every case runs over both. */
+function withHttp1(clients: ClientKind[]): ClientKind[] {
+  const all = new Set(clients);
+  for (const kind of clients) {
+    if (kind === "h2") all.add("h1");
+    else if (kind.startsWith("connect-h2")) all.add(kind.replace("h2", "h1") as ClientKind);
+  }
+  return [...all];
+}
+
 function runCases(title: string, reference: Flavour, cases: Case[], extra: Extra) {
   describe(title, () => {
     let ref: TestServer;
@@ -797,7 +825,7 @@ function runCases(title: string, reference: Flavour, cases: Case[], extra: Extra
       await Promise.all([ref.close(), fast.close()]);
     });
     for (const c of cases) {
-      for (const kind of c.clients) {
+      for (const kind of withHttp1(c.clients)) {
         it(`${c.name} (${kind})`, async () => {
           const id = randomUUID();
           const expected = await call(clients, kind, ref, c, id);
@@ -858,6 +886,7 @@ runCases(
     {
       name: "JSON nested too deep, in two DATA frames",
       headers: json,
+      chunked: true,
       body: [Buffer.from(`{"x":${"[".repeat(5)}`), Buffer.from(`${"[".repeat(10)}${"]".repeat(15)}}`)],
       clients: RAW_H2,
       served: "fast",
@@ -866,6 +895,7 @@ runCases(
     {
       name: "JSON over the JSON size limit, without content-length",
       headers: json,
+      chunked: true,
       body: Buffer.from(`{"delayMs":1,"pad":"${"p".repeat(300)}"}`),
       clients: RAW_H2,
       served: "fast",
