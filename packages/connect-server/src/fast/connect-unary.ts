@@ -64,6 +64,7 @@ const NEGOTIATION_CACHE_SIZE = 32;
 
 /** What the checks found about a Connect unary call to serve: the call's parameters. */
 export interface ConnectPlan {
+  /** The request's authority (`:authority`, or HTTP/1.1's `host`), for `context.url`. */
   readonly authority: string;
   /** connect-timeout-ms, as parseTimeout gives it, if any. */
   readonly timeoutMs: number | undefined;
@@ -71,6 +72,7 @@ export interface ConnectPlan {
   readonly compression: Compression | null;
   /** application/proto (true) or application/json (false); a GET's `encoding`. */
   readonly binary: boolean;
+  /** The HTTP method, as the handler's context reports it. */
   readonly requestMethod: "POST" | "GET";
   /** content-length, or -1 without one. */
   readonly lengthHint: number;
