@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { childProcessEnv } from "@rngbalance/testkit";
-import { CLIENTS_PER_SET, type RepeatCell, SERVER_KINDS, SERVER_SETS } from "../src/harness/cell.js";
+import { CLIENTS_PER_SET, type RepeatCell, SERVER_ROWS, SERVER_SETS } from "../src/harness/cell.js";
 import type { BenchReport } from "../src/tables/index.js";
 
 const BENCH_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -149,10 +149,10 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
         `${cell.client} left an endpoint out: ${cell.spread}`,
       );
     }
-    // The server table: every server at every concurrency, its CPU and RSS measured.
+    // The server table: every row (each server, and rng-server under the Connect loads) at every concurrency, its CPU and RSS measured.
     const table = report.servers;
     assert.ok(table, "server table");
-    for (const server of SERVER_KINDS) {
+    for (const { row: server } of SERVER_ROWS) {
       for (const concurrency of CONCURRENCIES) {
         const serverCells: readonly RepeatCell[] = table.cells.filter(
           (c) => c.serverSet === server && c.concurrency === concurrency,
@@ -202,10 +202,10 @@ describe("pnpm bench --quick (the built bench as a real process)", () => {
       checkTables(markdown) >= 7,
       "the calls/s, ratio, cell, server, server ratio, pick and memory tables",
     );
-    for (const server of SERVER_KINDS) {
+    for (const { row: server } of SERVER_ROWS) {
       assert.match(
         markdown,
-        new RegExp(`^\\| ${server} \\| ${CONCURRENCIES[0]} \\|`, "m"),
+        new RegExp(`^\\| ${server.replace("+", "\\+")} \\| ${CONCURRENCIES[0]} \\|`, "m"),
         `no row for ${server}`,
       );
     }

@@ -8,7 +8,7 @@ import { runNode } from "@rngbalance/testkit";
 
 const MAIN = fileURLToPath(new URL("../dist/lb/main.js", import.meta.url));
 
-describe("pnpm bench:lb --scenarios hedging --quick", () => {
+describe("pnpm bench:lb --scenario hedging --quick", () => {
   it("prints p50/p99 with and without hedging, the extra attempts, and the outage budget figures", async () => {
     const out = mkdtempSync(path.join(tmpdir(), "bench-lb-hedging-"));
     try {

@@ -57,6 +57,8 @@ export interface ClientConfig {
   readonly metricsAddr: string | undefined;
   /** After the last call, keep serving /metrics this long, so a scraper sees the final counts. */
   readonly metricsLingerMs: number;
+  /** Zone-aware routing (the pool's `locality`, zone from RNG_ZONE or the Node of NODE_NAME). */
+  readonly locality: boolean;
 }
 
 /** The flags, from which the parser, the defaults and `--help` all come. */
@@ -159,6 +161,11 @@ export const CLIENT_FLAGS = {
     default: 0,
     help: "after the last call, keep serving /metrics\nthis long (a signal ends it)",
   },
+  locality: {
+    type: "boolean",
+    env: "RNG_LOCALITY",
+    help: "zone-aware routing: prefer pods in this client's\nzone (RNG_ZONE, else NODE_NAME's zone label via\nkubernetes: targets), spill over when it is short",
+  },
   json: { type: "boolean", help: "one JSON object per call, summary as JSON" },
   verbose: {
     type: "boolean",
@@ -258,6 +265,7 @@ export function parseFlags(
       weightedRoundRobin: { blackoutPeriodMs: v["wrr-blackout"] },
       metricsAddr: v["metrics-addr"],
       metricsLingerMs: v["metrics-linger"],
+      locality: v.locality,
     },
   };
 }

@@ -55,6 +55,7 @@ try {
     slowStart: config.slowStart ?? false,
     peakEwma: config.peakEwma,
     weightedRoundRobin: config.weightedRoundRobin,
+    ...(config.locality ? { locality: {} } : {}),
     ...(config.subsetSize === undefined
       ? {}
       : {

@@ -55,6 +55,7 @@ describe("parseFlags", () => {
       weightedRoundRobin: { blackoutPeriodMs: 10_000 },
       metricsAddr: undefined,
       metricsLingerMs: 0,
+      locality: false,
     });
   });
 
@@ -123,6 +124,7 @@ describe("parseFlags", () => {
         weightedRoundRobin: { blackoutPeriodMs: 10_000 },
         metricsAddr: undefined,
         metricsLingerMs: 0,
+        locality: false,
       },
     );
   });

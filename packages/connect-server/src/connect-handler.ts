@@ -19,7 +19,7 @@ import {
 import { createGrpcUnaryFastPath, type GrpcUnaryFastPath } from "./fast/grpc-unary.js";
 import { type UnaryTrailerHook, withTrailerHook } from "./fast/trailer-hook.js";
 import { type JsonLimits, jsonCompression, jsonFraming, limitJsonBody } from "./json-limits.js";
-import { HeldRequestBytes } from "./request-bytes.js";
+import { HeldRequestBytes, heldBytesRefused } from "./request-bytes.js";
 import { serveObserved } from "./telemetry/observe.js";
 import { ServerTelemetry } from "./telemetry/server-telemetry.js";
 import { clampTimeouts } from "./timeouts.js";
@@ -37,9 +37,9 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
   json: JsonLimits;
   /**
    * Attach the unary fast path (see fast/README.md) for `createHttp2Server`
-   * to serve unary binary gRPC and Connect (proto, JSON, GET) calls with;
-   * everything else, and every call on HTTP/1.1, goes through connect-node.
-   * Default true.
+   * to serve unary binary gRPC and Connect (proto, JSON, GET) calls with,
+   * and serve HTTP/1.1 Connect unary calls (proto, JSON, GET) on it here;
+   * everything else goes through connect-node. Default true.
    */
   fastPath?: boolean;
   /** Context values for each request's handler context, as connectNodeAdapter's option. Default: none. */
@@ -62,7 +62,11 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
    * Told when an exception escapes a fast-path call's own handling (a bug
    * that one request triggered); the call's stream is reset. Default: stderr.
    */
-  onEscapedError?: (err: unknown, stream: http2.ServerHttp2Stream, method: string) => void;
+  onEscapedError?: (
+    err: unknown,
+    stream: http2.ServerHttp2Stream | http.ServerResponse,
+    method: string,
+  ) => void;
   /**
    * For a request whose body this handler should count (HTTP/1.1: HTTP/2
    * bodies are counted per connection by the server), a function that
@@ -98,7 +102,18 @@ export function createConnectHandler(options: ConnectHandlerOptions): ConnectHan
   const fast =
     options.fastPath === false
       ? undefined
-      : createGrpcUnaryFastPath({ ...options, acceptCompression, telemetry: telemetry || undefined });
+      : createGrpcUnaryFastPath({
+          ...options,
+          acceptCompression,
+          telemetry: telemetry || undefined,
+          ...(options.chargeRequestBytes
+            ? {
+                chargeRequestBytes: options.chargeRequestBytes as (
+                  req: http.IncomingMessage,
+                ) => ((delta: number) => boolean) | undefined,
+              }
+            : {}),
+        });
   const interceptors = withTrailerHook(options.interceptors, hook);
   const router = createConnectRouter({
     ...options,
@@ -122,6 +137,10 @@ export function createConnectHandler(options: ConnectHandlerOptions): ConnectHan
       res.end();
     });
   const handle: NodeHandler = (req, res) => {
+    // HTTP/2 calls reach the fast path through createHttp2Server; HTTP/1.1 Connect unary calls here.
+    if (fast !== undefined && req.httpVersionMajor === 1) {
+      if (fast.handleHttp1(req as http.IncomingMessage, res as http.ServerResponse)) return;
+    }
     const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
     if (!handler) {
       fallback(req, res);
@@ -172,12 +191,7 @@ async function* heldBody(
 ): AsyncIterable<Uint8Array> {
   try {
     for await (const chunk of body) {
-      if (!charge(held.push(chunk))) {
-        throw new ConnectError(
-          "the server holds too many request bytes for this connection or in all (--max-connection-buffer-bytes, --max-buffer-bytes): retry later, or send smaller messages",
-          Code.ResourceExhausted,
-        );
-      }
+      if (!charge(held.push(chunk))) throw heldBytesRefused();
       yield chunk;
     }
   } finally {

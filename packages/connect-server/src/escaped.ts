@@ -32,9 +32,9 @@ export function abandon(res: http.ServerResponse | http2.Http2ServerResponse): v
   }
 }
 
-/** A stream's peer, for logs. */
-export function remoteOfStream(stream: http2.ServerHttp2Stream): string {
-  return remoteOf(stream.session?.socket);
+/** A stream's peer (or an HTTP/1.1 response's), for logs. */
+export function remoteOfStream(stream: http2.ServerHttp2Stream | http.ServerResponse): string {
+  return "session" in stream ? remoteOf(stream.session?.socket) : remoteOf(stream.socket ?? undefined);
 }
 
 /** Resets a stream whose listener threw, unless it is gone already. */

@@ -146,10 +146,11 @@ export interface ConnectServerSettings {
    */
   requestIdleTimeoutMs?: number;
   /**
-   * Serve unary calls over HTTP/2 on the fast path (src/fast/: binary
-   * gRPC, and the Connect protocol's POST with application/proto or
-   * application/json and GET; the same answers as connect-node at a
-   * fraction of the CPU); false serves every call with connect-node.
+   * Serve unary calls on the fast path (src/fast/: binary gRPC over
+   * HTTP/2, and the Connect protocol's POST with application/proto or
+   * application/json and GET, over HTTP/2 and HTTP/1.1; the same answers
+   * as connect-node at a fraction of the CPU); false serves every call
+   * with connect-node.
    * Default true.
    */
   fastPath?: boolean;

@@ -1,3 +1,5 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
 /**
  * How many request bytes the server holds for a call: the bytes received
  * that the application has not been able to act on yet.
@@ -66,4 +68,12 @@ export class HeldRequestBytes {
     this.held = 0;
     return delta;
   }
+}
+
+/** The error a call fails with when the server will hold no more of its request bytes (see {@link HeldRequestBytes}). */
+export function heldBytesRefused(): ConnectError {
+  return new ConnectError(
+    "the server holds too many request bytes for this connection or in all (--max-connection-buffer-bytes, --max-buffer-bytes): retry later, or send smaller messages",
+    Code.ResourceExhausted,
+  );
 }

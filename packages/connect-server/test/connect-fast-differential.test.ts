@@ -6,10 +6,15 @@
  * order minus date, body bytes, reset code), a raw HTTP/1.1 client over
  * node:net (the whole response minus its Date line), connect-es's
  * createConnectTransport (binary and JSON, over HTTP/2 and HTTP/1.1), and
- * a browser-style `fetch` (Node's global fetch, HTTP/1.1). Each case says
- * which path must serve it on the fast server, from the fast path's
- * counters (HTTP/1.1 never reaches the fast path: its counters must not
- * move), so the suite fails if calls silently fall back.
+ * a browser-style `fetch` (Node's global fetch, HTTP/1.1). Every case runs
+ * over HTTP/2 and HTTP/1.1 alike: a case written for the raw HTTP/2 client
+ * also runs with the raw HTTP/1.1 one, and one for connect-es over HTTP/2
+ * also with connect-es over HTTP/1.1. Each case says which path must serve
+ * it on the fast server, from the fast path's counters (`http1` counts the
+ * HTTP/1.1 calls served fast), so the suite fails if calls silently fall
+ * back. Further suites run keep-alive connections (several requests,
+ * pipelined, unread bodies drained or the connection closed) and many
+ * aborted calls.
  *
  * The reference is stock connect-node (connectNodeAdapter on
  * http2.createServer and http.createServer), and, for the hardening the
@@ -24,6 +29,8 @@ import type { AddressInfo } from "node:net";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { gzipSync } from "node:zlib";
 import {
   create,
@@ -124,8 +131,10 @@ interface Case {
   rpc?: DescMethodUnary;
   timeoutMs?: number;
   transport?: Partial<ConnectTransportOptions>;
-  /** Raw HTTP/2 only: reset the stream (CANCEL) after this long. */
+  /** Raw clients: reset the stream (CANCEL; HTTP/1.1: destroy the socket) after this long. */
   cancelAfterMs?: number;
+  /** Raw HTTP/1.1: send the body with `transfer-encoding: chunked` (one chunk per array element), without content-length. */
+  chunked?: boolean;
   clients: ClientKind[];
   /** On HTTP/2, which path must serve the call on the fast server. */
   served: "fast" | "fallback";
@@ -367,6 +376,7 @@ const CASES: Case[] = [
   {
     name: "a body over readMaxBytes, without content-length",
     body: bigRequest(2000),
+    chunked: true,
     clients: RAW_H2,
     served: "fast",
     status: 429,
@@ -374,6 +384,7 @@ const CASES: Case[] = [
   {
     name: "a body over readMaxBytes in two DATA frames",
     body: [bigRequest(2000).subarray(0, 1000), bigRequest(2000).subarray(1000)],
+    chunked: true,
     clients: RAW_H2,
     served: "fast",
     status: 429,
@@ -551,6 +562,10 @@ interface TestServer {
   readonly h1: string;
   readonly log: ObservationLog;
   readonly stats: GrpcUnaryFastPathStats | undefined;
+  /** HTTP/1.1 connections the server has accepted, and how many are open now. */
+  h1Connections(): { accepted: number; open: number };
+  /** Sum of the request bytes charged (HTTP/1.1, with `chargeLimit`): 0 once every call let go of its body. */
+  readonly charged: { held: number; refused: number };
   close(): Promise<void>;
 }
 
@@ -559,6 +574,8 @@ interface Extra {
   readonly json?: { readMaxBytes: number; maxDepth: number };
   readonly trailerHook?: UnaryTrailerHook;
   readonly requireConnectProtocolHeader?: boolean;
+  /** This server's handler charges HTTP/1.1 request bytes, refusing a request's bytes beyond this many. */
+  readonly chargeLimit?: number;
 }
 
 async function startServer(flavour: Flavour, extra: Extra): Promise<TestServer> {
@@ -573,6 +590,20 @@ async function startServer(flavour: Flavour, extra: Extra): Promise<TestServer> 
   let handler: ReturnType<typeof createConnectHandler> | ReturnType<typeof connectNodeAdapter>;
   let h2: http2.Http2Server;
   let stats: GrpcUnaryFastPathStats | undefined;
+  const charged = { held: 0, refused: 0 };
+  const limit = extra.chargeLimit;
+  // As Http1Connections' requestCharger: HTTP/1.1 only, each request's bytes against its limit.
+  const chargeRequestBytes = (req: http.IncomingMessage | http2.Http2ServerRequest) => {
+    if (limit === undefined || req.httpVersionMajor !== 1) return undefined;
+    let held = 0;
+    return (delta: number) => {
+      held += delta;
+      charged.held += delta;
+      if (held <= limit) return true;
+      charged.refused++;
+      return false;
+    };
+  };
   if (flavour === "stock") {
     const interceptors = extra.trailerHook ? [trailerHookInterceptor(extra.trailerHook)] : [];
     handler = connectNodeAdapter({ ...common, interceptors });
@@ -584,12 +615,20 @@ async function startServer(flavour: Flavour, extra: Extra): Promise<TestServer> 
       telemetry: false,
       fastPath: flavour === "ours-fast",
       ...(extra.trailerHook ? { trailerHook: extra.trailerHook } : {}),
+      chargeRequestBytes,
     });
     handler = ours;
     stats = ours.grpcUnaryFastPath?.stats;
     h2 = createHttp2Server({}, ours);
   }
   const h1 = http.createServer(handler);
+  let accepted = 0;
+  const open = new Set<net.Socket>();
+  h1.on("connection", (socket: net.Socket) => {
+    accepted++;
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s) => {
     sessions.add(s);
@@ -605,6 +644,8 @@ async function startServer(flavour: Flavour, extra: Extra): Promise<TestServer> 
     h1: `127.0.0.1:${(h1.address() as AddressInfo).port}`,
     log,
     stats,
+    charged,
+    h1Connections: () => ({ accepted, open: open.size }),
     async close() {
       for (const s of sessions) s.destroy();
       h1.closeAllConnections();
@@ -684,15 +725,30 @@ async function viaH1(server: TestServer, c: Case, id: string) {
   socket.on("data", (chunk) => chunks.push(chunk));
   const done = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   const payload = bodyOf(c);
-  const body = payload === undefined ? undefined : Array.isArray(payload) ? Buffer.concat(payload) : payload;
-  const headers = { host: "localhost", connection: "close", ...requestHeaders(c, id) };
-  if (body !== undefined && headers["content-length" as never] === undefined) {
-    (headers as Record<string, string>)["content-length"] = String(body.length);
+  const parts = payload === undefined ? [] : Array.isArray(payload) ? payload : [payload];
+  const headers: Record<string, string> = {
+    host: "localhost",
+    connection: "close",
+    ...requestHeaders(c, id),
+  };
+  if (payload !== undefined && c.chunked) headers["transfer-encoding"] = "chunked";
+  else if (payload !== undefined && headers["content-length"] === undefined) {
+    headers["content-length"] = String(parts.reduce((n, p) => n + p.length, 0));
   }
   const head = `${c.method ?? "POST"} ${c.path ?? GENERATE_PATH} HTTP/1.1\r\n${Object.entries(headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join("")}\r\n`;
-  socket.write(body === undefined ? head : Buffer.concat([Buffer.from(head), body]));
+  const encode = (part: Buffer) =>
+    c.chunked
+      ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from("\r\n")])
+      : part;
+  if (c.cancelAfterMs) setTimeout(() => socket.destroy(), c.cancelAfterMs);
+  socket.write(Buffer.concat([Buffer.from(head), ...(parts.length > 0 ? [encode(parts[0] as Buffer)] : [])]));
+  for (const part of parts.slice(1)) {
+    await sleep(10);
+    socket.write(encode(part));
+  }
+  if (payload !== undefined && c.chunked) socket.write("0\r\n\r\n");
   await done;
   const text = Buffer.concat(chunks)
     .toString("latin1")
@@ -784,6 +840,16 @@ async function settled(log: ObservationLog, id: string) {
   return o && { ...o };
 }
 
+/** `clients`, each HTTP/2 one joined by its HTTP/1.1 twin: every case runs over both. */
+function withHttp1(clients: ClientKind[]): ClientKind[] {
+  const all = new Set(clients);
+  for (const kind of clients) {
+    if (kind === "h2") all.add("h1");
+    else if (kind.startsWith("connect-h2")) all.add(kind.replace("h2", "h1") as ClientKind);
+  }
+  return [...all];
+}
+
 function runCases(title: string, reference: Flavour, cases: Case[], extra: Extra) {
   describe(title, () => {
     let ref: TestServer;
@@ -797,7 +863,7 @@ function runCases(title: string, reference: Flavour, cases: Case[], extra: Extra
       await Promise.all([ref.close(), fast.close()]);
     });
     for (const c of cases) {
-      for (const kind of c.clients) {
+      for (const kind of withHttp1(c.clients)) {
         it(`${c.name} (${kind})`, async () => {
           const id = randomUUID();
           const expected = await call(clients, kind, ref, c, id);
@@ -807,15 +873,14 @@ function runCases(title: string, reference: Flavour, cases: Case[], extra: Extra
           const delta = {
             fast: stats.fast - before.fast,
             connect: stats.connect - before.connect,
+            http1: stats.http1 - before.http1,
             fallback: stats.fallback - before.fallback,
           };
-          const onH2 = kind === "h2" || kind.startsWith("connect-h2");
-          // HTTP/1.1 is connect-node's: the fast path never sees it.
-          const wanted = !onH2
-            ? { fast: 0, connect: 0, fallback: 0 }
-            : c.served === "fast"
-              ? { fast: 1, connect: 1, fallback: 0 }
-              : { fast: 0, connect: 0, fallback: 1 };
+          const onH1 = !(kind === "h2" || kind.startsWith("connect-h2"));
+          const wanted =
+            c.served === "fast"
+              ? { fast: 1, connect: 1, http1: onH1 ? 1 : 0, fallback: 0 }
+              : { fast: 0, connect: 0, http1: 0, fallback: 1 };
           assert.deepEqual(delta, wanted, `served by the wrong path: ${JSON.stringify(delta)}`);
           if (c.racy) {
             assert.equal(actual.status, expected.status, JSON.stringify({ actual, expected }));
@@ -826,6 +891,7 @@ function runCases(title: string, reference: Flavour, cases: Case[], extra: Extra
             assert.equal(expected.status, c.status, JSON.stringify(expected));
           }
           const [o1, o2] = await Promise.all([settled(ref.log, id), settled(fast.log, id)]);
+          if (c.cancelAfterMs) assert.ok(o1?.signal && o2?.signal, "the cancel aborted the handler's signal");
           if (c.racy) assert.equal(o2?.invoked, o1?.invoked);
           else assert.deepEqual(o2, o1);
         });
@@ -859,6 +925,7 @@ runCases(
     {
       name: "JSON nested too deep, in two DATA frames",
       headers: json,
+      chunked: true,
       body: [Buffer.from(`{"x":${"[".repeat(5)}`), Buffer.from(`${"[".repeat(10)}${"]".repeat(15)}}`)],
       clients: RAW_H2,
       served: "fast",
@@ -867,6 +934,7 @@ runCases(
     {
       name: "JSON over the JSON size limit, without content-length",
       headers: json,
+      chunked: true,
       body: Buffer.from(`{"delayMs":1,"pad":"${"p".repeat(300)}"}`),
       clients: RAW_H2,
       served: "fast",
@@ -1013,6 +1081,335 @@ describe("Connect GET through connect-es", () => {
     } finally {
       clients.close();
       await Promise.all([ref.close(), fast.close()]);
+    }
+  });
+});
+
+runCases(
+  "Connect unary fast path over HTTP/1.1 = this server's connect-node path, charging request bytes",
+  "ours-slow",
+  [
+    {
+      name: "a body within the charge limit",
+      body: bigRequest(400),
+      clients: ["h1", "fetch"],
+      served: "fast",
+      status: 200,
+    },
+    {
+      name: "a body over the charge limit, without content-length",
+      body: bigRequest(1000),
+      chunked: true,
+      clients: ["h1"],
+      served: "fast",
+      status: 429,
+    },
+    {
+      name: "a body over the charge limit, in two chunks",
+      body: [bigRequest(1000).subarray(0, 500), bigRequest(1000).subarray(500)],
+      chunked: true,
+      clients: ["h1"],
+      served: "fast",
+      status: 429,
+    },
+    {
+      name: "JSON over the charge limit",
+      headers: json,
+      body: Buffer.from(`{"delayMs":1,"pad":"${"p".repeat(700)}"}`),
+      clients: ["h1", "fetch"],
+      served: "fast",
+      status: 429,
+    },
+    { name: "a GET is not charged", ...getCase(), clients: ["h1", "fetch"], served: "fast", status: 200 },
+  ],
+  { chargeLimit: 600 },
+);
+
+function getCase(): Pick<Case, "method" | "path" | "headers"> {
+  return {
+    method: "GET",
+    path: `${GET_PATH}?encoding=proto&base64=1&message=${b64(protoBody())}`,
+    headers: { "content-type": undefined },
+  };
+}
+
+describe("request bytes charged on the HTTP/1.1 fast path", () => {
+  it("are all released, and refused bytes answer RESOURCE_EXHAUSTED with what to do", async () => {
+    const fast = await startServer("ours-fast", { chargeLimit: 600 });
+    try {
+      const ok = await viaH1(fast, { name: "ok", body: bigRequest(400), clients: [], served: "fast" }, "c1");
+      assert.equal(ok.status, 200);
+      const refused = await viaH1(
+        fast,
+        { name: "big", body: bigRequest(1000), chunked: true, clients: [], served: "fast" },
+        "c2",
+      );
+      assert.equal(refused.status, 429);
+      assert.match(refused.response, /holds too many request bytes.*retry later, or send smaller messages/);
+      assert.equal(fast.charged.refused, 1);
+      assert.equal(fast.charged.held, 0, "every byte charged was released");
+      assert.equal(fast.stats?.http1, 2);
+    } finally {
+      await fast.close();
+    }
+  });
+});
+
+/** Complete responses at the start of an HTTP/1.1 transcript (with content-length, or small and chunked). */
+function completeResponses(data: Buffer): number {
+  let n = 0;
+  let at = 0;
+  for (;;) {
+    const end = data.indexOf("\r\n\r\n", at);
+    if (end < 0) return n;
+    const head = data.subarray(at, end).toString("latin1");
+    if (/\r\ntransfer-encoding: chunked/i.test(head)) {
+      // connect-node's fallback (415 and such) answers chunked: here always small, ending "0\r\n\r\n".
+      const last = data.indexOf("0\r\n\r\n", end + 4);
+      if (last < 0) return n;
+      at = last + 5;
+    } else {
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+      if (data.length < end + 4 + length) return n;
+      at = end + 4 + length;
+    }
+    n++;
+  }
+}
+
+/** One raw HTTP/1.1 request for a keep-alive connection. */
+function rawRequest(c: Case, id: string, last: boolean): Buffer {
+  const payload = bodyOf(c);
+  const parts = payload === undefined ? [] : Array.isArray(payload) ? payload : [payload];
+  const headers: Record<string, string> = { host: "localhost", ...requestHeaders(c, id) };
+  if (last) headers.connection = "close";
+  if (payload !== undefined && c.chunked) headers["transfer-encoding"] = "chunked";
+  else if (payload !== undefined)
+    headers["content-length"] ??= String(parts.reduce((n, p) => n + p.length, 0));
+  const head = `${c.method ?? "POST"} ${c.path ?? GENERATE_PATH} HTTP/1.1\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("")}\r\n`;
+  const body = c.chunked
+    ? [
+        ...parts.map((p) =>
+          Buffer.concat([Buffer.from(`${p.length.toString(16)}\r\n`), p, Buffer.from("\r\n")]),
+        ),
+        Buffer.from("0\r\n\r\n"),
+      ]
+    : parts;
+  return Buffer.concat([Buffer.from(head), ...body]);
+}
+
+/**
+ * Sends `requests` on one connection (pipelined: all in one write; else
+ * each once the previous response is in) and returns everything the
+ * server sent until it closed, minus Date lines.
+ */
+async function keepAlive(server: TestServer, requests: Buffer[], pipelined: boolean): Promise<string> {
+  const [host, port] = server.h1.split(":") as [string, string];
+  const socket = net.connect({ host, port: Number(port) });
+  socket.on("error", () => {});
+  let data = Buffer.alloc(0);
+  let waiting: (() => void) | undefined;
+  socket.on("data", (chunk: Buffer) => {
+    data = Buffer.concat([data, chunk]);
+    waiting?.();
+  });
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  try {
+    if (pipelined) socket.write(Buffer.concat(requests));
+    else {
+      for (const [i, request] of requests.entries()) {
+        socket.write(request);
+        while (completeResponses(data) < i + 1 && !socket.destroyed) {
+          await Promise.race([new Promise<void>((r) => (waiting = r)), closed]);
+        }
+      }
+    }
+    await closed;
+  } finally {
+    socket.destroy();
+  }
+  return portless(data.toString("latin1").replace(/\r\nDate: [^\r]*/gi, ""));
+}
+
+describe("Connect unary fast path over HTTP/1.1 keep-alive connections = stock connect-node", () => {
+  let ref: TestServer;
+  let fast: TestServer;
+  before(async () => {
+    [ref, fast] = await Promise.all([startServer("stock", {}), startServer("ours-fast", {})]);
+  });
+  after(async () => {
+    await Promise.all([ref.close(), fast.close()]);
+  });
+  const sequence = (id: string, last = true): Buffer[] => [
+    rawRequest({ name: "ok", clients: [], served: "fast" }, `${id}-1`, false),
+    rawRequest(
+      { name: "error", behaviour: "status=NotFound", clients: [], served: "fast" },
+      `${id}-2`,
+      false,
+    ),
+    rawRequest({ name: "get", ...getCase(), clients: [], served: "fast" }, `${id}-3`, false),
+    rawRequest(
+      { name: "json", headers: json, body: jsonBody(), clients: [], served: "fast" },
+      `${id}-4`,
+      false,
+    ),
+    // An early error: the rest of the body is drained and the connection goes on.
+    rawRequest(
+      { name: "too big", body: bigRequest(2000), chunked: true, clients: [], served: "fast" },
+      `${id}-5`,
+      false,
+    ),
+    rawRequest(
+      { name: "fallback", headers: { "content-type": "text/plain" }, clients: [], served: "fallback" },
+      `${id}-6`,
+      false,
+    ),
+    rawRequest({ name: "last", behaviour: "headers", clients: [], served: "fast" }, `${id}-7`, last),
+  ];
+  for (const pipelined of [false, true]) {
+    it(`serves requests one after another on one connection${pipelined ? ", pipelined" : ""}`, async () => {
+      const id = randomUUID();
+      const expected = await keepAlive(ref, sequence(id), pipelined);
+      const before = { ...(fast.stats as GrpcUnaryFastPathStats) };
+      const connections = fast.h1Connections().accepted;
+      const actual = await keepAlive(fast, sequence(id), pipelined);
+      assert.equal(actual, expected);
+      assert.equal(completeResponses(Buffer.from(actual, "latin1")), 7);
+      assert.equal(fast.h1Connections().accepted - connections, 1, "one connection for all");
+      const stats = fast.stats as GrpcUnaryFastPathStats;
+      assert.equal(stats.http1 - before.http1, 6, "six served fast");
+      assert.equal(stats.fallback - before.fallback, 1, "one fell back");
+    });
+  }
+
+  it("answers a request whose unread body is over 256 KiB and closes the connection, as connect-node", async () => {
+    const id = randomUUID();
+    // Over readMaxBytes at once, then 300 KiB more that nobody reads, and no final chunk.
+    const big = bigRequest(2000);
+    const request = (tag: string) => {
+      const head = rawRequest(
+        { name: "h", body: Buffer.alloc(0), chunked: true, clients: [], served: "fast" },
+        tag,
+        false,
+      );
+      const headOnly = head.subarray(0, head.indexOf("\r\n\r\n") + 4);
+      const chunk = (b: Buffer) =>
+        Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from("\r\n")]);
+      return [
+        Buffer.concat([
+          headOnly,
+          chunk(big),
+          ...Array.from({ length: 30 }, () => chunk(Buffer.alloc(10240, 1))),
+        ]),
+      ];
+    };
+    const started = Date.now();
+    const expected = await keepAlive(ref, request(id), true);
+    const before = fast.stats?.http1 ?? 0;
+    const actual = await keepAlive(fast, request(id), true);
+    assert.equal(actual, expected);
+    assert.match(actual, /^HTTP\/1\.1 429 [\s\S]*\r\nconnection: close\r\n/i);
+    assert.equal((fast.stats?.http1 ?? 0) - before, 1);
+    assert.ok(Date.now() - started < 5000, "both closed the connection soon after answering");
+  });
+
+  it("reuses connections for connect-es over HTTP/1.1", async () => {
+    const clients = new Clients();
+    try {
+      const connections = fast.h1Connections().accepted;
+      const before = fast.stats?.http1 ?? 0;
+      const c: Case = { name: "reuse", clients: [], served: "fast" };
+      for (let i = 0; i < 20; i++) {
+        const r = await viaConnect(
+          clients,
+          fast,
+          c,
+          `reuse-${i}`,
+          i % 2 === 0 ? "connect-h1-proto" : "connect-h1-json",
+        );
+        assert.equal(r.status, 0);
+      }
+      assert.equal((fast.stats?.http1 ?? 0) - before, 20);
+      assert.ok(
+        fast.h1Connections().accepted - connections <= 2,
+        `${fast.h1Connections().accepted - connections} connections for 20 calls`,
+      );
+    } finally {
+      clients.close();
+    }
+  });
+});
+
+describe("aborted HTTP/1.1 calls on the fast path", () => {
+  it("many clients that go away mid-body or mid-call leave no growth; every signal fires", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const fast = await startServer("ours-fast", {});
+    const [host, portText] = fast.h1.split(":") as [string, string];
+    const port = Number(portText);
+    /** One client: headers and part of a body, or a whole request whose handler waits; then the socket goes. */
+    const abort = (id: string, midBody: boolean) =>
+      new Promise<void>((resolve) => {
+        const socket = net.connect({ host, port });
+        socket.on("error", () => {});
+        socket.once("close", () => resolve());
+        const request = midBody
+          ? rawRequest(
+              {
+                name: "part",
+                headers: { "content-length": "900" },
+                body: bigRequest(900).subarray(0, 300),
+                clients: [],
+                served: "fast",
+              },
+              id,
+              false,
+            )
+          : rawRequest({ name: "wait", behaviour: "wait-signal", clients: [], served: "fast" }, id, false);
+        socket.write(request, () => setTimeout(() => socket.destroy(), midBody ? 2 : 15));
+      });
+    const round = async (tag: string, n: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i += 25) {
+        await Promise.all(
+          Array.from({ length: 25 }, (_, j) => {
+            const id = `${tag}-${i + j}`;
+            if (j % 2 === 1) ids.push(id);
+            return abort(id, j % 2 === 0);
+          }),
+        );
+      }
+      return ids;
+    };
+    try {
+      await round("warm", 200);
+      for (let i = 0; i < 50 && fast.h1Connections().open > 0; i++) await sleep(20);
+      gc();
+      const heapBefore = process.memoryUsage().heapUsed;
+      const before = { ...(fast.stats as GrpcUnaryFastPathStats) };
+      const waited = await round("run", 1000);
+      for (let i = 0; i < 100 && fast.h1Connections().open > 0; i++) await sleep(20);
+      assert.equal(fast.h1Connections().open, 0, "every connection closed");
+      const firedCount = () => waited.filter((id) => fast.log.get(id)?.signal !== undefined).length;
+      for (let i = 0; i < 100 && firedCount() < waited.length; i++) await sleep(20);
+      const fired = firedCount();
+      assert.equal(fired, waited.length, "each handler's signal fired when its client went away");
+      const stats = fast.stats as GrpcUnaryFastPathStats;
+      assert.equal(stats.http1 - before.http1, 1000, "all served by the fast path");
+      await sleep(50);
+      gc();
+      const growth = process.memoryUsage().heapUsed - heapBefore;
+      // The observation log keeps ~500 entries (~100 KB); the calls themselves must keep nothing.
+      assert.ok(
+        growth < 4 * 1024 * 1024,
+        `heap grew ${(growth / 1024).toFixed(0)} KiB over 1000 aborted calls`,
+      );
+      const after = await viaH1(fast, { name: "ok", clients: [], served: "fast" }, "after");
+      assert.equal(after.status, 200, "the server still answers");
+    } finally {
+      await fast.close();
     }
   });
 });

@@ -108,11 +108,13 @@ describe("startConnectServer with tls", () => {
       for (const [name, transport] of Object.entries(transports(server.address.port))) {
         assert.equal((await createClient(Rng, transport).rng({})).RN, 7n, name);
       }
-      // The gRPC and Connect calls over HTTP/2 went fast; gRPC-Web was served by connect-node.
+      // The gRPC and Connect calls went fast (Connect on HTTP/2 and HTTP/1.1); gRPC-Web was served by connect-node.
       assert.deepEqual(decisions, [
         { path: "/rng.Rng/Rng", served: "fast" },
         { path: "/rng.Rng/Rng", served: "fallback" },
+        { path: "/rng.Rng/Rng", served: "fallback", httpVersion: "1.1" },
         { path: "/rng.Rng/Rng", served: "fast", protocol: "connect" },
+        { path: "/rng.Rng/Rng", served: "fast", protocol: "connect", httpVersion: "1.1" },
       ]);
       assert.deepEqual(seen, ["-", "-", "-", "-", "-"], "no client certificate without clientAuth");
       // Cleartext is not served on a TLS port.

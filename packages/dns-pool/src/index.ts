@@ -30,11 +30,27 @@ export type {
 export type { HedgingPolicy, RetryBudgetOptions, RetryThrottling } from "./options.js";
 export type { PolicyName } from "./balancer/builtin.js";
 export type { PeakEwmaOptions, ResolvedPeakEwma } from "./balancer/peak-ewma.js";
+export {
+  hashKey,
+  RING_HASH_DEFAULTS,
+  type ResolvedRingHash,
+  type RingHashConfig,
+  RingHashPolicy,
+} from "./balancer/ring-hash.js";
+export type { PickFirstOptions, ResolvedPickFirst } from "./balancer/pick-first-order.js";
 export type { ResolvedSlowStart, SlowStartOptions } from "./balancer/slow-start.js";
 export type {
   ResolvedWeightedRoundRobin,
   WeightedRoundRobinOptions,
 } from "./balancer/weighted-round-robin.js";
+export {
+  LOCALITY_DEFAULTS,
+  type LocalityOptions,
+  LocalityPicker,
+  LocalityPolicy,
+  type ResolvedLocality,
+  resolveLocality,
+} from "./balancer/locality.js";
 export type { BackoffOptions } from "./core/backoff.js";
 export type { KeepaliveOptions } from "./connection/http2-connection.js";
 export type { LivenessOptions } from "./connection/liveness.js";
@@ -46,6 +62,7 @@ export { type HealthStatus, POOL_HEALTH_CHECK } from "./health/health-check.js";
 export type {
   EjectionEvent,
   EndpointStateEvent,
+  PanicEvent,
   PickEvent,
   PoolEvents,
   PoolStateEvent,
@@ -79,7 +96,13 @@ export {
   StaticResolver,
   type TargetUri,
 } from "./resolver/resolver.js";
-export { type Address, formatAddress, type TcpAddress, type UnixAddress } from "./resolver/address.js";
+export {
+  type Address,
+  type AddressAttributes,
+  formatAddress,
+  type TcpAddress,
+  type UnixAddress,
+} from "./resolver/address.js";
 
 // Extension point: balancing policies and their pickers.
 export type { EndpointInfo, LoadBalancingPolicy } from "./balancer/policy.js";
@@ -92,6 +115,7 @@ export {
   EMPTY_PICKER,
   LeastRequestPicker,
   type Picker,
+  type PickInfo,
   RoundRobinPicker,
 } from "./balancer/picker.js";
 export {

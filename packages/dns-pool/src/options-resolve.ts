@@ -1,11 +1,14 @@
 import { Code } from "@connectrpc/connect";
 import type { PolicyName } from "./balancer/builtin.js";
+import { type ResolvedLocality, resolveLocality } from "./balancer/locality.js";
 import type { PolicyOptions } from "./balancer/policy-context.js";
 import { resolvePolicyOptions } from "./balancer/policy-options.js";
 import { registeredPolicies } from "./balancer/registry.js";
 import type { HedgingPolicy } from "./call/hedging.js";
+import { DEFAULT_PANIC_THRESHOLD_PERCENT } from "./call/panic.js";
 import type { RetryPolicy } from "./call/retry.js";
 import type { RetryBudgetOptions, RetryThrottling } from "./call/retry-limits.js";
+import type { ConnectionScaling } from "./connection/connection-scaling.js";
 import type { EndpointOptions } from "./connection/endpoint-factory.js";
 import { endpointTransportOptions } from "./connection/endpoint-options.js";
 import { closestName } from "./core/did-you-mean.js";
@@ -48,6 +51,10 @@ export interface ResolvedPoolOptions extends EndpointOptions, ResolverOptions {
   readonly subset: SubsetOptions | undefined;
   /** Telemetry, or false for none (`{}`: the global providers). */
   readonly telemetry: false | PoolTelemetryOptions;
+  /** Panic below this percentage of healthy endpoints; 0: off. */
+  readonly panicThresholdPercent: number;
+  /** Zone-aware routing, or undefined when off. */
+  readonly locality: ResolvedLocality | undefined;
   /** gRFC A6 hedging, or undefined. */
   readonly hedgingPolicy: Required<HedgingPolicy> | undefined;
   /** gRFC A6 retry throttling, or undefined. */
@@ -65,6 +72,7 @@ export function resolverOptions(o: ResolvedPoolOptions): ResolverOptions {
     srv: o.srv,
     defaultPort: o.defaultPort,
     kubeConfig: o.kubeConfig,
+    clientNode: o.locality && o.locality.zone === undefined ? o.locality.nodeName : undefined,
   };
 }
 
@@ -159,7 +167,18 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
     waitForReady: o.waitForReady ?? false,
     defaultTimeoutMs: ms("defaultTimeoutMs", o.defaultTimeoutMs, undefined, 1),
     fastPath: o.fastPath ?? true,
+    connectionScaling: resolveConnectionScaling(
+      o,
+      ms("extraConnectionIdleMs", o.extraConnectionIdleMs, 30_000, 1) as number,
+    ),
     transparentRetries: int("transparentRetries", o.transparentRetries, 3, 0, 10),
+    panicThresholdPercent: int(
+      "panicThresholdPercent",
+      o.panicThresholdPercent,
+      DEFAULT_PANIC_THRESHOLD_PERCENT,
+      0,
+      100,
+    ),
     retryPolicy: o.retryPolicy && {
       maxAttempts: int("retryPolicy.maxAttempts", o.retryPolicy.maxAttempts, 2, 2, 5),
       retryableCodes: o.retryPolicy.retryableCodes,
@@ -173,8 +192,21 @@ export function resolvePoolOptions(o: PoolTransportOptions): ResolvedPoolOptions
         : { service: o.healthCheck?.service ?? "", interceptors: o.healthCheck?.interceptors },
     outlierDetection:
       o.outlierDetection === false ? false : resolveOutlierDetection(o.outlierDetection ?? {}),
+    locality: o.locality ? resolveLocality(o.locality) : undefined,
     ...resolveExtraAttempts(o),
   };
+}
+
+/** `maxConnectionsPerEndpoint` and its companions (gRFC A105), checked together. */
+function resolveConnectionScaling(o: PoolTransportOptions, idleMs: number): ConnectionScaling {
+  const min = int("minConnectionsPerEndpoint", o.minConnectionsPerEndpoint, 1, 1, 100);
+  const max = int("maxConnectionsPerEndpoint", o.maxConnectionsPerEndpoint, min, 1, 100);
+  if (min > max) {
+    throw invalidArgument(
+      `options.minConnectionsPerEndpoint (${min}) must not exceed options.maxConnectionsPerEndpoint (${max}); raise maxConnectionsPerEndpoint or leave it unset`,
+    );
+  }
+  return { max, min, idleMs };
 }
 
 /** hedgingPolicy, retryThrottling and retryBudget, checked (see docs/hedging.md). */

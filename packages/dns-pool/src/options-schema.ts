@@ -1,4 +1,6 @@
+import type { LocalityOptions } from "./balancer/locality.js";
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
+import type { PickFirstOptions } from "./balancer/pick-first-order.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 import type { HedgingPolicy } from "./call/hedging.js";
@@ -185,6 +187,10 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
   ),
   // Node's http2.connect() options.
   http2Options: field(opaque("http2.connect() options")),
+  pickFirst: field(
+    object<PickFirstOptions>("pickFirst", { shuffleAddressList: boolean, connectionAttemptDelayMs: number }),
+  ),
+  panicThresholdPercent: number,
   interceptors: arrayOf({ kind: "function" }),
   useBinaryFormat: boolean,
   // protobuf-es's options.
@@ -196,6 +202,22 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
   readMaxBytes: number,
   writeMaxBytes: number,
   useHttpGet: boolean,
+  maxConnectionsPerEndpoint: number,
+  minConnectionsPerEndpoint: number,
+  extraConnectionIdleMs: number,
+  locality: oneOf(
+    FALSE,
+    object<LocalityOptions>("locality", {
+      zone: string,
+      nodeName: string,
+      minLocalEndpoints: number,
+      utilizationThreshold: number,
+      reportMaxAgeMs: number,
+      zoneShares: field(opaque("zone shares")),
+      hints: boolean,
+      updatePeriodMs: number,
+    }),
+  ),
   hedgingPolicy: field(
     object<HedgingPolicy>("hedgingPolicy", {
       maxAttempts: required(number, "attempts in all, 2 to 5"),

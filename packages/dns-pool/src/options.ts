@@ -1,5 +1,7 @@
 import type { PolicyName } from "./balancer/builtin.js";
+import type { LocalityOptions } from "./balancer/locality.js";
 import type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
+import type { PickFirstOptions } from "./balancer/pick-first-order.js";
 import type { SlowStartOptions } from "./balancer/slow-start.js";
 import type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
 import type { HedgingPolicy } from "./call/hedging.js";
@@ -19,6 +21,7 @@ import type { OutlierDetectionOptions } from "./health/outlier-detection.js";
 import type { SubsetOptions } from "./subset/subset-resolver.js";
 import type { PoolTelemetryOptions } from "./telemetry/pool-telemetry-options.js";
 
+export type { LocalityOptions } from "./balancer/locality.js";
 export type { PeakEwmaOptions } from "./balancer/peak-ewma.js";
 export type { SlowStartOptions } from "./balancer/slow-start.js";
 export type { WeightedRoundRobinOptions } from "./balancer/weighted-round-robin.js";
@@ -59,6 +62,8 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
    * Balancing policy: "round_robin", "pick_first", "least_request",
    * "peak_ewma" (latency-aware, see `peakEwma`), "weighted_round_robin"
    * (weights from the servers' ORCA load reports, see `weightedRoundRobin`),
+   * "ring_hash" (consistent hashing on a per-call key, optionally with
+   * bounded loads; settings in `policyConfig`, see docs/ring-hash.md),
    * or the name of a policy added with `registerPolicy()`. Which to use
    * when: docs/balancing.md. Default "round_robin".
    */
@@ -87,7 +92,8 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
   weightedRoundRobin?: WeightedRoundRobinOptions;
   /**
    * Settings for a policy added with `registerPolicy()`, handed to its
-   * factory as `context.options.config`, unchecked. Default: undefined.
+   * factory as `context.options.config`, unchecked; for "ring_hash", its
+   * `RingHashConfig` (checked when the pool is created). Default: undefined.
    */
   policyConfig?: unknown;
   /**
@@ -213,6 +219,65 @@ export interface PoolTransportOptions extends EndpointTransportOptions {
   telemetry?: false | PoolTelemetryOptions;
   /** Extra `http2.connect()` options (settings, maxSessionMemory, ...). Default: none. */
   http2Options?: PoolHttp2Options;
+  /**
+   * Connection scaling (gRFC A105): at most this many HTTP/2 connections
+   * per endpoint. When every connection of an endpoint carries as many
+   * streams as its server's SETTINGS_MAX_CONCURRENT_STREAMS allows, a call
+   * opens another connection (one attempt at a time, sharing the
+   * reconnect backoff) instead of queueing inside the full one; it waits
+   * only while that connection is set up. Streams go to the oldest
+   * connection with room. 1 (gRPC's default): one connection, calls beyond
+   * the server's limit wait in it for a stream to end. A whole number from
+   * 1 to 100 (gRPC caps it at 10 unless told otherwise). Default 1, or
+   * `minConnectionsPerEndpoint` when that is larger.
+   */
+  maxConnectionsPerEndpoint?: number;
+  /**
+   * Open this many connections per endpoint as soon as it connects, keep
+   * them open, and spread streams over them (fewest open streams first):
+   * for one address that fronts several servers (a Kubernetes ClusterIP,
+   * an L4 load balancer, a VIP), where each TCP connection may land on
+   * another server. A whole number from 1 to 100, at most
+   * `maxConnectionsPerEndpoint`. Default 1.
+   */
+  minConnectionsPerEndpoint?: number;
+  /**
+   * With `maxConnectionsPerEndpoint` above 1: a connection beyond
+   * `minConnectionsPerEndpoint` that carried no stream for this long is
+   * closed (gracefully), so a burst leaves no connections behind. Default
+   * 30000.
+   */
+  extraConnectionIdleMs?: number;
+  /**
+   * pick_first's settings: `shuffleAddressList` (gRFC A62: shuffle the
+   * addresses on each resolution; default false) and
+   * `connectionAttemptDelayMs` (gRFC A61 Happy Eyeballs: start the next
+   * address's attempt when one has not connected after this long, first
+   * success wins; 0 turns the stagger off; default 250). See
+   * docs/pick-first.md.
+   */
+  pickFirst?: PickFirstOptions;
+  /**
+   * Panic threshold (Envoy's `healthy_panic_threshold`): when fewer than
+   * this percentage of the endpoints are healthy (the others NOT_SERVING
+   * or ejected by outlier detection), calls are balanced over every
+   * endpoint with a connection, healthy or not, instead of piling onto
+   * the few healthy ones or failing; the pool emits a `panic` event on
+   * entering and leaving. 0 turns it off. Integer from 0 to 100. Default 50
+   * (Envoy's). See docs/panic-threshold.md.
+   */
+  panicThresholdPercent?: number;
+  /**
+   * Zone-aware routing over the `policy`: calls stay in the client's zone
+   * (`locality.zone`, default env `RNG_ZONE`) and spill over to other zones
+   * in proportion to what it lacks (too few READY endpoints, or ORCA
+   * utilization above `utilizationThreshold`), as Envoy's zone-aware
+   * routing; EndpointSlice hints (`trafficDistribution`) are honoured. It
+   * needs a resolver that knows zones (`kubernetes:`, or a custom one
+   * setting `attributes.zone`). See docs/zone-aware-routing.md. Default:
+   * off (`false` or absent).
+   */
+  locality?: false | LocalityOptions;
   /**
    * Hedging of unary calls, as gRFC A6: the call goes to another endpoint
    * too when no answer came within `hedgingDelayMs`, the first answer wins

@@ -1,3 +1,4 @@
+import { LocalityPolicy } from "./balancer/locality.js";
 import { createPolicy } from "./balancer/registry.js";
 import { CallRunner } from "./call/call-runner.js";
 import { EndpointSet } from "./call/endpoint-set.js";
@@ -57,12 +58,15 @@ export function buildPoolParts(o: ResolvedPoolOptions): PoolParts {
   const factory = new EndpointFactory(o, o.authority ?? target.authority, telemetry);
   let resolver = target.createResolver(resolverOptions(o));
   if (o.subset) resolver = subsetResolver(resolver, o.subset);
-  const policy = createPolicy<Endpoint>(o.policy, {
+  const policyContext = {
     target: o.target,
     clock,
     options: o.policyOptions,
     telemetry: telemetry.policy,
-  });
+  };
+  const policy = o.locality
+    ? new LocalityPolicy<Endpoint>(() => createPolicy<Endpoint>(o.policy, policyContext), o.locality, clock)
+    : createPolicy<Endpoint>(o.policy, policyContext);
   const endpoints = new EndpointSet<Endpoint>(
     o.target,
     policy,
@@ -88,8 +92,10 @@ export function buildPoolParts(o: ResolvedPoolOptions): PoolParts {
         }
       },
       onGoaway: () => resolver.resolveNow(),
+      onPanicChange: (e) => events.emit("panic", e),
     },
     o.connect === "eager",
+    o.panicThresholdPercent,
   );
   const queue = new PickQueue(endpoints, clock, o.waitForReady, o.target);
   endpoints.addPickerListener(() => queue.serve());

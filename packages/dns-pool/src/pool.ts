@@ -33,6 +33,10 @@ export interface EndpointStats {
   readonly health: HealthStatus;
   /** How much longer outlier detection keeps it out of the picker; 0 when it is in. */
   readonly ejectedForMs: number;
+  /** Connections open for new calls now (more than one with `maxConnectionsPerEndpoint`, gRFC A105). */
+  readonly connections: number;
+  /** Connections that reached READY since it joined the pool. */
+  readonly connectionsOpened: number;
 }
 
 /** A snapshot of the pool, from {@link PoolTransport.stats}. */
@@ -60,6 +64,8 @@ export interface PoolStats {
     /** Retries and hedges refused by retryThrottling and by retryBudget. */
     readonly refused: { readonly throttle: number; readonly budget: number };
   };
+  /** True while too few endpoints are healthy and calls go to every connected one (`panicThresholdPercent`). */
+  readonly panic: boolean;
 }
 
 /**
@@ -134,6 +140,8 @@ export class PoolTransport implements Transport {
         lastError: e.healthReason ?? (e.lastError && describeError(e.lastError)),
         health: e.health,
         ejectedForMs: this.outliers?.ejectedForMs(e, now) ?? 0,
+        connections: e.openConnections,
+        connectionsOpened: e.connectionsOpened,
       })),
       retries: {
         ...this.calls.retried,
@@ -142,6 +150,7 @@ export class PoolTransport implements Transport {
       },
       draining: this.endpoints.drainingCount,
       lastResolutionError: this.endpoints.lastResolutionError?.rawMessage,
+      panic: this.endpoints.panic,
     };
   }
 

@@ -27,7 +27,27 @@ interface Slice {
   metadata: { name: string; namespace: string; resourceVersion: string; labels: Record<string, string> };
   addressType: "IPv4";
   ports: { name: string; port: number; protocol: "TCP" }[];
-  endpoints: { addresses: string[]; conditions: { ready: boolean } }[];
+  endpoints: SliceEndpoint[];
+}
+
+/** An EndpointSlice endpoint with its topology fields (zone, node, hints) when a test sets them. */
+interface SliceEndpoint {
+  addresses: string[];
+  conditions: { ready: boolean; serving?: boolean; terminating?: boolean };
+  zone?: string;
+  nodeName?: string;
+  hints?: { forZones: { name: string }[] };
+}
+
+/** One endpoint of {@link FakeApiServer.upsertEndpoints}. */
+export interface TopologyEndpoint {
+  readonly ip: string;
+  readonly ready?: boolean;
+  readonly serving?: boolean;
+  readonly terminating?: boolean;
+  readonly zone?: string;
+  readonly nodeName?: string;
+  readonly forZones?: readonly string[];
 }
 
 /**
@@ -35,8 +55,10 @@ interface Slice {
  * EndpointSlices: paged lists (`limit`/`continue`), chunked watch streams
  * of JSON events from a resourceVersion, 410 Gone for a stale one.
  */
-class FakeApiServer {
+export class FakeApiServer {
   readonly slices = new Map<string, Slice>();
+  /** Nodes served at /api/v1/nodes/<name>: name → labels. */
+  readonly nodes = new Map<string, Record<string, string>>();
   readonly requests: string[] = [];
   private revision = 1;
   private readonly history: { rv: number; type: string; object: Slice }[] = [];
@@ -52,6 +74,19 @@ class FakeApiServer {
   }
 
   upsert(name: string, ips: string[], { ready = true, service = "rng-headless" } = {}): void {
+    this.upsertEndpoints(
+      name,
+      ips.map((ip) => ({ ip, ready })),
+      { service },
+    );
+  }
+
+  /** A slice with per-endpoint conditions and topology (zone, nodeName, hints), on `port`. */
+  upsertEndpoints(
+    name: string,
+    endpoints: readonly TopologyEndpoint[],
+    { service = "rng-headless", port = 8081 } = {},
+  ): void {
     const type = this.slices.has(name) ? "MODIFIED" : "ADDED";
     const object: Slice = {
       apiVersion: "discovery.k8s.io/v1",
@@ -63,8 +98,18 @@ class FakeApiServer {
         labels: { "kubernetes.io/service-name": service },
       },
       addressType: "IPv4",
-      ports: [{ name: "grpc", port: 8081, protocol: "TCP" }],
-      endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready } })),
+      ports: [{ name: "grpc", port, protocol: "TCP" }],
+      endpoints: endpoints.map((e) => ({
+        addresses: [e.ip],
+        conditions: {
+          ready: e.ready ?? true,
+          ...(e.serving === undefined ? {} : { serving: e.serving }),
+          ...(e.terminating === undefined ? {} : { terminating: e.terminating }),
+        },
+        ...(e.zone === undefined ? {} : { zone: e.zone }),
+        ...(e.nodeName === undefined ? {} : { nodeName: e.nodeName }),
+        ...(e.forZones === undefined ? {} : { hints: { forZones: e.forZones.map((z) => ({ name: z })) } }),
+      })),
     };
     this.slices.set(name, object);
     this.event(type, object);
@@ -112,6 +157,19 @@ class FakeApiServer {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://x");
     this.requests.push(`${req.method} ${url.pathname}${url.search}`);
+    const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(url.pathname);
+    if (node) {
+      const name = decodeURIComponent(node[1] as string);
+      const labels = this.nodes.get(name);
+      if (labels === undefined) {
+        res.writeHead(404, { "content-type": "application/json" }).end('{"kind":"Status","code":404}');
+        return;
+      }
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name, labels } }));
+      return;
+    }
     if (url.pathname !== "/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices") {
       res.writeHead(404, { "content-type": "application/json" }).end('{"kind":"Status","code":404}');
       return;
@@ -161,7 +219,8 @@ function matches(slice: Slice, selector: string): boolean {
   return !key || slice.metadata.labels[key as string] === value;
 }
 
-function kubeConfigFor(server: string): KubeConfig {
+/** A KubeConfig for the fake API server at `server` (a token, no TLS). */
+export function kubeConfigFor(server: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: "test", server, skipTLSVerify: true }],

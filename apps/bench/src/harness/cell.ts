@@ -32,7 +32,13 @@ export type ClientKind =
    * on node:http2 (one session per server, rotation, no deadline, no
    * cancellation, no interceptors): what a pool fast path could cost.
    */
-  | "raw-http2";
+  | "raw-http2"
+  /**
+   * Server table only: connect-es `createConnectTransport` over HTTP/1.1
+   * (binary, Node's keep-alive agent: one connection per call in flight) to
+   * one server. The pool speaks HTTP/2 only.
+   */
+  | "connect-h1";
 
 export const CLIENT_KINDS: readonly ClientKind[] = [
   "pool-rr",
@@ -45,6 +51,7 @@ export const CLIENT_KINDS: readonly ClientKind[] = [
   "stock-connect",
   "grpc-js",
   "raw-http2",
+  "connect-h1",
 ];
 
 /** What each client is, in words (for the report). */
@@ -66,6 +73,8 @@ export const CLIENT_DESCRIPTIONS: Readonly<Record<ClientKind, string>> = {
     "@grpc/grpc-js Client, target ipv4:127.0.0.2:P,127.0.0.3:P,127.0.0.4:P, round_robin service config, makeUnaryRequest with protobuf-es toBinary/fromBinary",
   "raw-http2":
     "(profile mode only) gRPC unary written straight on node:http2, one session per server, rotation, protobuf-es toBinary/fromBinary; no deadlines, cancellation or interceptors: a floor for a pool fast path",
+  "connect-h1":
+    "(server table only) connect-es createConnectTransport, httpVersion 1.1, binary, to the first server: Node's keep-alive agent, one connection per call in flight",
 };
 
 /** The two sets of servers. */
@@ -135,11 +144,48 @@ export const SERVER_DESCRIPTIONS: Readonly<Record<ServerKind, string>> = {
     "the floor, not a product: `node:http2` answering every stream, once its request has ended, with fixed bytes (headers, one RN message, grpc-status 0)",
 };
 
+/** Loads of the server table other than the pool's gRPC calls: what each protocol costs the server. */
+export type ServerLoad =
+  /** The pool, Connect protocol, binary (pool-connect), over HTTP/2. */
+  | "connect"
+  /** The pool, Connect protocol, JSON (pool-connect-json), over HTTP/2. */
+  | "connect-json"
+  /** connect-es over HTTP/1.1, Connect protocol, binary (connect-h1). */
+  | "connect-h1";
+
+/** A row of the server table: a server under the pool's gRPC load, or `server+load`. */
+export type ServerRow = ServerKind | `${ServerKind}+${ServerLoad}`;
+
+/** The server table's rows in order: which server process, loaded by which client. */
+export const SERVER_ROWS: readonly {
+  readonly row: ServerRow;
+  readonly server: ServerKind;
+  readonly client: ClientKind;
+}[] = [
+  ...SERVER_KINDS.map((server) => ({ row: server, server, client: "pool-rr" as ClientKind })),
+  { row: "rng-server+connect", server: "rng-server", client: "pool-connect" },
+  { row: "rng-server+connect-json", server: "rng-server", client: "pool-connect-json" },
+  { row: "rng-server+connect-h1", server: "rng-server", client: "connect-h1" },
+  { row: "rng-server-no-fast-path+connect-h1", server: "rng-server-no-fast-path", client: "connect-h1" },
+];
+
+/** The server table's rows beyond one per server, in words (for the report). */
+export const SERVER_ROW_DESCRIPTIONS: Readonly<Partial<Record<ServerRow, string>>> = {
+  "rng-server+connect":
+    "rng-server loaded by pool-connect: Connect protocol, binary, over HTTP/2 (its Connect fast path)",
+  "rng-server+connect-json":
+    "rng-server loaded by pool-connect-json: Connect protocol, JSON, over HTTP/2 (its Connect fast path)",
+  "rng-server+connect-h1":
+    "rng-server loaded by connect-es over HTTP/1.1 (Connect binary, keep-alive, one connection per call in flight; its HTTP/1.1 Connect fast path)",
+  "rng-server-no-fast-path+connect-h1":
+    "rng-server-no-fast-path under the same HTTP/1.1 Connect load: connect-node's HTTP/1.1 path",
+};
+
 /** One cell, as the parent sends it to the child (its JSON argument). */
 export interface CellConfig {
   readonly client: ClientKind;
-  /** The server set (client table) or the one server (server table) under load. */
-  readonly serverSet: ServerSet | ServerKind;
+  /** The server set (client table) or the server table's row (one server, one load). */
+  readonly serverSet: ServerSet | ServerRow;
   /** Calls in flight (closed loop: this many workers). */
   readonly concurrency: number;
   readonly warmupMs: number;
@@ -155,7 +201,7 @@ export interface CellConfig {
 /** What a child reports for one cell. */
 export interface CellResult {
   readonly client: ClientKind;
-  readonly serverSet: ServerSet | ServerKind;
+  readonly serverSet: ServerSet | ServerRow;
   readonly concurrency: number;
   /** Measured window, ms. */
   readonly elapsedMs: number;

@@ -67,6 +67,8 @@ export function createCaller(config: CellConfig): Promise<Caller> {
       return grpcJsCaller(config.addresses);
     case "raw-http2":
       return rawHttp2Caller(config.addresses);
+    case "connect-h1":
+      return connectH1Caller(config.addresses[0] as string);
   }
 }
 
@@ -108,6 +110,26 @@ async function stockConnectCaller(address: string): Promise<Caller> {
   const { createClient } = await import("@connectrpc/connect");
   const { createGrpcTransport } = await import("@connectrpc/connect-node");
   const transport = createGrpcTransport({ baseUrl: `http://${address}` });
+  const client = createClient(Rng, transport);
+  return {
+    call: () => client.rng({}),
+    async ready() {
+      await client.rng({});
+    },
+    spread: () => undefined,
+    close: async () => {},
+  };
+}
+
+async function connectH1Caller(address: string): Promise<Caller> {
+  const { createClient } = await import("@connectrpc/connect");
+  const { createConnectTransport } = await import("@connectrpc/connect-node");
+  // Node's global agent keeps connections alive (Node 19+): one per call in flight, reused.
+  const transport = createConnectTransport({
+    baseUrl: `http://${address}`,
+    httpVersion: "1.1",
+    useBinaryFormat: true,
+  });
   const client = createClient(Rng, transport);
   return {
     call: () => client.rng({}),

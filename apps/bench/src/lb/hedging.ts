@@ -28,7 +28,7 @@ async function startPods(
   );
 }
 
-/** Settings of the hedging scenario (`--scenarios hedging`). */
+/** Settings of the hedging scenario (`--scenario hedging`). */
 export interface HedgingSettings {
   /** Pods in all; in the tail-latency part the last one is slow. */
   readonly pods: number;

@@ -1,4 +1,4 @@
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   type ContextValues,
@@ -9,6 +9,7 @@ import {
 import { type Compression, invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { contentTypeProto, grpcStatusOk } from "@connectrpc/connect/protocol-grpc";
 import { CallSignal } from "./call-signal.js";
+import type { CallTransport } from "./call-transport.js";
 import type { FastMethod } from "./fast-method.js";
 import { webHeadersFromNode } from "./headers.js";
 
@@ -114,9 +115,8 @@ export class CallContext implements LazyContextSource {
 
   /**
    * @param m - the method called.
-   * @param stream - the call's stream.
+   * @param transport - what carries the call: its close aborts the signal; it gives the URL's scheme and path, and `contextValues`' request.
    * @param headers - the request headers, as Node gives them.
-   * @param rawHeaders - the same as a flat name, value list, for `contextValues`' request.
    * @param authority - the request's authority, for the URL.
    * @param timeoutMs - the request's grpc-timeout in ms, if any.
    * @param compression - the response's compression, or null (gRPC: named in `grpc-encoding` from the start).
@@ -124,9 +124,8 @@ export class CallContext implements LazyContextSource {
    */
   constructor(
     private readonly m: FastMethod,
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly transport: CallTransport,
     private readonly headers: http2.IncomingHttpHeaders,
-    rawHeaders: string[],
     private readonly authority: string,
     timeoutMs: number | undefined,
     private readonly compression: Compression | null,
@@ -136,10 +135,10 @@ export class CallContext implements LazyContextSource {
     this.service = m.service;
     this.protocolName = connect === undefined ? "grpc" : "connect";
     this.requestMethod = connect === undefined ? "POST" : connect.requestMethod;
-    this.callSignal = new CallSignal(stream, m.shutdownSignal, timeoutMs);
+    this.callSignal = new CallSignal(transport, m.shutdownSignal, timeoutMs);
     if (m.contextValues) {
       // connect-node calls contextValues with the request before anything else.
-      this.contextValues = m.contextValues(new http2.Http2ServerRequest(stream, headers, {}, rawHeaders));
+      this.contextValues = m.contextValues(transport.nodeRequest());
     }
   }
 
@@ -222,8 +221,8 @@ export class CallContext implements LazyContextSource {
   }
 
   url(): string {
-    const scheme = this.stream.session?.encrypted ? "https" : "http";
-    return new URL(this.headers[":path"] ?? "", `${scheme}://${this.authority}`).toString();
+    const scheme = this.transport.encrypted() ? "https" : "http";
+    return new URL(this.transport.path(), `${scheme}://${this.authority}`).toString();
   }
 }
 

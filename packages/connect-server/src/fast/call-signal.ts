@@ -1,13 +1,13 @@
-import type * as http2 from "node:http2";
 import { getAbortSignalReason } from "@connectrpc/connect/protocol";
-import { deadlineError, errorFromResetCode } from "./errors.js";
+import type { CallTransport } from "./call-transport.js";
+import { deadlineError } from "./errors.js";
 
 /**
  * A call's deadline and AbortSignal. The signal is made only when a handler
  * or an interceptor reads it (most unary handlers never do), and it is then
  * in the state connect's would be in: linked, as connect's
  * `createLinkedAbortController(deadline, request, shutdown)` links it, to
- * the grpc-timeout deadline, the stream's close and the server's shutdown
+ * the grpc-timeout deadline, the transport's close (stream or connection) and the server's shutdown
  * signal; already aborted if one of them fired first, or if the call has
  * ended, with the reason connect's signal got.
  */
@@ -22,12 +22,12 @@ export class CallSignal {
   private settledReason: unknown;
 
   /**
-   * @param stream - the call's stream: its close aborts the signal.
+   * @param transport - what carries the call (a stream, an HTTP/1.1 exchange): its close aborts the signal.
    * @param shutdown - the server's shutdown signal, if it has one.
    * @param timeoutMsValue - the request's grpc-timeout in ms (as parseTimeout gives it), if any.
    */
   constructor(
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly transport: CallTransport,
     private readonly shutdown: AbortSignal | undefined,
     private readonly timeoutMsValue: number | undefined,
   ) {
@@ -45,10 +45,12 @@ export class CallSignal {
     }
     // As connect's createLinkedAbortController(deadline, request, shutdown):
     // the first of them already aborted gives the reason.
-    const stream = this.stream;
+    const transport = this.transport;
     const shutdown = this.shutdown;
-    if (this.deadlinePassed()) c.abort(deadlineError());
-    else if (stream.closed || stream.destroyed) c.abort(errorFromResetCode(stream.rstCode));
+    const passed = this.deadlinePassed();
+    const closed = passed ? undefined : transport.closedReason();
+    if (passed) c.abort(deadlineError());
+    else if (closed !== undefined) c.abort(closed.reason);
     else if (shutdown?.aborted) c.abort(getAbortSignalReason(shutdown));
     else {
       if (this.deadlineAt !== undefined) {
@@ -56,7 +58,7 @@ export class CallSignal {
       }
       // Closures, unlike the call's shared stream listeners: only a call
       // whose signal is read pays for them.
-      stream.once("close", () => this.abortWith(errorFromResetCode(stream.rstCode)));
+      transport.onceClosed((reason) => this.abortWith(reason));
       if (shutdown) {
         this.onShutdown = () => this.abortWith(getAbortSignalReason(shutdown));
         shutdown.addEventListener("abort", this.onShutdown);

@@ -1,4 +1,4 @@
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -23,12 +23,11 @@ import { JsonText } from "../json-limits.js";
 import type { ServerCall } from "../telemetry/server-telemetry.js";
 import { clampTimeouts } from "../timeouts.js";
 import { CallContext, type ImplementationOutcome, runUnaryImplementation } from "./call-context.js";
-import { listenToStream, type StreamCall, sendTrailersWhenWanted } from "./call-stream.js";
+import type { CallTransport } from "./call-transport.js";
 import { errorFromThrown } from "./errors.js";
 import type { FastMethod } from "./fast-method.js";
 import { nodeHeadersFromWeb } from "./headers.js";
 import { reportUnaryCall } from "./trailer-hook.js";
-import { RESPOND_OPTIONS } from "./unary-response.js";
 
 // The Connect protocol's unary calls (POST with application/proto or
 // application/json, and GET for NO_SIDE_EFFECTS methods), answered as
@@ -41,6 +40,12 @@ import { RESPOND_OPTIONS } from "./unary-response.js";
 // connect's own functions: parseTimeout, compressionNegotiate, the method's
 // serializations (read/write limits and parse errors), errorToJsonBytes,
 // codeToHttpStatus, mergeNonProtocolHeaders, trailerMux.
+//
+// This file is the part that does not depend on the transport: which calls
+// are served ({@link connectPostPlan}, {@link connectGetPlan}) and one
+// call's course ({@link ConnectUnaryCall}). connect-unary-http2.ts writes
+// the answer on an HTTP/2 stream, connect-unary-http1.ts on an HTTP/1.1
+// response, each as connect-node writes it there.
 
 /**
  * Authorities that make a valid URL (host or [IPv6], optional port), as
@@ -56,94 +61,95 @@ const SIMPLE_AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_~]+)(?::[0-9]{1,5
 const PLAIN_QUERY = /^[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*$/;
 /** At most this many distinct accept-encoding values remembered per method. */
 const NEGOTIATION_CACHE_SIZE = 32;
-/** What Http2ServerResponse sends as trailers when none were added: an empty DATA frame with END_STREAM. */
-const NO_TRAILERS: http2.OutgoingHttpHeaders = Object.freeze(Object.create(null));
+
+/** What the checks found about a Connect unary call to serve: the call's parameters. */
+export interface ConnectPlan {
+  /** The request's authority (`:authority`, or HTTP/1.1's `host`), for `context.url`. */
+  readonly authority: string;
+  /** connect-timeout-ms, as parseTimeout gives it, if any. */
+  readonly timeoutMs: number | undefined;
+  /** The response's compression, as negotiated from accept-encoding, or null. */
+  readonly compression: Compression | null;
+  /** application/proto (true) or application/json (false); a GET's `encoding`. */
+  readonly binary: boolean;
+  /** The HTTP method, as the handler's context reports it. */
+  readonly requestMethod: "POST" | "GET";
+  /** content-length, or -1 without one. */
+  readonly lengthHint: number;
+  /** A GET's message, from its query; undefined for a POST (its body is the message). */
+  readonly getMessage: Uint8Array | undefined;
+}
 
 /**
- * Starts serving a Connect unary POST if connect-node would get as far as
- * reading its body; returns false (stream untouched) otherwise.
+ * The plan for a Connect unary POST if connect-node would get as far as
+ * reading its body; undefined (the caller falls back) otherwise. `headers`
+ * are Node's, HTTP/2 or HTTP/1.1 alike.
  */
-export function acceptConnectPost(
-  m: FastMethod,
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-  rawHeaders: string[],
-): boolean {
+export function connectPostPlan(m: FastMethod, headers: http2.IncomingHttpHeaders): ConnectPlan | undefined {
   const contentType = headers["content-type"];
   let binary: boolean;
   if (contentType === contentTypeUnaryProto) binary = true;
   else if (contentType === contentTypeUnaryJson) binary = false;
   else if (contentType !== undefined && contentTypeUnaryRegExp.test(contentType)) {
     binary = parseContentType(contentType)?.binary === true;
-  } else return false;
+  } else return undefined;
   const encoding = headers["content-encoding"];
   // A compressed request: connect-node decompresses it (and its JSON limits see through it).
-  if (encoding !== undefined && encoding !== "identity") return false;
+  if (encoding !== undefined && encoding !== "identity") return undefined;
   const lengthHint = headers["content-length"];
   let hint = -1;
   if (lengthHint !== undefined) {
-    if (!/^\d{1,15}$/.test(lengthHint)) return false;
+    if (!/^\d{1,15}$/.test(lengthHint)) return undefined;
     hint = Number(lengthHint);
     // connect-node answers these before reading a byte.
-    if (hint > m.readMaxBytes) return false;
-    if (!binary && m.jsonLimits !== undefined && hint > m.jsonLimits.readMaxBytes) return false;
+    if (hint > m.readMaxBytes) return undefined;
+    if (!binary && m.jsonLimits !== undefined && hint > m.jsonLimits.readMaxBytes) return undefined;
   }
-  if (m.requireConnectProtocolHeader && headers["connect-protocol-version"] !== "1") return false;
+  if (m.requireConnectProtocolHeader && headers["connect-protocol-version"] !== "1") return undefined;
   const common = commonChecks(m, headers, null);
-  if (common === undefined) return false;
-  const observed = m.telemetry?.startCall(m.fullName, headers);
-  new ConnectUnaryCall(m, stream, headers, rawHeaders, common, binary, "POST", hint, observed, undefined);
-  return true;
+  if (common === undefined) return undefined;
+  return { ...common, binary, requestMethod: "POST", lengthHint: hint, getMessage: undefined };
 }
 
 /**
- * Starts serving a Connect unary GET (`?message=…&encoding=…&base64=…`) of
- * a NO_SIDE_EFFECTS method if connect-node would get as far as parsing its
- * message; returns false (stream untouched) otherwise. `query` is the
- * `:path` after its `?`.
+ * The plan for a Connect unary GET (`?message=…&encoding=…&base64=…`) of a
+ * NO_SIDE_EFFECTS method if connect-node would get as far as parsing its
+ * message; undefined (the caller falls back) otherwise. `query` is the
+ * path after its `?`.
  */
-export function acceptConnectGet(
+export function connectGetPlan(
   m: FastMethod,
-  stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
-  rawHeaders: string[],
   query: string,
-): boolean {
+): ConnectPlan | undefined {
   // With a content type, connect-node's protocol negotiation decides (and mostly answers 415).
-  if (headers["content-type"] !== undefined || !PLAIN_QUERY.test(query)) return false;
+  if (headers["content-type"] !== undefined || !PLAIN_QUERY.test(query)) return undefined;
   const params = new URLSearchParams(query);
   const encoding = params.get("encoding");
-  if (encoding !== "proto" && encoding !== "json") return false;
+  if (encoding !== "proto" && encoding !== "json") return undefined;
   const compression = params.get("compression");
-  if (compression !== null && compression !== "identity") return false;
-  if (m.requireConnectProtocolHeader && params.get("connect") !== "v1") return false;
+  if (compression !== null && compression !== "identity") return undefined;
+  if (m.requireConnectProtocolHeader && params.get("connect") !== "v1") return undefined;
   const common = commonChecks(m, headers, compression);
-  if (common === undefined) return false;
+  if (common === undefined) return undefined;
   const text = params.get("message") ?? "";
   let message: Uint8Array;
   if (params.get("base64") === "1") {
     try {
       message = base64Decode(text);
     } catch {
-      return false;
+      return undefined;
     }
   } else {
     message = new TextEncoder().encode(text);
   }
-  const observed = m.telemetry?.startCall(m.fullName, headers);
-  new ConnectUnaryCall(
-    m,
-    stream,
-    headers,
-    rawHeaders,
-    common,
-    encoding === "proto",
-    "GET",
-    -1,
-    observed,
-    message,
-  );
-  return true;
+  return {
+    ...common,
+    binary: encoding === "proto",
+    requestMethod: "GET",
+    lengthHint: -1,
+    getMessage: message,
+  };
 }
 
 /** What POST and GET share: authority, Expect, timeout and response compression. */
@@ -196,68 +202,76 @@ const READING = 0;
 const RUNNING = 1;
 const DONE = 2;
 
+/** Response headers as the transport's write takes them (Node's outgoing header object, no `:status`). */
+export type ConnectResponseHeaders = Record<string, string | string[]>;
+
 /**
- * One Connect unary call, from the request's first byte to the end of its
- * response. The body is read whole (as connect's `readAllBytes`, with its
- * errors at its bytes, and the JSON limits checked chunk by chunk as
- * `limitJsonBody` checks them), parsed, and the implementation runs with a
- * {@link CallContext}. The response (status, headers sorted as connect's
- * `Headers` with trailers as `trailer-` headers, content-length, body) goes
- * out with the `respond` / `end` / empty trailers sequence of
- * Http2ServerResponse; a request still open after its response is reset
- * with NO_ERROR, as connect-node does.
+ * One Connect unary call, from the request's first byte to its answer,
+ * whatever carries it. The body is read whole (as connect's
+ * `readAllBytes`, with its errors at its bytes, and the JSON limits checked
+ * chunk by chunk as `limitJsonBody` checks them), parsed, and the
+ * implementation runs with a {@link CallContext}; the answer (status,
+ * headers sorted as connect's `Headers` with trailers as `trailer-`
+ * headers, content-length, body) goes to {@link write}, which the
+ * transport's subclass implements as connect-node writes there.
+ *
+ * The transport passes the request body on with {@link data} and
+ * {@link end}, and calls {@link start} once its listeners are on.
  */
-class ConnectUnaryCall implements StreamCall, ImplementationOutcome {
+export abstract class ConnectUnaryCall implements ImplementationOutcome {
   private state = READING;
-  private readonly callContext: CallContext;
+  protected readonly callContext: CallContext;
   private readonly json: JsonText | undefined;
   private chunks: Buffer[] = [];
-  private received = 0;
-  private requestEnded = false;
+  /** Request body bytes received. */
+  protected received = 0;
+  /** The request body has ended. */
+  protected requestEnded = false;
   /** The status code the response carries, for telemetry. */
-  private code = 0;
-  private sentBytes = 0;
+  protected code = 0;
+  /** Response body bytes written, for telemetry. */
+  protected sentBytes = 0;
   /** The implementation ran and its outcome is not yet reported to the trailer hook. */
   private ran = false;
+  private readonly compression: Compression | null;
+  private readonly binary: boolean;
+  private readonly lengthHint: number;
 
   constructor(
-    private readonly m: FastMethod,
-    private readonly stream: http2.ServerHttp2Stream,
+    protected readonly m: FastMethod,
+    transport: CallTransport,
     private readonly headers: http2.IncomingHttpHeaders,
-    rawHeaders: string[],
-    common: CommonCall,
-    private readonly binary: boolean,
-    requestMethod: "POST" | "GET",
-    /** content-length, or -1 without one. */
-    private readonly lengthHint: number,
-    private readonly observed: ServerCall | undefined,
-    /** A GET's message, from its query. */
-    getMessage: Uint8Array | undefined,
+    private readonly plan: ConnectPlan,
+    protected readonly observed: ServerCall | undefined,
   ) {
-    this.compression = common.compression;
-    this.callContext = new CallContext(
-      m,
-      stream,
-      headers,
-      rawHeaders,
-      common.authority,
-      common.timeoutMs,
-      null,
-      { requestMethod, contentType: binary ? contentTypeUnaryProto : contentTypeUnaryJson },
-    );
-    this.json = !binary && getMessage === undefined ? m.jsonLimits && new JsonText(m.jsonLimits) : undefined;
-    listenToStream(stream, this, observed !== undefined);
-    if (getMessage !== undefined) {
-      // connect-node never reads a GET's body: the call runs at once.
+    this.compression = plan.compression;
+    this.binary = plan.binary;
+    this.lengthHint = plan.lengthHint;
+    this.callContext = new CallContext(m, transport, headers, plan.authority, plan.timeoutMs, null, {
+      requestMethod: plan.requestMethod,
+      contentType: plan.binary ? contentTypeUnaryProto : contentTypeUnaryJson,
+    });
+    this.json =
+      !plan.binary && plan.getMessage === undefined ? m.jsonLimits && new JsonText(m.jsonLimits) : undefined;
+  }
+
+  /** Starts the call once the transport listens: a GET runs at once (connect-node never reads its body). */
+  protected start(): void {
+    const message = this.plan.getMessage;
+    if (message !== undefined) {
       this.state = RUNNING;
-      this.run(getMessage);
+      this.run(message);
     }
   }
 
-  private readonly compression: Compression | null;
+  /** Whether the call has its outcome (answered, or being answered). */
+  protected get answered(): boolean {
+    return this.state === DONE;
+  }
 
   // --- reading ---------------------------------------------------------
 
+  /** A chunk of the request body arrived. */
   data(chunk: Buffer): void {
     if (this.state !== READING) return;
     // As connect-node's path: the JSON limits see each chunk before readAllBytes does.
@@ -268,6 +282,11 @@ class ConnectUnaryCall implements StreamCall, ImplementationOutcome {
         this.fail(err);
         return;
       }
+    }
+    const refused = this.admit(chunk);
+    if (refused !== undefined) {
+      this.fail(refused);
+      return;
     }
     this.received += chunk.length;
     const hint = this.lengthHint;
@@ -292,6 +311,16 @@ class ConnectUnaryCall implements StreamCall, ImplementationOutcome {
     this.chunks.push(chunk);
   }
 
+  /**
+   * A chunk passed the JSON limits and is about to be counted: the
+   * transport may refuse it (returns the error to fail with), e.g. when the
+   * server holds too many request bytes. Default: admitted.
+   */
+  protected admit(_chunk: Buffer): unknown {
+    return undefined;
+  }
+
+  /** The request body ended. */
   end(): void {
     this.requestEnded = true;
     if (this.state !== READING) return;
@@ -350,8 +379,7 @@ class ConnectUnaryCall implements StreamCall, ImplementationOutcome {
     this.respond(200, body, false);
   }
 
-  /** Ends the call with an error, as connect's Connect unary handler catches it. */
-  /** The call failed (the implementation, the request, a limit): answer with the error. */
+  /** The call failed (the implementation, the request, a limit): answer with the error, as connect's Connect unary handler does. */
   fail(reason: unknown): void {
     if (this.state === DONE) return;
     this.settle(reason);
@@ -367,8 +395,9 @@ class ConnectUnaryCall implements StreamCall, ImplementationOutcome {
   }
 
   /** connect's `context.abort(reason)` once the call has its outcome. */
-  private settle(reason: unknown): void {
+  protected settle(reason: unknown): void {
     this.state = DONE;
+    this.chunks = [];
     this.callContext.settle(reason);
   }
 
@@ -381,9 +410,9 @@ class ConnectUnaryCall implements StreamCall, ImplementationOutcome {
           this.write(status, compressed, true);
         },
         (err: unknown) => {
-          // connect-node's handler rejects: it logs and never answers; the stream is reset.
+          // connect-node's handler rejects: it logs and never answers.
           this.escaped(err);
-          this.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+          this.abandon();
         },
       );
       return;
@@ -391,53 +420,50 @@ class ConnectUnaryCall implements StreamCall, ImplementationOutcome {
     this.write(status, body, failed);
   }
 
-  private write(status: number, body: Uint8Array, touched: boolean): void {
-    const stream = this.stream;
-    // Http2ServerResponse writes nothing on a stream that is gone.
-    if (stream.destroyed || stream.closed) return;
-    const length = String(body.byteLength);
-    let headers: http2.OutgoingHttpHeaders;
+  /**
+   * The response headers connect-node writes for a body of `length` bytes:
+   * the handler's headers and trailers (`trailer-` headers) with
+   * content-length, sorted as connect's `Headers` (`touched`: something
+   * set them), else the plain two. `asHttp2` drops a `connection` header as
+   * Http2ServerResponse does.
+   */
+  protected responseHeaders(length: number, touched: boolean, asHttp2: boolean): ConnectResponseHeaders {
     const resHeader = this.callContext.touchedResponseHeader;
     const resTrailer = this.callContext.touchedResponseTrailer;
     if (touched || resHeader !== undefined || resTrailer !== undefined) {
       const all = trailerMux(this.callContext.responseHeader(), this.callContext.responseTrailer());
-      all.set("content-length", length);
-      headers = nodeHeadersFromWeb(all, true);
-      headers[":status"] = status;
-    } else {
-      // Sorted as connect's Headers would send them: content-length, content-type.
-      headers = {
-        ":status": status,
-        "content-length": length,
-        "content-type": this.binary ? contentTypeUnaryProto : contentTypeUnaryJson,
-      };
+      all.set("content-length", String(length));
+      return nodeHeadersFromWeb(all, asHttp2) as ConnectResponseHeaders;
     }
-    sendTrailersWhenWanted(stream);
-    try {
-      stream.respond(headers, RESPOND_OPTIONS);
-    } catch (err) {
-      // What connect-node does when writeHead throws: log it and leave the stream unanswered.
-      console.error(`handler for rpc ${this.m.method.name} of ${this.m.service.typeName} failed`, err);
-      return;
-    }
-    this.sentBytes = body.byteLength;
-    stream.end(body);
+    // Sorted as connect's Headers would send them: content-length, content-type.
+    return {
+      "content-length": String(length),
+      "content-type": this.binary ? contentTypeUnaryProto : contentTypeUnaryJson,
+    };
   }
 
-  sendTrailers(stream: http2.ServerHttp2Stream): void {
-    stream.sendTrailers(NO_TRAILERS);
-    this.observedEnd(this.code);
-    // As connect-node: a client still sending its request is told to stop, without an error.
-    if (!this.requestEnded) setImmediate(closeIfStillSending, stream);
-  }
+  /**
+   * Writes the answer: `status`, `body`, and the headers from
+   * {@link responseHeaders} (`touched`: the error path or compression set
+   * some). Writes nothing on a transport that is gone.
+   */
+  protected abstract write(status: number, body: Uint8Array, touched: boolean): void;
 
+  /** Gives up on a call that cannot be answered (compression failed): reset or close. */
+  protected abstract abandon(): void;
+
+  /** An exception escaped the call's own handling (a bug): report it; the transport abandons the call next. */
+  abstract escaped(err: unknown): void;
+
+  /** Ends the call's telemetry with this status code. */
   observedEnd(code: number): void {
     this.observed?.end(code, this.sentBytes, this.received);
   }
 
-  escaped(err: unknown): void {
+  /** Marks the call done without an answer (its transport went away or it escaped). */
+  protected giveUp(): void {
     this.state = DONE;
-    this.m.onEscapedError(err, this.stream, this.m.fullName);
+    this.chunks = [];
   }
 
   /**
@@ -451,8 +477,4 @@ class ConnectUnaryCall implements StreamCall, ImplementationOutcome {
     this.ran = false;
     return reportUnaryCall(hook, failed, this.headers);
   }
-}
-
-function closeIfStillSending(stream: http2.ServerHttp2Stream): void {
-  if (stream.state.remoteClose === 0) stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }

@@ -50,3 +50,39 @@ export function errorFromResetCode(rstCode: number): ConnectError | undefined {
     code,
   );
 }
+
+/** Node error codes connect-node takes for a client that hung up. */
+const GONE_CODES = new Set([
+  "ERR_STREAM_WRITE_AFTER_END",
+  "ERR_STREAM_DESTROYED",
+  "ERR_HTTP2_INVALID_STREAM",
+  "ECONNRESET",
+]);
+/** Node error codes connect-node takes for a peer it cannot reach. */
+const UNREACHABLE_CODES = new Set(["ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED"]);
+
+/**
+ * The reason an HTTP/1.1 call's signal aborts with when its request errs
+ * (e.g. "aborted", ECONNRESET, when the client goes away mid-body), as
+ * connect-node's `connectErrorFromNodeReason` (not exported) makes it:
+ * ABORTED for a peer that hung up, UNAVAILABLE for one it cannot reach,
+ * INTERNAL otherwise; the Node error as its cause.
+ */
+export function errorFromNodeReason(reason: unknown): ConnectError {
+  let code = Code.Internal;
+  const seen: Error[] = [];
+  let hungUp = false;
+  let unreachable = false;
+  for (let r = reason; r instanceof Error && !seen.includes(r); r = (r as { cause?: unknown }).cause) {
+    seen.push(r);
+    const c = (r as { code?: unknown }).code;
+    if (typeof c === "string" && GONE_CODES.has(c)) hungUp = true;
+    if (typeof c === "string" && UNREACHABLE_CODES.has(c)) unreachable = true;
+    if (!("cause" in r)) break;
+  }
+  if (hungUp) code = Code.Aborted;
+  else if (unreachable) code = Code.Unavailable;
+  const error = ConnectError.from(reason, code);
+  if (error !== reason) error.cause = reason;
+  return error;
+}

@@ -1,3 +1,4 @@
+import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type {
   DescMessage,
@@ -43,7 +44,9 @@ export interface FastMethod {
   readonly acceptCompression: Compression[];
   readonly shutdownSignal: AbortSignal | undefined;
   readonly interceptors: Interceptor[];
-  readonly contextValues: ((req: http2.Http2ServerRequest) => ContextValues) | undefined;
+  readonly contextValues:
+    | ((req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues)
+    | undefined;
   /** Response compression per grpc-accept-encoding value seen, so negotiation runs once per value. */
   readonly negotiated: Map<string, Compression | null>;
   /** The same per Connect accept-encoding value. */
@@ -55,5 +58,13 @@ export interface FastMethod {
   /** The server's unary trailer hook (ORCA reports), when it has one. */
   readonly trailerHook: UnaryTrailerHook | undefined;
   /** Told of an exception that escaped a call's own handling (see GrpcUnaryFastPathOptions). */
-  readonly onEscapedError: (err: unknown, stream: http2.ServerHttp2Stream, method: string) => void;
+  readonly onEscapedError: (
+    err: unknown,
+    stream: http2.ServerHttp2Stream | http.ServerResponse,
+    method: string,
+  ) => void;
+  /** How an HTTP/1.1 request's body bytes are charged to its connection (see GrpcUnaryFastPathOptions); none when undefined. */
+  readonly chargeRequestBytes:
+    | ((req: http.IncomingMessage) => ((delta: number) => boolean) | undefined)
+    | undefined;
 }

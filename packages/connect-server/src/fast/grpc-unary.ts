@@ -1,4 +1,5 @@
 import { channel } from "node:diagnostics_channel";
+import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
@@ -20,7 +21,8 @@ import type { JsonLimits } from "../json-limits.js";
 import type { ServerTelemetry } from "../telemetry/server-telemetry.js";
 import { clampTimeouts } from "../timeouts.js";
 import { LazyHandlerContext } from "./call-context.js";
-import { acceptConnectGet, acceptConnectPost } from "./connect-unary.js";
+import { acceptConnectGetHttp1, acceptConnectPostHttp1 } from "./connect-unary-http1.js";
+import { acceptConnectGet, acceptConnectPost } from "./connect-unary-http2.js";
 import type { FastMethod } from "./fast-method.js";
 import { type RecordedMethod, recordRoutes } from "./routes.js";
 import type { UnaryTrailerHook } from "./trailer-hook.js";
@@ -64,10 +66,22 @@ export type GrpcUnaryFastPathOptions = Omit<ConnectNodeAdapterOptions, "fallback
   trailerHook?: UnaryTrailerHook;
   /**
    * Told when an exception escapes a fast call's own handling (a bug that
-   * one request triggered); the call's stream is reset next. Default: the
+   * one request triggered); the call's stream is reset (HTTP/1.1: its
+   * response abandoned) next. Default: the
    * error is written to stderr, as connect-node does with handler failures.
    */
-  onEscapedError?: (err: unknown, stream: http2.ServerHttp2Stream, method: string) => void;
+  onEscapedError?: (
+    err: unknown,
+    stream: http2.ServerHttp2Stream | http.ServerResponse,
+    method: string,
+  ) => void;
+  /**
+   * For an HTTP/1.1 request served fast, a function that takes each change
+   * of the request bytes held for it and returns false once the server
+   * holds no more (the call then fails with RESOURCE_EXHAUSTED), as
+   * connect-handler's `chargeRequestBytes`. Default: bodies are not counted.
+   */
+  chargeRequestBytes?: (req: http.IncomingMessage) => ((delta: number) => boolean) | undefined;
 };
 
 /** Counters of {@link GrpcUnaryFastPath.handleStream} decisions, to check the fast path really runs. */
@@ -76,6 +90,8 @@ export interface GrpcUnaryFastPathStats {
   fast: number;
   /** Of `fast`, the Connect protocol's unary calls (POST and GET). */
   connect: number;
+  /** Of `connect`, the calls over HTTP/1.1 ({@link GrpcUnaryFastPath.handleHttp1}). */
+  http1: number;
   /** Streams left to the caller (another protocol, streaming, compression, unknown path, …). */
   fallback: number;
 }
@@ -96,6 +112,8 @@ export interface FastPathDecision {
   readonly served: "fast" | "fallback";
   /** "connect" for a Connect-protocol call served fast; absent for gRPC and for calls that fall back. */
   readonly protocol?: "connect";
+  /** "1.1" for an HTTP/1.1 request ({@link GrpcUnaryFastPath.handleHttp1}); absent for HTTP/2. */
+  readonly httpVersion?: "1.1";
 }
 
 const decisions = channel(FAST_PATH_CHANNEL);
@@ -115,6 +133,15 @@ export interface GrpcUnaryFastPath {
     flags: number,
     rawHeaders: string[],
   ): boolean;
+  /**
+   * Serves an HTTP/1.1 request if it is a Connect unary call (POST with
+   * application/proto or application/json, GET of a NO_SIDE_EFFECTS
+   * method) that connect-node would get as far as reading; returns false
+   * without touching the request or response otherwise, for the caller to
+   * hand them to connect-node. Arguments are those of an http.Server's
+   * 'request' event. See connect-unary-http1.ts.
+   */
+  handleHttp1(req: http.IncomingMessage, res: http.ServerResponse): boolean;
   /**
    * Registers the recorded services on a router: pass it as `routes` to
    * connectNodeAdapter so that the fallback serves the same implementations.
@@ -174,7 +201,7 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions): Grpc
     if (fast) byPath.set(path, fast);
     else byPath.delete(path);
   }
-  const stats: GrpcUnaryFastPathStats = { fast: 0, connect: 0, fallback: 0 };
+  const stats: GrpcUnaryFastPathStats = { fast: 0, connect: 0, http1: 0, fallback: 0 };
   const methods = [...byPath.entries()];
   return {
     routes: recorded.replay,
@@ -217,11 +244,39 @@ export function createGrpcUnaryFastPath(options: GrpcUnaryFastPathOptions): Grpc
       }
       return served !== undefined;
     },
+    handleHttp1(req, res) {
+      const url = req.url;
+      let served = false;
+      if (url !== undefined) {
+        if (req.method === "POST") {
+          const method = byPath.get(url);
+          if (method?.connect) served = acceptConnectPostHttp1(method, req, res);
+        } else if (req.method === "GET") {
+          const q = url.indexOf("?");
+          const get = q < 0 ? undefined : byPath.get(url.slice(0, q));
+          if (get?.connectGet) served = acceptConnectGetHttp1(get, req, res, url.slice(q + 1));
+        }
+      }
+      if (served) {
+        stats.fast++;
+        stats.connect++;
+        stats.http1++;
+      } else stats.fallback++;
+      if (decisions.hasSubscribers) {
+        decisions.publish({
+          path: url,
+          served: served ? "fast" : "fallback",
+          ...(served ? { protocol: "connect" } : {}),
+          httpVersion: "1.1",
+        } satisfies FastPathDecision);
+      }
+      return served;
+    },
   };
 }
 
 function fastMethod(r: RecordedMethod, pathOptions: GrpcUnaryFastPathOptions): FastMethod | undefined {
-  const { contextValues, telemetry, trailerHook, onEscapedError } = pathOptions;
+  const { contextValues, telemetry, trailerHook, onEscapedError, chargeRequestBytes } = pathOptions;
   const { spec, options } = r;
   if (spec.kind !== "unary" || !(r.grpc || r.connect) || options.requestGate !== undefined) return undefined;
   const serialization = createMethodSerializationLookup(
@@ -264,6 +319,7 @@ function fastMethod(r: RecordedMethod, pathOptions: GrpcUnaryFastPathOptions): F
     trailerHook,
     onEscapedError:
       onEscapedError ?? ((err, _stream, method) => console.error(`handler for rpc ${method} failed`, err)),
+    chargeRequestBytes,
   };
 }
 

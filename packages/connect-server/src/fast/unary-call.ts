@@ -7,6 +7,7 @@ import { context } from "@opentelemetry/api";
 import type { ServerCall } from "../telemetry/server-telemetry.js";
 import { CallContext, type ImplementationOutcome, runUnaryImplementation } from "./call-context.js";
 import { listenToStream, type StreamCall, sendTrailersWhenWanted } from "./call-stream.js";
+import { Http2CallTransport } from "./call-transport.js";
 import { errorFromThrown } from "./errors.js";
 import type { FastMethod } from "./fast-method.js";
 import { nodeHeadersFromWeb } from "./headers.js";
@@ -49,7 +50,14 @@ export class UnaryCall implements StreamCall, ImplementationOutcome {
     /** The call's telemetry (ServerTelemetry.startCall), when metrics or tracing are on. */
     private readonly observed: ServerCall | undefined = undefined,
   ) {
-    this.callContext = new CallContext(m, stream, headers, rawHeaders, authority, timeoutMs, compression);
+    this.callContext = new CallContext(
+      m,
+      new Http2CallTransport(stream, headers, rawHeaders),
+      headers,
+      authority,
+      timeoutMs,
+      compression,
+    );
     this.request = new UnaryRequestReader(m);
     listenToStream(stream, this, observed !== undefined);
   }

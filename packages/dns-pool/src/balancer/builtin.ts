@@ -1,6 +1,7 @@
 import { PEAK_EWMA_DEFAULTS, PeakEwmaPolicy } from "./peak-ewma.js";
 import { LeastRequestPolicy, PickFirstPolicy, RoundRobinPolicy } from "./policies.js";
 import type { LoadBalancingPolicyFactory } from "./policy-context.js";
+import { RingHashPolicy, resolveRingHashConfig } from "./ring-hash.js";
 import { WEIGHTED_ROUND_ROBIN_DEFAULTS, WeightedRoundRobinPolicy } from "./weighted-round-robin.js";
 
 /** The built-in balancing policies, named as in gRPC service config. */
@@ -9,7 +10,8 @@ export type PolicyName =
   | "pick_first"
   | "least_request"
   | "peak_ewma"
-  | "weighted_round_robin";
+  | "weighted_round_robin"
+  | "ring_hash";
 
 /** The built-in policies' factories, registered before any other (see registry.ts). */
 export const BUILTIN_POLICIES: ReadonlyMap<PolicyName, LoadBalancingPolicyFactory> = new Map<
@@ -17,7 +19,7 @@ export const BUILTIN_POLICIES: ReadonlyMap<PolicyName, LoadBalancingPolicyFactor
   LoadBalancingPolicyFactory
 >([
   ["round_robin", (c) => new RoundRobinPolicy(c.options?.slowStart, c.clock)],
-  ["pick_first", (c) => new PickFirstPolicy(c.telemetry)],
+  ["pick_first", (c) => new PickFirstPolicy(c.telemetry, c.options?.pickFirst, c.clock)],
   ["least_request", (c) => new LeastRequestPolicy(c.options?.slowStart, c.clock)],
   [
     "peak_ewma",
@@ -32,4 +34,6 @@ export const BUILTIN_POLICIES: ReadonlyMap<PolicyName, LoadBalancingPolicyFactor
         c.telemetry,
       ),
   ],
+  // Its settings come in `policyConfig`, checked here, when a pool picks it.
+  ["ring_hash", (c) => new RingHashPolicy(resolveRingHashConfig(c.options?.config))],
 ]);

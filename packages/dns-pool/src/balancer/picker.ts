@@ -1,4 +1,4 @@
-import type { Code } from "@connectrpc/connect";
+import type { Code, ContextValues } from "@connectrpc/connect";
 import type { ConnectivityState } from "../core/connectivity.js";
 import type { SlowStartWeights } from "./slow-start.js";
 
@@ -30,13 +30,30 @@ export interface CallResult {
 }
 
 /**
+ * What a picker may read of the call it picks for: ring_hash takes the
+ * call's hash key from its headers or context values. The pool builds one
+ * per call and hands the same object to every pick of that call (retries,
+ * the pick queue); pickers that pick without it ignore it.
+ */
+export interface PickInfo {
+  /** The call's request headers as given to the transport, the policy's own headers added; undefined for none. */
+  readonly header: ConstructorParameters<typeof Headers>[0] | undefined;
+  /** The call's context values (connect's `contextValues` call option); undefined for none. */
+  readonly contextValues: ContextValues | undefined;
+}
+
+/**
  * Chooses the endpoint for one call among READY ones. Pickers are immutable
  * snapshots: the pool swaps in a new one on every change, so a pick never
  * sees a half-updated list. Every pick should be O(1).
  */
 export interface Picker<E extends Balanceable> {
-  /** A READY endpoint, or undefined when there is none. */
-  pick(): E | undefined;
+  /**
+   * A READY endpoint, or undefined when there is none (the call then waits
+   * in the pick queue for the next picker).
+   * @param info - the call picked for; undefined when picking for no call in particular.
+   */
+  pick(info?: PickInfo): E | undefined;
   /**
    * Optional: called once when a call that this picker picked `endpoint`
    * for ends, with its latency, outcome and trailers. For latency- or

@@ -1,6 +1,12 @@
-import type { Clock } from "../core/clock.js";
+import { type Clock, systemClock, type TimerHandle } from "../core/clock.js";
 import { ConnectivityState } from "../core/connectivity.js";
 import { NO_POLICY_TELEMETRY, type PolicyTelemetry } from "../telemetry/policy-instruments.js";
+import {
+  interleaveFamilies,
+  PICK_FIRST_DEFAULTS,
+  type ResolvedPickFirst,
+  shuffled,
+} from "./pick-first-order.js";
 import { EMPTY_PICKER, FixedPicker, LeastRequestPicker, type Picker, RoundRobinPicker } from "./picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
 import { type ResolvedSlowStart, SlowStart } from "./slow-start.js";
@@ -61,42 +67,130 @@ export class LeastRequestPolicy<E extends EndpointInfo> implements LoadBalancing
  * Connects to the first endpoint that works, in address order, and sends
  * every call there while it stays READY (gRPC's pick_first).
  *
+ * The order is the resolver's, optionally shuffled on each resolution
+ * (gRFC A62 `shuffleAddressList`), then interleaved by address family
+ * (gRFC A61, RFC 8305: IPv6 and IPv4 alternate from the first address's
+ * family). Each pass over it is Happy Eyeballs-like (A61): an attempt that
+ * has not finished after `connectionAttemptDelayMs` gets the next address's
+ * attempt started beside it, a failed one starts the next at once, and
+ * the first endpoint to become READY wins; the pool then releases the
+ * others (`releaseUnwanted`), cancelling their attempts. Once every
+ * address has failed it keeps them all trying (each on its own backoff),
+ * and the pool's state stays TRANSIENT_FAILURE until one connects (A62's
+ * sticky TRANSIENT_FAILURE).
+ *
  * With telemetry it records gRFC A78's `grpc.lb.pick_first.*` from its own
  * view of the connections (`connectivity`, not health or ejection), as it
  * sees them at each picker build, which the pool makes after every state
  * change: an endpoint whose connection becomes READY is a successful
  * attempt, one that enters TRANSIENT_FAILURE a failed one, and the
  * selected endpoint's connection leaving READY (other than by leaving the
- * pool) a disconnection. It asks for one endpoint at a time, so a success
- * is one selection, except once every endpoint has failed, when it asks
- * them all and each that connects counts.
+ * pool) a disconnection.
  */
 export class PickFirstPolicy<E extends EndpointInfo> implements LoadBalancingPolicy<E> {
   /** "pick_first" */
   readonly name = "pick_first";
+  /** Endpoints it stops wanting (losers of a Happy Eyeballs race) are disconnected. */
+  readonly releaseUnwanted = true;
+  /** Once every address failed, the pool stays TRANSIENT_FAILURE until one connects (A62). */
+  readonly stickyTransientFailure = true;
   private selected: E | undefined;
   /** Each endpoint's connectivity at the last build, for A78's transitions. */
   private seen = new WeakMap<E, ConnectivityState>();
   /** The endpoint that was selected with a READY connection at the last build. */
   private connected: E | undefined;
+  /** The endpoint list last given (the pool makes a new array per resolution). */
+  private source: readonly E[] | undefined;
+  /** `source` shuffled (A62) and interleaved by family (A61). */
+  private order: E[] = [];
+  /** The endpoints asked to connect in the current pass, in order. */
+  private started = new Set<E>();
+  private staggerTimer: TimerHandle | undefined;
+  private update: (() => void) | undefined;
+  private readonly options: ResolvedPickFirst;
+  private readonly clock: Clock;
+  private readonly random: () => number;
 
-  /** @param telemetry - gRFC A78's instruments. Default: none. */
-  constructor(private readonly telemetry: PolicyTelemetry = NO_POLICY_TELEMETRY) {}
+  /**
+   * @param telemetry - gRFC A78's instruments. Default: none.
+   * @param options - shuffle and Happy Eyeballs settings. Default {@link PICK_FIRST_DEFAULTS}.
+   * @param clock - times the Happy Eyeballs stagger. Default {@link systemClock}.
+   * @param random - uniform in [0, 1), for the shuffle. Default `Math.random`.
+   */
+  constructor(
+    private readonly telemetry: PolicyTelemetry = NO_POLICY_TELEMETRY,
+    options?: ResolvedPickFirst,
+    clock?: Clock,
+    random?: () => number,
+  ) {
+    this.options = options ?? PICK_FIRST_DEFAULTS;
+    this.clock = clock ?? systemClock;
+    this.random = random ?? Math.random;
+  }
 
-  /** The selected endpoint; else the first not known to fail; all of them if all fail. */
+  /** Keeps the function that makes the pool call `wanted` again (when the stagger timer fires). */
+  attach(update: () => void): void {
+    this.update = update;
+  }
+
+  /**
+   * The selected endpoint; else the endpoints of the current pass: one more
+   * whenever all started ones have failed or the stagger delay passed; all
+   * of them once each has failed.
+   */
   wanted(endpoints: readonly E[]): readonly E[] {
-    const chosen = this.choose(endpoints);
-    if (chosen) return [chosen];
-    const next = endpoints.find((e) => e.state !== ConnectivityState.TRANSIENT_FAILURE);
-    return next ? [next] : endpoints;
+    const order = this.reorder(endpoints);
+    const chosen = this.choose(order);
+    if (chosen) {
+      this.endPass();
+      return [chosen];
+    }
+    for (const e of this.started) if (!order.includes(e)) this.started.delete(e);
+    while (this.started.size < order.length && ![...this.started].some(trying)) this.startNext(order);
+    return order.filter((e) => this.started.has(e));
   }
 
   /** Always the selected endpoint, while it is READY. */
   buildPicker(_ready: readonly E[], all: readonly E[]): Picker<E> {
     this.count(all);
-    const chosen = this.choose(all);
+    const chosen = this.choose(this.reorder(all));
     this.connected = chosen && connectivityOf(chosen) === ConnectivityState.READY ? chosen : undefined;
     return chosen ? new FixedPicker(chosen) : EMPTY_PICKER;
+  }
+
+  /** The connection order for `endpoints`, computed once per resolution. */
+  private reorder(endpoints: readonly E[]): E[] {
+    if (endpoints !== this.source) {
+      this.source = endpoints;
+      const base = this.options.shuffleAddressList ? shuffled(endpoints, this.random) : endpoints;
+      this.order = interleaveFamilies(base);
+    }
+    return this.order;
+  }
+
+  /** Starts the next address of the pass; arms the stagger for the one after. */
+  private startNext(order: readonly E[]): void {
+    const next = order.find((e) => !this.started.has(e));
+    if (next === undefined) return;
+    this.started.add(next);
+    this.clock.clearTimeout(this.staggerTimer);
+    this.staggerTimer = undefined;
+    const delay = this.options.connectionAttemptDelayMs;
+    if (delay <= 0 || this.started.size >= order.length) return;
+    this.staggerTimer = this.clock.setTimeout(() => {
+      this.staggerTimer = undefined;
+      if (this.selected?.state === ConnectivityState.READY || this.order !== order) return;
+      this.startNext(order);
+      this.update?.();
+    }, delay);
+    this.staggerTimer.unref();
+  }
+
+  /** A winner: the next loss starts a new pass from the first address. */
+  private endPass(): void {
+    this.clock.clearTimeout(this.staggerTimer);
+    this.staggerTimer = undefined;
+    this.started.clear();
   }
 
   /** Keeps the selection while it is READY and resolved; else the first READY endpoint. */
@@ -124,6 +218,11 @@ export class PickFirstPolicy<E extends EndpointInfo> implements LoadBalancingPol
     }
     this.seen = seen;
   }
+}
+
+/** An attempt still under way (not failed): IDLE before the pool's connect, CONNECTING, or READY awaiting health. */
+function trying(e: EndpointInfo): boolean {
+  return e.state !== ConnectivityState.TRANSIENT_FAILURE && e.state !== ConnectivityState.SHUTDOWN;
 }
 
 /** The endpoint's connection state, or its balancer state when it has none of its own. */

@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import type { PolicyTelemetry } from "../telemetry/policy-instruments.js";
 import type { ResolvedPeakEwma } from "./peak-ewma.js";
+import type { ResolvedPickFirst } from "./pick-first-order.js";
 import type { LoadBalancingPolicy } from "./policy.js";
 import type { ResolvedSlowStart } from "./slow-start.js";
 import type { ResolvedWeightedRoundRobin } from "./weighted-round-robin.js";
@@ -34,6 +35,8 @@ export interface PolicyOptions {
   readonly peakEwma: ResolvedPeakEwma;
   /** weighted_round_robin's settings. */
   readonly weightedRoundRobin: ResolvedWeightedRoundRobin;
+  /** pick_first's settings (gRFC A61, A62); undefined: its defaults (no shuffle, 250 ms stagger). */
+  readonly pickFirst?: ResolvedPickFirst;
   /** The pool's `policyConfig` option, as given, for policies added with `registerPolicy`. */
   readonly config: unknown;
 }

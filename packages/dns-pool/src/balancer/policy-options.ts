@@ -1,5 +1,6 @@
 import { describeValue, invalidArgument } from "../core/errors.js";
 import { PEAK_EWMA_DEFAULTS, type PeakEwmaOptions } from "./peak-ewma.js";
+import { type PickFirstOptions, resolvePickFirst } from "./pick-first-order.js";
 import type { PolicyOptions } from "./policy-context.js";
 import type { SlowStartOptions } from "./slow-start.js";
 import { WEIGHTED_ROUND_ROBIN_DEFAULTS, type WeightedRoundRobinOptions } from "./weighted-round-robin.js";
@@ -12,6 +13,8 @@ export interface BalancingOptionsInput {
   readonly peakEwma?: PeakEwmaOptions;
   /** weighted_round_robin's settings. */
   readonly weightedRoundRobin?: WeightedRoundRobinOptions;
+  /** pick_first's settings. */
+  readonly pickFirst?: PickFirstOptions;
   /** For registered policies, passed on as is. */
   readonly policyConfig?: unknown;
 }
@@ -107,6 +110,7 @@ export function resolvePolicyOptions(o: BalancingOptionsInput): PolicyOptions {
         0,
       ),
     },
+    pickFirst: resolvePickFirst(o.pickFirst),
     config: o.policyConfig,
   };
 }

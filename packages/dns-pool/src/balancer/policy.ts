@@ -1,5 +1,6 @@
 import type { ConnectivityState } from "../core/connectivity.js";
 import type { HealthStatus } from "../health/health-check.js";
+import type { AddressAttributes } from "../resolver/address.js";
 import type { Balanceable, Picker } from "./picker.js";
 
 /**
@@ -22,6 +23,12 @@ export interface EndpointInfo extends Balanceable {
    * health). Optional for endpoints built by hand; `state` stands in.
    */
   readonly connectivity?: ConnectivityState;
+  /**
+   * Where it runs (zone, node, topology hints, terminating), as its
+   * resolver last said; undefined when the resolver knows nothing (DNS).
+   * The `locality` layer routes by it.
+   */
+  readonly attributes?: AddressAttributes;
 }
 
 /**
@@ -51,4 +58,30 @@ export interface LoadBalancingPolicy<E extends EndpointInfo = EndpointInfo> {
    * "on request" include their ORCA report. Default: none (no cost).
    */
   readonly requestHeaders?: Readonly<Record<string, string>>;
+  /**
+   * Optional: when true, an endpoint that `wanted` stops returning is
+   * disconnected (its attempt cancelled, its connection closed after its
+   * calls), as pick_first drops the losers of a Happy Eyeballs race.
+   * Default false: an endpoint once asked stays connected.
+   */
+  readonly releaseUnwanted?: boolean;
+  /**
+   * Optional: called once by the pool with a function that makes it call
+   * `wanted` and `buildPicker` again, for a policy whose wishes change with
+   * time (pick_first's Happy Eyeballs stagger). Default: not called.
+   */
+  attach?(update: () => void): void;
+  /**
+   * Optional: when true, a pool in TRANSIENT_FAILURE stays there while its
+   * endpoints retry (CONNECTING again), until one is READY (gRFC A62's
+   * sticky TRANSIENT_FAILURE), so fail-fast calls keep failing fast
+   * instead of waiting on each retry. Default false.
+   */
+  readonly stickyTransientFailure?: boolean;
+  /**
+   * Optional: the zone the client runs in, when a resolver learned it
+   * (the `kubernetes:` resolver reads its Node's zone label). Called
+   * before the picker is rebuilt. Default: ignored.
+   */
+  onClientZone?(zone: string): void;
 }

@@ -7,8 +7,8 @@ const policies = new Map<string, LoadBalancingPolicyFactory>(BUILTIN_POLICIES);
 /**
  * Registers a balancing policy under `name` for pools created afterwards
  * (`policy: name`), as grpc-js's `registerLoadBalancerType`. The built-in
- * round_robin, pick_first, least_request, peak_ewma and weighted_round_robin
- * are registered the same way; a
+ * round_robin, pick_first, least_request, peak_ewma, weighted_round_robin
+ * and ring_hash are registered the same way; a
  * later registration of a name replaces the earlier one.
  *
  * @throws TypeError for an empty name.

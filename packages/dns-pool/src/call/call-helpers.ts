@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Picker } from "../balancer/picker.js";
+import type { Picker, PickInfo } from "../balancer/picker.js";
 import type { Endpoint } from "../connection/endpoint.js";
 import type { Clock } from "../core/clock.js";
 import { connectionLost, sessionLost } from "../core/errors.js";
@@ -14,10 +14,11 @@ export type Method = { parent: { typeName: string }; name: string };
 export function pickAvoiding(
   picker: Picker<Endpoint>,
   failedOn: Endpoint[] | undefined,
+  info?: PickInfo,
 ): Endpoint | undefined {
-  let endpoint = picker.pick();
+  let endpoint = picker.pick(info);
   if (!failedOn) return endpoint;
-  for (let i = 0; i < 4 && endpoint && failedOn.includes(endpoint); i++) endpoint = picker.pick();
+  for (let i = 0; i < 4 && endpoint && failedOn.includes(endpoint); i++) endpoint = picker.pick(info);
   return endpoint;
 }
 

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
-import type { Picker } from "../balancer/picker.js";
+import type { Picker, PickInfo } from "../balancer/picker.js";
 import type { Endpoint } from "../connection/endpoint.js";
 import { type Clock, preciseNow, sleep } from "../core/clock.js";
 import type { PoolEventBus } from "../core/events.js";
@@ -59,7 +59,8 @@ export interface CallRunnerParts {
 /**
  * Runs calls: pick (or wait in the queue), bookkeeping (in-flight counts,
  * outlier outcomes, the picker's `onDone`), and for unary calls the retry
- * loop. The hot path allocates nothing beyond the call itself unless a
+ * loop. The hot path allocates nothing beyond the call itself and its
+ * pick info (the headers and context values a picker may read) unless a
  * `pick` listener or an `onDone` picker asks for it.
  */
 export class CallRunner {
@@ -138,13 +139,14 @@ export class CallRunner {
     const timeout = timeoutMs ?? this.defaultTimeoutMs;
     let budget: RetryState | undefined;
     let failedOn: Endpoint[] | undefined;
+    const info: PickInfo = { header, contextValues };
     for (;;) {
       ct?.attemptStart();
       let picker = this.set.picker;
-      let endpoint = pickAvoiding(picker, failedOn);
+      let endpoint = pickAvoiding(picker, failedOn, info);
       let queued = false;
       if (!endpoint) {
-        endpoint = await this.waitForEndpoint(signal, remainingTimeout(timeout, started, clock));
+        endpoint = await this.waitForEndpoint(signal, remainingTimeout(timeout, started, clock), info);
         picker = this.set.picker;
         queued = true;
       }
@@ -212,6 +214,7 @@ export class CallRunner {
     const endpointOf: (Endpoint | undefined)[] = [];
     const hedging = this.hedging as Required<HedgingPolicy>;
     const kinds: ("first" | "hedge" | "transparent")[] = [];
+    const info: PickInfo = { header, contextValues };
     const result = runHedged<UnaryResponse<I, O>>({
       policy: hedging,
       clock,
@@ -234,11 +237,15 @@ export class CallRunner {
         const sizes = at ?? { sent: 0, rcvd: 0, onHeaders: undefined };
         sizes.onHeaders = onHeaders;
         let picker = this.set.picker;
-        let endpoint = pickAvoiding(picker, used.length === 0 ? undefined : used);
+        let endpoint = pickAvoiding(picker, used.length === 0 ? undefined : used, info);
         let queued = false;
         try {
           if (!endpoint) {
-            endpoint = await this.waitForEndpoint(attemptSignal, remainingTimeout(timeout, started, clock));
+            endpoint = await this.waitForEndpoint(
+              attemptSignal,
+              remainingTimeout(timeout, started, clock),
+              info,
+            );
             picker = this.set.picker;
             queued = true;
           }
@@ -292,8 +299,12 @@ export class CallRunner {
   }
 
   /** The queue's wait, timed for `rngbalance.pool.pick_queue.duration` when metrics are on. */
-  private waitForEndpoint(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Endpoint> {
-    const waiting = this.queue.wait(signal, timeoutMs);
+  private waitForEndpoint(
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    info: PickInfo,
+  ): Promise<Endpoint> {
+    const waiting = this.queue.wait(signal, timeoutMs, info);
     if (!this.telemetry.metricsOn) return waiting;
     const t0 = performance.now();
     const done = (ok: boolean) => this.telemetry.queueWaited((performance.now() - t0) / 1000, ok);
@@ -325,11 +336,12 @@ export class CallRunner {
     const ct = this.telemetry.startCall(method);
     ct?.attemptStart();
     let picker = this.set.picker;
-    let picked = picker.pick();
+    const info: PickInfo = { header, contextValues };
+    let picked = picker.pick(info);
     let queued = false;
     if (!picked) {
       try {
-        picked = await this.waitForEndpoint(signal, timeout);
+        picked = await this.waitForEndpoint(signal, timeout, info);
       } catch (err) {
         ct?.end(err);
         throw err;

@@ -4,10 +4,11 @@ import type { LoadBalancingPolicy } from "../balancer/policy.js";
 import type { ConnectionChange, EndpointListener, PoolEndpoint } from "../connection/pool-endpoint.js";
 import { ConnectivityState } from "../core/connectivity.js";
 import { describeError } from "../core/errors.js";
-import type { PoolStateEvent, ResolutionErrorEvent, ResolutionEvent } from "../core/events.js";
+import type { PanicEvent, PoolStateEvent, ResolutionErrorEvent, ResolutionEvent } from "../core/events.js";
 import { type Address, formatAddress } from "../resolver/address.js";
 import type { Resolution, ResolverListener } from "../resolver/resolver.js";
 import { aggregateState } from "./aggregate-state.js";
+import { countPanic } from "./panic.js";
 
 /**
  * The endpoints a picker may pick: the READY ones that liveness does not
@@ -16,7 +17,11 @@ import { aggregateState } from "./aggregate-state.js";
  * suspicion alone.
  */
 function pickable<E extends PoolEndpoint>(all: readonly E[]): E[] {
-  const ready = all.filter((e) => e.state === ConnectivityState.READY);
+  return trustedOf(all.filter((e) => e.state === ConnectivityState.READY));
+}
+
+/** The endpoints of `ready` that liveness does not doubt, or all of them when it doubts every one. */
+function trustedOf<E extends PoolEndpoint>(ready: E[]): E[] {
   if (!ready.some((e) => e.suspect === true)) return ready;
   const trusted = ready.filter((e) => e.suspect !== true);
   return trusted.length > 0 ? trusted : ready;
@@ -37,6 +42,8 @@ export interface EndpointSetListener {
   onConnectionChange?(address: string, change: ConnectionChange): void;
   /** An endpoint's server sent GOAWAY. Default: nothing. */
   onGoaway?(address: string): void;
+  /** The set entered or left panic (see `panicThresholdPercent`). Default: nothing. */
+  onPanicChange?(event: PanicEvent): void;
 }
 
 /**
@@ -61,6 +68,9 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
   private rebuilding = false;
   private rebuildAgain = false;
   private readonly pickerListeners: (() => void)[] = [];
+  /** Endpoints asked to connect, for policies that release the ones they stop wanting. */
+  private asked = new Set<E>();
+  private panicValue = false;
 
   /**
    * @param target - for messages.
@@ -68,6 +78,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
    * @param createEndpoint - makes the endpoint of a new address, reporting its changes to `listener` (this set).
    * @param listener - receives events.
    * @param eager - connect before the first call (`connect: "eager"`).
+   * @param panicThresholdPercent - below this share of healthy endpoints, pick over every connected one (see panic.ts). Default 0: off.
    */
   constructor(
     private readonly target: string,
@@ -75,8 +86,15 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
     private readonly createEndpoint: (address: Address, listener: EndpointListener<E>) => E,
     private readonly listener: EndpointSetListener,
     eager: boolean,
+    private readonly panicThresholdPercent = 0,
   ) {
     this.active = eager;
+    policy.attach?.(() => this.rebuild());
+  }
+
+  /** True while too few endpoints are healthy and calls go to every connected one (`panicThresholdPercent`). */
+  get panic(): boolean {
+    return this.panicValue;
   }
 
   /** The aggregate connectivity state. */
@@ -131,6 +149,8 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
         endpoint = this.createEndpoint(address, this);
         added.push(key);
       }
+      // Attributes are not identity: a pod that starts terminating keeps its endpoint.
+      endpoint.attributes = address.attributes;
       next.set(key, endpoint);
     }
     const removed: string[] = [];
@@ -145,6 +165,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
     }
     this.byKey = next;
     this.ordered = [...next.values()];
+    if (resolution.clientZone !== undefined) this.policy.onClientZone?.(resolution.clientZone);
     this.resolvedOnce = true;
     this.lastResolutionErrorValue = undefined;
     this.listener.onResolution({
@@ -212,23 +233,51 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
       do {
         this.rebuildAgain = false;
         const all = this.ordered;
-        if (this.active) for (const e of this.policy.wanted?.(all) ?? all) e.connect();
-        this.picker = this.policy.buildPicker(pickable(all), all);
-        this.setState(
-          aggregateState(
-            all.map((e) => e.state),
-            {
-              resolutionFailed: this.lastResolutionErrorValue !== undefined,
-              active: this.active,
-              resolvedOnce: this.resolvedOnce,
-            },
-          ),
+        if (this.active) this.connectWanted(all);
+        const panic = countPanic(all, this.panicThresholdPercent);
+        this.setPanic(panic.panic, panic.healthy, panic.total);
+        const usable = panic.usable as E[];
+        this.picker = this.policy.buildPicker(panic.panic ? trustedOf(usable) : pickable(all), all);
+        let state = aggregateState(
+          all.map((e) => e.state),
+          {
+            resolutionFailed: this.lastResolutionErrorValue !== undefined,
+            active: this.active,
+            resolvedOnce: this.resolvedOnce,
+          },
         );
+        // In panic a connected endpoint takes calls, so the pool is READY.
+        if (panic.panic && usable.length > 0) state = ConnectivityState.READY;
+        if (
+          this.policy.stickyTransientFailure &&
+          this.stateValue === ConnectivityState.TRANSIENT_FAILURE &&
+          state === ConnectivityState.CONNECTING &&
+          all.length > 0
+        ) {
+          state = ConnectivityState.TRANSIENT_FAILURE;
+        }
+        this.setState(state);
       } while (this.rebuildAgain);
     } finally {
       this.rebuilding = false;
     }
     for (const listener of this.pickerListeners) listener();
+  }
+
+  /** Connects what the policy wants; releases what it stopped wanting if it asks for that. */
+  private connectWanted(all: readonly E[]): void {
+    const wanted = this.policy.wanted?.(all) ?? all;
+    for (const e of wanted) e.connect();
+    if (!this.policy.releaseUnwanted) return;
+    const keep = new Set(wanted);
+    for (const e of this.asked) if (!keep.has(e)) e.release?.();
+    this.asked = keep;
+  }
+
+  private setPanic(panic: boolean, healthy: number, total: number): void {
+    if (panic === this.panicValue) return;
+    this.panicValue = panic;
+    this.listener.onPanicChange?.({ panic, healthy, total });
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { PickInfo } from "../balancer/picker.js";
 import type { Clock, TimerHandle } from "../core/clock.js";
 import { ConnectivityState } from "../core/connectivity.js";
 
@@ -9,7 +10,7 @@ export interface PickSource<E> {
   /** The current picker. */
   readonly picker: {
     /** A READY endpoint, or undefined. */
-    pick(): E | undefined;
+    pick(info?: PickInfo): E | undefined;
   };
   /** True once the pool is closed. */
   readonly closed: boolean;
@@ -21,6 +22,8 @@ export interface PickSource<E> {
 
 interface Waiter<E> {
   readonly waitForReady: boolean;
+  /** The waiting call, for pickers that pick by call (ring_hash). */
+  readonly info: PickInfo | undefined;
   resolve(endpoint: E): void;
   reject(error: ConnectError): void;
 }
@@ -60,11 +63,12 @@ export class PickQueue<E> {
    * A READY endpoint, as soon as there is one; rejects as gRPC does: at
    * once when the pool is closed or (without wait-for-ready) failing, with
    * DEADLINE_EXCEEDED after `timeoutMs`, CANCELED when `signal` aborts.
+   * `info` is handed to every pick made for this call.
    */
-  wait(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<E> {
+  wait(signal: AbortSignal | undefined, timeoutMs: number | undefined, info?: PickInfo): Promise<E> {
     if (this.source.closed) return Promise.reject(this.closedError());
     if (this.source.activate()) {
-      const endpoint = this.source.picker.pick();
+      const endpoint = this.source.picker.pick(info);
       if (endpoint) return Promise.resolve(endpoint);
     }
     const waitForReady = this.waitForReady;
@@ -85,6 +89,7 @@ export class PickQueue<E> {
       };
       const waiter: Waiter<E> = {
         waitForReady,
+        info,
         resolve: (e) => settle(() => resolve(e)),
         reject: (err) => settle(() => reject(err)),
       };
@@ -111,7 +116,7 @@ export class PickQueue<E> {
     const state = this.source.state;
     if (state === ConnectivityState.READY) {
       for (const w of [...this.waiters]) {
-        const endpoint = this.source.picker.pick();
+        const endpoint = this.source.picker.pick(w.info);
         if (endpoint) w.resolve(endpoint);
       }
     } else if (state === ConnectivityState.TRANSIENT_FAILURE) {

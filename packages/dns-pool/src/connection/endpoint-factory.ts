@@ -4,6 +4,7 @@ import type { BackoffOptions } from "../core/backoff.js";
 import type { ResolvedHealthCheck } from "../health/health-check.js";
 import { type Address, isUnixAddress } from "../resolver/address.js";
 import type { PoolTelemetry } from "../telemetry/pool-telemetry.js";
+import type { ConnectionScaling } from "./connection-scaling.js";
 import { Endpoint } from "./endpoint.js";
 import type {
   EndpointTransportOptions,
@@ -38,6 +39,11 @@ export interface EndpointOptions {
   readonly fastPath: boolean;
   /** The connect-node transport options passed through to every endpoint, those set only. */
   readonly endpointTransport: EndpointTransportOptions;
+  /**
+   * Connections per endpoint (`maxConnectionsPerEndpoint`,
+   * `minConnectionsPerEndpoint`, `extraConnectionIdleMs`). Default: one.
+   */
+  readonly connectionScaling?: ConnectionScaling;
 }
 
 /**
@@ -98,6 +104,7 @@ export class EndpointFactory {
         backoff: o.reconnectBackoff,
         http2Options: o.http2Options,
         telemetry: this.telemetry.subchannel,
+        scaling: o.connectionScaling,
       },
       protocol: o.protocol,
       transportOptions: o.endpointTransport,

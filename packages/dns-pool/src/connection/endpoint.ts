@@ -8,6 +8,7 @@ import {
 import type { Attributes } from "@opentelemetry/api";
 import { ConnectivityState } from "../core/connectivity.js";
 import { type HealthStatus, HealthWatcher, type ResolvedHealthCheck } from "../health/health-check.js";
+import type { AddressAttributes } from "../resolver/address.js";
 import type { MessageSizes } from "../telemetry/call-telemetry.js";
 import { binarySize } from "../telemetry/sizes.js";
 import { peerAttributes } from "../telemetry/tracing.js";
@@ -90,6 +91,8 @@ export class Endpoint implements PoolEndpoint {
   readonly unary: EndpointUnary;
   /** `server.address` and `server.port` for spans: the pod's address. */
   readonly peerAttributes: Attributes;
+  /** Its address's zone, node and hints from the latest resolution (the endpoint set keeps them current). */
+  attributes: AddressAttributes | undefined;
   private inFlightCount = 0;
   private callCount = 0;
   private failureCount = 0;
@@ -206,6 +209,16 @@ export class Endpoint implements PoolEndpoint {
     return this.subchannel.lastError;
   }
 
+  /** Connections open for new streams now (more than one with connection scaling, gRFC A105). */
+  get openConnections(): number {
+    return this.subchannel.openConnections;
+  }
+
+  /** Connections that reached READY since the endpoint joined the pool. */
+  get connectionsOpened(): number {
+    return this.subchannel.connectionsOpened;
+  }
+
   /** READY connections lost so far; a call that saw this change lost its connection. */
   get connectionLosses(): number {
     return this.subchannel.connectionLosses;
@@ -233,6 +246,11 @@ export class Endpoint implements PoolEndpoint {
   /** Asks for a connection (the policy wants this endpoint connected). */
   connect(): void {
     this.subchannel.requestConnection();
+  }
+
+  /** The policy no longer wants it connected: cancels the attempt or closes the connection after its calls. */
+  release(): void {
+    this.subchannel.release();
   }
 
   /** Leaves the pool: no new calls; in-flight calls finish, then the connection closes. */

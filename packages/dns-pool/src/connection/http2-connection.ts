@@ -61,6 +61,13 @@ export interface Http2ConnectionListener {
   onClose(connection: Connection, error: Error | undefined): void;
   /** Its `suspect` flag changed (liveness). */
   onSuspectChange(connection: Connection): void;
+  /**
+   * A stream slot may have freed up: one of its streams closed, or the
+   * server's SETTINGS changed MAX_CONCURRENT_STREAMS (gRFC A105). Only
+   * subchannels that scale connections listen; absent, nothing is reported,
+   * so a single-connection endpoint pays nothing per call.
+   */
+  onCapacity?(connection: Connection): void;
 }
 
 /**
@@ -82,6 +89,18 @@ export interface Connection {
    * picks meanwhile; the connection itself is left alone.
    */
   readonly suspect: boolean;
+  /**
+   * Streams open now, calls and health watches alike: what counts against
+   * the server's MAX_CONCURRENT_STREAMS. Fakes may leave it out (0).
+   */
+  readonly openStreams?: number;
+  /**
+   * The server's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited when it sent
+   * none). Fakes may leave it out (unlimited).
+   */
+  readonly maxConcurrentStreams?: number;
+  /** The Node session, when there is one: tells which connection a stream is on. */
+  readonly session?: http2.ClientHttp2Session;
   /** Opens a stream; `track` counts it as a call. @throws when the connection takes no new stream. */
   request(
     headers: http2.OutgoingHttpHeaders,
@@ -123,6 +142,9 @@ export class Http2Connection implements Connection {
   readonly session: http2.ClientHttp2Session;
   /** Streams of calls open now (health watches are not counted). */
   private streams = 0;
+  /** Every stream open now, health watches included (they take a slot too). */
+  private allStreams = 0;
+  private readonly onCapacity: ((connection: Connection) => void) | undefined;
   private lastReadAt = 0;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private closeError: Error | undefined;
@@ -130,6 +152,8 @@ export class Http2Connection implements Connection {
   private readonly liveness: Liveness | undefined;
   /** A PING (keepalive's or liveness's) is in flight: never two at once. */
   private pingPending = false;
+  /** The session's socket (TCP, or TLS over it), once `http2.connect` has opened it. */
+  private socket: ReturnType<typeof openSocket> | undefined;
 
   constructor(
     private readonly options: Http2ConnectionOptions,
@@ -141,6 +165,7 @@ export class Http2Connection implements Connection {
       ...options.http2Options,
       createConnection: () => {
         const socket = openSocket(address, tlsOptions);
+        this.socket = socket;
         if (tcpTimeoutMs !== undefined) {
           const tcpTimer = setTimeout(() => {
             // The socket, not the session: a session still connecting defers its destroy until connected.
@@ -161,7 +186,7 @@ export class Http2Connection implements Connection {
     });
     this.session = session;
     const timer = setTimeout(
-      () => session.destroy(new Error(`no HTTP/2 connection to ${label} within ${connectTimeoutMs} ms`)),
+      () => this.destroy(new Error(`no HTTP/2 connection to ${label} within ${connectTimeoutMs} ms`)),
       connectTimeoutMs,
     );
     timer.unref();
@@ -172,6 +197,18 @@ export class Http2Connection implements Connection {
       clearTimeout(timer);
       listener.onSettings(this);
     });
+    this.onCapacity = listener.onCapacity?.bind(listener);
+    if (this.onCapacity) {
+      // Later SETTINGS may raise or lower MAX_CONCURRENT_STREAMS (gRFC A105 asks for each change).
+      let known = Number.NaN;
+      session.on("remoteSettings", (settings: http2.Settings) => {
+        const max = settings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
+        if (max === known) return;
+        const first = Number.isNaN(known);
+        known = max;
+        if (!first) this.onCapacity?.(this);
+      });
+    }
     session.once("goaway", (errorCode: number) => listener.onGoaway(this, errorCode));
     session.once("close", () => {
       clearTimeout(timer);
@@ -212,6 +249,20 @@ export class Http2Connection implements Connection {
   }
 
   /**
+   * Every stream open now (calls and health watches): see
+   * {@link Connection.openStreams}. Counted only when the listener has
+   * `onCapacity` (a scaling subchannel), else 0.
+   */
+  get openStreams(): number {
+    return this.allStreams;
+  }
+
+  /** The server's SETTINGS_MAX_CONCURRENT_STREAMS; unlimited until its SETTINGS or when it sent none. */
+  get maxConcurrentStreams(): number {
+    return this.session.remoteSettings?.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
+  }
+
+  /**
    * Opens a stream. `track` counts it as a call: the first call refs the
    * connection (a waiting call keeps the process alive), the last unrefs it.
    * @throws Node's error when the session can take no new stream.
@@ -224,6 +275,14 @@ export class Http2Connection implements Connection {
     const stream = this.session.request(headers, options);
     // Listens before connect-node does, so the reset code is on record when its handler wraps the error.
     stream.on("error", recordReset);
+    const onCapacity = this.onCapacity;
+    if (onCapacity) {
+      this.allStreams++;
+      stream.once("close", () => {
+        this.allStreams--;
+        onCapacity(this);
+      });
+    }
     const liveness = this.liveness;
     if (track) {
       if (this.streams++ === 0) this.session.ref();
@@ -272,8 +331,23 @@ export class Http2Connection implements Connection {
       session.closed || session.destroyed ? resolve() : session.once("close", () => resolve()),
     );
     if (graceful) session.close();
-    else session.destroy();
+    else this.destroy();
     return closed;
+  }
+
+  /**
+   * Destroys the session now. A session still connecting (TCP or TLS
+   * handshake) defers its own destroy until it connects, which to a
+   * blackholed address is never: its socket is destroyed instead, which
+   * closes the session at once.
+   */
+  private destroy(error?: Error): void {
+    const socket = this.socket;
+    if (this.session.connecting && socket !== undefined && !socket.destroyed) {
+      // Said first: the session may report only a socket closed before it connected.
+      if (error) this.closeError ??= error;
+      socket.destroy(error);
+    } else this.session.destroy(error);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { EndpointInfo } from "../balancer/policy.js";
 import type { ConnectivityState } from "../core/connectivity.js";
+import type { AddressAttributes } from "../resolver/address.js";
 
 /** What the endpoint set needs of an endpoint (the pool's `Endpoint`, or a fake in tests). */
 export interface PoolEndpoint extends EndpointInfo {
@@ -10,8 +11,16 @@ export interface PoolEndpoint extends EndpointInfo {
   readonly suspect?: boolean;
   /** Why its last connection attempt failed, if it did. */
   readonly lastError: Error | undefined;
+  /** Its address's attributes from the latest resolution; the endpoint set keeps them current. */
+  attributes?: AddressAttributes | undefined;
   /** Asks for a connection (the policy wants it connected). */
   connect(): void;
+  /**
+   * The policy no longer wants it connected (see
+   * `LoadBalancingPolicy.releaseUnwanted`): cancel the attempt, or close the
+   * connection once its calls end, and do not reconnect. Optional.
+   */
+  release?(): void;
   /** Leaves: no new calls, in-flight ones finish, then the connection closes. */
   shutdown(): Promise<void>;
 }

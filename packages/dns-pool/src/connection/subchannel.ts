@@ -14,6 +14,13 @@ import { HEALTH_WATCH_PATH } from "../health/health-check.js";
 import { type Address, formatAddress } from "../resolver/address.js";
 import { NO_SUBCHANNEL_TELEMETRY, type SubchannelTelemetry } from "../telemetry/pool-instruments.js";
 import {
+  type ConnectionScaling,
+  pickConnection,
+  type QueuedStream,
+  ScaledConnections,
+  scales,
+} from "./connection-scaling.js";
+import {
   type Connection,
   type ConnectionFactory,
   dialHttp2,
@@ -62,6 +69,8 @@ export interface SubchannelOptions {
   readonly random?: () => number;
   /** Connection metrics (gRFC A94). Default: none. */
   readonly telemetry?: SubchannelTelemetry;
+  /** Connections per endpoint (gRFC A105). Default: one connection. */
+  readonly scaling?: ConnectionScaling;
 }
 
 /** What a subchannel reports to the pool. */
@@ -109,7 +118,17 @@ export class Subchannel {
   connectionLosses = 0;
   /** Since its READY connection was lost to silence, until it is READY again: attempts at a steady pace. */
   private probing = false;
+  /** Cancels the connection attempt under way (set while CONNECTING). */
+  private cancelAttempt: (() => void) | undefined;
   private readyWaiters: { resolve: (c: Connection) => void; reject: (e: Error) => void }[] = [];
+  /**
+   * Connection scaling's state (gRFC A105), or undefined for one connection:
+   * then no per-call cost, and one field per endpoint. The accessors below
+   * read it.
+   */
+  private readonly scaled: ScaledConnections | undefined;
+  /** Connections that reached READY, in all. */
+  connectionsOpened = 0;
 
   constructor(
     private readonly options: SubchannelOptions,
@@ -120,6 +139,36 @@ export class Subchannel {
     this.backoff = new Backoff(options.backoff, options.random);
     this.clock = options.clock ?? systemClock;
     this.telemetry = options.telemetry ?? NO_SUBCHANNEL_TELEMETRY;
+    this.scaled = scales(options.scaling) ? new ScaledConnections(options.scaling) : undefined;
+  }
+
+  /** The scaling settings, or undefined for one connection. */
+  private get scaling(): ConnectionScaling | undefined {
+    return this.scaled?.config;
+  }
+
+  /** READY connections besides `current`, oldest first (scaling only). */
+  private get extras(): Connection[] | undefined {
+    return this.scaled?.extras;
+  }
+
+  /** Streams waiting for a connection with room (scaling only). */
+  private get queue(): QueuedStream[] | undefined {
+    return this.scaled?.queue;
+  }
+
+  /** A connection attempt is in flight (tracked when scaling: one at a time, gRFC A105). */
+  private get attempting(): boolean {
+    return this.scaled?.attempting ?? false;
+  }
+
+  private set attempting(value: boolean) {
+    if (this.scaled) this.scaled.attempting = value;
+  }
+
+  /** Connections open for new streams now (READY ones; not those draining after GOAWAY). */
+  get openConnections(): number {
+    return this.current === undefined ? 0 : 1 + (this.extras?.length ?? 0);
   }
 
   /** The address it dials. */
@@ -139,7 +188,9 @@ export class Subchannel {
 
   /** True while liveness doubts the READY connection's server (see `Connection.suspect`). */
   get suspect(): boolean {
-    return this.current?.suspect ?? false;
+    if (!(this.current?.suspect ?? false)) return false;
+    // With several connections (perhaps to several servers behind one address), only if all doubt.
+    return this.extras?.every((c) => c.suspect) ?? true;
   }
 
   /**
@@ -149,6 +200,47 @@ export class Subchannel {
   requestConnection(): void {
     this.wanted = true;
     if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();
+  }
+
+  /**
+   * The pool no longer wants this connection (pick_first connected
+   * elsewhere): a connection attempt under way is cancelled, a READY
+   * connection closes after its calls, and no reconnect follows. The state
+   * becomes IDLE (a failed one: once its backoff delay is over);
+   * `requestConnection()` starts over.
+   */
+  release(): void {
+    if (this.stateValue === ConnectivityState.SHUTDOWN || !this.wanted) return;
+    this.wanted = false;
+    // A failed one keeps its backoff, then rests IDLE (see onConnectFailed):
+    // asked again before that, it is not hammered at once.
+    if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) return;
+    const cancel = this.cancelAttempt;
+    this.cancelAttempt = undefined;
+    cancel?.();
+    const current = this.current;
+    if (current) {
+      this.telemetry.disconnected(undefined, undefined, true);
+      this.current = undefined;
+      current.stopKeepalive();
+      void current.close(true);
+    }
+    // Extra connections (gRFC A105) go with the lead one.
+    for (const c of this.extras ?? []) {
+      this.telemetry.disconnected(undefined, undefined, true);
+      c.stopKeepalive();
+      void c.close(true);
+    }
+    if (this.scaled) {
+      this.scaled.extras.length = 0;
+      this.scaled.idleSince.clear();
+      this.clock.clearTimeout(this.scaled.idleTimer);
+      this.scaled.idleTimer = undefined;
+    }
+    this.rejectWaiters(
+      unsentError(`the connection to ${this.key} was released (another endpoint was chosen)`),
+    );
+    this.setState(ConnectivityState.IDLE, undefined);
   }
 
   /** Opens a stream (connect-node's session manager contract). */
@@ -169,6 +261,8 @@ export class Subchannel {
     headers: http2.OutgoingHttpHeaders,
     options: Omit<http2.ClientSessionRequestOptions, "signal"> = {},
   ): Promise<http2.ClientHttp2Stream> {
+    const scaled = this.scaled;
+    if (scaled) return this.openScaled(headers, options, scaled.config);
     for (;;) {
       const connection = this.current ?? (await this.awaitReady());
       try {
@@ -192,8 +286,16 @@ export class Subchannel {
   }
 
   /** connect-node reports each read; keepalive skips pings while data flows. */
-  notifyResponseByteRead(_stream: http2.ClientHttp2Stream): void {
-    this.current?.noteRead();
+  notifyResponseByteRead(stream: http2.ClientHttp2Stream): void {
+    const extras = this.extras;
+    if (extras === undefined || extras.length === 0) {
+      this.current?.noteRead();
+      return;
+    }
+    // Liveness and keepalive are per connection: tell the stream's own.
+    const session = stream.session;
+    if (this.current?.session === session) this.current?.noteRead();
+    else for (const c of extras) if (c.session === session) c.noteRead();
   }
 
   /**
@@ -208,6 +310,16 @@ export class Subchannel {
       if (this.current) this.telemetry.disconnected(undefined, undefined, true);
       this.current?.stopKeepalive();
       this.current = undefined;
+      for (const c of this.extras ?? []) {
+        this.telemetry.disconnected(undefined, undefined, true);
+        c.stopKeepalive();
+      }
+      if (this.scaled) {
+        this.scaled.extras.length = 0;
+        this.scaled.idleSince.clear();
+        this.clock.clearTimeout(this.scaled.idleTimer);
+        this.scaled.idleTimer = undefined;
+      }
       this.setState(ConnectivityState.SHUTDOWN, undefined);
       this.rejectWaiters(unsentError(`endpoint ${this.key} was removed from the pool`));
     }
@@ -225,15 +337,30 @@ export class Subchannel {
   private startConnecting(): void {
     this.clock.clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
-    this.setState(ConnectivityState.CONNECTING, undefined);
+    this.attempting = true;
+    // An extra connection (gRFC A105) leaves a READY subchannel READY.
+    if (this.stateValue !== ConnectivityState.READY) this.setState(ConnectivityState.CONNECTING, undefined);
     let ready = false;
     let open = false;
+    let settled = false;
+    let cancelled = false;
+    let closed = false;
     const listener: Http2ConnectionListener = {
       onSettings: (connection) => {
         open = true;
+        settled = true;
+        this.attempting = false;
         this.telemetry.connectionSucceeded();
+        if (cancelled) return;
+        this.cancelAttempt = undefined;
+        if (this.stateValue === ConnectivityState.READY && this.scaling) {
+          ready = true;
+          this.addExtra(connection);
+          return;
+        }
         if (this.stateValue !== ConnectivityState.CONNECTING) return;
         ready = true;
+        this.connectionsOpened++;
         this.current = connection;
         connection.becameReady();
         this.backoff.reset();
@@ -242,48 +369,64 @@ export class Subchannel {
         const waiters = this.readyWaiters;
         this.readyWaiters = [];
         for (const w of waiters) w.resolve(connection);
+        if (this.scaling) this.drainQueue();
       },
       onGoaway: (connection, errorCode) => {
-        // No new streams on this connection; in-flight ones may finish.
-        if (this.current === connection) this.onConnectionLost(connection, undefined, errorCode);
+        // No new streams on this connection; in-flight ones may finish. The
+        // endpoint's other connections carry on (gRFC A105).
+        if (ready) this.onConnectionLost(connection, undefined, errorCode);
         this.listener.onGoaway(this);
       },
       onClose: (connection, error) => {
+        closed = true;
         this.connections.delete(connection);
+        this.scaled?.idleSince.delete(connection);
         if (open) this.telemetry.connectionClosed();
-        if (this.stateValue === ConnectivityState.SHUTDOWN) return;
+        if (!settled) this.attempting = false;
+        if (this.stateValue === ConnectivityState.SHUTDOWN || cancelled) return;
         if (!ready) {
-          this.onConnectFailed(error ?? new Error(`connection to ${this.key} closed before HTTP/2 settings`));
-        } else if (this.current === connection) {
+          this.cancelAttempt = undefined;
+          const err = error ?? new Error(`connection to ${this.key} closed before HTTP/2 settings`);
+          if (this.stateValue === ConnectivityState.READY) this.onExtraFailed(err);
+          else this.onConnectFailed(err);
+        } else {
           this.onConnectionLost(connection, error);
         }
       },
       onSuspectChange: (connection) => {
-        if (this.current === connection) this.listener.onSuspectChange?.(this);
+        if (this.current === connection || this.extras?.includes(connection)) {
+          this.listener.onSuspectChange?.(this);
+        }
       },
     };
+    if (this.scaling) listener.onCapacity = (connection) => this.onCapacity(connection);
     const { address, authority, tls, connectTimeoutMs, keepalive, http2Options } = this.options;
     const dial = this.options.dial ?? dialHttp2;
     const liveness = this.options.liveness ?? false;
     this.responseTimes ??= this.options.responseTimes ?? new ResponseTimes();
     const responseTimes = this.responseTimes;
-    this.connections.add(
-      dial(
-        {
-          address,
-          label: this.key,
-          authority,
-          tls,
-          connectTimeoutMs,
-          ...(this.probing ? { tcpConnectTimeoutMs: PROBE_TCP_TIMEOUT_MS } : {}),
-          keepalive,
-          liveness,
-          responseTimes,
-          http2Options,
-        },
-        listener,
-      ),
+    const attempt = dial(
+      {
+        address,
+        label: this.key,
+        authority,
+        tls,
+        connectTimeoutMs,
+        ...(this.probing ? { tcpConnectTimeoutMs: PROBE_TCP_TIMEOUT_MS } : {}),
+        keepalive,
+        liveness,
+        responseTimes,
+        http2Options,
+      },
+      listener,
     );
+    this.connections.add(attempt);
+    if (!ready && !closed) {
+      this.cancelAttempt = () => {
+        cancelled = true;
+        void attempt.close(false);
+      };
+    }
   }
 
   private onConnectFailed(err: Error): void {
@@ -299,15 +442,33 @@ export class Subchannel {
       : this.backoff.nextDelayMs();
     this.backoffTimer = this.clock.setTimeout(() => {
       this.backoffTimer = undefined;
-      if (this.wanted) this.startConnecting();
+      // READY again meanwhile (scaling: queued calls may want another connection).
+      if (this.stateValue === ConnectivityState.READY) this.maintain();
+      else if (this.wanted || (this.queue?.length ?? 0) > 0) this.startConnecting();
       else this.setState(ConnectivityState.IDLE, undefined);
     }, delay);
     this.backoffTimer.unref();
   }
 
-  /** The READY connection is gone (closed, failed or GOAWAY): back to IDLE, as in gRPC. */
+  /**
+   * A READY connection is gone (closed, failed or GOAWAY). The last one:
+   * back to IDLE, as in gRPC; or, while another attempt is in flight or in
+   * its backoff, CONNECTING or TRANSIENT_FAILURE (gRFC A105). Others left:
+   * still READY, the next oldest takes the lead.
+   */
   private onConnectionLost(connection: Connection, err: Error | undefined, goawayCode?: number): void {
-    if (this.current !== connection) return;
+    if (this.current !== connection) {
+      const i = this.extras?.indexOf(connection) ?? -1;
+      if (i < 0) return;
+      this.extras?.splice(i, 1);
+      this.scaled?.idleSince.delete(connection);
+      this.telemetry.disconnected(err, goawayCode, false);
+      this.connectionLosses++;
+      connection.stopKeepalive();
+      if (err) this.lastErrorValue = err;
+      this.maintain();
+      return;
+    }
     this.telemetry.disconnected(err, goawayCode, false);
     this.connectionLosses++;
     // Lost to silence (liveness or keepalive found no answer): probe until it answers.
@@ -317,11 +478,204 @@ export class Subchannel {
     ) {
       this.probing = true;
     }
-    this.current = undefined;
     connection.stopKeepalive();
     if (err) this.lastErrorValue = err;
+    const next = this.extras?.shift();
+    if (next !== undefined) {
+      this.current = next;
+      this.scaled?.idleSince.delete(next);
+      if (connection.suspect !== next.suspect) this.listener.onSuspectChange?.(this);
+      this.maintain();
+      return;
+    }
+    this.current = undefined;
+    if (this.attempting) {
+      this.setState(ConnectivityState.CONNECTING, err);
+      return;
+    }
+    if (this.backoffTimer !== undefined) {
+      this.setState(ConnectivityState.TRANSIENT_FAILURE, err);
+      // No connection left (A105): queued calls fail, never sent, so they are retried elsewhere.
+      this.rejectWaiters(unsentError(`the connections to ${this.key} were lost: ${describeError(err)}`));
+      return;
+    }
     this.setState(ConnectivityState.IDLE, err);
-    if (this.wanted && this.stateValue === ConnectivityState.IDLE) this.startConnecting();
+    if ((this.wanted || (this.queue?.length ?? 0) > 0) && this.stateValue === ConnectivityState.IDLE) {
+      this.startConnecting();
+    }
+  }
+
+  /** An extra connection's attempt succeeded: it takes streams from now on. */
+  private addExtra(connection: Connection): void {
+    this.connectionsOpened++;
+    connection.becameReady();
+    this.backoff.reset();
+    this.probing = false;
+    this.extras?.push(connection);
+    this.drainQueue();
+    this.noteIdle(connection);
+  }
+
+  /**
+   * An extra connection's attempt failed while others are READY: the
+   * endpoint stays READY; the next attempt waits out the backoff (shared by
+   * every attempt of the endpoint, gRFC A105).
+   */
+  private onExtraFailed(err: Error): void {
+    this.telemetry.connectionFailed();
+    this.lastErrorValue = err;
+    this.backoffTimer = this.clock.setTimeout(() => {
+      this.backoffTimer = undefined;
+      if (this.stateValue === ConnectivityState.READY) this.maintain();
+      else if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) this.startConnecting();
+    }, this.backoff.nextDelayMs());
+    this.backoffTimer.unref();
+    this.maintain();
+  }
+
+  /** A stream of `connection` closed or its MAX_CONCURRENT_STREAMS changed. */
+  private onCapacity(connection: Connection): void {
+    if ((this.queue?.length ?? 0) > 0) this.drainQueue();
+    this.noteIdle(connection);
+  }
+
+  /**
+   * Opens a stream on the connection with room (gRFC A105); when all are
+   * full, waits in the subchannel's queue while another connection is set up.
+   */
+  private openScaled(
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal">,
+    scaling: ConnectionScaling,
+  ): Promise<http2.ClientHttp2Stream> {
+    const track = headers[":path"] !== HEALTH_WATCH_PATH;
+    for (;;) {
+      const current = this.current;
+      if (current === undefined || (this.queue?.length ?? 0) > 0) break;
+      const connection = pickConnection(current, this.extras, scaling.min > 1);
+      if (connection === undefined) break;
+      try {
+        const stream = connection.request(headers, options, track);
+        this.scaled?.idleSince.delete(connection);
+        return Promise.resolve(stream);
+      } catch (err) {
+        if (!connection.closing) return Promise.reject(err);
+        // Closed between READY and this request (see openStream): lost now, try the others.
+        this.onConnectionLost(connection, err as Error);
+      }
+    }
+    if (this.current === undefined) {
+      if (this.stateValue === ConnectivityState.SHUTDOWN) {
+        return Promise.reject(unsentError(`endpoint ${this.key} was removed from the pool`));
+      }
+      if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) {
+        return Promise.reject(
+          unsentError(`cannot connect to ${this.key}: ${describeError(this.lastErrorValue)}`),
+        );
+      }
+    }
+    return new Promise<http2.ClientHttp2Stream>((resolve, reject) => {
+      this.queue?.push({ headers, options, track, resolve, reject });
+      if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();
+      else this.maintain();
+    });
+  }
+
+  /** Sends queued streams, oldest first, while a connection has room; then asks for more connections. */
+  private drainQueue(): void {
+    const queue = this.queue;
+    const scaling = this.scaling;
+    if (scaling === undefined) return;
+    while (queue !== undefined && queue.length > 0) {
+      const current = this.current;
+      if (current === undefined) break;
+      const connection = pickConnection(current, this.extras, scaling.min > 1);
+      if (connection === undefined) break;
+      const waiting = queue.shift() as QueuedStream;
+      try {
+        waiting.resolve(connection.request(waiting.headers, waiting.options, waiting.track));
+        this.scaled?.idleSince.delete(connection);
+      } catch (err) {
+        if (connection.closing) {
+          queue.unshift(waiting);
+          this.onConnectionLost(connection, err as Error);
+        } else {
+          waiting.reject(err as Error);
+        }
+      }
+    }
+    this.maintain();
+  }
+
+  /**
+   * Starts another connection attempt when gRFC A105 calls for one: READY,
+   * no attempt in flight nor in backoff, below `max`, and either below
+   * `min` or with streams queued because every connection is full.
+   */
+  private maintain(): void {
+    const scaling = this.scaling;
+    const current = this.current;
+    if (scaling === undefined || current === undefined) return;
+    if (this.stateValue !== ConnectivityState.READY || this.attempting || this.backoffTimer !== undefined) {
+      return;
+    }
+    const open = 1 + (this.extras?.length ?? 0);
+    if (open >= scaling.max) return;
+    if (open < scaling.min) {
+      this.startConnecting();
+      return;
+    }
+    if ((this.queue?.length ?? 0) > 0 && pickConnection(current, this.extras, false) === undefined) {
+      this.startConnecting();
+    }
+  }
+
+  /**
+   * Notes an extra connection (one beyond `min`) that carries no stream,
+   * and arms the sweep that closes those idle for `idleMs`.
+   */
+  private noteIdle(connection: Connection): void {
+    const scaled = this.scaled;
+    if (scaled === undefined || (connection.openStreams ?? 0) > 0) return;
+    const i = scaled.extras.indexOf(connection);
+    // Connections up to `min` stay (the first `min - 1` extras); streams favor the oldest, so the newest idle first.
+    if (i < scaled.config.min - 1) return;
+    if (!scaled.idleSince.has(connection)) scaled.idleSince.set(connection, this.clock.now());
+    if (scaled.idleTimer === undefined) this.armIdleSweep(scaled, scaled.config.idleMs);
+  }
+
+  private armIdleSweep(scaled: ScaledConnections, delayMs: number): void {
+    const timer = this.clock.setTimeout(() => this.sweepIdle(scaled), delayMs);
+    timer.unref();
+    scaled.idleTimer = timer;
+  }
+
+  /** Closes extra connections idle for `idleMs` (gracefully: a stream racing in still finishes). */
+  private sweepIdle(scaled: ScaledConnections): void {
+    scaled.idleTimer = undefined;
+    const scaling = scaled.config;
+    const idleSince = scaled.idleSince;
+    const now = this.clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [connection, since] of idleSince) {
+      if ((connection.openStreams ?? 0) > 0) {
+        idleSince.delete(connection);
+        continue;
+      }
+      const due = since + scaling.idleMs;
+      if (due > now) {
+        next = Math.min(next, due - now);
+        continue;
+      }
+      idleSince.delete(connection);
+      const i = this.extras?.indexOf(connection) ?? -1;
+      if (i < scaling.min - 1) continue;
+      this.extras?.splice(i, 1);
+      this.telemetry.disconnected(undefined, undefined, true);
+      connection.stopKeepalive();
+      void connection.close(true);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armIdleSweep(scaled, next);
   }
 
   private awaitReady(): Promise<Connection> {
@@ -344,6 +698,10 @@ export class Subchannel {
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w.reject(err);
+    const queued = this.queue;
+    if (queued !== undefined && queued.length > 0) {
+      for (const w of queued.splice(0)) w.reject(err);
+    }
   }
 
   private setState(next: ConnectivityState, error: Error | undefined): void {

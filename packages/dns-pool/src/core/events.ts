@@ -74,6 +74,19 @@ export interface EjectionEvent {
   readonly untilMs: number | undefined;
 }
 
+/**
+ * The pool entered or left panic (the `panicThresholdPercent` option):
+ * while in panic, calls go to every connected endpoint, healthy or not.
+ */
+export interface PanicEvent {
+  /** True: entered panic; false: left it. */
+  readonly panic: boolean;
+  /** Healthy endpoints (READY, serving, not ejected) at the change. */
+  readonly healthy: number;
+  /** Every endpoint of the pool at the change. */
+  readonly total: number;
+}
+
 /** The pool's events and their payloads. */
 export interface PoolEvents {
   /** A resolution was applied. */
@@ -90,6 +103,8 @@ export interface PoolEvents {
   retry: RetryEvent;
   /** Outlier detection ejected an endpoint or let it back in. */
   ejection: EjectionEvent;
+  /** The pool entered or left panic (too few healthy endpoints). */
+  panic: PanicEvent;
 }
 
 /** The pool's typed event emitter, shared by its parts. */

@@ -6,12 +6,44 @@ export interface TcpAddress {
   readonly host: string;
   /** The TCP port. */
   readonly port: number;
+  /** Where the endpoint runs (zone, node), when the resolver knows. Default: none. */
+  readonly attributes?: AddressAttributes;
 }
 
 /** A Unix domain socket endpoint. */
 export interface UnixAddress {
   /** The socket's path; a leading NUL byte means Linux's abstract namespace. */
   readonly path: string;
+  /** Where the endpoint runs, when the resolver knows. Default: none. */
+  readonly attributes?: AddressAttributes;
+}
+
+/**
+ * What a resolver knows of where an endpoint runs, for zone-aware
+ * routing (the `locality` option). Every field is optional: DNS knows
+ * none of them, the `kubernetes:` resolver reads them from the
+ * EndpointSlice (`zone`, `nodeName`, `hints.forZones`, `conditions`).
+ * Attributes do not take part in an address's identity: the same
+ * host:port with new attributes is the same endpoint, its attributes
+ * updated.
+ */
+export interface AddressAttributes {
+  /** The endpoint's zone (`topology.kubernetes.io/zone` of its node). Default: unknown. */
+  readonly zone?: string;
+  /** The node the endpoint runs on. Default: unknown. */
+  readonly nodeName?: string;
+  /**
+   * Topology hints: the zones whose clients should use this endpoint
+   * (EndpointSlice `hints.forZones`, set by Kubernetes' topology-aware
+   * routing and by `trafficDistribution`). Default: none (no hints).
+   */
+  readonly forZones?: readonly string[];
+  /**
+   * True for a pod that is shutting down but still serving (EndpointSlice
+   * `serving: true, terminating: true`): used only when no other endpoint
+   * is ready, as kube-proxy does. Default false.
+   */
+  readonly terminating?: boolean;
 }
 
 /** Where one endpoint (one pod) listens. */

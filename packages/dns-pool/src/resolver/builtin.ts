@@ -221,6 +221,7 @@ const kubernetes: SchemeHandler<KubernetesTarget> = {
       namespace: t.namespace ?? podNamespace(),
       port: t.port,
       kubeConfig: options.kubeConfig,
+      clientNode: options.clientNode,
       initialBackoffMs: options.minResolveIntervalMs,
       maxBackoffMs: options.maxResolveIntervalMs,
     });

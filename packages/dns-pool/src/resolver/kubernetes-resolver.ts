@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Backoff, resolutionBackoff } from "../core/backoff.js";
-import type { Address } from "./address.js";
+import type { Address, AddressAttributes } from "./address.js";
 import type { Resolver, ResolverListener } from "./resolver.js";
 
 /** Settings of {@link KubernetesResolver}. */
@@ -18,13 +18,31 @@ export interface KubernetesResolverOptions {
   readonly initialBackoffMs: number;
   /** The longest delay between failed attempts. */
   readonly maxBackoffMs: number;
+  /**
+   * The client's node: its `topology.kubernetes.io/zone` label is read
+   * once (needs `get` on `nodes`) and published as `clientZone`.
+   * Optional; default: no lookup.
+   */
+  readonly clientNode?: string;
 }
+
+/** The well-known label of a Node's zone. */
+const ZONE_LABEL = "topology.kubernetes.io/zone";
 
 /** The parts of a discovery.k8s.io/v1 EndpointSlice that matter here. */
 interface EndpointSlice {
   metadata?: { name?: string; resourceVersion?: string };
   ports?: { name?: string; port?: number }[] | null;
-  endpoints?: { addresses?: string[]; conditions?: { ready?: boolean | null } }[] | null;
+  endpoints?: SliceEndpoint[] | null;
+}
+
+/** One endpoint of an EndpointSlice (discovery.k8s.io/v1), the fields read here. */
+interface SliceEndpoint {
+  addresses?: string[];
+  conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+  zone?: string | null;
+  nodeName?: string | null;
+  hints?: { forZones?: { name?: string }[] | null } | null;
 }
 
 /** A watch that must start over from a fresh list (410 Gone, or an ERROR event). */
@@ -36,7 +54,11 @@ class RelistNeeded extends Error {}
  * (all slices of the Service, paged), then a watch from its resourceVersion.
  * Every change is applied at once, so a new ready pod is seen in
  * milliseconds, with no DNS TTL in between. Only endpoints whose `ready`
- * condition is not false count. A watch that ends is resumed from the last
+ * condition is not false count; when there is none, the serving but
+ * terminating ones do (marked `terminating`), as kube-proxy does, so that
+ * calls still find a pod while the last ones drain. Each address carries
+ * the endpoint's `zone`, `nodeName` and `hints.forZones` as its
+ * attributes, for zone-aware routing (the `locality` option). A watch that ends is resumed from the last
  * resourceVersion; a 410 Gone, or any failure, relists with backoff, and the
  * pool keeps its last good addresses meanwhile.
  */
@@ -47,6 +69,7 @@ export class KubernetesResolver implements Resolver {
   private abortWatch: AbortController | undefined;
   private readonly sleeper = new AbortController();
   private readonly backoff: Backoff;
+  private clientZone: string | undefined;
 
   constructor(private readonly options: KubernetesResolverOptions) {
     this.backoff = resolutionBackoff(options.initialBackoffMs, options.maxBackoffMs);
@@ -103,12 +126,15 @@ export class KubernetesResolver implements Resolver {
       return;
     }
     const api = kc.makeApiClient(k8s.DiscoveryV1Api);
+    const core = this.options.clientNode === undefined ? undefined : kc.makeApiClient(k8s.CoreV1Api);
     const watch = new k8s.Watch(kc);
     const { namespace, service } = this.options;
     const labelSelector = `kubernetes.io/service-name=${service}`;
     const path = `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`;
     while (!this.closed) {
       try {
+        // The client's zone, until known: tried again on every relist (the API server may have been down).
+        if (core !== undefined && this.clientZone === undefined) await this.readClientZone(core);
         // List every slice (paged), then publish them as one address set.
         this.slices.clear();
         let resourceVersion: string | undefined;
@@ -143,6 +169,30 @@ export class KubernetesResolver implements Resolver {
           return;
         }
       }
+    }
+  }
+
+  /**
+   * Reads the zone label of the client's Node. A failure is reported (the
+   * list that follows clears it) and leaves the zone unknown until the next
+   * relist: calls are then balanced as without zones, which is safe.
+   */
+  private async readClientZone(core: {
+    readNode(param: { name: string }): Promise<{ metadata?: { labels?: Record<string, string> } }>;
+  }): Promise<void> {
+    const name = this.options.clientNode as string;
+    try {
+      const node = await core.readNode({ name });
+      const zone = node.metadata?.labels?.[ZONE_LABEL];
+      if (zone) this.clientZone = zone;
+      else
+        this.report(
+          `Node ${name} has no ${ZONE_LABEL} label: set RNG_ZONE (or locality.zone) for zone-aware routing`,
+        );
+    } catch (err) {
+      this.report(
+        `cannot read the zone of Node ${name} (zone-aware routing needs "get" on "nodes" for the pod's service account, or RNG_ZONE set): ${describe(err)}`,
+      );
     }
   }
 
@@ -192,15 +242,29 @@ export class KubernetesResolver implements Resolver {
   private publish(): void {
     const { port } = this.options;
     const seen = new Map<string, Address>();
+    const terminating = new Map<string, Address>();
     for (const slice of this.slices.values()) {
       const podPort = typeof port === "number" ? port : slice.ports?.find((p) => p.name === port)?.port;
       if (podPort === undefined) continue;
       for (const endpoint of slice.endpoints ?? []) {
-        // EndpointSlice API: a missing `ready` means ready.
-        if (endpoint.conditions?.ready === false) continue;
-        for (const host of endpoint.addresses ?? []) seen.set(`${host}:${podPort}`, { host, port: podPort });
+        const c = endpoint.conditions;
+        // EndpointSlice API: a missing `ready` means ready; a not-ready endpoint counts only
+        // while both `serving` and `terminating` (a pod draining on SIGTERM).
+        const ready = c?.ready !== false;
+        const servingTerminating = !ready && c?.terminating === true && c?.serving === true;
+        if (!ready && !servingTerminating) continue;
+        const attributes = attributesOf(endpoint, servingTerminating);
+        const into = ready ? seen : terminating;
+        for (const host of endpoint.addresses ?? []) {
+          into.set(
+            `${host}:${podPort}`,
+            attributes ? { host, port: podPort, attributes } : { host, port: podPort },
+          );
+        }
       }
     }
+    // kube-proxy's rule: terminating endpoints only when nothing is ready.
+    if (seen.size === 0) for (const [k, a] of terminating) seen.set(k, a);
     if (seen.size === 0) {
       this.report(
         typeof port === "string" &&
@@ -213,12 +277,26 @@ export class KubernetesResolver implements Resolver {
     this.listener?.onResolution({
       addresses: [...seen.keys()].sort().map((k) => seen.get(k) as Address),
       ttlSeconds: undefined,
+      ...(this.clientZone === undefined ? {} : { clientZone: this.clientZone }),
     });
   }
 
   private report(why: string): void {
     this.listener?.onResolutionError(new ConnectError(`kubernetes: ${this.what}: ${why}`, Code.Unavailable));
   }
+}
+
+/** The topology of one endpoint as address attributes; undefined when the slice says nothing. */
+function attributesOf(endpoint: SliceEndpoint, terminating: boolean): AddressAttributes | undefined {
+  const forZones = endpoint.hints?.forZones
+    ?.map((z) => z.name)
+    .filter((z): z is string => typeof z === "string" && z !== "");
+  const attributes: { -readonly [K in keyof AddressAttributes]: AddressAttributes[K] } = {};
+  if (endpoint.zone) attributes.zone = endpoint.zone;
+  if (endpoint.nodeName) attributes.nodeName = endpoint.nodeName;
+  if (forZones && forZones.length > 0) attributes.forZones = forZones;
+  if (terminating) attributes.terminating = true;
+  return Object.keys(attributes).length === 0 ? undefined : attributes;
 }
 
 function describe(err: unknown): string {

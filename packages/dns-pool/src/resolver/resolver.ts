@@ -12,6 +12,12 @@ export interface Resolution {
    * subsetting) narrowed the list. Default: `addresses.length`.
    */
   readonly resolvedCount?: number;
+  /**
+   * The zone the client itself runs in, when the resolver knows it (the
+   * `kubernetes:` resolver reads its Node's `topology.kubernetes.io/zone`).
+   * Default: unknown.
+   */
+  readonly clientZone?: string;
 }
 
 /** Receives a resolver's results. */
@@ -83,6 +89,12 @@ export interface ResolverOptions {
   readonly defaultPort: number | undefined;
   /** The `kubeConfig` option, for `kubernetes:` targets. Default undefined. */
   readonly kubeConfig: object | undefined;
+  /**
+   * The client's node, whose zone a resolver that can should find and
+   * report as `Resolution.clientZone` (zone-aware routing on, its zone not
+   * given). Optional; default undefined (no lookup).
+   */
+  readonly clientNode?: string;
 }
 
 /**

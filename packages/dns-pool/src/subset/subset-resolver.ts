@@ -60,6 +60,8 @@ export class SubsettingResolver implements Resolver {
       addresses: chosen.map((k) => byKey.get(k) as Address),
       ttlSeconds: resolution.ttlSeconds,
       resolvedCount: resolution.resolvedCount ?? resolution.addresses.length,
+      // Addresses keep their attributes (zone, hints); the client's zone passes through.
+      ...(resolution.clientZone === undefined ? {} : { clientZone: resolution.clientZone }),
     };
   }
 }

@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import type * as http2 from "node:http2";
 import type {
   Connection,
@@ -20,6 +21,18 @@ export class FakeConnection implements Connection {
   closedGracefully: boolean | undefined;
   /** What liveness says; change it with `setSuspect()`. */
   suspect = false;
+  /**
+   * The server's MAX_CONCURRENT_STREAMS; change it with
+   * `setMaxConcurrentStreams()`. Undefined (the default): the fake carries
+   * no streams and `request()` throws, as a test of states alone wants.
+   */
+  maxConcurrentStreams: number | undefined;
+  /** Streams open now (see `request()` and `endStream()`). */
+  openStreams = 0;
+  /** Streams opened on it, in all. */
+  streamsOpened = 0;
+  /** Its open streams, oldest first. */
+  readonly streams: FakeStream[] = [];
 
   /**
    * @param options - what the subchannel dialed with.
@@ -55,13 +68,41 @@ export class FakeConnection implements Connection {
     this.listener.onSuspectChange(this);
   }
 
-  /** Fake connections carry no streams. */
+  /**
+   * With `maxConcurrentStreams` set: a {@link FakeStream} (counted until
+   * `endStream()`); a stream beyond the limit is counted too, as a real
+   * connection would queue it. Otherwise throws: fake connections carry no
+   * streams.
+   */
   request(
-    _headers: http2.OutgoingHttpHeaders,
+    headers: http2.OutgoingHttpHeaders,
     _options: Omit<http2.ClientSessionRequestOptions, "signal">,
     _track: boolean,
   ): http2.ClientHttp2Stream {
-    throw new Error("a FakeConnection carries no streams");
+    if (this.maxConcurrentStreams === undefined) throw new Error("a FakeConnection carries no streams");
+    if (this.closing) throw new Error("the session is closing");
+    const stream = new FakeStream(this, headers);
+    this.openStreams++;
+    this.streamsOpened++;
+    this.streams.push(stream);
+    return stream as unknown as http2.ClientHttp2Stream;
+  }
+
+  /** The server ends `stream` (default: the oldest open one): a slot frees up. */
+  endStream(stream: FakeStream | undefined = this.streams[0]): void {
+    if (stream === undefined) throw new Error("no open stream to end");
+    const i = this.streams.indexOf(stream);
+    if (i < 0) return;
+    this.streams.splice(i, 1);
+    this.openStreams--;
+    stream.emit("close");
+    this.listener.onCapacity?.(this);
+  }
+
+  /** The server's SETTINGS change MAX_CONCURRENT_STREAMS. */
+  setMaxConcurrentStreams(max: number): void {
+    this.maxConcurrentStreams = max;
+    this.listener.onCapacity?.(this);
   }
 
   /** Nothing to note. */
@@ -84,14 +125,36 @@ export class FakeConnection implements Connection {
   }
 }
 
+/** A stream of a {@link FakeConnection}: its headers, and "close" when ended. */
+export class FakeStream extends EventEmitter {
+  /**
+   * @param connection - the connection it is on.
+   * @param headers - what it was opened with.
+   */
+  constructor(
+    readonly connection: FakeConnection,
+    readonly headers: http2.OutgoingHttpHeaders,
+  ) {
+    super();
+  }
+}
+
 /** Dials {@link FakeConnection}s and keeps them, newest last. */
 export class FakeDialer {
   /** Every connection dialed. */
   readonly connections: FakeConnection[] = [];
 
+  /**
+   * @param maxConcurrentStreams - given to every connection it dials (see
+   *   {@link FakeConnection.maxConcurrentStreams}). Default: none, the
+   *   connections carry no streams.
+   */
+  constructor(private readonly maxConcurrentStreams?: number) {}
+
   /** The factory to pass as the subchannel's `dial` option. */
   readonly dial: ConnectionFactory = (options, listener) => {
     const c = new FakeConnection(options, listener);
+    c.maxConcurrentStreams = this.maxConcurrentStreams;
     this.connections.push(c);
     return c;
   };

@@ -1,6 +1,7 @@
 import type { PoolEndpoint } from "../connection/pool-endpoint.js";
 import { ConnectivityState } from "../core/connectivity.js";
 import type { HealthStatus } from "../health/health-check.js";
+import type { AddressAttributes } from "../resolver/address.js";
 
 /**
  * An endpoint without a connection, for tests of policies, pickers, the
@@ -28,6 +29,15 @@ export class FakeEndpoint implements PoolEndpoint {
   ejected = false;
   /** True while liveness doubts it (no picks unless every READY endpoint is); set it, then rebuild. */
   suspect = false;
+  /** How many times the pool released it (it no longer wanted it connected). */
+  releases = 0;
+  /**
+   * The connection's own state when it differs from `state` (health or
+   * ejection lowered `state`); undefined: `state` stands for it.
+   */
+  connectivity: ConnectivityState | undefined;
+  /** Zone, node, hints, terminating: what its resolver said. Default: none. */
+  attributes: AddressAttributes | undefined;
   /** Called when outlier detection ejects it or lets it back in. Default: nothing. */
   onChange: (() => void) | undefined;
 
@@ -44,6 +54,15 @@ export class FakeEndpoint implements PoolEndpoint {
   connect(): void {
     this.connectRequests++;
     this.onConnect?.(this);
+  }
+
+  /** Counts the release; a connecting or connected one goes IDLE, as a subchannel does. */
+  release(): void {
+    this.releases++;
+    // A failed one stays so until its backoff is over, as a subchannel does.
+    if (this.state !== ConnectivityState.SHUTDOWN && this.state !== ConnectivityState.TRANSIENT_FAILURE) {
+      this.state = ConnectivityState.IDLE;
+    }
   }
 
   /** Records the ejection; runs `onChange`. */
@@ -67,4 +86,24 @@ export function fakeEndpoints(n: number, state = ConnectivityState.READY): FakeE
     e.state = state;
     return e;
   });
+}
+
+/**
+ * Endpoints spread over zones, e.g. `zonedEndpoints({ a: 3, b: 3 })`:
+ * "10.1.0.1:80".."10.1.0.3:80" in zone "a", "10.2.0.1:80".. in zone "b"
+ * (the second number is the zone's position), all in `state`, each with
+ * `attributes.zone` set, for tests of zone-aware routing.
+ */
+export function zonedEndpoints(
+  perZone: Readonly<Record<string, number>>,
+  state = ConnectivityState.READY,
+): FakeEndpoint[] {
+  return Object.entries(perZone).flatMap(([zone, n], z) =>
+    Array.from({ length: n }, (_, i) => {
+      const e = new FakeEndpoint(`10.${z + 1}.0.${i + 1}:80`);
+      e.state = state;
+      e.attributes = { zone };
+      return e;
+    }),
+  );
 }

@@ -11,8 +11,8 @@ import type { EndpointInfo, LoadBalancingPolicy } from "../balancer/policy.js";
 import { ConnectivityState } from "../core/connectivity.js";
 
 export { FakeClock, type FakeClockOptions, flushMicrotasks } from "./fake-clock.js";
-export { FakeConnection, FakeDialer } from "./fake-connection.js";
-export { FakeEndpoint, fakeEndpoints } from "./fake-endpoint.js";
+export { FakeConnection, FakeDialer, FakeStream } from "./fake-connection.js";
+export { FakeEndpoint, fakeEndpoints, zonedEndpoints } from "./fake-endpoint.js";
 export { FakeResolver } from "./fake-resolver.js";
 
 /** The picker `policy` builds for `endpoints`, as the pool calls it (READY ones, then all). */

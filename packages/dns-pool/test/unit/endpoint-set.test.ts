@@ -125,9 +125,10 @@ describe("EndpointSet", () => {
     );
     created[0]!.state = S.TRANSIENT_FAILURE;
     set.rebuild();
+    // The failed one stays wanted (it retries on its backoff); asking again is a no-op for a subchannel.
     assert.deepEqual(
       created.map((e) => e.connectRequests),
-      [1, 1],
+      [2, 1],
     );
     created[1]!.state = S.READY;
     set.rebuild();

@@ -218,7 +218,7 @@ describe("options schema: types", () => {
     );
     assert.equal(
       rejection({ target, policy: "round-robin" }),
-      'options.policy must be one of "round_robin", "pick_first", "least_request", "peak_ewma", "weighted_round_robin", got "round-robin" (a string); did you mean "round_robin"?',
+      'options.policy must be one of "round_robin", "pick_first", "least_request", "peak_ewma", "weighted_round_robin", "ring_hash", got "round-robin" (a string); did you mean "round_robin"?',
     );
   });
 

@@ -154,3 +154,38 @@ describe("resolvePoolOptions: balancing policies' options", () => {
     invalid({ policy: "peak_ewmaa" }, /options.policy must be one of .*"peak_ewma"/);
   });
 });
+
+describe("resolvePoolOptions: pick_first and the panic threshold", () => {
+  it("defaults: resolver order, a 250 ms Happy Eyeballs stagger, panic below 50 % healthy", () => {
+    const o = resolvePoolOptions({ target });
+    assert.deepEqual(o.policyOptions.pickFirst, { shuffleAddressList: false, connectionAttemptDelayMs: 250 });
+    assert.equal(o.panicThresholdPercent, 50);
+    const set = resolvePoolOptions({
+      target,
+      pickFirst: { shuffleAddressList: true, connectionAttemptDelayMs: 0 },
+      panicThresholdPercent: 0,
+    });
+    assert.deepEqual(set.policyOptions.pickFirst, { shuffleAddressList: true, connectionAttemptDelayMs: 0 });
+    assert.equal(set.panicThresholdPercent, 0);
+  });
+
+  it("rejects bad values with InvalidArgument naming the option", () => {
+    invalid(
+      { panicThresholdPercent: 150 },
+      /options\.panicThresholdPercent must be a whole number from 0 to 100, got 150/,
+    );
+    invalid({ panicThresholdPercent: 12.5 }, /options\.panicThresholdPercent must be a whole number/);
+    invalid(
+      { pickFirst: { connectionAttemptDelayMs: -250 } },
+      /options\.pickFirst\.connectionAttemptDelayMs must be a number of ms from 0 \(no stagger\) to 60000, got -250/,
+    );
+    invalid(
+      { pickFirst: { shuffle: true } },
+      /unknown option options\.pickFirst\.shuffle: pickFirst takes shuffleAddressList, connectionAttemptDelayMs/,
+    );
+    invalid(
+      { pickFirst: { shuffleAddressList: "yes" } },
+      /options\.pickFirst\.shuffleAddressList must be a boolean/,
+    );
+  });
+});

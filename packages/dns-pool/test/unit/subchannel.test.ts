@@ -167,3 +167,47 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
     await assert.rejects(subchannel.openStream({ ":path": "/x" }), /removed from the pool/);
   });
 });
+
+describe("Subchannel.release (pick_first no longer wants it)", () => {
+  it("cancels an attempt under way: IDLE, the socket destroyed, no reconnect", () => {
+    const { clock, dialer, subchannel, transitions } = setup();
+    subchannel.requestConnection();
+    const attempt = dialer.last;
+    subchannel.release();
+    assert.equal(attempt.closedGracefully, false, "destroyed, not drained");
+    assert.equal(subchannel.state, S.IDLE);
+    assert.deepEqual(
+      transitions,
+      ["IDLE->CONNECTING", "CONNECTING->IDLE"],
+      "no TRANSIENT_FAILURE for a cancel",
+    );
+    clock.advance(60_000);
+    assert.equal(dialer.connections.length, 1, "no retry");
+    subchannel.requestConnection();
+    assert.equal(subchannel.state, S.CONNECTING, "asked again, it starts over");
+  });
+
+  it("closes a READY connection gracefully (its calls finish), with no reconnect", () => {
+    const { clock, dialer, subchannel } = setup();
+    subchannel.requestConnection();
+    dialer.last.settings();
+    subchannel.release();
+    assert.equal(dialer.last.closedGracefully, true);
+    assert.equal(subchannel.state, S.IDLE);
+    clock.advance(60_000);
+    assert.equal(dialer.connections.length, 1, "no reconnect");
+  });
+
+  it("a failed one finishes its backoff, then rests IDLE instead of retrying", () => {
+    const { clock, dialer, subchannel } = setup();
+    subchannel.requestConnection();
+    dialer.last.drop(new Error("ECONNREFUSED"));
+    assert.equal(subchannel.state, S.TRANSIENT_FAILURE);
+    subchannel.release();
+    assert.equal(subchannel.state, S.TRANSIENT_FAILURE, "asked again now, it would not be retried at once");
+    clock.advance(1000);
+    assert.equal(subchannel.state, S.IDLE);
+    clock.advance(60_000);
+    assert.equal(dialer.connections.length, 1, "no retry");
+  });
+});

@@ -13,6 +13,7 @@ const COLORS: Readonly<Record<ClientKind, string>> = {
   "stock-connect": "#f59e0b",
   "grpc-js": "#10b981",
   "raw-http2": "#9ca3af",
+  "connect-h1": "#fcd34d",
 };
 
 function esc(text: string): string {

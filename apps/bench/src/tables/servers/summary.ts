@@ -1,10 +1,10 @@
 /** The server table's figures over the repeats: a row per server and concurrency, and rng-server ÷ each other server. */
-import { type RepeatCell, SERVER_KINDS, type ServerKind } from "../../harness/cell.js";
+import { type RepeatCell, SERVER_ROWS, type ServerRow } from "../../harness/cell.js";
 import { type Spread, spread } from "../../harness/stats.js";
 
 /** One server of the server table at one concurrency, over the repeats. */
 export interface ServerSummaryRow {
-  readonly server: ServerKind;
+  readonly server: ServerRow;
   readonly concurrency: number;
   readonly callsPerSecond: Spread;
   readonly p50Us: Spread;
@@ -12,7 +12,7 @@ export interface ServerSummaryRow {
   /** The server process's CPU (user + system) per call, µs. */
   readonly serverCpuUsPerCall: Spread;
   readonly serverRssMb: Spread;
-  /** The loading client's (pool-rr) CPU per call, µs. */
+  /** The loading client's (pool-rr, or the row's load) CPU per call, µs. */
   readonly clientCpuUsPerCall: Spread;
   readonly otherLoadCores: Spread;
   readonly errors: number;
@@ -22,26 +22,29 @@ export interface ServerSummaryRow {
 export interface ServerRatioRow {
   readonly concurrency: number;
   /** Server CPU per call: rng-server's ÷ the other's (below 1: rng-server is cheaper). */
-  readonly cpu: Readonly<Partial<Record<ServerKind, Spread>>>;
+  readonly cpu: Readonly<Partial<Record<ServerRow, Spread>>>;
   /** Calls/s: rng-server's ÷ the other's (above 1: rng-server is ahead). */
-  readonly callsPerSecond: Readonly<Partial<Record<ServerKind, Spread>>>;
+  readonly callsPerSecond: Readonly<Partial<Record<ServerRow, Spread>>>;
 }
 
 /** The server table: each server alone, loaded by the pool. */
 export interface ServerTable {
-  readonly descriptions: Readonly<Partial<Record<ServerKind, string>>>;
+  readonly descriptions: Readonly<Partial<Record<ServerRow, string>>>;
   readonly cells: readonly RepeatCell[];
   readonly summary: readonly ServerSummaryRow[];
   readonly ratios: readonly ServerRatioRow[];
 }
 
 /** The servers rng-server is compared with in the server table's ratios. */
-export const SERVER_RATIO_KINDS: readonly ServerKind[] = [
+export const SERVER_RATIO_KINDS: readonly ServerRow[] = [
   "grpc-js",
   "bare-http2",
   "stock-connect",
   "rng-server-no-fast-path",
   "rng-server-metrics",
+  "rng-server+connect",
+  "rng-server+connect-json",
+  "rng-server+connect-h1",
 ];
 
 /** Groups the server table's cells into rows and paired ratios (rng-server ÷ each other server). */
@@ -53,7 +56,7 @@ export function summarizeServers(
   const ratios: ServerRatioRow[] = [];
   const ok = (c: RepeatCell) => c.failure === undefined;
   for (const concurrency of concurrencies) {
-    for (const server of SERVER_KINDS) {
+    for (const { row: server } of SERVER_ROWS) {
       const mine = cells.filter((c) => c.serverSet === server && c.concurrency === concurrency);
       if (mine.length === 0) continue;
       const good = mine.filter(ok);
@@ -72,10 +75,10 @@ export function summarizeServers(
         errors: mine.reduce((sum, c) => sum + c.errors, 0),
       });
     }
-    const paired = (other: ServerKind, metric: (rng: RepeatCell, them: RepeatCell) => number) => {
+    const paired = (other: ServerRow, metric: (rng: RepeatCell, them: RepeatCell) => number) => {
       const values: number[] = [];
       for (const r of new Set(cells.map((c) => c.repeat))) {
-        const find = (server: ServerKind) =>
+        const find = (server: ServerRow) =>
           cells.find(
             (c) => c.repeat === r && c.serverSet === server && c.concurrency === concurrency && ok(c),
           );

@@ -1,0 +1,44 @@
+import type { PoolEndpoint } from "../connection/pool-endpoint.js";
+import { ConnectivityState } from "../core/connectivity.js";
+
+/** Envoy's `healthy_panic_threshold` default: panic below 50 % healthy. */
+export const DEFAULT_PANIC_THRESHOLD_PERCENT = 50;
+
+/** How the endpoints stand against the panic threshold. */
+export interface PanicCount {
+  /** True while fewer than the threshold's share of the endpoints are healthy. */
+  readonly panic: boolean;
+  /** Endpoints a policy would pick from (READY, healthy, not ejected). */
+  readonly healthy: number;
+  /** Every endpoint of the pool (the share's denominator, as Envoy's hosts). */
+  readonly total: number;
+  /** In panic: the endpoints with a READY connection, healthy or not; else empty. */
+  readonly usable: readonly PoolEndpoint[];
+}
+
+/**
+ * Envoy's panic threshold: when fewer than `thresholdPercent` % of the
+ * endpoints are healthy, and at least one connected endpoint is held back
+ * only by its health (NOT_SERVING) or an outlier ejection, the picker
+ * balances over every endpoint with a READY connection instead. Otherwise
+ * the few healthy ones would take the whole fleet's load and fall over in
+ * turn, or, with none left, every call would fail although most servers
+ * answer. Endpoints without a connection stay out (nothing to send on).
+ * Panic needs a known-unhealthy endpoint, so a pool still connecting (no
+ * health answer yet) is not in panic. `thresholdPercent` 0 disables it.
+ */
+export function countPanic<E extends PoolEndpoint>(all: readonly E[], thresholdPercent: number): PanicCount {
+  let healthy = 0;
+  let heldBack = 0;
+  for (const e of all) {
+    if (e.state === ConnectivityState.READY) healthy++;
+    else if (e.state === ConnectivityState.TRANSIENT_FAILURE && connected(e)) heldBack++;
+  }
+  const total = all.length;
+  const panic = thresholdPercent > 0 && heldBack > 0 && healthy * 100 < thresholdPercent * total;
+  return { panic, healthy, total, usable: panic ? all.filter(connected) : [] };
+}
+
+function connected(e: PoolEndpoint): boolean {
+  return (e.connectivity ?? e.state) === ConnectivityState.READY;
+}

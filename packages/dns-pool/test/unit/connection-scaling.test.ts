@@ -1,0 +1,319 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { ConnectionScaling } from "../../src/connection/connection-scaling.js";
+import { Subchannel } from "../../src/connection/subchannel.js";
+import { ConnectivityState as S } from "../../src/core/connectivity.js";
+import { neverProcessed } from "../../src/core/errors.js";
+import { resolvePoolOptions } from "../../src/options-resolve.js";
+import { FakeClock, FakeDialer, flushMicrotasks } from "../../src/testing/index.js";
+
+const CALL = { ":method": "POST", ":path": "/rng.Rng/Rng" };
+
+function setup(scaling: Partial<ConnectionScaling>, maxConcurrentStreams = 2) {
+  const clock = new FakeClock();
+  const dialer = new FakeDialer(maxConcurrentStreams);
+  const transitions: string[] = [];
+  let goaways = 0;
+  const subchannel = new Subchannel(
+    {
+      address: { host: "10.0.0.1", port: 8081 },
+      authority: "http://svc:8081",
+      tls: undefined,
+      connectTimeoutMs: 1000,
+      keepalive: { timeoutMs: 1000, permitWithoutCalls: false },
+      backoff: { initialMs: 1000, maxMs: 3000, multiplier: 2, jitter: 0.2 },
+      http2Options: undefined,
+      clock,
+      dial: dialer.dial,
+      random: () => 0.5, // no jitter
+      scaling: { max: 1, min: 1, idleMs: 30_000, ...scaling },
+    },
+    {
+      onStateChange: (sc, previous) => transitions.push(`${previous}->${sc.state}`),
+      onGoaway: () => goaways++,
+    },
+  );
+  /** Opens a stream, noting where it went once it did. */
+  const open = () => {
+    const r: { settled: boolean; error?: unknown } = { settled: false };
+    subchannel.openStream(CALL).then(
+      () => {
+        r.settled = true;
+      },
+      (e: unknown) => {
+        r.settled = true;
+        r.error = e;
+      },
+    );
+    return r;
+  };
+  return { clock, dialer, transitions, subchannel, open, goaways: () => goaways };
+}
+
+/** Connects the first connection (READY). */
+async function ready(t: ReturnType<typeof setup>) {
+  t.subchannel.requestConnection();
+  t.dialer.last.settings();
+  await flushMicrotasks();
+}
+
+describe("connection scaling (gRFC A105, over fake connections)", () => {
+  it("with one connection (the default), calls beyond MAX_CONCURRENT_STREAMS queue inside it: no second connection", async () => {
+    const t = setup({ max: 1 });
+    await ready(t);
+    const calls = [t.open(), t.open(), t.open(), t.open()];
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 1);
+    assert.equal(t.dialer.last.openStreams, 4, "all four on the one connection (the server makes two wait)");
+    assert.ok(calls.every((c) => c.settled && c.error === undefined));
+  });
+
+  it("opens another connection when every one is full, one attempt at a time, and queues only until it is up", async () => {
+    const t = setup({ max: 3 });
+    await ready(t);
+    const [a, b, c, d] = [t.open(), t.open(), t.open(), t.open()];
+    await flushMicrotasks();
+    assert.ok(a.settled && b.settled, "two fit the first connection");
+    assert.ok(!c.settled && !d.settled, "the rest wait for a new connection");
+    assert.equal(t.dialer.connections.length, 2, "one attempt, not two");
+    assert.equal(t.subchannel.state, S.READY, "an extra attempt leaves the endpoint READY");
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    assert.ok(c.settled && d.settled && c.error === undefined && d.error === undefined);
+    assert.equal(t.dialer.connections[0]?.openStreams, 2);
+    assert.equal(t.dialer.connections[1]?.openStreams, 2);
+    assert.equal(t.subchannel.openConnections, 2);
+    assert.equal(t.subchannel.connectionsOpened, 2);
+    assert.deepEqual(t.transitions, ["IDLE->CONNECTING", "CONNECTING->READY"]);
+  });
+
+  it("at the limit, a queued call goes out when a stream ends, in arrival order, on the oldest connection with room", async () => {
+    const t = setup({ max: 2 });
+    await ready(t);
+    for (let i = 0; i < 4; i++) t.open();
+    await flushMicrotasks();
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    const [first, second] = t.dialer.connections;
+    assert.ok(first && second);
+    const e = t.open();
+    const f = t.open();
+    await flushMicrotasks();
+    assert.ok(!e.settled && !f.settled, "both connections full, none more allowed");
+    assert.equal(t.dialer.connections.length, 2);
+    second.endStream();
+    await flushMicrotasks();
+    assert.ok(e.settled && !f.settled, "the first in line takes the freed slot");
+    assert.equal(second.openStreams, 2);
+    first.endStream();
+    await flushMicrotasks();
+    assert.ok(f.settled);
+    assert.equal(first.openStreams, 2);
+    // Room on both: the oldest wins.
+    first.endStream();
+    second.endStream();
+    t.open();
+    await flushMicrotasks();
+    assert.equal(first.openStreams, 2);
+    assert.equal(second.openStreams, 1);
+  });
+
+  it("a higher MAX_CONCURRENT_STREAMS in new SETTINGS lets queued calls go", async () => {
+    const t = setup({ max: 1 + 1 }, 1);
+    await ready(t);
+    t.open();
+    const b = t.open();
+    await flushMicrotasks();
+    assert.ok(!b.settled);
+    t.dialer.connections[0]?.setMaxConcurrentStreams(5);
+    await flushMicrotasks();
+    assert.ok(b.settled && b.error === undefined);
+    assert.equal(t.dialer.connections[0]?.openStreams, 2);
+  });
+
+  it("GOAWAY on one connection leaves the others serving: still READY, new calls go to the others", async () => {
+    const t = setup({ max: 3 });
+    await ready(t);
+    for (let i = 0; i < 3; i++) t.open();
+    await flushMicrotasks();
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    const [first, second] = t.dialer.connections;
+    assert.ok(first && second);
+    first.goaway();
+    assert.equal(t.goaways(), 1, "the endpoint hears of it (DNS may have news)");
+    assert.equal(t.subchannel.state, S.READY);
+    assert.equal(t.subchannel.openConnections, 1);
+    const c = t.open();
+    await flushMicrotasks();
+    assert.ok(c.settled);
+    assert.equal(second.openStreams, 2, "the new call went to the connection left");
+    assert.equal(first.openStreams, 2, "the going-away connection's calls finish there");
+    assert.deepEqual(t.transitions, ["IDLE->CONNECTING", "CONNECTING->READY"]);
+  });
+
+  it("READY -> CONNECTING when the last connection goes while an extra attempt is in flight", async () => {
+    const t = setup({ max: 2 });
+    await ready(t);
+    t.open();
+    t.open();
+    const c = t.open();
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 2);
+    t.dialer.connections[0]?.drop(new Error("read ECONNRESET"));
+    assert.equal(t.subchannel.state, S.CONNECTING);
+    assert.equal(t.dialer.connections.length, 2, "no second attempt: the one in flight serves");
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    assert.equal(t.subchannel.state, S.READY);
+    assert.ok(c.settled && c.error === undefined, "the queued call went on the new connection");
+    assert.deepEqual(t.transitions, [
+      "IDLE->CONNECTING",
+      "CONNECTING->READY",
+      "READY->CONNECTING",
+      "CONNECTING->READY",
+    ]);
+  });
+
+  it("a failed extra attempt backs off (the endpoint's shared backoff) and stays READY; losing the last connection then is TRANSIENT_FAILURE and fails the queued calls", async () => {
+    const t = setup({ max: 2 });
+    await ready(t);
+    t.open();
+    t.open();
+    const c = t.open();
+    await flushMicrotasks();
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    assert.equal(t.subchannel.state, S.READY);
+    assert.equal(t.dialer.connections.length, 2, "no new attempt during the backoff");
+    assert.ok(!c.settled, "the call still waits (a stream may free up)");
+    t.clock.advance(999);
+    assert.equal(t.dialer.connections.length, 2);
+    t.clock.advance(1);
+    assert.equal(t.dialer.connections.length, 3, "retried after the 1 s backoff");
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    t.dialer.connections[0]?.drop(new Error("read ECONNRESET"));
+    assert.equal(t.subchannel.state, S.TRANSIENT_FAILURE, "READY -> TRANSIENT_FAILURE in the backoff");
+    await flushMicrotasks();
+    assert.ok(c.settled && neverProcessed(c.error), "no connection left: the queued call fails, never sent");
+    assert.match(
+      String((c.error as Error).message),
+      /connections to 10\.0\.0\.1:8081 were lost: read ECONNRESET/,
+    );
+    t.clock.advance(2000);
+    assert.equal(t.subchannel.state, S.CONNECTING, "reconnects after the backoff");
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    assert.equal(t.subchannel.state, S.READY);
+  });
+
+  it("queued calls fail UNAVAILABLE, never sent, when the endpoint cannot connect or leaves the pool", async () => {
+    const t = setup({ max: 2 });
+    t.subchannel.requestConnection();
+    const a = t.open();
+    await flushMicrotasks();
+    assert.ok(!a.settled);
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    assert.ok(a.settled && neverProcessed(a.error));
+    t.clock.advance(1000);
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    t.open();
+    t.open();
+    const b = t.open();
+    await flushMicrotasks();
+    await t.subchannel.shutdown(false);
+    await flushMicrotasks();
+    assert.ok(b.settled && neverProcessed(b.error));
+    assert.equal((b.error as ConnectError).code, Code.Unavailable);
+  });
+
+  it("closes an extra connection idle for extraConnectionIdleMs, keeps the first", async () => {
+    const t = setup({ max: 2, idleMs: 5000 });
+    await ready(t);
+    for (let i = 0; i < 3; i++) t.open();
+    await flushMicrotasks();
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    const [first, second] = t.dialer.connections;
+    assert.ok(first && second);
+    second.endStream();
+    t.clock.advance(4000);
+    assert.equal(second.closedGracefully, undefined, "not idle long enough");
+    t.open(); // back in use (the first is full): idle no more
+    await flushMicrotasks();
+    assert.equal(second.openStreams, 1);
+    second.endStream();
+    t.clock.advance(4999);
+    assert.equal(second.closedGracefully, undefined);
+    t.clock.advance(1);
+    assert.equal(second.closedGracefully, true, "closed gracefully after 5 s without a stream");
+    assert.equal(t.subchannel.openConnections, 1);
+    first.endStream();
+    first.endStream();
+    t.clock.advance(60_000);
+    assert.equal(first.closedGracefully, undefined, "the first connection stays");
+    assert.equal(t.subchannel.state, S.READY);
+  });
+
+  it("minConnections opens that many up front, spreads streams over them, keeps them when idle and replaces a lost one", async () => {
+    const t = setup({ max: 3, min: 3, idleMs: 1000 }, 100);
+    await ready(t);
+    assert.equal(t.dialer.connections.length, 2, "the second attempt starts once the first is READY");
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 3);
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    assert.equal(t.subchannel.openConnections, 3);
+    for (let i = 0; i < 9; i++) t.open();
+    await flushMicrotasks();
+    assert.deepEqual(
+      t.dialer.connections.map((c) => c.openStreams),
+      [3, 3, 3],
+      "fewest open streams first",
+    );
+    for (const c of t.dialer.connections) while (c.openStreams > 0) c.endStream();
+    t.clock.advance(10_000);
+    assert.equal(t.subchannel.openConnections, 3, "connections up to the minimum stay when idle");
+    t.dialer.connections[1]?.drop(new Error("read ECONNRESET"));
+    assert.equal(t.dialer.connections.length, 4, "a lost one is replaced");
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    assert.equal(t.subchannel.openConnections, 3);
+  });
+});
+
+describe("connection scaling options", () => {
+  const base = { target: "dns:///svc:8081" };
+  it("defaults to one connection; min alone raises max", () => {
+    assert.deepEqual(resolvePoolOptions(base).connectionScaling, { max: 1, min: 1, idleMs: 30_000 });
+    assert.deepEqual(resolvePoolOptions({ ...base, minConnectionsPerEndpoint: 4 }).connectionScaling, {
+      max: 4,
+      min: 4,
+      idleMs: 30_000,
+    });
+  });
+  it("rejects bad values with InvalidArgument naming the option", () => {
+    const bad = (o: object, re: RegExp) =>
+      assert.throws(
+        () => resolvePoolOptions({ ...base, ...o }),
+        (e: unknown) => e instanceof ConnectError && e.code === Code.InvalidArgument && re.test(e.rawMessage),
+      );
+    bad(
+      { maxConnectionsPerEndpoint: 0 },
+      /maxConnectionsPerEndpoint must be a whole number from 1 to 100, got 0/,
+    );
+    bad({ maxConnectionsPerEndpoint: 2.5 }, /maxConnectionsPerEndpoint/);
+    bad({ minConnectionsPerEndpoint: 101 }, /minConnectionsPerEndpoint must be a whole number from 1 to 100/);
+    bad(
+      { minConnectionsPerEndpoint: 3, maxConnectionsPerEndpoint: 2 },
+      /minConnectionsPerEndpoint \(3\) must not exceed options.maxConnectionsPerEndpoint \(2\)/,
+    );
+    bad({ extraConnectionIdleMs: 0 }, /extraConnectionIdleMs must be a number >= 1/);
+    bad({ maxConnectionsPerEndpoint: "2" }, /maxConnectionsPerEndpoint must be/);
+  });
+});
