@@ -86,6 +86,10 @@ describe("rng-server faults and ORCA reports (child processes)", () => {
     const client = rngClient(createGrpcTransport({ baseUrl: `http://${always.address}` }));
     const decode = upstreamOrcaDecoder();
     let last: Record<string, unknown> | undefined;
+    // The busiest 100 ms window: on a loaded machine one call can outlast a
+    // window, and the report of that window then rightly says 0 calls/s.
+    let maxQps = 0;
+    let maxEventLoop = 0;
     // A second of calls: the 100 ms sampler sees the calls and the CPU they burn.
     const until = Date.now() + 1000;
     while (Date.now() < until) {
@@ -94,11 +98,13 @@ describe("rng-server faults and ORCA reports (child processes)", () => {
       const value = trailer?.get(ORCA_TRAILER);
       assert.ok(value, "trailer present on every call");
       last = decode(decodeBinaryHeader(value));
+      maxQps = Math.max(maxQps, last.rps_fractional as number);
+      maxEventLoop = Math.max(maxEventLoop, last.application_utilization as number);
     }
     assert.ok(last);
-    assert.ok((last.rps_fractional as number) > 10, `qps ${last.rps_fractional}`);
+    assert.ok(maxQps > 10, `qps at most ${maxQps}`);
     assert.ok((last.cpu_utilization as number) > 0, `cpu ${last.cpu_utilization}`);
-    assert.ok((last.application_utilization as number) > 0.2, `event loop ${last.application_utilization}`);
+    assert.ok(maxEventLoop > 0.2, `event loop at most ${maxEventLoop}`);
     assert.ok((last.mem_utilization as number) > 0 && (last.mem_utilization as number) <= 1);
     assert.equal(last.eps, 0);
   });

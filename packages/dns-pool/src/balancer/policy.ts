@@ -22,13 +22,13 @@ export interface EndpointInfo extends Balanceable {
    * ejection lower `state` (pick_first's metrics count connections, not
    * health). Optional for endpoints built by hand; `state` stands in.
    */
-  readonly connectivity?: ConnectivityState;
+  readonly connectivity?: ConnectivityState | undefined;
   /**
    * Where it runs (zone, node, topology hints, terminating), as its
    * resolver last said; undefined when the resolver knows nothing (DNS).
    * The `locality` layer routes by it.
    */
-  readonly attributes?: AddressAttributes;
+  readonly attributes?: AddressAttributes | undefined;
 }
 
 /**
@@ -57,14 +57,14 @@ export interface LoadBalancingPolicy<E extends EndpointInfo = EndpointInfo> {
    * sends `endpoint-load-metrics-format` so that servers reporting load
    * "on request" include their ORCA report. Default: none (no cost).
    */
-  readonly requestHeaders?: Readonly<Record<string, string>>;
+  readonly requestHeaders?: Readonly<Record<string, string>> | undefined;
   /**
    * Optional: when true, an endpoint that `wanted` stops returning is
    * disconnected (its attempt cancelled, its connection closed after its
    * calls), as pick_first drops the losers of a Happy Eyeballs race.
    * Default false: an endpoint once asked stays connected.
    */
-  readonly releaseUnwanted?: boolean;
+  readonly releaseUnwanted?: boolean | undefined;
   /**
    * Optional: called once by the pool with a function that makes it call
    * `wanted` and `buildPicker` again, for a policy whose wishes change with
@@ -77,7 +77,7 @@ export interface LoadBalancingPolicy<E extends EndpointInfo = EndpointInfo> {
    * sticky TRANSIENT_FAILURE), so fail-fast calls keep failing fast
    * instead of waiting on each retry. Default false.
    */
-  readonly stickyTransientFailure?: boolean;
+  readonly stickyTransientFailure?: boolean | undefined;
   /**
    * Optional: the zone the client runs in, when a resolver learned it
    * (the `kubernetes:` resolver reads its Node's zone label). Called

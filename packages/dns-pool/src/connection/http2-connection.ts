@@ -98,7 +98,7 @@ export interface Connection {
    * The server's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited when it sent
    * none). Fakes may leave it out (unlimited).
    */
-  readonly maxConcurrentStreams?: number;
+  readonly maxConcurrentStreams?: number | undefined;
   /** The Node session, when there is one: tells which connection a stream is on. */
   readonly session?: http2.ClientHttp2Session;
   /** Opens a stream; `track` counts it as a call. @throws when the connection takes no new stream. */

@@ -7,7 +7,7 @@ export interface TcpAddress {
   /** The TCP port. */
   readonly port: number;
   /** Where the endpoint runs (zone, node), when the resolver knows. Default: none. */
-  readonly attributes?: AddressAttributes;
+  readonly attributes?: AddressAttributes | undefined;
 }
 
 /** A Unix domain socket endpoint. */
@@ -15,7 +15,7 @@ export interface UnixAddress {
   /** The socket's path; a leading NUL byte means Linux's abstract namespace. */
   readonly path: string;
   /** Where the endpoint runs, when the resolver knows. Default: none. */
-  readonly attributes?: AddressAttributes;
+  readonly attributes?: AddressAttributes | undefined;
 }
 
 /**
