@@ -59,7 +59,25 @@ export interface ClientConfig {
   readonly metricsLingerMs: number;
   /** Zone-aware routing (the pool's `locality`, zone from RNG_ZONE or the Node of NODE_NAME). */
   readonly locality: boolean;
+  /**
+   * ring_hash: every call carries this key in the {@link HASH_KEY_HEADER}
+   * header, so every call goes to the pod that owns it; undefined: no key
+   * (each call lands on a random point of the ring, gRFC A76).
+   */
+  readonly hashKey: string | undefined;
+  /** ring_hash's bounded-load factor (`balanceFactor`); undefined: no bound. */
+  readonly balanceFactor: number | undefined;
+  /**
+   * Hedging (gRFC A6): a second attempt on another pod when the first has
+   * not answered after this long; undefined: no hedging.
+   */
+  readonly hedgeDelayMs: number | undefined;
+  /** Connection scaling (gRFC A105): connections per pod at most. */
+  readonly maxConnectionsPerEndpoint: number;
 }
+
+/** The request header that carries `--hash-key` (ring_hash's `requestHashHeader`). */
+export const HASH_KEY_HEADER = "x-rng-hash-key";
 
 /** The flags, from which the parser, the defaults and `--help` all come. */
 export const CLIENT_FLAGS = {
@@ -77,10 +95,10 @@ export const CLIENT_FLAGS = {
   },
   policy: {
     type: "enum",
-    values: ["round_robin", "pick_first", "least_request", "peak_ewma", "weighted_round_robin"],
+    values: ["round_robin", "pick_first", "least_request", "peak_ewma", "weighted_round_robin", "ring_hash"],
     default: "round_robin",
     placeholder: "name",
-    help: "round_robin | pick_first | least_request |\npeak_ewma (latency-aware) | weighted_round_robin\n(weights from the servers' ORCA load reports)",
+    help: "round_robin | pick_first | least_request |\npeak_ewma (latency-aware) | weighted_round_robin\n(weights from the servers' ORCA load reports) |\nring_hash (consistent hashing on --hash-key)",
   },
   protocol: {
     type: "enum",
@@ -166,6 +184,29 @@ export const CLIENT_FLAGS = {
     env: "RNG_LOCALITY",
     help: "zone-aware routing: prefer pods in this client's\nzone (RNG_ZONE, else NODE_NAME's zone label via\nkubernetes: targets), spill over when it is short",
   },
+  "hash-key": {
+    type: "string",
+    placeholder: "key",
+    help: "ring_hash: send every call with this key (header\nx-rng-hash-key): all go to the pod that owns it",
+  },
+  "balance-factor": {
+    type: "number",
+    min: 1,
+    placeholder: "c",
+    help: "ring_hash: bounded loads, no pod above c × the\nmean calls in flight (e.g. 1.25)",
+  },
+  "hedge-delay": {
+    type: "duration",
+    default: 0,
+    help: "hedging (gRFC A6): a second attempt on another\npod when a call has not answered after this long",
+  },
+  "max-connections-per-endpoint": {
+    type: "int",
+    default: 1,
+    min: 1,
+    max: 100,
+    help: "connection scaling (gRFC A105): open another\nconnection to a pod whose connections are at its\nMAX_CONCURRENT_STREAMS, up to this many",
+  },
   json: { type: "boolean", help: "one JSON object per call, summary as JSON" },
   verbose: {
     type: "boolean",
@@ -234,6 +275,11 @@ export function parseFlags(
     throw new FlagError(`--client-index must be below --client-count (${clientCount}); got ${clientIndex}`);
   }
   const ramped = ["slow-start-aggression", "slow-start-min-weight"] as const;
+  if (v.policy !== "ring_hash") {
+    for (const f of ["hash-key", "balance-factor"] as const) {
+      if (parsed.given.has(f)) throw new FlagError(`--${f} needs --policy ring_hash`);
+    }
+  }
   if (v["slow-start"] === 0 && ramped.some((f) => parsed.given.has(f))) {
     throw new FlagError("--slow-start-aggression and --slow-start-min-weight need --slow-start <window>");
   }
@@ -266,6 +312,10 @@ export function parseFlags(
       metricsAddr: v["metrics-addr"],
       metricsLingerMs: v["metrics-linger"],
       locality: v.locality,
+      hashKey: v["hash-key"],
+      balanceFactor: v["balance-factor"],
+      hedgeDelayMs: v["hedge-delay"] === 0 ? undefined : v["hedge-delay"],
+      maxConnectionsPerEndpoint: v["max-connections-per-endpoint"],
     },
   };
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
 import type { Telemetry } from "@rngbalance/telemetry";
-import { type ClientConfig, FlagError, parseFlags, USAGE } from "./flags.js";
+import { type ClientConfig, FlagError, HASH_KEY_HEADER, parseFlags, USAGE } from "./flags.js";
 import { createRngCaller, formatCallJson, formatCallLine, runLoop, waitUntilSettled } from "./run.js";
 import { formatSummary, formatSummaryJson, SummaryCollector } from "./summary.js";
 
@@ -56,6 +56,24 @@ try {
     peakEwma: config.peakEwma,
     weightedRoundRobin: config.weightedRoundRobin,
     ...(config.locality ? { locality: {} } : {}),
+    ...(config.policy === "ring_hash"
+      ? {
+          policyConfig: {
+            requestHashHeader: HASH_KEY_HEADER,
+            ...(config.balanceFactor === undefined ? {} : { balanceFactor: config.balanceFactor }),
+          },
+        }
+      : {}),
+    ...(config.hedgeDelayMs === undefined
+      ? {}
+      : {
+          hedgingPolicy: {
+            maxAttempts: 2,
+            hedgingDelayMs: config.hedgeDelayMs,
+            nonFatalCodes: [Code.Unavailable],
+          },
+        }),
+    maxConnectionsPerEndpoint: config.maxConnectionsPerEndpoint,
     ...(config.subsetSize === undefined
       ? {}
       : {
@@ -103,7 +121,11 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 
 if (config.connect === "eager") await waitUntilSettled(transport, config.timeoutMs);
 await runLoop({
-  call: createRngCaller(transport, config.timeoutMs),
+  call: createRngCaller(
+    transport,
+    config.timeoutMs,
+    config.hashKey === undefined ? undefined : { [HASH_KEY_HEADER]: config.hashKey },
+  ),
   intervalMs: config.intervalMs,
   count: config.count,
   concurrency: config.concurrency,

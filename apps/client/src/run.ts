@@ -16,9 +16,15 @@ export type RngCaller = () => Promise<CallOutcome>;
  * in the call's async context: each call runs in its own
  * AsyncLocalStorage slot, and the listener writes the address into the
  * slot of the call that is being picked for. With transparent retries the
- * last pick wins: the address of the attempt that answered.
+ * last pick wins: the address of the attempt that answered. With hedging
+ * the last pick is that of the last attempt started, which may not be the
+ * one that answered. `headers` go with every call (e.g. ring_hash's key).
  */
-export function createRngCaller(transport: PoolTransport, timeoutMs: number): RngCaller {
+export function createRngCaller(
+  transport: PoolTransport,
+  timeoutMs: number,
+  headers?: Readonly<Record<string, string>>,
+): RngCaller {
   const slots = new AsyncLocalStorage<{ address: string | undefined }>();
   transport.on("pick", (e) => {
     const slot = slots.getStore();
@@ -30,7 +36,7 @@ export function createRngCaller(transport: PoolTransport, timeoutMs: number): Rn
     return slots.run(slot, async (): Promise<CallOutcome> => {
       const start = performance.now();
       try {
-        const res = await client.rng({}, { timeoutMs });
+        const res = await client.rng({}, headers === undefined ? { timeoutMs } : { timeoutMs, headers });
         return {
           time: new Date(),
           rn: res.RN,

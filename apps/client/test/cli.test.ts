@@ -99,6 +99,52 @@ describe("rng-client against a local fleet of 3", () => {
     assert.equal(new Set(requests(r.stdout).map(([rn]) => rn)).size, 1);
   });
 
+  it("sends every call with one --hash-key to one instance with --policy ring_hash, and other keys elsewhere", async () => {
+    const reached = new Set<string>();
+    for (const key of ["user-1", "user-2", "user-3", "user-4", "user-5", "user-6"]) {
+      const r = await runClient([
+        "--target",
+        fleet.target,
+        "--policy",
+        "ring_hash",
+        "--hash-key",
+        key,
+        "--interval",
+        "0",
+        "--count",
+        "6",
+      ]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const calls = requests(r.stdout);
+      assert.equal(calls.length, 6, r.stdout);
+      const instances = new Set(calls.map(([, address]) => address));
+      assert.equal(instances.size, 1, `${key} reached ${[...instances].join(", ")}`);
+      reached.add([...instances][0]!);
+    }
+    // Six keys over three instances: all on one would mean the key is not used (1 in 243 by chance).
+    assert.ok(reached.size >= 2, `every key on ${[...reached].join(", ")}`);
+  });
+
+  it("answers every call with --hedge-delay and --max-connections-per-endpoint", async () => {
+    const r = await runClient([
+      "--target",
+      fleet.target,
+      "--hedge-delay",
+      "50ms",
+      "--max-connections-per-endpoint",
+      "4",
+      "--concurrency",
+      "8",
+      "--interval",
+      "0",
+      "--count",
+      "60",
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(requests(r.stdout).length, 60, r.stdout);
+    assert.match(r.stdout, /^summary: 60 calls to 3 addresses in [\d.]+ s, no errors$/m);
+  });
+
   for (const protocol of ["grpc-web", "connect"]) {
     it(`speaks ${protocol}`, async () => {
       const r = await runClient([
@@ -193,7 +239,7 @@ describe("rng-client without servers or with bad flags", () => {
     [["--count", "many"], /--count must be a whole number/],
     [
       ["--policy", "random"],
-      /--policy must be round_robin, pick_first, least_request, peak_ewma, weighted_round_robin; got "random"/,
+      /--policy must be round_robin, pick_first, least_request, peak_ewma, weighted_round_robin, ring_hash; got "random"/,
     ],
     [["--target", "dns:///no-port"], /--target: /],
     [["--bogus"], /unknown flag --bogus/],

@@ -56,7 +56,27 @@ describe("parseFlags", () => {
       metricsAddr: undefined,
       metricsLingerMs: 0,
       locality: false,
+      hashKey: undefined,
+      balanceFactor: undefined,
+      hedgeDelayMs: undefined,
+      maxConnectionsPerEndpoint: 1,
     });
+  });
+
+  it("--policy ring_hash with --hash-key and --balance-factor; both need ring_hash", () => {
+    const c = config(["--policy", "ring_hash", "--hash-key", "user-42", "--balance-factor", "1.25"]);
+    assert.deepEqual([c.policy, c.hashKey, c.balanceFactor], ["ring_hash", "user-42", 1.25]);
+    rejects(["--hash-key", "user-42"], /--hash-key needs --policy ring_hash/);
+    rejects(["--balance-factor", "1.25"], /--balance-factor needs --policy ring_hash/);
+    rejects(["--policy", "ring_hash", "--balance-factor", "0.5"], /--balance-factor/);
+  });
+
+  it("--hedge-delay (0: off) and --max-connections-per-endpoint (1 to 100)", () => {
+    assert.equal(config(["--hedge-delay", "20ms"]).hedgeDelayMs, 20);
+    assert.equal(config(["--hedge-delay", "0"]).hedgeDelayMs, undefined);
+    assert.equal(config(["--max-connections-per-endpoint", "8"]).maxConnectionsPerEndpoint, 8);
+    rejects(["--max-connections-per-endpoint", "0"], /--max-connections-per-endpoint/);
+    rejects(["--max-connections-per-endpoint", "101"], /--max-connections-per-endpoint/);
   });
 
   it("--metrics-addr, or RNG_CLIENT_METRICS_ADDR; the flag wins; host:port only", () => {
@@ -125,6 +145,10 @@ describe("parseFlags", () => {
         metricsAddr: undefined,
         metricsLingerMs: 0,
         locality: false,
+        hashKey: undefined,
+        balanceFactor: undefined,
+        hedgeDelayMs: undefined,
+        maxConnectionsPerEndpoint: 1,
       },
     );
   });
@@ -186,7 +210,7 @@ describe("parseFlags", () => {
     rejects(["--concurrency", "0"], /^--concurrency must be a whole number from 1 to 1000; got "0"$/);
     rejects(
       ["--policy", "random"],
-      /^--policy must be round_robin, pick_first, least_request, peak_ewma, weighted_round_robin; got "random"$/,
+      /^--policy must be round_robin, pick_first, least_request, peak_ewma, weighted_round_robin, ring_hash; got "random"$/,
     );
     rejects(["--protocol", "http"], /^--protocol must be grpc, grpc-web, connect; got "http"$/);
     rejects(["--connect", "now"], /^--connect must be eager, lazy; got "now"$/);
