@@ -31,6 +31,7 @@ export {
   type SpawnNodeOptions,
   spawnNode,
 } from "./node-process.js";
+export { seededRandom, zipfSampler } from "./random.js";
 export {
   type JsonLogServerProcess,
   type SpawnJsonLogServerOptions,

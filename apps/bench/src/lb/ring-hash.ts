@@ -3,7 +3,7 @@ import { createPoolTransport, hashKey, type PoolTransport, registerResolver } fr
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
 import { Rng } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
-import { freePort } from "@rngbalance/testkit";
+import { freePort, zipfSampler } from "@rngbalance/testkit";
 import { poolReady } from "../harness/pool-ready.js";
 
 /** Settings of the ring_hash scenario. */
@@ -74,7 +74,7 @@ export async function ringHash(s: RingHashSettings): Promise<RingHashResult> {
   );
   const addresses = pods.map((p) => ({ host: p.address.split(":")[0] as string, port }));
   const keys = Array.from({ length: s.keys }, (_, i) => `key-${i}`);
-  const draw = zipf(s.keys, s.zipfS);
+  const draw = zipfSampler(s.keys, s.zipfS);
   const pools: PoolTransport[] = [];
   const pool = async (name: string, n: number, balanceFactor?: number) => {
     const resolver = new FakeResolver();
@@ -209,27 +209,6 @@ async function keyedLoop(
     atHome += best[1];
   }
   return { calls, errors, firstError, byPod, home, atHome, inFlightSums, samples };
-}
-
-/** Draws key indexes 0..n-1 with P(k) ∝ 1 / (k + 1)^s. */
-function zipf(n: number, s: number): () => number {
-  const cumulative = new Float64Array(n);
-  let sum = 0;
-  for (let k = 0; k < n; k++) {
-    sum += 1 / (k + 1) ** s;
-    cumulative[k] = sum;
-  }
-  return () => {
-    const x = Math.random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((cumulative[mid] as number) < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
 }
 
 /** The scenario's figures as a Markdown table, with the targets. */

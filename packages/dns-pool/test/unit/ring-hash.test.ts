@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { seededRandom, zipfSampler } from "@rngbalance/testkit";
 import type { Picker, PickInfo } from "../../src/balancer/picker.js";
 import { resolvePolicyOptions } from "../../src/balancer/policy-options.js";
 import { createPolicy, registeredPolicies } from "../../src/balancer/registry.js";
@@ -284,7 +285,7 @@ describe("ring_hash picks", () => {
 
   it("keeps every endpoint within about balanceFactor × the mean under a Zipf key mix (plain ring_hash does not)", () => {
     const keys = Array.from({ length: 1000 }, (_, i) => `key-${i}`);
-    const zipf = zipfSampler(keys.length, 1.1, seeded(7));
+    const zipf = zipfSampler(keys.length, 1.1, seededRandom(7));
     const run = (balanceFactor: number | undefined) => {
       const endpoints = fakeEndpoints(10);
       const policy = new RingHashPolicy<FakeEndpoint>({ ...RING_HASH_DEFAULTS, balanceFactor });
@@ -392,36 +393,3 @@ describe("the pick queue hands each waiting call's info to the picker", () => {
     assert.equal((await waiting).address, home);
   });
 });
-
-/** A deterministic PRNG in [0, 1) (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Draws ranks 0..n-1 with P(k) ∝ 1 / (k + 1)^s. */
-function zipfSampler(n: number, s: number, random: () => number): () => number {
-  const cumulative = new Float64Array(n);
-  let sum = 0;
-  for (let k = 0; k < n; k++) {
-    sum += 1 / (k + 1) ** s;
-    cumulative[k] = sum;
-  }
-  return () => {
-    const x = random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((cumulative[mid] as number) < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
