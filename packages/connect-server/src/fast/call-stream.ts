@@ -1,7 +1,8 @@
 import type * as http2 from "node:http2";
 import { Code } from "@connectrpc/connect";
 import { resetStream } from "../escaped.js";
-import { OK_TRAILERS } from "./unary-response.js";
+import type { FastMethod } from "./fast-method.js";
+import { OK_TRAILERS, RESPOND_OPTIONS } from "./unary-response.js";
 
 /** What a stream's events are passed on to: the call it carries. */
 export interface StreamCall {
@@ -46,6 +47,29 @@ export function listenToStream(stream: http2.ServerHttp2Stream, call: StreamCall
 /** Sends the call's trailers when the stream asks for them (`respond` with `waitForTrailers`). */
 export function sendTrailersWhenWanted(stream: http2.ServerHttp2Stream): void {
   stream.on("wantTrailers", onWantTrailers);
+}
+
+/**
+ * Answers a unary call's headers, its trailers to follow when the stream
+ * asks for them, as Http2ServerResponse does. When `respond` throws (a
+ * handler set a connection-specific header, say), does what connect-node
+ * does when writeHead throws: logs it and leaves the stream unanswered.
+ * @param m - the method, named in the log line.
+ * @returns false when the headers could not be sent.
+ */
+export function respondOrLog(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.OutgoingHttpHeaders,
+  m: FastMethod,
+): boolean {
+  sendTrailersWhenWanted(stream);
+  try {
+    stream.respond(headers, RESPOND_OPTIONS);
+    return true;
+  } catch (err) {
+    console.error(`handler for rpc ${m.method.name} of ${m.service.typeName} failed`, err);
+    return false;
+  }
 }
 
 function ignore(): void {}

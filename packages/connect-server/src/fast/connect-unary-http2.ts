@@ -1,9 +1,8 @@
 import * as http2 from "node:http2";
-import { listenToStream, type StreamCall, sendTrailersWhenWanted } from "./call-stream.js";
+import { listenToStream, respondOrLog, type StreamCall } from "./call-stream.js";
 import { Http2CallTransport } from "./call-transport.js";
 import { type ConnectPlan, ConnectUnaryCall, connectGetPlan, connectPostPlan } from "./connect-unary.js";
 import type { FastMethod } from "./fast-method.js";
-import { RESPOND_OPTIONS } from "./unary-response.js";
 
 // Connect unary calls on an HTTP/2 stream, answered with the frames of
 // Http2ServerResponse, which connect-node writes through.
@@ -72,14 +71,7 @@ class Http2ConnectUnaryCall extends ConnectUnaryCall implements StreamCall {
     if (stream.destroyed || stream.closed) return;
     const headers: http2.OutgoingHttpHeaders = this.responseHeaders(body.byteLength, touched, true);
     headers[":status"] = status;
-    sendTrailersWhenWanted(stream);
-    try {
-      stream.respond(headers, RESPOND_OPTIONS);
-    } catch (err) {
-      // What connect-node does when writeHead throws: log it and leave the stream unanswered.
-      console.error(`handler for rpc ${this.m.method.name} of ${this.m.service.typeName} failed`, err);
-      return;
-    }
+    if (!respondOrLog(stream, headers, this.m)) return;
     this.sentBytes = body.byteLength;
     stream.end(body);
   }

@@ -6,14 +6,14 @@ import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { context } from "@opentelemetry/api";
 import type { ServerCall } from "../telemetry/server-telemetry.js";
 import { CallContext, type ImplementationOutcome, runUnaryImplementation } from "./call-context.js";
-import { listenToStream, type StreamCall, sendTrailersWhenWanted } from "./call-stream.js";
+import { listenToStream, respondOrLog, type StreamCall } from "./call-stream.js";
 import { Http2CallTransport } from "./call-transport.js";
 import { errorFromThrown } from "./errors.js";
 import type { FastMethod } from "./fast-method.js";
 import { nodeHeadersFromWeb } from "./headers.js";
 import { UnaryRequestReader } from "./request-reader.js";
 import { reportUnaryCall } from "./trailer-hook.js";
-import { frame, OK_TRAILERS, RESPOND_OPTIONS, responseHeaders, sortedTrailers } from "./unary-response.js";
+import { frame, OK_TRAILERS, responseHeaders, sortedTrailers } from "./unary-response.js";
 
 const READING = 0;
 const RUNNING = 1;
@@ -162,15 +162,7 @@ export class UnaryCall implements StreamCall, ImplementationOutcome {
     if (trailer !== undefined && this.trailers === OK_TRAILERS)
       this.trailers = nodeHeadersFromWeb(trailer, false);
     const headers = responseHeaders(this.callContext.touchedResponseHeader, this.compression);
-    sendTrailersWhenWanted(stream);
-    try {
-      stream.respond(headers, RESPOND_OPTIONS);
-    } catch (err) {
-      // What connect-node does when writeHead throws (e.g. a handler set a
-      // connection-specific header): log it and leave the stream unanswered.
-      console.error(`handler for rpc ${this.m.method.name} of ${this.m.service.typeName} failed`, err);
-      return;
-    }
+    if (!respondOrLog(stream, headers, this.m)) return;
     this.sentBytes = body === undefined ? 0 : body.byteLength - 5;
     if (body === undefined) stream.end();
     else stream.end(body);
