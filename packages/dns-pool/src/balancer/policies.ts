@@ -9,6 +9,7 @@ import {
 } from "./pick-first-order.js";
 import { EMPTY_PICKER, FixedPicker, LeastRequestPicker, type Picker, RoundRobinPicker } from "./picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
+import { sameEndpoints } from "./same-endpoints.js";
 import { type ResolvedSlowStart, SlowStart } from "./slow-start.js";
 
 /**
@@ -99,7 +100,7 @@ export class PickFirstPolicy<E extends EndpointInfo> implements LoadBalancingPol
   private seen = new WeakMap<E, ConnectivityState>();
   /** The endpoint that was selected with a READY connection at the last build. */
   private connected: E | undefined;
-  /** The endpoint list last given (the pool makes a new array per resolution). */
+  /** The endpoint list last given, compared by contents (wrappers such as the locality layer pass new arrays on every rebuild). */
   private source: readonly E[] | undefined;
   /** `source` shuffled (A62) and interleaved by family (A61). */
   private order: E[] = [];
@@ -160,8 +161,9 @@ export class PickFirstPolicy<E extends EndpointInfo> implements LoadBalancingPol
 
   /** The connection order for `endpoints`, computed once per resolution. */
   private reorder(endpoints: readonly E[]): E[] {
-    if (endpoints !== this.source) {
-      this.source = endpoints;
+    if (!sameEndpoints(this.source, endpoints)) {
+      // A copy: a caller that reuses its array must not make the order look current.
+      this.source = [...endpoints];
       const base = this.options.shuffleAddressList ? shuffled(endpoints, this.random) : endpoints;
       this.order = interleaveFamilies(base);
     }

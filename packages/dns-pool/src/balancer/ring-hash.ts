@@ -3,6 +3,7 @@ import { ConnectivityState } from "../core/connectivity.js";
 import { describeValue, invalidArgument } from "../core/errors.js";
 import { EMPTY_PICKER, type Picker, type PickInfo } from "./picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
+import { sameEndpoints } from "./same-endpoints.js";
 import { xxhash64String } from "./xxhash64.js";
 
 /**
@@ -323,12 +324,6 @@ export class KeyHashes {
     }
     return h;
   }
-}
-
-function sameEndpoints<E>(a: readonly E[], b: readonly E[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Picks on the ring by the call's key; see {@link RingHashPolicy}. */
