@@ -1,6 +1,7 @@
 import { type Clock, systemClock, type TimerHandle } from "../core/clock.js";
 import { ConnectivityState } from "../core/connectivity.js";
 import { NO_POLICY_TELEMETRY, type PolicyTelemetry } from "../telemetry/policy-instruments.js";
+import { connectivityOf, sameEndpoints } from "./endpoint-helpers.js";
 import {
   interleaveFamilies,
   PICK_FIRST_DEFAULTS,
@@ -9,7 +10,6 @@ import {
 } from "./pick-first-order.js";
 import { EMPTY_PICKER, FixedPicker, LeastRequestPicker, type Picker, RoundRobinPicker } from "./picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
-import { sameEndpoints } from "./same-endpoints.js";
 import { type ResolvedSlowStart, SlowStart } from "./slow-start.js";
 
 /**
@@ -225,9 +225,4 @@ export class PickFirstPolicy<E extends EndpointInfo> implements LoadBalancingPol
 /** An attempt still under way (not failed): IDLE before the pool's connect, CONNECTING, or READY awaiting health. */
 function trying(e: EndpointInfo): boolean {
   return e.state !== ConnectivityState.TRANSIENT_FAILURE && e.state !== ConnectivityState.SHUTDOWN;
-}
-
-/** The endpoint's connection state, or its balancer state when it has none of its own. */
-function connectivityOf(e: EndpointInfo): ConnectivityState {
-  return e.connectivity ?? e.state;
 }

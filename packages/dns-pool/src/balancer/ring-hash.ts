@@ -1,9 +1,9 @@
 import { type ContextKey, createContextKey } from "@connectrpc/connect";
 import { ConnectivityState } from "../core/connectivity.js";
 import { describeValue, invalidArgument } from "../core/errors.js";
+import { sameEndpoints } from "./endpoint-helpers.js";
 import { EMPTY_PICKER, type Picker, type PickInfo } from "./picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
-import { sameEndpoints } from "./same-endpoints.js";
 import { xxhash64String } from "./xxhash64.js";
 
 /**
