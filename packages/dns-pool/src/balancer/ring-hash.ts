@@ -303,7 +303,8 @@ export class RingHashPolicy<E extends EndpointInfo> implements LoadBalancingPoli
 }
 
 /**
- * XXH64 of recent keys: BigInt hashing costs a few microseconds a key, and
+ * XXH64 of recent keys: BigInt hashing costs about 1 µs a short key (see
+ * xxhash64.ts), and
  * key mixes are usually skewed (the same users, the same hot keys), so a
  * small map saves it on most calls. Cleared when full, which costs one
  * rehash of each key still in use.

@@ -78,7 +78,8 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
    * @param createEndpoint - makes the endpoint of a new address, reporting its changes to `listener` (this set).
    * @param listener - receives events.
    * @param eager - connect before the first call (`connect: "eager"`).
-   * @param panicThresholdPercent - below this share of healthy endpoints, pick over every connected one (see panic.ts). Default 0: off.
+   * @param panicThresholdPercent - below this share of healthy endpoints, pick over every connected one (see panic.ts). Default 0: off;
+   *   the pool passes its `panicThresholdPercent` option, whose default is 50 (`DEFAULT_PANIC_THRESHOLD_PERCENT`, panic.ts).
    */
   constructor(
     private readonly target: string,
