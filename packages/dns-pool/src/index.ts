@@ -67,6 +67,7 @@ export type {
   PoolStateEvent,
   ResolutionErrorEvent,
   ResolutionEvent,
+  ResolverWarningEvent,
   RetryEvent,
 } from "./core/events.js";
 export {
