@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectionScaling } from "../../src/connection/connection-scaling.js";
 import { Subchannel } from "../../src/connection/subchannel.js";
+import { unaryExchange } from "../../src/connection/unary-exchange.js";
 import { ConnectivityState as S } from "../../src/core/connectivity.js";
 import { neverProcessed } from "../../src/core/errors.js";
 import { resolvePoolOptions } from "../../src/options-resolve.js";
@@ -416,6 +417,29 @@ describe("connection scaling: attempts, backoff and queued calls (review fixes)"
     const late = t.open(AbortSignal.abort(reason));
     await flushMicrotasks();
     assert.ok(late.settled && late.error === reason, "an aborted signal is not queued");
+  });
+
+  it("a fast unary call that times out while queued leaves the queue: the extra attempt is not retried for it", async () => {
+    const t = setup({ max: 2 }, 1);
+    await ready(t);
+    t.open(); // the lead connection is full
+    await flushMicrotasks();
+    const outcome = unaryExchange(t.subchannel, { ...CALL }, undefined, undefined, 20, {
+      resetCode: () => 8,
+      read: () => {},
+      closed: () => {},
+    }).then(
+      () => "answered",
+      (e: unknown) => (e instanceof ConnectError ? Code[e.code] : String(e)),
+    );
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 2, "queued: an extra attempt");
+    assert.equal(await outcome, "DeadlineExceeded");
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    t.clock.advance(60_000);
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 2, "nothing waits: no new attempt after the backoff");
   });
 });
 
