@@ -68,6 +68,7 @@ export type {
   PoolStateEvent,
   ResolutionErrorEvent,
   ResolutionEvent,
+  ResolverWarningEvent,
   RetryEvent,
 } from "./core/events.js";
 export {

@@ -93,6 +93,7 @@ export function buildPoolParts(o: ResolvedPoolOptions): PoolParts {
       },
       onGoaway: () => resolver.resolveNow(),
       onPanicChange: (e) => events.emit("panic", e),
+      onResolverWarning: (e) => events.emit("resolverWarning", e),
     },
     o.connect === "eager",
     o.panicThresholdPercent,

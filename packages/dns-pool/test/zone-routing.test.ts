@@ -30,10 +30,15 @@ describe("kubernetes: resolver topology fields against a real list/watch API ser
   /** The resolver's resolutions and errors while `run` changes the slices. */
   async function watch(
     clientNode: string | undefined,
-    run: (latest: () => Resolution | undefined) => Promise<void>,
+    run: (
+      latest: () => Resolution | undefined,
+      all: readonly Resolution[],
+      warned: readonly ConnectError[],
+    ) => Promise<void>,
   ) {
     const resolutions: Resolution[] = [];
     const errors: ConnectError[] = [];
+    const warnings: ConnectError[] = [];
     const resolver = new KubernetesResolver({
       service: "topo",
       namespace: "demo",
@@ -43,13 +48,17 @@ describe("kubernetes: resolver topology fields against a real list/watch API ser
       maxBackoffMs: 200,
       clientNode,
     });
-    resolver.start({ onResolution: (r) => resolutions.push(r), onResolutionError: (e) => errors.push(e) });
+    resolver.start({
+      onResolution: (r) => resolutions.push(r),
+      onResolutionError: (e) => errors.push(e),
+      onWarning: (w) => warnings.push(w),
+    });
     try {
-      await run(() => resolutions.at(-1));
+      await run(() => resolutions.at(-1), resolutions, warnings);
     } finally {
       resolver.close();
     }
-    return errors;
+    return { errors, warnings };
   }
 
   it("passes zone, nodeName and hints.forZones on as address attributes, and the client's Node zone", async () => {
@@ -107,10 +116,26 @@ describe("kubernetes: resolver topology fields against a real list/watch API ser
     });
   });
 
-  it("reports a Node it cannot read, saying what to fix, still resolves, and reads it again on a relist", async () => {
-    const errors = await watch("node-later", async (latest) => {
+  it("a Node it cannot read is a warning (once, saying what to fix), never a resolution error; the list is published; a later relist reads the zone", async () => {
+    api.upsertEndpoints("topo-1", [{ ip: "10.2.0.7", zone: "zone-c" }], { service: "topo" });
+    const { errors, warnings } = await watch("node-later", async (latest, all, warned) => {
       await until(() => latest() !== undefined, 5000, "resolution");
       assert.equal(latest()?.clientZone, undefined);
+      await until(() => warned.length > 0, 5000, "the warning");
+      // A relist (after 410 Gone) with the Node still unreadable: no second warning.
+      await until(() => api.openWatches > 0, 5000, "watch open");
+      const before = all.length;
+      api.dropWatches();
+      api.upsertEndpoints("topo-1", [{ ip: "10.2.0.6", zone: "zone-c" }], { service: "topo" });
+      api.compact();
+      await until(() => all.length > before && api.openWatches > 0, 5000, "relisted");
+      await until(
+        () => api.requests.filter((r) => r === "GET /api/v1/nodes/node-later").length >= 2,
+        5000,
+        "looked up again",
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(warned.length, 1, "reported once, not on every relist");
       // The Node appears; a relist (after 410 Gone) reads it again.
       api.nodes.set("node-later", { "topology.kubernetes.io/zone": "zone-c" });
       await until(() => api.openWatches > 0, 5000, "watch open");
@@ -120,8 +145,14 @@ describe("kubernetes: resolver topology fields against a real list/watch API ser
       api.upsertEndpoints("topo-1", [{ ip: "10.2.0.8", zone: "zone-c" }], { service: "topo" });
       await until(() => latest()?.clientZone === "zone-c", 5000, "zone read on the relist");
     });
+    assert.deepEqual(
+      errors.map((e) => e.rawMessage),
+      [],
+      "zone routing is optional: no resolution error",
+    );
+    assert.equal(warnings.length, 1);
     assert.match(
-      errors[0]?.rawMessage ?? "",
+      warnings[0]?.rawMessage ?? "",
       /cannot read the zone of Node node-later .*"get" on "nodes".*RNG_ZONE/,
     );
   });

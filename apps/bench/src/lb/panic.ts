@@ -1,6 +1,7 @@
 import { createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { freePort } from "@rngbalance/testkit";
+import { waitForStats } from "../harness/pool-ready.js";
 import { closedLoop, type LbRun } from "./measure.js";
 
 /** Settings of the panic scenario. */
@@ -78,16 +79,17 @@ export async function panicSpread(s: PanicSettings): Promise<PanicResult[]> {
 }
 
 /** Waits until health checking has answered for every pod. */
-async function settled(pool: PoolTransport, notServing: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const endpoints = pool.stats().endpoints;
-    const sick = endpoints.filter((e) => e.health === "NOT_SERVING").length;
-    const serving = endpoints.filter((e) => e.health === "SERVING").length;
-    if (sick === notServing && serving === endpoints.length - notServing) return;
-    if (Date.now() > deadline) throw new Error(`health not settled: ${JSON.stringify(endpoints)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function settled(pool: PoolTransport, notServing: number): Promise<void> {
+  return waitForStats(
+    pool,
+    ({ endpoints }) => {
+      const sick = endpoints.filter((e) => e.health === "NOT_SERVING").length;
+      const serving = endpoints.filter((e) => e.health === "SERVING").length;
+      return sick === notServing && serving === endpoints.length - notServing;
+    },
+    15_000,
+    "health not settled",
+  );
 }
 
 /** The panic scenario's table. */

@@ -10,6 +10,7 @@ import {
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { freePort } from "@rngbalance/testkit";
+import { waitForStats } from "../harness/pool-ready.js";
 import { closedLoop, type LbRun } from "./measure.js";
 
 /** Resolvers the zone scenario feeds by hand, one per client: the zones ride on the addresses. */
@@ -184,15 +185,12 @@ function addressOf(pod: Pod): Address {
 }
 
 /** Waits until `pool` has exactly `n` endpoints, all READY. */
-async function exactlyReady(pool: PoolTransport, n: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const endpoints = pool.stats().endpoints;
-    if (endpoints.length === n && endpoints.every((e) => e.state === ConnectivityState.READY)) return;
-    if (Date.now() > deadline)
-      throw new Error(`pool not ready within ${timeoutMs} ms: ${JSON.stringify(endpoints)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function exactlyReady(pool: PoolTransport, n: number, timeoutMs: number): Promise<void> {
+  return waitForStats(
+    pool,
+    ({ endpoints }) => endpoints.length === n && endpoints.every((e) => e.state === ConnectivityState.READY),
+    timeoutMs,
+  );
 }
 
 /** runs: one per client, zone a's first. */

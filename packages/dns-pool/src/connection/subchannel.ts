@@ -120,6 +120,12 @@ export class Subchannel {
   private probing = false;
   /** Cancels the connection attempt under way (set while CONNECTING). */
   private cancelAttempt: (() => void) | undefined;
+  /**
+   * The attempt under way: only it may clear `attempting` and
+   * `cancelAttempt` (a cancelled one's socket may close while a newer
+   * attempt is in flight).
+   */
+  private attemptToken: object | undefined;
   private readyWaiters: { resolve: (c: Connection) => void; reject: (e: Error) => void }[] = [];
   /**
    * Connection scaling's state (gRFC A105), or undefined for one connection:
@@ -164,6 +170,11 @@ export class Subchannel {
 
   private set attempting(value: boolean) {
     if (this.scaled) this.scaled.attempting = value;
+  }
+
+  /** True with connection scaling (gRFC A105): a stream may wait in this subchannel for a connection slot. */
+  get queuesStreams(): boolean {
+    return this.scaled !== undefined;
   }
 
   /** Connections open for new streams now (READY ones; not those draining after GOAWAY). */
@@ -216,7 +227,7 @@ export class Subchannel {
     // asked again before that, it is not hammered at once.
     if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) return;
     const cancel = this.cancelAttempt;
-    this.cancelAttempt = undefined;
+    this.endAttempt(this.attemptToken);
     cancel?.();
     const current = this.current;
     if (current) {
@@ -226,17 +237,7 @@ export class Subchannel {
       void current.close(true);
     }
     // Extra connections (gRFC A105) go with the lead one.
-    for (const c of this.extras ?? []) {
-      this.telemetry.disconnected(undefined, undefined, true);
-      c.stopKeepalive();
-      void c.close(true);
-    }
-    if (this.scaled) {
-      this.scaled.extras.length = 0;
-      this.scaled.idleSince.clear();
-      this.clock.clearTimeout(this.scaled.idleTimer);
-      this.scaled.idleTimer = undefined;
-    }
+    this.dropExtras(true);
     this.rejectWaiters(
       unsentError(`the connection to ${this.key} was released (another endpoint was chosen)`),
     );
@@ -255,14 +256,17 @@ export class Subchannel {
 
   /**
    * Opens a stream with headers that already carry `:method` and `:path`
-   * (the fast unary path builds them so, saving a copy per call).
+   * (the fast unary path builds them so, saving a copy per call). With
+   * connection scaling, a stream waiting for a connection slot leaves the
+   * queue when `signal` aborts, rejected with the signal's reason.
    */
   async openStream(
     headers: http2.OutgoingHttpHeaders,
     options: Omit<http2.ClientSessionRequestOptions, "signal"> = {},
+    signal?: AbortSignal,
   ): Promise<http2.ClientHttp2Stream> {
     const scaled = this.scaled;
-    if (scaled) return this.openScaled(headers, options, scaled.config);
+    if (scaled) return this.openScaled(headers, options, scaled.config, signal);
     for (;;) {
       const connection = this.current ?? (await this.awaitReady());
       try {
@@ -310,16 +314,8 @@ export class Subchannel {
       if (this.current) this.telemetry.disconnected(undefined, undefined, true);
       this.current?.stopKeepalive();
       this.current = undefined;
-      for (const c of this.extras ?? []) {
-        this.telemetry.disconnected(undefined, undefined, true);
-        c.stopKeepalive();
-      }
-      if (this.scaled) {
-        this.scaled.extras.length = 0;
-        this.scaled.idleSince.clear();
-        this.clock.clearTimeout(this.scaled.idleTimer);
-        this.scaled.idleTimer = undefined;
-      }
+      // Every connection, extras included, closes below.
+      this.dropExtras(false);
       this.setState(ConnectivityState.SHUTDOWN, undefined);
       this.rejectWaiters(unsentError(`endpoint ${this.key} was removed from the pool`));
     }
@@ -334,9 +330,37 @@ export class Subchannel {
     }
   }
 
+  /**
+   * Forgets the extra connections (gRFC A105) and their idle sweep; with
+   * `close`, closes them gracefully too (shutdown closes every connection itself).
+   */
+  private dropExtras(close: boolean): void {
+    const scaled = this.scaled;
+    if (scaled === undefined) return;
+    for (const c of scaled.extras) {
+      this.telemetry.disconnected(undefined, undefined, true);
+      c.stopKeepalive();
+      if (close) void c.close(true);
+    }
+    scaled.extras.length = 0;
+    scaled.idleSince.clear();
+    this.clock.clearTimeout(scaled.idleTimer);
+    scaled.idleTimer = undefined;
+  }
+
+  /** Ends the attempt `token` if it is the one under way (a stale one changes nothing). */
+  private endAttempt(token: object | undefined): void {
+    if (token === undefined || token !== this.attemptToken) return;
+    this.attemptToken = undefined;
+    this.attempting = false;
+    this.cancelAttempt = undefined;
+  }
+
   private startConnecting(): void {
     this.clock.clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
+    const token = {};
+    this.attemptToken = token;
     this.attempting = true;
     // An extra connection (gRFC A105) leaves a READY subchannel READY.
     if (this.stateValue !== ConnectivityState.READY) this.setState(ConnectivityState.CONNECTING, undefined);
@@ -349,10 +373,9 @@ export class Subchannel {
       onSettings: (connection) => {
         open = true;
         settled = true;
-        this.attempting = false;
         this.telemetry.connectionSucceeded();
         if (cancelled) return;
-        this.cancelAttempt = undefined;
+        this.endAttempt(token);
         if (this.stateValue === ConnectivityState.READY && this.scaling) {
           ready = true;
           this.addExtra(connection);
@@ -382,10 +405,11 @@ export class Subchannel {
         this.connections.delete(connection);
         this.scaled?.idleSince.delete(connection);
         if (open) this.telemetry.connectionClosed();
-        if (!settled) this.attempting = false;
         if (this.stateValue === ConnectivityState.SHUTDOWN || cancelled) return;
         if (!ready) {
-          this.cancelAttempt = undefined;
+          // A superseded attempt's failure is no news: the current one decides.
+          if (settled || token !== this.attemptToken) return;
+          this.endAttempt(token);
           const err = error ?? new Error(`connection to ${this.key} closed before HTTP/2 settings`);
           if (this.stateValue === ConnectivityState.READY) this.onExtraFailed(err);
           else this.onConnectFailed(err);
@@ -440,13 +464,22 @@ export class Subchannel {
     const delay = this.probing
       ? Math.min(this.backoff.nextDelayMs(), PROBE_RETRY_MS)
       : this.backoff.nextDelayMs();
+    this.armBackoff(delay);
+  }
+
+  /**
+   * Waits `delayMs` before the next attempt (replacing a wait already
+   * armed), then: READY (scaling: another connection may be due) → maintain;
+   * still wanted or with calls queued → connect; else (released) rest IDLE.
+   */
+  private armBackoff(delayMs: number): void {
+    this.clock.clearTimeout(this.backoffTimer);
     this.backoffTimer = this.clock.setTimeout(() => {
       this.backoffTimer = undefined;
-      // READY again meanwhile (scaling: queued calls may want another connection).
       if (this.stateValue === ConnectivityState.READY) this.maintain();
       else if (this.wanted || (this.queue?.length ?? 0) > 0) this.startConnecting();
       else this.setState(ConnectivityState.IDLE, undefined);
-    }, delay);
+    }, delayMs);
     this.backoffTimer.unref();
   }
 
@@ -493,12 +526,17 @@ export class Subchannel {
       this.setState(ConnectivityState.CONNECTING, err);
       return;
     }
-    if (this.backoffTimer !== undefined) {
-      this.setState(ConnectivityState.TRANSIENT_FAILURE, err);
+    // A GOAWAY asks the client to reconnect (the server drains or moves):
+    // at once, as without scaling, not after an extra attempt's backoff.
+    if (this.backoffTimer !== undefined && goawayCode === undefined) {
+      const lost = err ?? new Error("connection closed");
+      this.setState(ConnectivityState.TRANSIENT_FAILURE, lost);
       // No connection left (A105): queued calls fail, never sent, so they are retried elsewhere.
-      this.rejectWaiters(unsentError(`the connections to ${this.key} were lost: ${describeError(err)}`));
+      this.rejectWaiters(unsentError(`the connections to ${this.key} were lost: ${describeError(lost)}`));
       return;
     }
+    this.clock.clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
     this.setState(ConnectivityState.IDLE, err);
     if ((this.wanted || (this.queue?.length ?? 0) > 0) && this.stateValue === ConnectivityState.IDLE) {
       this.startConnecting();
@@ -524,12 +562,7 @@ export class Subchannel {
   private onExtraFailed(err: Error): void {
     this.telemetry.connectionFailed();
     this.lastErrorValue = err;
-    this.backoffTimer = this.clock.setTimeout(() => {
-      this.backoffTimer = undefined;
-      if (this.stateValue === ConnectivityState.READY) this.maintain();
-      else if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) this.startConnecting();
-    }, this.backoff.nextDelayMs());
-    this.backoffTimer.unref();
+    this.armBackoff(this.backoff.nextDelayMs());
     this.maintain();
   }
 
@@ -547,6 +580,7 @@ export class Subchannel {
     headers: http2.OutgoingHttpHeaders,
     options: Omit<http2.ClientSessionRequestOptions, "signal">,
     scaling: ConnectionScaling,
+    signal: AbortSignal | undefined,
   ): Promise<http2.ClientHttp2Stream> {
     const track = headers[":path"] !== HEALTH_WATCH_PATH;
     for (;;) {
@@ -564,18 +598,37 @@ export class Subchannel {
         this.onConnectionLost(connection, err as Error);
       }
     }
-    if (this.current === undefined) {
-      if (this.stateValue === ConnectivityState.SHUTDOWN) {
-        return Promise.reject(unsentError(`endpoint ${this.key} was removed from the pool`));
-      }
-      if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) {
-        return Promise.reject(
-          unsentError(`cannot connect to ${this.key}: ${describeError(this.lastErrorValue)}`),
-        );
-      }
-    }
+    const unusable = this.current === undefined ? this.unusableError() : undefined;
+    if (unusable) return Promise.reject(unusable);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<http2.ClientHttp2Stream>((resolve, reject) => {
-      this.queue?.push({ headers, options, track, resolve, reject });
+      let entry: QueuedStream;
+      if (signal === undefined) entry = { headers, options, track, resolve, reject };
+      else {
+        // An aborted call (cancelled, or past its deadline) stops waiting and asks for no connection.
+        const onAbort = () => {
+          const queue = this.queue;
+          const i = queue?.indexOf(entry) ?? -1;
+          if (i >= 0) queue?.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        const done = () => signal.removeEventListener("abort", onAbort);
+        entry = {
+          headers,
+          options,
+          track,
+          resolve: (s) => {
+            done();
+            resolve(s);
+          },
+          reject: (e) => {
+            done();
+            reject(e);
+          },
+        };
+      }
+      this.queue?.push(entry);
       if (this.stateValue === ConnectivityState.IDLE) this.startConnecting();
       else this.maintain();
     });
@@ -678,15 +731,20 @@ export class Subchannel {
     if (next !== Number.POSITIVE_INFINITY) this.armIdleSweep(scaled, next);
   }
 
-  private awaitReady(): Promise<Connection> {
+  /** Why a call cannot wait for a connection here (SHUTDOWN or TRANSIENT_FAILURE), else undefined. */
+  private unusableError(): Error | undefined {
     if (this.stateValue === ConnectivityState.SHUTDOWN) {
-      return Promise.reject(unsentError(`endpoint ${this.key} was removed from the pool`));
+      return unsentError(`endpoint ${this.key} was removed from the pool`);
     }
     if (this.stateValue === ConnectivityState.TRANSIENT_FAILURE) {
-      return Promise.reject(
-        unsentError(`cannot connect to ${this.key}: ${describeError(this.lastErrorValue)}`),
-      );
+      return unsentError(`cannot connect to ${this.key}: ${describeError(this.lastErrorValue)}`);
     }
+    return undefined;
+  }
+
+  private awaitReady(): Promise<Connection> {
+    const unusable = this.unusableError();
+    if (unusable) return Promise.reject(unusable);
     const waiting = new Promise<Connection>((resolve, reject) => {
       this.readyWaiters.push({ resolve, reject });
     });

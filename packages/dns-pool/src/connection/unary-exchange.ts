@@ -66,6 +66,10 @@ export function unaryExchange<R>(
   return new Promise<R>((resolve, reject) => {
     let stream: http2.ClientHttp2Stream | undefined;
     let timer: NodeJS.Timeout | undefined;
+    // With connection scaling the stream may wait in the subchannel's queue:
+    // a call that ends first (aborted or timed out) leaves it, so that it
+    // asks for no more connections. Only then is the controller worth its cost.
+    const stopWaiting = subchannel.queuesStreams ? new AbortController() : undefined;
     const call: UnaryExchange<R> & { settled: boolean } = {
       settled: false,
       finish(err, result) {
@@ -73,6 +77,7 @@ export function unaryExchange<R>(
         call.settled = true;
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
+        if (stream === undefined) stopWaiting?.abort(err);
         if (err) {
           if (stream && !stream.closed) stream.close(protocol.resetCode(err));
           reject(err);
@@ -87,7 +92,7 @@ export function unaryExchange<R>(
         timeoutMs,
       );
     }
-    subchannel.openStream(headers).then(
+    subchannel.openStream(headers, {}, stopWaiting?.signal).then(
       (s) => {
         stream = s;
         if (call.settled) {

@@ -24,6 +24,12 @@ export interface ResolutionErrorEvent {
   readonly keptAddresses: number;
 }
 
+/** The resolver found something optional not working (resolution itself works); e.g. the client's zone is unreadable. */
+export interface ResolverWarningEvent {
+  /** What does not work and how to fix it. */
+  readonly warning: ConnectError;
+}
+
 /** One endpoint's connectivity changed. */
 export interface EndpointStateEvent {
   /** The endpoint's address, e.g. "127.0.0.2:8081". */
@@ -105,6 +111,8 @@ export interface PoolEvents {
   ejection: EjectionEvent;
   /** The pool entered or left panic (too few healthy endpoints). */
   panic: PanicEvent;
+  /** The resolver found something optional not working (e.g. the client's zone unreadable). */
+  resolverWarning: ResolverWarningEvent;
 }
 
 /** The pool's typed event emitter, shared by its parts. */

@@ -20,7 +20,10 @@ export interface KubernetesResolverOptions {
   readonly maxBackoffMs: number;
   /**
    * The client's node: its `topology.kubernetes.io/zone` label is read
-   * once (needs `get` on `nodes`) and published as `clientZone`.
+   * (needs `get` on `nodes`) beside the first list, never delaying it, and
+   * published as `clientZone` once known. A failed lookup is a warning
+   * (`onWarning`, reported once), not a resolution error: zone-aware
+   * routing is optional. Tried again on each relist until it works.
    * Optional; default: no lookup.
    */
   readonly clientNode?: string;
@@ -28,6 +31,9 @@ export interface KubernetesResolverOptions {
 
 /** The well-known label of a Node's zone. */
 const ZONE_LABEL = "topology.kubernetes.io/zone";
+
+/** How long the client's Node lookup may take before it is reported (a late answer still counts). */
+export const ZONE_LOOKUP_TIMEOUT_MS = 5000;
 
 /** The parts of a discovery.k8s.io/v1 EndpointSlice that matter here. */
 interface EndpointSlice {
@@ -70,6 +76,12 @@ export class KubernetesResolver implements Resolver {
   private readonly sleeper = new AbortController();
   private readonly backoff: Backoff;
   private clientZone: string | undefined;
+  /** The Node lookup in flight, if any. */
+  private zoneLookup: Promise<void> | undefined;
+  /** The lookup's failure was reported (once per resolver, not per relist). */
+  private zoneWarned = false;
+  /** The slices of a complete list are in `slices` (false during a relist). */
+  private listed = false;
 
   constructor(private readonly options: KubernetesResolverOptions) {
     this.backoff = resolutionBackoff(options.initialBackoffMs, options.maxBackoffMs);
@@ -133,9 +145,15 @@ export class KubernetesResolver implements Resolver {
     const path = `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`;
     while (!this.closed) {
       try {
-        // The client's zone, until known: tried again on every relist (the API server may have been down).
-        if (core !== undefined && this.clientZone === undefined) await this.readClientZone(core);
+        // The client's zone, until known, beside the list (never delaying it): tried
+        // again on every relist (the API server may have been down, RBAC fixed).
+        if (core !== undefined && this.clientZone === undefined && this.zoneLookup === undefined) {
+          this.zoneLookup = this.readClientZone(core).finally(() => {
+            this.zoneLookup = undefined;
+          });
+        }
         // List every slice (paged), then publish them as one address set.
+        this.listed = false;
         this.slices.clear();
         let resourceVersion: string | undefined;
         let next: string | undefined;
@@ -150,6 +168,7 @@ export class KubernetesResolver implements Resolver {
           next = page.metadata?._continue || undefined;
           resourceVersion = page.metadata?.resourceVersion;
         } while (next);
+        this.listed = true;
         this.publish();
         this.backoff.reset();
         // Watch from there; a watch the server ends is resumed where it stopped.
@@ -181,19 +200,49 @@ export class KubernetesResolver implements Resolver {
     readNode(param: { name: string }): Promise<{ metadata?: { labels?: Record<string, string> } }>;
   }): Promise<void> {
     const name = this.options.clientNode as string;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const node = await core.readNode({ name });
-      const zone = node.metadata?.labels?.[ZONE_LABEL];
-      if (zone) this.clientZone = zone;
-      else
-        this.report(
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${ZONE_LOOKUP_TIMEOUT_MS} ms`)),
+          ZONE_LOOKUP_TIMEOUT_MS,
+        );
+        timer.unref();
+      });
+      const lookup = core.readNode({ name });
+      // A late answer still sets the zone (the lookup is not abortable).
+      lookup.then(
+        (node) => this.learnZone(node),
+        () => {},
+      );
+      const node = await Promise.race([lookup, timeout]);
+      if (!node.metadata?.labels?.[ZONE_LABEL]) {
+        this.warn(
           `Node ${name} has no ${ZONE_LABEL} label: set RNG_ZONE (or locality.zone) for zone-aware routing`,
         );
+      }
     } catch (err) {
-      this.report(
-        `cannot read the zone of Node ${name} (zone-aware routing needs "get" on "nodes" for the pod's service account, or RNG_ZONE set): ${describe(err)}`,
+      this.warn(
+        `cannot read the zone of Node ${name} (zone-aware routing needs "get" on "nodes" for the pod's service account, or RNG_ZONE set); routing ignores zones until then: ${describe(err)}`,
       );
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** Takes the zone of the client's Node and republishes the list with it. */
+  private learnZone(node: { metadata?: { labels?: Record<string, string> } }): void {
+    const zone = node.metadata?.labels?.[ZONE_LABEL];
+    if (!zone || zone === this.clientZone || this.closed) return;
+    this.clientZone = zone;
+    if (this.listed) this.publish();
+  }
+
+  /** Reports a failed zone lookup once: optional, so a warning, not a resolution error. */
+  private warn(why: string): void {
+    if (this.zoneWarned || this.closed) return;
+    this.zoneWarned = true;
+    this.listener?.onWarning?.(new ConnectError(`kubernetes: ${this.what}: ${why}`, Code.Unavailable));
   }
 
   /** One watch request; resolves with the last resourceVersion when the server ends it. */

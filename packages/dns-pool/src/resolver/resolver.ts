@@ -26,6 +26,12 @@ export interface ResolverListener {
   onResolution(resolution: Resolution): void;
   /** A failed resolution (NXDOMAIN, SERVFAIL, timeout, empty answer...): keep the last good list. */
   onResolutionError(error: ConnectError): void;
+  /**
+   * Optional: something optional does not work, though resolution does
+   * (e.g. the client's zone cannot be read, so zone-aware routing stays
+   * off). The address list is unaffected. Default: nothing.
+   */
+  onWarning?(warning: ConnectError): void;
 }
 
 /**

@@ -39,6 +39,7 @@ export class SubsettingResolver implements Resolver {
     this.inner.start({
       onResolution: (resolution) => listener.onResolution(this.narrow(resolution)),
       onResolutionError: (error) => listener.onResolutionError(error),
+      onWarning: (warning) => listener.onWarning?.(warning),
     });
   }
 

@@ -35,6 +35,14 @@ export class FakeConnection implements Connection {
   readonly streams: FakeStream[] = [];
 
   /**
+   * True when `close()` reports the close only once `finishClose()` runs,
+   * as a real socket reports it a turn (or a handshake) later. Default false:
+   * `close()` reports it at once.
+   */
+  deferClose = false;
+  private closeReported = false;
+
+  /**
    * @param options - what the subchannel dialed with.
    * @param listener - the subchannel's listener.
    */
@@ -58,6 +66,7 @@ export class FakeConnection implements Connection {
   drop(error?: Error): void {
     if (this.closing && this.closedGracefully !== undefined) return;
     this.closing = true;
+    this.closeReported = true;
     this.listener.onClose(this, error);
   }
 
@@ -116,12 +125,19 @@ export class FakeConnection implements Connection {
   /** Nothing to stop. */
   stopKeepalive(): void {}
 
-  /** Closes at once. */
+  /** Closes: at once, or with `deferClose` when `finishClose()` runs. */
   close(graceful: boolean): Promise<void> {
     this.closedGracefully = graceful;
     this.closing = true;
-    this.listener.onClose(this, undefined);
+    if (!this.deferClose) this.finishClose();
     return Promise.resolve();
+  }
+
+  /** Reports the close that `close()` asked for (once; nothing if already reported). */
+  finishClose(): void {
+    if (this.closeReported || this.closedGracefully === undefined) return;
+    this.closeReported = true;
+    this.listener.onClose(this, undefined);
   }
 }
 
@@ -149,15 +165,25 @@ export class FakeDialer {
    *   {@link FakeConnection.maxConcurrentStreams}). Default: none, the
    *   connections carry no streams.
    */
-  constructor(private readonly maxConcurrentStreams?: number) {}
+  constructor(
+    private readonly maxConcurrentStreams?: number,
+    /** Every connection it dials reports `close()` only at `finishClose()` (see {@link FakeConnection.deferClose}). Default false. */
+    private readonly deferClose = false,
+  ) {}
 
   /** The factory to pass as the subchannel's `dial` option. */
   readonly dial: ConnectionFactory = (options, listener) => {
     const c = new FakeConnection(options, listener);
     c.maxConcurrentStreams = this.maxConcurrentStreams;
+    c.deferClose = this.deferClose;
     this.connections.push(c);
     return c;
   };
+
+  /** Reports every close still deferred (see {@link FakeConnection.finishClose}), oldest first. */
+  finishCloses(): void {
+    for (const c of this.connections) c.finishClose();
+  }
 
   /** The newest connection. */
   get last(): FakeConnection {

@@ -43,6 +43,12 @@ export class FakeResolver implements Resolver {
     else this.pending = resolution;
   }
 
+  /** Delivers a warning (UNAVAILABLE with `message`): something optional does not work. */
+  warn(message: string): void {
+    if (!this.listener) throw new Error("FakeResolver.warn before start()");
+    this.listener.onWarning?.(new ConnectError(message, Code.Unavailable));
+  }
+
   /** Delivers a resolution error (UNAVAILABLE with `message`). */
   fail(message: string): void {
     if (!this.listener) throw new Error("FakeResolver.fail before start()");

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectionScaling } from "../../src/connection/connection-scaling.js";
 import { Subchannel } from "../../src/connection/subchannel.js";
+import { unaryExchange } from "../../src/connection/unary-exchange.js";
 import { ConnectivityState as S } from "../../src/core/connectivity.js";
 import { neverProcessed } from "../../src/core/errors.js";
 import { resolvePoolOptions } from "../../src/options-resolve.js";
@@ -10,9 +11,9 @@ import { FakeClock, FakeDialer, flushMicrotasks } from "../../src/testing/index.
 
 const CALL = { ":method": "POST", ":path": "/rng.Rng/Rng" };
 
-function setup(scaling: Partial<ConnectionScaling>, maxConcurrentStreams = 2) {
+function setup(scaling: Partial<ConnectionScaling>, maxConcurrentStreams = 2, deferClose = false) {
   const clock = new FakeClock();
-  const dialer = new FakeDialer(maxConcurrentStreams);
+  const dialer = new FakeDialer(maxConcurrentStreams, deferClose);
   const transitions: string[] = [];
   let goaways = 0;
   const subchannel = new Subchannel(
@@ -35,9 +36,9 @@ function setup(scaling: Partial<ConnectionScaling>, maxConcurrentStreams = 2) {
     },
   );
   /** Opens a stream, noting where it went once it did. */
-  const open = () => {
+  const open = (signal?: AbortSignal) => {
     const r: { settled: boolean; error?: unknown } = { settled: false };
-    subchannel.openStream(CALL).then(
+    subchannel.openStream(CALL, {}, signal).then(
       () => {
         r.settled = true;
       },
@@ -284,6 +285,161 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
     t.dialer.last.settings();
     await flushMicrotasks();
     assert.equal(t.subchannel.openConnections, 3);
+  });
+});
+
+describe("connection scaling: attempts, backoff and queued calls (review fixes)", () => {
+  it("a released endpoint does not reconnect when an extra attempt's backoff ends: it rests IDLE", async () => {
+    const t = setup({ max: 2 });
+    await ready(t);
+    t.open();
+    t.open();
+    t.open();
+    await flushMicrotasks();
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    t.dialer.connections[0]?.drop(new Error("read ECONNRESET"));
+    await flushMicrotasks();
+    assert.equal(t.subchannel.state, S.TRANSIENT_FAILURE);
+    t.subchannel.release();
+    const dialed = t.dialer.connections.length;
+    t.clock.advance(60_000);
+    await flushMicrotasks();
+    assert.equal(t.subchannel.state, S.IDLE, "released: IDLE once the backoff is over");
+    assert.equal(t.dialer.connections.length, dialed, "no new dial");
+    assert.equal(t.clock.pending, 0, "no timer left");
+  });
+
+  it("a cancelled attempt whose socket closes late does not let a second attempt start beside the current one", async () => {
+    const t = setup({ max: 4 }, 2, true);
+    await ready(t);
+    t.open();
+    t.open();
+    t.open(); // queued: extra attempt A
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 2);
+    t.subchannel.release(); // cancels A; its close comes later, as a real socket's
+    t.subchannel.requestConnection(); // attempt B
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    assert.equal(t.subchannel.state, S.READY);
+    t.open();
+    t.open();
+    t.open(); // queued: extra attempt C
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 4, "A, B and C dialed");
+    t.dialer.finishCloses(); // A's (and the released lead's) close arrives while C is in flight
+    await flushMicrotasks();
+    t.open(); // another queued call asks for a connection
+    await flushMicrotasks();
+    assert.equal(
+      t.dialer.connections.length,
+      4,
+      "one attempt at a time (gRFC A105): no D while C is in flight",
+    );
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    assert.equal(t.subchannel.openConnections, 2);
+  });
+
+  it("arms one backoff timer at a time", async () => {
+    const t = setup({ max: 3 });
+    await ready(t);
+    for (let i = 0; i < 3; i++) t.open();
+    await flushMicrotasks();
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    assert.equal(t.clock.pending, 1, "the backoff");
+    t.clock.advance(1000);
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    assert.equal(t.clock.pending, 1, "still one: the new backoff replaced the old");
+  });
+
+  it("GOAWAY on the last connection during an extra attempt's backoff reconnects at once (IDLE -> CONNECTING), keeping the queued calls", async () => {
+    const t = setup({ max: 2 });
+    await ready(t);
+    t.open();
+    t.open();
+    const c = t.open();
+    await flushMicrotasks();
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    t.dialer.connections[0]?.goaway(0);
+    await flushMicrotasks();
+    assert.ok(!t.transitions.includes("READY->TRANSIENT_FAILURE"), t.transitions.join(" "));
+    assert.equal(
+      t.subchannel.state,
+      S.CONNECTING,
+      "the server asked to reconnect: at once, not after the backoff",
+    );
+    assert.equal(t.dialer.connections.length, 3);
+    assert.ok(!c.settled, "the queued call waits for the new connection");
+    t.dialer.last.settings();
+    await flushMicrotasks();
+    assert.ok(c.settled && c.error === undefined, "sent on the new connection");
+    assert.equal(t.subchannel.state, S.READY);
+  });
+
+  it("a connection lost without an error during the backoff names what happened, not 'undefined'", async () => {
+    const t = setup({ max: 2 });
+    await ready(t);
+    t.open();
+    t.open();
+    const c = t.open();
+    await flushMicrotasks();
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    t.dialer.connections[0]?.drop();
+    await flushMicrotasks();
+    assert.ok(c.settled && neverProcessed(c.error));
+    assert.doesNotMatch(String((c.error as Error).message), /undefined/);
+    assert.match(String((c.error as Error).message), /were lost: connection closed/);
+  });
+
+  it("a queued call whose signal aborts leaves the queue, rejected with the abort reason, and asks for no more connections", async () => {
+    const t = setup({ max: 2 });
+    await ready(t);
+    t.open();
+    t.open();
+    const ac = new AbortController();
+    const c = t.open(ac.signal);
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 2, "the queued call started an extra attempt");
+    const reason = new Error("deadline exceeded");
+    ac.abort(reason);
+    await flushMicrotasks();
+    assert.ok(c.settled && c.error === reason, "rejected with the abort reason");
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    t.clock.advance(60_000);
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 2, "nothing queued: no retry of the extra attempt");
+    const late = t.open(AbortSignal.abort(reason));
+    await flushMicrotasks();
+    assert.ok(late.settled && late.error === reason, "an aborted signal is not queued");
+  });
+
+  it("a fast unary call that times out while queued leaves the queue: the extra attempt is not retried for it", async () => {
+    const t = setup({ max: 2 }, 1);
+    await ready(t);
+    t.open(); // the lead connection is full
+    await flushMicrotasks();
+    const outcome = unaryExchange(t.subchannel, { ...CALL }, undefined, undefined, 20, {
+      resetCode: () => 8,
+      read: () => {},
+      closed: () => {},
+    }).then(
+      () => "answered",
+      (e: unknown) => (e instanceof ConnectError ? Code[e.code] : String(e)),
+    );
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 2, "queued: an extra attempt");
+    assert.equal(await outcome, "DeadlineExceeded");
+    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
+    await flushMicrotasks();
+    t.clock.advance(60_000);
+    await flushMicrotasks();
+    assert.equal(t.dialer.connections.length, 2, "nothing waits: no new attempt after the backoff");
   });
 });
 

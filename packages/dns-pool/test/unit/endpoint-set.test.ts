@@ -170,3 +170,35 @@ describe("EndpointSet", () => {
     assert.equal(set.picker.pick(), undefined);
   });
 });
+
+describe("resolver warnings", () => {
+  it("pass through the set as resolverWarning, changing neither the endpoints nor the state", () => {
+    const warnings: string[] = [];
+    const errors: string[] = [];
+    const set = new EndpointSet<FakeEndpoint>(
+      "kubernetes:///svc:80",
+      createPolicy("round_robin", { target: "kubernetes:///svc:80", clock: new FakeClock() }),
+      (address) => {
+        const e = new FakeEndpoint(formatAddress(address));
+        e.state = S.READY;
+        return e;
+      },
+      {
+        onResolution: () => {},
+        onResolutionError: (e) => errors.push(e.error.rawMessage),
+        onStateChange: () => {},
+        onResolverWarning: (e) => warnings.push(e.warning.rawMessage),
+      },
+      true,
+    );
+    const resolver = new FakeResolver();
+    resolver.start(set);
+    resolver.push(["10.0.0.1:80"]);
+    resolver.warn("cannot read the zone of Node n1");
+    assert.deepEqual(warnings, ["cannot read the zone of Node n1"]);
+    assert.deepEqual(errors, []);
+    assert.equal(set.lastResolutionError, undefined);
+    assert.equal(set.state, S.READY);
+    void set.close();
+  });
+});

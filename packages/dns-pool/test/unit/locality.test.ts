@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, encodeBinaryHeader } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, encodeBinaryHeader } from "@connectrpc/connect";
 import { OrcaLoadReportSchema } from "@rngbalance/grpc-protos/xds/data/orca/v3";
 import {
   LOCALITY_DEFAULTS,
@@ -12,7 +12,8 @@ import {
 } from "../../src/balancer/locality.js";
 import { ORCA_TRAILER } from "../../src/balancer/orca.js";
 import type { CallResult } from "../../src/balancer/picker.js";
-import { RoundRobinPolicy } from "../../src/balancer/policies.js";
+import { PickFirstPolicy, RoundRobinPolicy } from "../../src/balancer/policies.js";
+import { hashKey, RingHashPolicy } from "../../src/balancer/ring-hash.js";
 import { EndpointSet } from "../../src/call/endpoint-set.js";
 import { ConnectivityState as S } from "../../src/core/connectivity.js";
 import { resolvePoolOptions, resolverOptions } from "../../src/options-resolve.js";
@@ -314,5 +315,59 @@ describe("LocalityPolicy in an EndpointSet fed by a FakeResolver", () => {
     assert.equal(set.get("10.0.0.1:80"), first, "same endpoint, new attributes");
     assert.equal(pickShares(set.picker, 100).get("10.0.0.2:80"), 1, "the draining local pod yields to b");
     set.close();
+  });
+});
+
+describe("locality layer over policies that keep state per endpoint list (review fixes)", () => {
+  it("passes the call's PickInfo to the group's picker: ring_hash keeps one key on one endpoint", () => {
+    const clock = new FakeClock();
+    const layer = new LocalityPolicy<FakeEndpoint>(
+      () => new RingHashPolicy(),
+      resolveLocality({ zone: "a" }, {}),
+      clock,
+    );
+    const endpoints = zonedEndpoints({ a: 5, b: 3 });
+    const picker = buildPicker(layer, endpoints);
+    const info = { header: undefined, contextValues: createContextValues().set(hashKey, "user-42") };
+    const picked = new Set(Array.from({ length: 100 }, () => picker.pick(info)?.address));
+    assert.equal(picked.size, 1, `one endpoint for one key, got ${[...picked].join(", ")}`);
+  });
+
+  it("pick_first under it: the Happy Eyeballs stagger fires and the shuffle happens once per endpoint list, not per rebuild", () => {
+    const clock = new FakeClock();
+    let draws = 0;
+    const random = () => {
+      draws++;
+      return (draws * 0.37) % 1;
+    };
+    const layer = new LocalityPolicy<FakeEndpoint>(
+      () =>
+        new PickFirstPolicy<FakeEndpoint>(
+          undefined,
+          { shuffleAddressList: true, connectionAttemptDelayMs: 250 },
+          clock,
+          random,
+        ),
+      resolveLocality({ zone: "a" }, {}),
+      clock,
+    );
+    let updates = 0;
+    layer.attach(() => updates++);
+    const endpoints = zonedEndpoints({ a: 4 }, S.CONNECTING);
+    const first = layer.wanted(endpoints).map((e) => e.address);
+    assert.equal(first.length, 1, "one attempt to start with");
+    const drawsAfterFirst = draws;
+    for (let i = 0; i < 5; i++) {
+      buildPicker(layer, endpoints);
+      assert.deepEqual(
+        layer.wanted(endpoints).map((e) => e.address),
+        first,
+        "same list: same order",
+      );
+    }
+    assert.equal(draws, drawsAfterFirst, "no reshuffle on rebuilds");
+    clock.advance(250);
+    assert.equal(updates, 1, "the stagger asked the pool to rebuild");
+    assert.equal(layer.wanted(endpoints).length, 2, "a second attempt beside the first");
   });
 });

@@ -92,13 +92,14 @@ describe("panic threshold (Envoy's healthy_panic_threshold)", () => {
   });
 
   it("endpoints without a connection never get calls, panic or not", () => {
-    const { set, created } = setup(4, 50);
+    const { set, created } = setup(5, 50);
     holdBack(created[0]!);
     created[1]!.state = S.TRANSIENT_FAILURE; // cannot connect
     created[2]!.state = S.CONNECTING;
+    created[3]!.state = S.TRANSIENT_FAILURE;
     set.rebuild();
-    assert.equal(set.panic, true, "1 of 4 healthy");
-    assert.deepEqual(new Set(pickAddresses(set.picker, 40)), new Set(["10.0.0.1:80", "10.0.0.4:80"]));
+    assert.equal(set.panic, true, "1 of 5 healthy, 1 still connecting");
+    assert.deepEqual(new Set(pickAddresses(set.picker, 40)), new Set(["10.0.0.1:80", "10.0.0.5:80"]));
   });
 
   it("a pool still connecting, with nothing known unhealthy, is not in panic", () => {
@@ -106,6 +107,22 @@ describe("panic threshold (Envoy's healthy_panic_threshold)", () => {
     assert.equal(countPanic(endpoints, 50).panic, false);
     endpoints[0]!.state = S.TRANSIENT_FAILURE; // a refused connection is not a health verdict
     assert.equal(countPanic(endpoints, 50).panic, false);
+  });
+
+  it("1 NOT_SERVING while the other 9 are still connecting is not panic: no call goes to the NOT_SERVING one", () => {
+    const { set, created } = setup(10, 50);
+    holdBack(created[0]!);
+    for (const e of created.slice(1)) e.state = S.CONNECTING;
+    set.rebuild();
+    assert.equal(set.panic, false, "nothing known of the 9: not counted as unhealthy");
+    assert.deepEqual(pickAddresses(set.picker, 10), Array(10).fill("-"), "calls wait for a healthy endpoint");
+    const counted = countPanic(created, 50);
+    assert.deepEqual([counted.healthy, counted.pending, counted.total], [0, 9, 10]);
+    // They all fail to connect: now the NOT_SERVING one is all there is, and panic lets it serve.
+    for (const e of created.slice(1)) e.state = S.TRANSIENT_FAILURE;
+    set.rebuild();
+    assert.equal(set.panic, true);
+    assert.deepEqual(new Set(pickAddresses(set.picker, 10)), new Set(["10.0.0.1:80"]));
   });
 
   it("the threshold is a strict share: exactly 50 % healthy is not panic, 100 panics unless all are healthy", () => {
