@@ -8,10 +8,10 @@ import {
   type PoolTransportOptions,
 } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
+import { type RngServerProcess, spawnRngPods } from "@rngbalance/rng-fleet";
 import { collect, histograms, testMeter, total } from "@rngbalance/testkit/metrics";
 import { METRIC } from "../src/telemetry/names.js";
-import { freePort, until } from "./support.js";
+import { until } from "./support.js";
 
 // Real rng-server processes on loopback pod IPs, called through a real pool
 // on its fast unary paths. The slow pod serves Prometheus metrics, so the
@@ -51,22 +51,9 @@ describe("hedging over real servers", () => {
 
   /** Pods on `hosts`, one port, each with a metrics listener on its own host; `args(i)` per pod. */
   const spawnPods = async (hosts: string[], args: (i: number) => string[]) => {
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const metricsPort = await freePort();
-      const started = await Promise.allSettled(
-        hosts.map((host, i) =>
-          spawnRngServer({ host, port, args: [...args(i), "--metrics-addr", `${host}:${metricsPort}`] }),
-        ),
-      );
-      const ok = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-      if (ok.length === hosts.length) {
-        servers.push(...ok);
-        return { port, pods: ok, metrics: hosts.map((h) => `${h}:${metricsPort}`) };
-      }
-      await Promise.all(ok.map((p) => p.stop()));
-      if (attempt === 3) throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
-    }
+    const started = await spawnRngPods({ hosts, args, metrics: true });
+    servers.push(...started.pods);
+    return started;
   };
   const readyPool = async (options: PoolTransportOptions, n: number) => {
     const pool = createPoolTransport({ connect: "eager", outlierDetection: false, ...options });

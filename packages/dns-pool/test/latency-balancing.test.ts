@@ -8,8 +8,8 @@ import {
   registerResolver,
 } from "@rngbalance/dns-pool";
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
-import { freePort, type Load, startLoad, until } from "./support.js";
+import { type RngServerProcess, spawnRngPods, spawnRngServer } from "@rngbalance/rng-fleet";
+import { type Load, startLoad, until } from "./support.js";
 
 // Real rng-server processes on loopback pod IPs, loaded by a real pool. The
 // machine is shared and slow at times: every check is a share with a wide
@@ -37,25 +37,11 @@ describe("latency-aware balancing over real servers", () => {
     servers.push(s);
     return s;
   };
-  /**
-   * Pods on `hosts`, all on one port (as a headless Service). freePort()
-   * checks 127.0.0.1 only, and other work on this machine uses loopback pod
-   * IPs too: when a port is taken on one of the hosts, start over on another.
-   */
-  const spawnPods = async (hosts: string[], argsOf: (i: number) => string[] = () => []) => {
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const started = await Promise.allSettled(
-        hosts.map((h, i) => spawnRngServer({ host: h, port, args: argsOf(i) })),
-      );
-      const ok = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-      if (ok.length === hosts.length) {
-        servers.push(...ok);
-        return { port, pods: ok };
-      }
-      await Promise.all(ok.map((p) => p.stop()));
-      if (attempt === 3) throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
-    }
+  /** Pods on `hosts`, all on one port (as a headless Service). */
+  const spawnPods = async (hosts: string[], args?: (i: number) => string[]) => {
+    const started = await spawnRngPods({ hosts, ...(args ? { args } : {}) });
+    servers.push(...started.pods);
+    return started;
   };
   const readyPool = async (options: PoolTransportOptions, n: number) => {
     const pool = createPoolTransport({ connect: "eager", ...options });

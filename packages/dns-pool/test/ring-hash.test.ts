@@ -11,8 +11,8 @@ import {
 } from "@rngbalance/dns-pool";
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
 import { Rng, RngService } from "@rngbalance/proto";
-import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
-import { freePort, until } from "./support.js";
+import { type RngServerProcess, spawnRngPods } from "@rngbalance/rng-fleet";
+import { until } from "./support.js";
 
 // ring_hash over real rng-server processes on loopback pod IPs (127.0.25.x,
 // away from the other tests' hosts); each answer's RN says which pod served it.
@@ -34,19 +34,11 @@ describe("ring_hash over real servers", () => {
     await Promise.all(servers.map((s) => s.stop()));
   });
 
-  /** Pods on all HOSTS on one port; a port taken on one of them: start over on another. */
+  /** Pods on all HOSTS on one port. */
   const spawnPods = async () => {
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const started = await Promise.allSettled(HOSTS.map((host) => spawnRngServer({ host, port })));
-      const ok = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-      if (ok.length === HOSTS.length) {
-        servers.push(...ok);
-        return { port, pods: ok };
-      }
-      await Promise.all(ok.map((p) => p.stop()));
-      if (attempt === 3) throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
-    }
+    const started = await spawnRngPods({ hosts: HOSTS });
+    servers.push(...started.pods);
+    return started;
   };
 
   const readyPool = async (name: string, resolver: FakeResolver, options: Partial<PoolTransportOptions>) => {

@@ -16,6 +16,7 @@
  */
 export { type FleetPod, LocalFleet, type LocalFleetOptions, type PodSpawner } from "./local-fleet.js";
 export { type RngFleet, type RngFleetOptions, startRngFleet } from "./rng-fleet.js";
+export { type RngPods, type SpawnRngPodsOptions, spawnRngPods } from "./rng-pods.js";
 export {
   RNG_SERVER_MAIN,
   type RngServerProcess,
