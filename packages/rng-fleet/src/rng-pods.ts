@@ -41,15 +41,23 @@ export async function spawnRngPods(options: SpawnRngPodsOptions): Promise<RngPod
         spawnRngServer({
           host,
           port,
-          args: [...args(i), ...(metricsPort === undefined ? [] : ["--metrics-addr", `${host}:${metricsPort}`])],
+          args: [
+            ...args(i),
+            ...(metricsPort === undefined ? [] : ["--metrics-addr", `${host}:${metricsPort}`]),
+          ],
         }),
       ),
     );
     const ok = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     if (ok.length === hosts.length) {
-      return { port, pods: ok, metrics: metricsPort === undefined ? [] : hosts.map((h) => `${h}:${metricsPort}`) };
+      return {
+        port,
+        pods: ok,
+        metrics: metricsPort === undefined ? [] : hosts.map((h) => `${h}:${metricsPort}`),
+      };
     }
     await Promise.all(ok.map((p) => p.stop()));
-    if (attempt >= attempts) throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
+    if (attempt >= attempts)
+      throw (started.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
   }
 }
