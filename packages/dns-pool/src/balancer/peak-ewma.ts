@@ -119,7 +119,7 @@ export class PeakEwmaPolicy<E extends EndpointInfo> implements LoadBalancingPoli
 
   /** A P2C picker over the READY endpoints' current estimates. */
   buildPicker(ready: readonly E[], all: readonly E[]): Picker<E> {
-    const ramp = this.slowStart?.update(ready, all);
+    const ramp = this.slowStart?.update(all);
     if (ready.length === 0) return EMPTY_PICKER;
     const now = this.clock.now();
     const estimates = ready.map((e) => {

@@ -34,7 +34,7 @@ export class RoundRobinPolicy<E extends EndpointInfo> implements LoadBalancingPo
 
   /** A rotation over the READY endpoints. */
   buildPicker(ready: readonly E[], all: readonly E[] = ready): Picker<E> {
-    const ramp = this.slowStart?.update(ready, all);
+    const ramp = this.slowStart?.update(all);
     return ready.length === 0 ? EMPTY_PICKER : new RoundRobinPicker(ready, this.cursor, ramp);
   }
 }
@@ -59,7 +59,7 @@ export class LeastRequestPolicy<E extends EndpointInfo> implements LoadBalancing
 
   /** Power of two choices over the READY endpoints. */
   buildPicker(ready: readonly E[], all: readonly E[] = ready): Picker<E> {
-    const ramp = this.slowStart?.update(ready, all);
+    const ramp = this.slowStart?.update(all);
     return ready.length === 0 ? EMPTY_PICKER : new LeastRequestPicker(ready, ramp);
   }
 }

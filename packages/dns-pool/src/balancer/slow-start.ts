@@ -1,4 +1,5 @@
 import type { Clock } from "../core/clock.js";
+import { ConnectivityState } from "../core/connectivity.js";
 
 /**
  * Slow start, as Envoy's `slow_start_config`: an endpoint that joins a
@@ -50,13 +51,17 @@ export interface SlowStartWeights<E> {
  *   NOT_SERVING or from outlier ejection), as Envoy restarts the ramp when a
  *   host passes health checks again: it may have restarted cold.
  *
+ * READY is the connection's state, not pickability: an endpoint that
+ * liveness doubts for a moment (a busy event loop delays its reads) and
+ * then trusts again has not restarted, so its ramp does not restart.
+ *
  * Not for the endpoints of the pool's first resolution on their first
  * connection: at start-up nobody is warm, and ramping all but the first to
  * connect would pile the client's first calls onto that one endpoint (the
  * opposite of what slow start is for). Nor for an endpoint that becomes
  * READY when none is: it is the only place calls can go.
  */
-export class SlowStart<E extends object> {
+export class SlowStart<E extends { readonly state: ConnectivityState }> {
   private readonly readySince = new WeakMap<E, number>();
   private readonly connectedOnce = new WeakSet<E>();
   private initial: WeakSet<E> | undefined;
@@ -72,13 +77,15 @@ export class SlowStart<E extends object> {
   ) {}
 
   /**
-   * Notes which endpoints just became READY and returns the weights of those
-   * still ramping, or undefined when none is (the common case).
+   * Notes which of `all` (every endpoint of the pool) just became READY and
+   * returns the weights of those still ramping, or undefined when none is
+   * (the common case).
    */
-  update(ready: readonly E[], all: readonly E[]): SlowStartWeights<E> | undefined {
+  update(all: readonly E[]): SlowStartWeights<E> | undefined {
     const now = this.clock.now();
     if (this.initial === undefined && all.length > 0) this.initial = new WeakSet(all);
     const othersWereReady = this.wasReady.size > 0;
+    const ready = all.filter((e) => e.state === ConnectivityState.READY);
     let until = 0;
     for (const e of ready) {
       if (!this.wasReady.has(e)) {

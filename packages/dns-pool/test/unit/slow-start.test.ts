@@ -27,34 +27,63 @@ describe("SlowStart: who ramps", () => {
     const clock = new FakeClock();
     const ss = new SlowStart<FakeEndpoint>(config, clock);
     const initial = fakeEndpoints(3, S.CONNECTING);
-    assert.equal(ss.update([], initial), undefined);
+    assert.equal(ss.update(initial), undefined);
     // They connect one after the other: no ramp, even though others are READY.
     initial[0]!.state = S.READY;
-    assert.equal(ss.update([initial[0]!], initial), undefined);
-    assert.equal(ss.update(initial.slice(0, 3), initial), undefined);
+    assert.equal(ss.update(initial), undefined);
+    for (const e of initial) e.state = S.READY;
+    assert.equal(ss.update(initial), undefined);
     // A new pod appears and connects: it ramps.
     const added = new FakeEndpoint("10.0.0.9:80");
     const all = [...initial, added];
-    const w = ss.update([...initial, added], all);
+    added.state = S.READY;
+    const w = ss.update(all);
     assert.ok(w, "ramping");
     assert.equal(w.weight(added, clock.now()), 0.1);
     assert.equal(w.weight(initial[0]!, clock.now()), 1);
     clock.advance(5000);
     assert.equal(w.weight(added, clock.now()), 0.5);
     clock.advance(5000);
-    assert.equal(ss.update([...initial, added], all), undefined, "window over");
+    assert.equal(ss.update(all), undefined, "window over");
     // An initial endpoint drops and comes back: it may have restarted cold, so it ramps.
-    assert.equal(ss.update([initial[1]!, initial[2]!, added], all), undefined);
-    assert.ok(ss.update([...initial, added], all)?.weight(initial[0]!, clock.now()) === 0.1);
+    initial[0]!.state = S.TRANSIENT_FAILURE;
+    assert.equal(ss.update(all), undefined);
+    initial[0]!.state = S.READY;
+    assert.ok(ss.update(all)?.weight(initial[0]!, clock.now()) === 0.1);
   });
 
   it("does not ramp an endpoint that becomes READY when none is (it is the only way out)", () => {
     const clock = new FakeClock();
     const ss = new SlowStart<FakeEndpoint>(config, clock);
     const [a, b] = fakeEndpoints(2);
-    ss.update([a!, b!], [a!, b!]);
-    ss.update([], [a!, b!]);
-    assert.equal(ss.update([a!], [a!, b!]), undefined);
+    ss.update([a!, b!]);
+    a!.state = S.CONNECTING;
+    b!.state = S.CONNECTING;
+    ss.update([a!, b!]);
+    a!.state = S.READY;
+    assert.equal(ss.update([a!, b!]), undefined);
+  });
+
+  it("an endpoint left out of the picker while READY (liveness doubting it) keeps its ramp when trusted again", () => {
+    const clock = new FakeClock();
+    const policy = new RoundRobinPolicy<FakeEndpoint>(config, clock);
+    const all = fakeEndpoints(4);
+    policy.buildPicker(all.slice(0, 3), all.slice(0, 3));
+    // A new pod joins and ramps.
+    policy.buildPicker(all, all);
+    clock.advance(9000);
+    // An old pod is doubted for a moment (READY all along), then trusted again:
+    // a doubt is not a restart, so it takes a full share, not a ramp from the floor.
+    policy.buildPicker([all[0]!, all[2]!, all[3]!], all);
+    policy.buildPicker(all, all);
+    clock.advance(1500);
+    const picker = policy.buildPicker(all, all);
+    const counts = new Map<FakeEndpoint, number>();
+    for (let i = 0; i < 4000; i++) {
+      const e = picker.pick()!;
+      counts.set(e, (counts.get(e) ?? 0) + 1);
+    }
+    assert.equal(counts.get(all[1]!), 1000, "the doubted pod keeps its full share");
   });
 });
 
