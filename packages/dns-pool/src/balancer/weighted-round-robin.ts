@@ -1,4 +1,5 @@
 import type { Clock } from "../core/clock.js";
+import { ConnectivityState } from "../core/connectivity.js";
 import { NO_POLICY_TELEMETRY, type PolicyTelemetry } from "../telemetry/policy-instruments.js";
 import { EdfScheduler } from "./edf-scheduler.js";
 import { ORCA_REQUEST_HEADER, type OrcaLoadReport, readOrcaReport, reportedUtilization } from "./orca.js";
@@ -130,9 +131,17 @@ export class WeightedRoundRobinPolicy<E extends EndpointInfo> implements LoadBal
     private readonly telemetry: PolicyTelemetry = NO_POLICY_TELEMETRY,
   ) {}
 
-  /** A weighted rotation over the READY endpoints. */
-  buildPicker(ready: readonly E[]): Picker<E> {
+  /**
+   * A weighted rotation over `ready` (the pickable endpoints). Which ones
+   * (re)connected is read from `all`'s connectivity, not from `ready`: an
+   * endpoint that liveness doubted for a moment was READY all along, and
+   * restarting its blackout would zero its weight again and again under load.
+   */
+  buildPicker(ready: readonly E[], all: readonly E[] = ready): Picker<E> {
     const now = this.clock.now();
+    const connected = new Set<E>();
+    for (const e of all) if (e.state === ConnectivityState.READY) connected.add(e);
+    for (const e of ready) connected.add(e);
     const weights = ready.map((e) => {
       let w = this.weights.get(e);
       if (!w) {
@@ -143,7 +152,7 @@ export class WeightedRoundRobinPolicy<E extends EndpointInfo> implements LoadBal
       if (!this.wasReady.has(e)) w.nonEmptySince = undefined;
       return w;
     });
-    this.wasReady = new Set(ready);
+    this.wasReady = connected;
     if (ready.length === 0) return EMPTY_PICKER;
     return new WeightedRoundRobinPicker(ready, weights, this, this.config, this.clock, this.telemetry);
   }

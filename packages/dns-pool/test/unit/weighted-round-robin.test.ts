@@ -153,4 +153,24 @@ describe("weighted_round_robin policy", () => {
     report(endpoints[1]!, 0.9);
     assert.equal(policy.weightOf(endpoints[1]!), 0, "reconnected: blackout again");
   });
+
+  it("keeps the weight of an endpoint left out of a picker while READY (liveness doubting it for a moment)", () => {
+    const clock = new FakeClock();
+    const policy = new WeightedRoundRobinPolicy<FakeEndpoint>(D, clock);
+    const endpoints = fakeEndpoints(2);
+    let picker = policy.buildPicker(endpoints, endpoints);
+    const report = (e: FakeEndpoint, cpu: number) => picker.onDone?.(e, done(trailers({ qps: 100, cpu })));
+    report(endpoints[0]!, 0.1);
+    report(endpoints[1]!, 0.9);
+    clock.advance(11_000);
+    report(endpoints[0]!, 0.1);
+    report(endpoints[1]!, 0.9);
+    const weighted = policy.weightOf(endpoints[1]!);
+    assert.ok(weighted > 0, "out of blackout");
+    // Doubted (READY, but not pickable), then trusted again: not a reconnect.
+    policy.buildPicker([endpoints[0]!], endpoints);
+    picker = policy.buildPicker(endpoints, endpoints);
+    assert.equal(policy.weightOf(endpoints[1]!), weighted, "no new blackout");
+    assert.ok((pickShares(picker, 1000).get(endpoints[1]!.address) ?? 0) < 0.15, "still weighted");
+  });
 });
