@@ -14,8 +14,9 @@ export interface PanicCount {
   /** Every endpoint of the pool (the share's denominator, as Envoy's hosts). */
   readonly total: number;
   /**
-   * Endpoints with no connection and no failure yet (IDLE or CONNECTING):
-   * nothing is known of them, so they are not counted as unhealthy.
+   * Endpoints with no connection and no failure yet (IDLE or CONNECTING),
+   * or connected but still waiting for their first health answer: nothing
+   * is known of them, so they are not counted as unhealthy.
    */
   readonly pending: number;
   /** In panic: the endpoints with a READY connection, healthy or not; else empty. */
@@ -31,9 +32,10 @@ export interface PanicCount {
  * turn, or, with none left, every call would fail although most servers
  * answer. Endpoints without a connection stay out (nothing to send on).
  * Panic needs a known-unhealthy endpoint, and endpoints still making a
- * connection (IDLE or CONNECTING: no connection and no failure yet) are
- * not counted as unhealthy, so a pool still connecting (e.g. 1 NOT_SERVING,
- * 9 CONNECTING) is not in panic. `thresholdPercent` 0 disables it.
+ * connection (IDLE or CONNECTING: no connection and no failure yet) or
+ * waiting for their first health answer are not counted as unhealthy, so a
+ * pool still starting (e.g. 1 NOT_SERVING, 9 CONNECTING or health PENDING)
+ * is not in panic. `thresholdPercent` 0 disables it.
  */
 export function countPanic<E extends PoolEndpoint>(all: readonly E[], thresholdPercent: number): PanicCount {
   let healthy = 0;
@@ -44,7 +46,9 @@ export function countPanic<E extends PoolEndpoint>(all: readonly E[], thresholdP
     else {
       const connectivity = connectivityOf(e);
       if (connectivity === ConnectivityState.READY) {
-        if (e.state === ConnectivityState.TRANSIENT_FAILURE) heldBack++;
+        // Connected, first health answer not in yet: nothing known either.
+        if (e.health === "PENDING") pending++;
+        else if (e.state === ConnectivityState.TRANSIENT_FAILURE) heldBack++;
       } else if (connectivity === ConnectivityState.IDLE || connectivity === ConnectivityState.CONNECTING) {
         pending++;
       }

@@ -125,6 +125,23 @@ describe("panic threshold (Envoy's healthy_panic_threshold)", () => {
     assert.deepEqual(new Set(pickAddresses(set.picker, 10)), new Set(["10.0.0.1:80"]));
   });
 
+  it("connected endpoints still waiting for their first health answer are not unhealthy: 1 SERVING, 1 PENDING, 1 NOT_SERVING is not panic", () => {
+    const { set, created } = setup(3, 50);
+    holdBack(created[2]!); // NOT_SERVING answered first
+    created[1]!.connectivity = S.READY;
+    created[1]!.health = "PENDING";
+    created[1]!.state = S.CONNECTING; // what an endpoint reports until its first health answer
+    set.rebuild();
+    assert.equal(set.panic, false);
+    assert.deepEqual(
+      new Set(pickAddresses(set.picker, 10)),
+      new Set(["10.0.0.1:80"]),
+      "none to the NOT_SERVING one",
+    );
+    const counted = countPanic(created, 50);
+    assert.deepEqual([counted.healthy, counted.pending, counted.total], [1, 1, 3]);
+  });
+
   it("the threshold is a strict share: exactly 50 % healthy is not panic, 100 panics unless all are healthy", () => {
     const endpoints = fakeEndpoints(4);
     holdBack(endpoints[0]!);
