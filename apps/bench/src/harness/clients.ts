@@ -1,4 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Transport } from "@connectrpc/connect";
 import type { PoolTransport } from "@rngbalance/dns-pool";
 import { type RN, RNSchema, Rng, type Source, SourceSchema } from "@rngbalance/proto";
 import { type CellConfig, RNG_PATH } from "./cell.js";
@@ -107,29 +108,21 @@ async function poolCaller(
 }
 
 async function stockConnectCaller(address: string): Promise<Caller> {
-  const { createClient } = await import("@connectrpc/connect");
   const { createGrpcTransport } = await import("@connectrpc/connect-node");
-  const transport = createGrpcTransport({ baseUrl: `http://${address}` });
-  const client = createClient(Rng, transport);
-  return {
-    call: () => client.rng({}),
-    async ready() {
-      await client.rng({});
-    },
-    spread: () => undefined,
-    close: async () => {},
-  };
+  return transportCaller(createGrpcTransport({ baseUrl: `http://${address}` }));
 }
 
 async function connectH1Caller(address: string): Promise<Caller> {
-  const { createClient } = await import("@connectrpc/connect");
   const { createConnectTransport } = await import("@connectrpc/connect-node");
   // Node's global agent keeps connections alive (Node 19+): one per call in flight, reused.
-  const transport = createConnectTransport({
-    baseUrl: `http://${address}`,
-    httpVersion: "1.1",
-    useBinaryFormat: true,
-  });
+  return transportCaller(
+    createConnectTransport({ baseUrl: `http://${address}`, httpVersion: "1.1", useBinaryFormat: true }),
+  );
+}
+
+/** A caller over one stock connect-node transport to one server: nothing to spread, nothing to close. */
+async function transportCaller(transport: Transport): Promise<Caller> {
+  const { createClient } = await import("@connectrpc/connect");
   const client = createClient(Rng, transport);
   return {
     call: () => client.rng({}),
