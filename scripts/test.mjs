@@ -18,6 +18,8 @@ import { join } from "node:path";
 
 // biome-ignore lint/suspicious/noUndeclaredEnvVars: read by this script, not by a turbo task.
 const timeoutS = Number(process.env.TEST_PACKAGE_TIMEOUT ?? 600);
+/** How many lines of a package's failing-tests block the summary repeats. */
+const failureLines = 40;
 const started = Date.now();
 const child = spawn(
   "turbo",
@@ -42,7 +44,16 @@ const packages = new Map();
 const pkg = (name) => {
   let p = packages.get(name);
   if (!p) {
-    p = { pass: 0, fail: 0, skipped: 0, summaries: 0, start: Date.now(), end: undefined, timedOut: false };
+    p = {
+      pass: 0,
+      fail: 0,
+      skipped: 0,
+      summaries: 0,
+      start: Date.now(),
+      end: undefined,
+      timedOut: false,
+      failures: undefined,
+    };
     packages.set(name, p);
   }
   return p;
@@ -67,6 +78,11 @@ child.stdout.setEncoding("utf8").on("data", (chunk) => {
     }
     if (script !== "test") continue;
     if (!current) current = Object.assign(pkg(name), { name });
+    // The spec reporter's closing "✖ failing tests:" block (names, locations, errors) is kept,
+    // bounded, and printed again under the summary: CI's record keeps only the end of a log.
+    if (text.trim() === "✖ failing tests:") current.failures = [];
+    else if (current.failures && current.failures.length < failureLines && !/\(node:|ELIFECYCLE/.test(text))
+      current.failures.push(text);
     // node:test summaries: "# pass 3" (tap reporter) or "ℹ pass 3" (spec reporter).
     // A cancelled test (its file crashed or timed out under it) did not pass: it counts as failed.
     const m = /^(?:# |ℹ )(pass|fail|cancelled|skipped|todo) (\d+)\s*$/.exec(text.trim());
@@ -136,6 +152,11 @@ child.on("exit", (code, signal) => {
   console.log(`\ntest packages (${process.version}, ${Math.round((Date.now() - started) / 1000)} s):`);
   for (const p of packages.values()) console.log(p.line);
   for (const p of problems) console.log(`  ${p}`);
+  for (const [name, p] of packages) {
+    if (!p.failures?.length) continue;
+    console.log(`\nfailing tests in ${name}:`);
+    for (const l of p.failures) console.log(`  ${l}`);
+  }
   console.log(`tests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
   process.exit(totals.fail > 0 || code !== 0 ? 1 : 0);
 });
