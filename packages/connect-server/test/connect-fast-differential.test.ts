@@ -55,6 +55,7 @@ import { file_rng_v1_rng_service, GenerateRequestSchema } from "@rngbalance/prot
 import { createConnectHandler } from "../src/connect-handler.js";
 import {
   createHttp2Server,
+  fastConnectNodeAdapter,
   type GrpcUnaryFastPathStats,
   trailerHookInterceptor,
   type UnaryTrailerHook,
@@ -569,7 +570,8 @@ interface TestServer {
   close(): Promise<void>;
 }
 
-type Flavour = "stock" | "ours-slow" | "ours-fast";
+/** stock: connectNodeAdapter; ours-*: createConnectHandler without/with the fast path; adapter-fast: fastConnectNodeAdapter. */
+type Flavour = "stock" | "ours-slow" | "ours-fast" | "adapter-fast";
 interface Extra {
   readonly json?: { readMaxBytes: number; maxDepth: number };
   readonly trailerHook?: UnaryTrailerHook;
@@ -587,7 +589,10 @@ async function startServer(flavour: Flavour, extra: Extra): Promise<TestServer> 
     fallback: unknownMethodFallback,
     ...(extra.requireConnectProtocolHeader ? { requireConnectProtocolHeader: true } : {}),
   };
-  let handler: ReturnType<typeof createConnectHandler> | ReturnType<typeof connectNodeAdapter>;
+  let handler:
+    | ReturnType<typeof createConnectHandler>
+    | ReturnType<typeof connectNodeAdapter>
+    | ReturnType<typeof fastConnectNodeAdapter>;
   let h2: http2.Http2Server;
   let stats: GrpcUnaryFastPathStats | undefined;
   const charged = { held: 0, refused: 0 };
@@ -608,6 +613,14 @@ async function startServer(flavour: Flavour, extra: Extra): Promise<TestServer> 
     const interceptors = extra.trailerHook ? [trailerHookInterceptor(extra.trailerHook)] : [];
     handler = connectNodeAdapter({ ...common, interceptors });
     h2 = http2.createServer({}, handler);
+  } else if (flavour === "adapter-fast") {
+    const adapter = fastConnectNodeAdapter({
+      ...common,
+      ...(extra.trailerHook ? { trailerHook: extra.trailerHook } : {}),
+    });
+    handler = adapter;
+    stats = adapter.grpcUnaryFastPath?.stats;
+    h2 = createHttp2Server({}, adapter);
   } else {
     const ours = createConnectHandler({
       ...common,
@@ -850,13 +863,19 @@ function withHttp1(clients: ClientKind[]): ClientKind[] {
   return [...all];
 }
 
-function runCases(title: string, reference: Flavour, cases: Case[], extra: Extra) {
+function runCases(
+  title: string,
+  reference: Flavour,
+  cases: Case[],
+  extra: Extra,
+  ours: Flavour = "ours-fast",
+) {
   describe(title, () => {
     let ref: TestServer;
     let fast: TestServer;
     const clients = new Clients();
     before(async () => {
-      [ref, fast] = await Promise.all([startServer(reference, extra), startServer("ours-fast", extra)]);
+      [ref, fast] = await Promise.all([startServer(reference, extra), startServer(ours, extra)]);
     });
     after(async () => {
       clients.close();
@@ -901,6 +920,15 @@ function runCases(title: string, reference: Flavour, cases: Case[], extra: Extra
 }
 
 runCases("Connect unary fast path = stock connect-node", "stock", CASES, {});
+
+// The same cases through fastConnectNodeAdapter, for users who bring their own http/http2 servers.
+runCases(
+  "fastConnectNodeAdapter's Connect unary fast path = stock connect-node",
+  "stock",
+  CASES,
+  {},
+  "adapter-fast",
+);
 
 runCases(
   "Connect unary fast path = this server's connect-node path with JSON limits",

@@ -1,14 +1,17 @@
+import type * as http from "node:http";
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import { createGrpcUnaryFastPath } from "./grpc-unary.js";
-import type { NodeHandlerWithFastPath } from "./http2-server.js";
+import type { NodeHandlerFn, NodeHandlerWithFastPath } from "./http2-server.js";
 import { type UnaryTrailerHook, withTrailerHook } from "./trailer-hook.js";
 
 /** Options of {@link fastConnectNodeAdapter}: connectNodeAdapter's, plus `fastPath`. */
 export interface FastConnectNodeAdapterOptions extends ConnectNodeAdapterOptions {
   /**
-   * Serve unary gRPC calls over HTTP/2 on the fast path (see
-   * `createGrpcUnaryFastPath`) when the handler is given to
-   * `createHttp2Server`. false gives plain connectNodeAdapter. Default true.
+   * Serve unary calls on the fast path (see `createGrpcUnaryFastPath`):
+   * gRPC and Connect unary over HTTP/2 when the handler is given to
+   * `createHttp2Server`, and Connect unary over HTTP/1.1 when it is given
+   * to `http.createServer` (or `http2.createSecureServer` with
+   * `allowHTTP1`). false gives plain connectNodeAdapter. Default true.
    */
   fastPath?: boolean;
   /**
@@ -20,11 +23,12 @@ export interface FastConnectNodeAdapterOptions extends ConnectNodeAdapterOptions
 }
 
 /**
- * connectNodeAdapter, with a unary gRPC fast path attached for
- * `createHttp2Server` to use. The returned function IS connect-node's
- * handler (for HTTP/1.1 servers, and for every call the fast path
- * declines); `routes` runs once, and both paths serve the same
- * implementation objects.
+ * connectNodeAdapter, with a unary fast path: attached for
+ * `createHttp2Server` to use on HTTP/2 streams, and tried first by the
+ * returned handler itself for HTTP/1.1 requests (Connect unary: POST with
+ * application/proto or application/json, GET of NO_SIDE_EFFECTS methods).
+ * Every call the fast path declines goes to connect-node's handler;
+ * `routes` runs once, and both paths serve the same implementation objects.
  */
 export function fastConnectNodeAdapter(options: FastConnectNodeAdapterOptions): NodeHandlerWithFastPath {
   const { fastPath: enabled = true, trailerHook, ...adapterOptions } = options;
@@ -32,6 +36,17 @@ export function fastConnectNodeAdapter(options: FastConnectNodeAdapterOptions): 
   const nodeOptions = interceptors ? { ...adapterOptions, interceptors } : adapterOptions;
   if (!enabled) return connectNodeAdapter(nodeOptions);
   const fastPath = createGrpcUnaryFastPath({ ...adapterOptions, ...(trailerHook ? { trailerHook } : {}) });
-  const handler = connectNodeAdapter({ ...nodeOptions, routes: fastPath.routes });
+  const nodeHandler = connectNodeAdapter({ ...nodeOptions, routes: fastPath.routes });
+  // An HTTP/2 compat request reaching this handler was declined by createHttp2Server's
+  // fast path already (or the server was made without it): only HTTP/1.1 is tried here.
+  const handler: NodeHandlerFn = (req, res) => {
+    if (
+      req.httpVersionMajor === 1 &&
+      fastPath.handleHttp1(req as http.IncomingMessage, res as http.ServerResponse)
+    ) {
+      return;
+    }
+    nodeHandler(req, res);
+  };
   return Object.assign(handler, { grpcUnaryFastPath: fastPath });
 }
