@@ -13,7 +13,13 @@
  */
 
 // The transport.
-export { createPoolTransport, type EndpointStats, type PoolStats, PoolTransport } from "./pool.js";
+export {
+  createPoolTransport,
+  type EndpointStats,
+  type LocalityStats,
+  type PoolStats,
+  PoolTransport,
+} from "./pool.js";
 
 // Its options.
 export type {

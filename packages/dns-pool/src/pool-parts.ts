@@ -37,6 +37,8 @@ export interface PoolParts {
   readonly outliers: OutlierDetector<Endpoint> | undefined;
   /** Runs calls. */
   readonly calls: CallRunner;
+  /** The zone-aware routing layer (the `locality` option), or undefined without it. */
+  readonly locality: LocalityPolicy<Endpoint> | undefined;
 }
 
 /**
@@ -114,6 +116,8 @@ export function buildPoolParts(o: ResolvedPoolOptions): PoolParts {
     waiting: () => queue.size,
     removedCalls: () => endpoints.removedCalls,
     removedCallsByAddress: () => endpoints.removedCallsByAddress,
+    panic: () => ({ active: endpoints.panic, entered: endpoints.panicsEntered }),
+    locality: () => (policy instanceof LocalityPolicy ? policy.counts() : undefined),
   });
   const calls = new CallRunner({
     set: endpoints,
@@ -144,5 +148,6 @@ export function buildPoolParts(o: ResolvedPoolOptions): PoolParts {
     queue,
     outliers,
     calls,
+    locality: policy instanceof LocalityPolicy ? policy : undefined,
   };
 }

@@ -1,5 +1,6 @@
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import type { ContextValues, StreamResponse, Transport, UnaryResponse } from "@connectrpc/connect";
+import type { LocalityPolicy } from "./balancer/locality.js";
 import type { CallRunner, HeadersInit } from "./call/call-runner.js";
 import type { EndpointSet } from "./call/endpoint-set.js";
 import type { PickQueue } from "./call/pick-queue.js";
@@ -66,6 +67,20 @@ export interface PoolStats {
   };
   /** True while too few endpoints are healthy and calls go to every connected one (`panicThresholdPercent`). */
   readonly panic: boolean;
+  /** How many times the pool entered panic. */
+  readonly panicsEntered: number;
+  /** Zone-aware routing (the `locality` option); undefined without it. */
+  readonly locality: LocalityStats | undefined;
+}
+
+/** What zone-aware routing did, in {@link PoolStats}. */
+export interface LocalityStats {
+  /** The client's zone as the layer uses it (configured or learned); undefined while unknown (the layer then routes as if off). */
+  readonly zone: string | undefined;
+  /** Attempts that ended, by where they went: the client's zone (or hinted for it), or other zones. */
+  readonly attempts: { readonly local: number; readonly otherZones: number };
+  /** The share of calls (0-1) the layer keeps in the client's zone now; undefined while the zone is unknown or nothing is READY. */
+  readonly localShare: number | undefined;
 }
 
 /**
@@ -90,6 +105,7 @@ export class PoolTransport implements Transport {
   private readonly outliers: OutlierDetector<Endpoint> | undefined;
   private readonly policyName: string;
   private readonly telemetry: PoolTelemetry;
+  private readonly locality: LocalityPolicy<Endpoint> | undefined;
   private closedPromise: Promise<void> | undefined;
 
   /** @throws ConnectError (InvalidArgument) for a malformed target or option. */
@@ -104,6 +120,7 @@ export class PoolTransport implements Transport {
     this.outliers = parts.outliers;
     this.policyName = parts.policyName;
     this.telemetry = parts.telemetry;
+    this.locality = parts.locality;
     this.resolver.start(this.endpoints);
   }
 
@@ -151,6 +168,8 @@ export class PoolTransport implements Transport {
       draining: this.endpoints.drainingCount,
       lastResolutionError: this.endpoints.lastResolutionError?.rawMessage,
       panic: this.endpoints.panic,
+      panicsEntered: this.endpoints.panicsEntered,
+      locality: this.locality && localityStats(this.locality),
     };
   }
 
@@ -203,4 +222,9 @@ export class PoolTransport implements Transport {
  */
 export function createPoolTransport(options: PoolTransportOptions): PoolTransport {
   return new PoolTransport(options);
+}
+
+function localityStats(layer: LocalityPolicy<Endpoint>): LocalityStats {
+  const { local, otherZones, localShare } = layer.counts();
+  return { zone: layer.zone, attempts: { local, otherZones }, localShare };
 }

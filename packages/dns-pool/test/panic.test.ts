@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
-import { createPoolTransport, type PanicEvent } from "@rngbalance/dns-pool";
+import { createPoolTransport, METRIC, type PanicEvent } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
 import { type RngFleet, startRngFleet } from "@rngbalance/rng-fleet";
+import { collect, testMeter } from "@rngbalance/testkit/metrics";
 import { countBy, until } from "./support.js";
 
 /** 3 serving pods and 6 NOT_SERVING ones (they answer calls; health says no). */
@@ -40,8 +41,27 @@ async function spread(pool: ReturnType<typeof createPoolTransport>, n: number): 
 describe("panic threshold (real servers, real health checks)", () => {
   it("6 of 9 pods NOT_SERVING: below 50 % healthy, calls spread over all 9; off, the 3 healthy take them all", async () => {
     const { fleet, sick } = await sickFleet();
-    const panicking = createPoolTransport({ target: fleet.target, connect: "eager" });
-    const off = createPoolTransport({ target: fleet.target, connect: "eager", panicThresholdPercent: 0 });
+    const meter = testMeter();
+    const offMeter = testMeter();
+    const panicking = createPoolTransport({
+      target: fleet.target,
+      connect: "eager",
+      telemetry: { meterProvider: meter.provider },
+    });
+    const off = createPoolTransport({
+      target: fleet.target,
+      connect: "eager",
+      panicThresholdPercent: 0,
+      telemetry: { meterProvider: offMeter.provider },
+    });
+    /** The pool's panic gauge and its panics counter, as an exporter reads them. */
+    const panicMetrics = async (reader: typeof meter.reader) => {
+      const m = await collect(reader);
+      return {
+        gauge: m.get(METRIC.panic)?.points.map((p) => p.value),
+        entered: m.get(METRIC.panics)?.points.map((p) => p.value),
+      };
+    };
     const events: PanicEvent[] = [];
     panicking.on("panic", (e) => events.push(e));
     try {
@@ -54,6 +74,9 @@ describe("panic threshold (real servers, real health checks)", () => {
       assert.equal(events.length, 1);
       assert.equal(events[0]?.panic, true);
       assert.equal(events[0]?.total, 9);
+      assert.equal(panicking.stats().panicsEntered, 1);
+      assert.deepEqual(await panicMetrics(meter.reader), { gauge: [1], entered: [1] });
+      assert.deepEqual(await panicMetrics(offMeter.reader), { gauge: [0], entered: [0] });
       const inPanic = await spread(panicking, 900);
       const withoutPanic = await spread(off, 900);
       const toSick = (counts: Map<bigint, number>) =>
@@ -72,6 +95,7 @@ describe("panic threshold (real servers, real health checks)", () => {
       assert.equal(left?.panic, false);
       assert.equal(left?.healthy, 3);
       assert.ok(left.total <= 6, `3 healthy of ${left.total} is at least 50 %`);
+      assert.deepEqual(await panicMetrics(meter.reader), { gauge: [0], entered: [1] });
       const after = await spread(panicking, 300);
       assert.equal(after.size, 3, "back to the healthy ones only");
     } finally {

@@ -8,9 +8,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ConnectError } from "@connectrpc/connect";
 import { createClient } from "@connectrpc/connect";
-import { ConnectivityState, createPoolTransport, type PoolTransport } from "@rngbalance/dns-pool";
+import { ConnectivityState, createPoolTransport, METRIC, type PoolTransport } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
+import { collect, testMeter, total } from "@rngbalance/testkit/metrics";
 import type { Address } from "../src/resolver/address.js";
 import { KubernetesResolver } from "../src/resolver/kubernetes-resolver.js";
 import type { Resolution } from "../src/resolver/resolver.js";
@@ -189,6 +190,16 @@ describe("zone-aware routing over real rng-server processes", () => {
     return out;
   };
   const readyCount = () => pool.stats().endpoints.filter((e) => e.state === ConnectivityState.READY).length;
+  const meter = testMeter();
+  /** What the locality metrics say now: attempts by where they went, and the planned local share. */
+  const localityMetrics = async () => {
+    const m = await collect(meter.reader);
+    return {
+      local: total(m, METRIC.localityAttempts, { "rngbalance.locality": "local" }),
+      otherZones: total(m, METRIC.localityAttempts, { "rngbalance.locality": "other_zone" }),
+      localShare: m.get(METRIC.localityLocalShare)?.points.map((p) => p.value),
+    };
+  };
 
   before(async () => {
     port = await freePort();
@@ -203,6 +214,7 @@ describe("zone-aware routing over real rng-server processes", () => {
       connect: "eager",
       // The zone comes from the client's Node, as with NODE_NAME from the downward API.
       locality: { nodeName: "node-a0" },
+      telemetry: { meterProvider: meter.provider },
     });
   });
   after(async () => {
@@ -213,15 +225,32 @@ describe("zone-aware routing over real rng-server processes", () => {
 
   it("keeps every call in the client's zone while it is healthy", async () => {
     await until(() => readyCount() === 6, 15_000, "6 READY pods");
+    const before = pool.stats().locality?.attempts ?? { local: 0, otherZones: 0 };
     assert.deepEqual(await callZones(300), { a: 300 });
+    const stats = pool.stats().locality;
+    assert.equal(stats?.zone, "zone-a", "learned from the client's Node");
+    assert.equal(stats?.localShare, 1);
+    assert.deepEqual(stats?.attempts, { local: before.local + 300, otherZones: 0 });
+    assert.deepEqual(await localityMetrics(), { ...stats?.attempts, localShare: [1] });
   });
 
   it("spills in proportion when a local pod is not ready: keeps p/s = (1/5)/(1/3) = 60 %", async () => {
     publish((i) => (i === 0 ? { ready: false } : {}));
     await until(() => pool.stats().endpoints.length === 5, 5000, "5 endpoints");
     await until(() => readyCount() === 5, 5000, "5 READY");
+    const before = pool.stats().locality?.attempts ?? { local: 0, otherZones: 0 };
     const counts = await callZones(1000);
     const local = (counts.a ?? 0) / 1000;
+    // Every attempt counted where it went; the planned share is the rule's 60 %.
+    const stats = pool.stats().locality;
+    assert.deepEqual(stats?.attempts, {
+      local: before.local + (counts.a ?? 0),
+      otherZones: before.otherZones + (counts.b ?? 0) + (counts.c ?? 0),
+    });
+    assert.ok(Math.abs((stats?.localShare ?? 0) - 0.6) < 1e-9, `planned local share ${stats?.localShare}`);
+    const metrics = await localityMetrics();
+    assert.equal(metrics.local, stats?.attempts.local);
+    assert.equal(metrics.otherZones, stats?.attempts.otherZones);
     assert.ok(
       local > 0.5 && local < 0.7,
       `local share ${local} (expected about 0.6): ${JSON.stringify(counts)}`,

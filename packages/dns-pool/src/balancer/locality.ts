@@ -171,6 +171,9 @@ export class LocalityPolicy<E extends EndpointInfo> implements LoadBalancingPoli
   private readonly loads = new WeakMap<E, { utilization: number; at: number }>();
   /** The zone learned from the resolver or from a co-located endpoint, when not configured. */
   private learnedZone: string | undefined;
+  /** The picker in use, while the layer routes by zone and something is READY. */
+  private current: LocalityPicker<E> | undefined;
+  private attempts = { local: 0, otherZones: 0 };
 
   /**
    * @param child - makes one instance of the wrapped policy (one per group).
@@ -206,6 +209,22 @@ export class LocalityPolicy<E extends EndpointInfo> implements LoadBalancingPoli
     this.learnedZone = zone;
   }
 
+  /**
+   * Attempts routed so far (counted as they end, by the picker that chose
+   * them: local or another zone), and the share of calls the current
+   * picker keeps in the client's zone (undefined while the zone is unknown
+   * or nothing is READY). For the pool's metrics and stats.
+   */
+  counts(): { local: number; otherZones: number; localShare: number | undefined } {
+    return { ...this.attempts, localShare: this.current?.currentWeights().get("local") };
+  }
+
+  /** Counts one ended attempt (see {@link LocalityPolicy.counts}). */
+  countAttempt(local: boolean): void {
+    if (local) this.attempts.local++;
+    else this.attempts.otherZones++;
+  }
+
   /** What each group's policy wants connected. */
   wanted(endpoints: readonly E[]): readonly E[] {
     const groups = this.group(endpoints, endpoints);
@@ -224,6 +243,7 @@ export class LocalityPolicy<E extends EndpointInfo> implements LoadBalancingPoli
     const serving = ready.filter((e) => e.attributes?.terminating !== true);
     const usable = serving.length > 0 ? serving : ready;
     const groups = this.group(usable, all);
+    this.current = undefined;
     if (groups === undefined) return this.childFor(LOCAL).buildPicker(usable, all);
     for (const key of this.children.keys()) if (key !== LOCAL && !groups.has(key)) this.children.delete(key);
     const built: BuiltGroup<E>[] = [];
@@ -232,7 +252,8 @@ export class LocalityPolicy<E extends EndpointInfo> implements LoadBalancingPoli
       built.push({ group: g, picker });
     }
     if (usable.length === 0) return EMPTY_PICKER;
-    return new LocalityPicker(built, this, this.clock, this.options.updatePeriodMs);
+    this.current = new LocalityPicker(built, this, this.clock, this.options.updatePeriodMs);
+    return this.current;
   }
 
   /** Takes a call's ORCA report (if any) for the endpoint's capacity. */
@@ -359,6 +380,7 @@ export class LocalityPicker<E extends EndpointInfo> implements Picker<E> {
   private cumulative: number[] = [];
   private nextUpdateAt = Number.NEGATIVE_INFINITY;
   private readonly pickerOf = new Map<E, Picker<E>>();
+  private readonly local = new Set<E>();
 
   /**
    * @param groups - the groups with their pickers.
@@ -372,7 +394,12 @@ export class LocalityPicker<E extends EndpointInfo> implements Picker<E> {
     private readonly clock: Clock,
     private readonly updatePeriodMs: number,
   ) {
-    for (const g of groups) for (const e of g.group.ready) this.pickerOf.set(e, g.picker);
+    for (const g of groups) {
+      for (const e of g.group.ready) {
+        this.pickerOf.set(e, g.picker);
+        if (g.group.key === LOCAL) this.local.add(e);
+      }
+    }
   }
 
   /** The groups' current weights, summing to 1 (for tests and stats). */
@@ -406,8 +433,9 @@ export class LocalityPicker<E extends EndpointInfo> implements Picker<E> {
     return undefined;
   }
 
-  /** Records the call's load report, then tells the group's picker. */
+  /** Counts the attempt, records its load report, then tells the group's picker. */
   onDone(endpoint: E, result: CallResult): void {
+    this.policy.countAttempt(this.local.has(endpoint));
     this.policy.record(endpoint, result);
     this.pickerOf.get(endpoint)?.onDone?.(endpoint, result);
   }

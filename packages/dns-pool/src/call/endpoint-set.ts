@@ -79,6 +79,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
   /** Endpoints asked to connect, for policies that release the ones they stop wanting. */
   private asked = new Set<E>();
   private panicValue = false;
+  private panicsEnteredValue = 0;
 
   /**
    * @param target - for messages.
@@ -104,6 +105,11 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
   /** True while too few endpoints are healthy and calls go to every connected one (`panicThresholdPercent`). */
   get panic(): boolean {
     return this.panicValue;
+  }
+
+  /** How many times the pool entered panic. */
+  get panicsEntered(): number {
+    return this.panicsEnteredValue;
   }
 
   /** The aggregate connectivity state. */
@@ -291,6 +297,7 @@ export class EndpointSet<E extends PoolEndpoint> implements ResolverListener, En
   private setPanic(panic: boolean, healthy: number, total: number): void {
     if (panic === this.panicValue) return;
     this.panicValue = panic;
+    if (panic) this.panicsEnteredValue++;
     this.listener.onPanicChange?.({ panic, healthy, total });
   }
 

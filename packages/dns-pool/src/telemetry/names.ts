@@ -41,6 +41,10 @@ export const METRIC = {
   picks: "rngbalance.pool.picks",
   queueWaiting: "rngbalance.pool.pick_queue.waiting",
   queueDuration: "rngbalance.pool.pick_queue.duration",
+  panic: "rngbalance.pool.panic",
+  panics: "rngbalance.pool.panics",
+  localityAttempts: "rngbalance.pool.locality.attempts",
+  localityLocalShare: "rngbalance.pool.locality.local_share",
 } as const;
 
 /** Attribute (label) keys. */
@@ -63,6 +67,8 @@ export const ATTR = {
   state: "rngbalance.endpoint.state",
   /** Pool: what health checking says (SERVING, NOT_SERVING, PENDING, UNCHECKED). */
   health: "rngbalance.endpoint.health",
+  /** Pool, zone-aware routing: "local" (the client's zone) or "other_zone". */
+  locality: "rngbalance.locality",
 } as const;
 
 /** gRFC A66 latency buckets, in seconds. */

@@ -23,6 +23,32 @@ export interface TelemetrySources {
   removedCalls(): number;
   /** The same by address, for picks labelled per endpoint. */
   removedCallsByAddress(): ReadonlyMap<string, number>;
+  /** Whether the pool balances in panic now, and how many times it entered panic. */
+  panic(): PanicCounts;
+  /** The zone-aware layer's figures; undefined without the `locality` option. */
+  locality(): LocalityCounts | undefined;
+}
+
+/** The panic threshold's figures, for {@link TelemetrySources.panic}. */
+export interface PanicCounts {
+  /** True while too few endpoints are healthy and calls go to every connected one. */
+  readonly active: boolean;
+  /** How many times the pool entered panic. */
+  readonly entered: number;
+}
+
+/** The zone-aware routing layer's figures (the `locality` option), for {@link TelemetrySources.locality}. */
+export interface LocalityCounts {
+  /** Attempts sent to endpoints of the client's zone (or hinted for it). */
+  readonly local: number;
+  /** Attempts sent to endpoints of other zones. */
+  readonly otherZones: number;
+  /**
+   * The share of calls (0-1) the layer plans to keep in the client's zone
+   * now; undefined while the client's zone is unknown (the layer is off)
+   * or nothing is READY.
+   */
+  readonly localShare: number | undefined;
 }
 
 /** What a subchannel reports (gRFC A94); a no-op when metrics are off. */
@@ -149,9 +175,46 @@ export function observeGauges(
       );
     }
   });
+  const panic = m.createObservableGauge(METRIC.panic, {
+    unit: "1",
+    description:
+      "1 while too few endpoints are healthy and the pool balances over every connected one (panicThresholdPercent), else 0.",
+  });
+  observe(panic, (result) => result.observe(sources.panic().active ? 1 : 0, target));
+  const panics = m.createObservableCounter(METRIC.panics, {
+    unit: "{panic}",
+    description: "Times the pool entered panic (panicThresholdPercent).",
+  });
+  observe(panics, (result) => result.observe(sources.panic().entered, target));
+  // Without the locality option these two are never observed: no series at all.
+  const localityAttempts = m.createObservableCounter(METRIC.localityAttempts, {
+    unit: "{attempt}",
+    description:
+      "Attempts zone-aware routing sent to endpoints of the client's zone (rngbalance.locality local) and of other zones (other_zone).",
+  });
+  const local = { ...target, [ATTR.locality]: "local" };
+  const otherZone = { ...target, [ATTR.locality]: "other_zone" };
+  observe(localityAttempts, (result) => {
+    const l = sources.locality();
+    if (l === undefined) return;
+    result.observe(l.local, local);
+    result.observe(l.otherZones, otherZone);
+  });
+  const localShare = m.createObservableGauge(METRIC.localityLocalShare, {
+    unit: "1",
+    description:
+      "The share of calls (0-1) zone-aware routing keeps in the client's zone now, from the zones' capacity.",
+  });
+  observe(localShare, (result) => {
+    const share = sources.locality()?.localShare;
+    if (share !== undefined) result.observe(share, target);
+  });
   return () => {
     if (closed) return;
     closed = true;
+    // Final counts: the counters keep them; the gauges read no panic and no planned share.
+    const entered = live.panic().entered;
+    const finalLocality = live.locality();
     // Final counts: every endpoint has left; the gauges read no endpoint, no waiting call.
     const byAddress = new Map(live.removedCallsByAddress());
     let removed = live.removedCalls();
@@ -166,6 +229,8 @@ export function observeGauges(
       waiting: () => 0,
       removedCalls: () => removed,
       removedCallsByAddress: () => byAddress,
+      panic: () => ({ active: false, entered }),
+      locality: () => finalLocality && { ...finalLocality, localShare: undefined },
     };
   };
 }

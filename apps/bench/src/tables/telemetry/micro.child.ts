@@ -34,6 +34,8 @@ async function main({ mode, calls, rounds }: TelemetryMicroConfig): Promise<Tele
     waiting: () => 0,
     removedCalls: () => 0,
     removedCallsByAddress: () => new Map<string, number>(),
+    panic: () => ({ active: false, entered: 0 }),
+    locality: () => undefined,
   };
   const telemetry = new PoolTelemetry("dns:///rng-headless:8081", mode === "off" ? false : {}, sources);
   const method = { parent: { typeName: "rng.Rng" }, name: "Rng" };
