@@ -7,7 +7,7 @@ import { ConnectivityState, createPoolTransport, type PoolTransport } from "@rng
 import { Rng, RngService } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngServer } from "@rngbalance/rng-fleet";
 import { childProcessEnv } from "@rngbalance/testkit";
-import { countBy, freePort } from "./support.js";
+import { countBy, freePort, readyPool } from "./support.js";
 
 describe("pool over fixed addresses (ipv4:, passthrough)", () => {
   let servers: RngServerProcess[];
@@ -17,16 +17,6 @@ describe("pool over fixed addresses (ipv4:, passthrough)", () => {
   const pool = (options: Parameters<typeof createPoolTransport>[0]) => {
     const p = createPoolTransport(options);
     pools.push(p);
-    return p;
-  };
-  /** A pool whose endpoints are all READY: rotation is exact from the first call. */
-  const readyPool = async (options: Parameters<typeof createPoolTransport>[0]) => {
-    const p = pool({ connect: "eager", ...options });
-    await waitFor(
-      () =>
-        p.stats().endpoints.length === 3 &&
-        p.stats().endpoints.every((e) => e.state === ConnectivityState.READY),
-    );
     return p;
   };
 
@@ -44,7 +34,7 @@ describe("pool over fixed addresses (ipv4:, passthrough)", () => {
 
   for (const protocol of ["grpc", "grpc-web", "connect"] as const) {
     it(`round_robin over ${protocol}: 300 calls spread exactly 100/100/100`, async () => {
-      const client = createClient(Rng, await readyPool({ target, protocol }));
+      const client = createClient(Rng, await readyPool(pools, { target, protocol }, 3));
       const seen: bigint[] = [];
       for (let i = 0; i < 300; i++) seen.push((await client.rng({})).RN);
       assert.deepEqual(
@@ -56,7 +46,7 @@ describe("pool over fixed addresses (ipv4:, passthrough)", () => {
   }
 
   it("round_robin rotates strictly: every window of 3 calls hits 3 instances", async () => {
-    const client = createClient(Rng, await readyPool({ target }));
+    const client = createClient(Rng, await readyPool(pools, { target }, 3));
     const seen: bigint[] = [];
     for (let i = 0; i < 30; i++) seen.push((await client.rng({})).RN);
     for (let i = 0; i + 3 <= seen.length; i++) assert.equal(new Set(seen.slice(i, i + 3)).size, 3);
@@ -85,7 +75,7 @@ describe("pool over fixed addresses (ipv4:, passthrough)", () => {
   });
 
   it("least_request prefers the endpoint with fewer calls in flight", async () => {
-    const p = await readyPool({ target, policy: "least_request" });
+    const p = await readyPool(pools, { target, policy: "least_request" }, 3);
     const client = createClient(RngService, p);
     // Hold 20 slow calls; P2C keeps the in-flight counts within a few of each other.
     const slow = Array.from({ length: 30 }, () => client.generate({ delayMs: 400 }));
@@ -100,7 +90,7 @@ describe("pool over fixed addresses (ipv4:, passthrough)", () => {
   });
 
   it("counts calls and failures per endpoint in stats()", async () => {
-    const p = await readyPool({ target });
+    const p = await readyPool(pools, { target }, 3);
     const client = createClient(RngService, p);
     for (let i = 0; i < 6; i++) await client.generate({});
     await assert.rejects(client.generate({ delayMs: 999_999 }));
@@ -115,7 +105,7 @@ describe("pool over fixed addresses (ipv4:, passthrough)", () => {
   });
 
   it("emits pick events naming the address and procedure", async () => {
-    const p = await readyPool({ target });
+    const p = await readyPool(pools, { target }, 3);
     const picks: string[] = [];
     p.on("pick", (e) => picks.push(`${e.address} ${e.procedure}`));
     const client = createClient(Rng, p);
@@ -128,7 +118,7 @@ describe("pool over fixed addresses (ipv4:, passthrough)", () => {
   });
 
   it("balances server-streaming calls and counts them in flight until the stream ends", async () => {
-    const p = await readyPool({ target });
+    const p = await readyPool(pools, { target }, 3);
     const client = createClient(RngService, p);
     const rns = new Set<bigint>();
     for (let i = 0; i < 3; i++) {
@@ -254,11 +244,3 @@ describe("pool lifecycle", () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import {
-  ConnectivityState,
-  createPoolTransport,
-  type PoolTransport,
-  type PoolTransportOptions,
-} from "@rngbalance/dns-pool";
+import type { PoolTransport, PoolTransportOptions } from "@rngbalance/dns-pool";
 import { Rng } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngPods } from "@rngbalance/rng-fleet";
 import { collect, histograms, testMeter, total } from "@rngbalance/testkit/metrics";
 import { METRIC } from "../src/telemetry/names.js";
-import { until } from "./support.js";
+import { readyPool } from "./support.js";
 
 // Real rng-server processes on loopback pod IPs, called through a real pool
 // on its fast unary paths. The slow pod serves Prometheus metrics, so the
@@ -55,16 +50,6 @@ describe("hedging over real servers", () => {
     servers.push(...started.pods);
     return started;
   };
-  const readyPool = async (options: PoolTransportOptions, n: number) => {
-    const pool = createPoolTransport({ connect: "eager", outlierDetection: false, ...options });
-    pools.push(pool);
-    await until(
-      () => pool.stats().endpoints.filter((e) => e.state === ConnectivityState.READY).length === n,
-      10_000,
-      "endpoints READY",
-    );
-    return pool;
-  };
 
   for (const protocol of ["grpc", "connect"] as const) {
     it(`${protocol} fast path: a call stuck on the slow pod is hedged to another, which answers; the slow pod sees the cancel`, async () => {
@@ -81,9 +66,11 @@ describe("hedging over real servers", () => {
       const { provider, reader } = testMeter();
       const target = `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`;
       const pool = await readyPool(
+        pools,
         {
           target,
           protocol,
+          outlierDetection: false,
           policy: "round_robin",
           hedgingPolicy: { maxAttempts: 2, hedgingDelayMs: 100 },
           telemetry: { meterProvider: provider },
@@ -135,7 +122,11 @@ describe("hedging over real servers", () => {
     };
     const hedging = { maxAttempts: 5, hedgingDelayMs: 50, nonFatalCodes: [Code.Unavailable] };
     const run = async (options: Partial<PoolTransportOptions>) => {
-      const pool = await readyPool({ target, hedgingPolicy: hedging, ...options }, 3);
+      const pool = await readyPool(
+        pools,
+        { target, hedgingPolicy: hedging, outlierDetection: false, ...options },
+        3,
+      );
       const client = createClient(Rng, pool);
       const before = await attempts();
       const calls = 100;

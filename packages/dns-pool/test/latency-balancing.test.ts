@@ -1,25 +1,13 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import {
-  ConnectivityState,
-  createPoolTransport,
-  type PoolTransport,
-  type PoolTransportOptions,
-  registerResolver,
-} from "@rngbalance/dns-pool";
+import { ConnectivityState, type PoolTransport } from "@rngbalance/dns-pool";
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
 import { type RngServerProcess, spawnRngPods, spawnRngServer } from "@rngbalance/rng-fleet";
-import { type Load, startLoad, until } from "./support.js";
+import { type Load, readyPool, startLoad, until } from "./support.js";
 
 // Real rng-server processes on loopback pod IPs, loaded by a real pool. The
 // machine is shared and slow at times: every check is a share with a wide
 // margin, never a timing.
-
-const hand = new Map<string, FakeResolver>();
-registerResolver("lbtest", {
-  defaultAuthority: () => "rng.test:8081",
-  create: (target) => hand.get(target.endpoint) as FakeResolver,
-});
 
 /** Share of answers from `rn` among answers in [from, to). */
 function share(load: Load, rn: bigint, from: number, to: number): number {
@@ -43,16 +31,6 @@ describe("latency-aware balancing over real servers", () => {
     servers.push(...started.pods);
     return started;
   };
-  const readyPool = async (options: PoolTransportOptions, n: number) => {
-    const pool = createPoolTransport({ connect: "eager", ...options });
-    pools.push(pool);
-    await until(
-      () => pool.stats().endpoints.filter((e) => e.state === ConnectivityState.READY).length === n,
-      10_000,
-      "endpoints READY",
-    );
-    return pool;
-  };
   after(async () => {
     await Promise.all(pools.map((p) => p.close()));
     await Promise.all(servers.map((s) => s.stop()));
@@ -64,6 +42,7 @@ describe("latency-aware balancing over real servers", () => {
     const fast = pods.slice(0, 3);
     let slow = pods[3]!;
     const pool = await readyPool(
+      pools,
       {
         target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
         policy: "peak_ewma",
@@ -116,9 +95,8 @@ describe("latency-aware balancing over real servers", () => {
       ["off", false],
     ] as const) {
       const resolver = new FakeResolver();
-      hand.set(`ramp-${name}`, resolver);
       resolver.push(hosts.slice(0, 3).map((h) => `${h}:${port}`));
-      const pool = await readyPool({ target: `lbtest:ramp-${name}`, slowStart }, 3);
+      const pool = await readyPool(pools, { slowStart }, 3, resolver);
       const load = startLoad(pool, { concurrency: 4, ratePerSecond: 300 });
       await sleep(500);
       resolver.push(hosts.map((h) => `${h}:${port}`));
@@ -142,6 +120,7 @@ describe("latency-aware balancing over real servers", () => {
     const { port, pods } = await spawnPods(hosts, (i) => (i === 3 ? [...orca, "--fault", "cpu:4ms"] : orca));
     const loaded = pods[3]!;
     const pool = await readyPool(
+      pools,
       {
         target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
         policy: "weighted_round_robin",
@@ -167,6 +146,7 @@ describe("latency-aware balancing over real servers", () => {
     const hosts = ["127.0.0.14", "127.0.0.15", "127.0.0.16"];
     const { port, pods } = await spawnPods(hosts);
     const pool = await readyPool(
+      pools,
       {
         target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
         policy: "weighted_round_robin",

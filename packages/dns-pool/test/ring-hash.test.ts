@@ -1,27 +1,14 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { createClient, createContextValues } from "@connectrpc/connect";
-import {
-  ConnectivityState,
-  createPoolTransport,
-  hashKey,
-  type PoolTransport,
-  type PoolTransportOptions,
-  registerResolver,
-} from "@rngbalance/dns-pool";
+import { ConnectivityState, hashKey, type PoolTransport } from "@rngbalance/dns-pool";
 import { FakeResolver } from "@rngbalance/dns-pool/testing";
 import { Rng, RngService } from "@rngbalance/proto";
 import { type RngServerProcess, spawnRngPods } from "@rngbalance/rng-fleet";
-import { until } from "./support.js";
+import { readyPool, until } from "./support.js";
 
 // ring_hash over real rng-server processes on loopback pod IPs (127.0.25.x,
 // away from the other tests' hosts); each answer's RN says which pod served it.
-
-const hand = new Map<string, FakeResolver>();
-registerResolver("ringtest", {
-  defaultAuthority: () => "rng.test:8081",
-  create: (target) => hand.get(target.endpoint) as FakeResolver,
-});
 
 const HOSTS = ["127.0.25.2", "127.0.25.3", "127.0.25.4", "127.0.25.5", "127.0.25.6"];
 const KEYS = Array.from({ length: 300 }, (_, i) => `user-${i}`);
@@ -41,12 +28,6 @@ describe("ring_hash over real servers", () => {
     return started;
   };
 
-  const readyPool = async (name: string, resolver: FakeResolver, options: Partial<PoolTransportOptions>) => {
-    hand.set(name, resolver);
-    const pool = createPoolTransport({ target: `ringtest:${name}`, connect: "eager", ...options });
-    pools.push(pool);
-    return pool;
-  };
   const readyCount = (pool: PoolTransport) =>
     pool.stats().endpoints.filter((e) => e.state === ConnectivityState.READY).length;
 
@@ -55,11 +36,12 @@ describe("ring_hash over real servers", () => {
     const addresses = HOSTS.map((host) => ({ host, port }));
     const resolver = new FakeResolver();
     resolver.push(addresses.slice(0, 4));
-    const pool = await readyPool("sticky", resolver, {
-      policy: "ring_hash",
-      policyConfig: { requestHashHeader: "x-user" },
-    });
-    await until(() => readyCount(pool) === 4, 10_000, "4 endpoints READY");
+    const pool = await readyPool(
+      pools,
+      { policy: "ring_hash", policyConfig: { requestHashHeader: "x-user" } },
+      4,
+      resolver,
+    );
     const client = createClient(Rng, pool);
     const byHeader = async (key: string) => (await client.rng({}, { headers: { "X-User": key } })).RN;
     const byContext = async (key: string) =>
@@ -106,13 +88,17 @@ describe("ring_hash over real servers", () => {
     const port = Number(pods[0]!.address.split(":")[1]);
     const resolver = new FakeResolver();
     resolver.push(HOSTS.map((host) => ({ host, port })));
-    const pool = await readyPool("failover", resolver, {
-      policy: "ring_hash",
-      policyConfig: { requestHashHeader: "x-user" },
-      reconnectBackoff: { initialMs: 100, maxMs: 500 },
-      outlierDetection: false,
-    });
-    await until(() => readyCount(pool) === 5, 10_000, "5 endpoints READY");
+    const pool = await readyPool(
+      pools,
+      {
+        policy: "ring_hash",
+        policyConfig: { requestHashHeader: "x-user" },
+        reconnectBackoff: { initialMs: 100, maxMs: 500 },
+        outlierDetection: false,
+      },
+      5,
+      resolver,
+    );
     const client = createClient(Rng, pool);
     const podOf = async (key: string) => (await client.rng({}, { headers: { "x-user": key } })).RN;
     const before = new Map<string, bigint>();
@@ -138,11 +124,12 @@ describe("ring_hash over real servers", () => {
     const port = Number(pods[0]!.address.split(":")[1]);
     const resolver = new FakeResolver();
     resolver.push(pods.map((p) => ({ host: p.address.split(":")[0]!, port })));
-    const pool = await readyPool("bounded", resolver, {
-      policy: "ring_hash",
-      policyConfig: { requestHashHeader: "x-user", balanceFactor: 1.25 },
-    });
-    await until(() => readyCount(pool) === 4, 10_000, "4 endpoints READY");
+    const pool = await readyPool(
+      pools,
+      { policy: "ring_hash", policyConfig: { requestHashHeader: "x-user", balanceFactor: 1.25 } },
+      4,
+      resolver,
+    );
     const client = createClient(Rng, pool);
     const served = new Map<bigint, number>();
     // 16 calls in flight, all on one key: at most 1.25 × 16 / 4 = 5 per pod.

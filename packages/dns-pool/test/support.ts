@@ -1,6 +1,15 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import {
+  ConnectivityState,
+  createPoolTransport,
+  type PoolTransport,
+  type PoolTransportOptions,
+  registerResolver,
+} from "@rngbalance/dns-pool";
+import type { FakeResolver } from "@rngbalance/dns-pool/testing";
 import { RNSchema, Rng, SourceSchema } from "@rngbalance/proto";
+import { until } from "@rngbalance/testkit";
 
 export { freePort, until } from "@rngbalance/testkit";
 
@@ -68,4 +77,67 @@ export function startLoad(
       await Promise.all(workers);
     },
   };
+}
+
+/** The resolvers handed to {@link readyPool}, by the endpoint of their `handed:` target. */
+const handed = new Map<string, FakeResolver>();
+
+/**
+ * Creates an eager pool, records it in `pools` (for the suite's `after()` to
+ * close, even when it never gets ready) and waits up to 10 s until it has
+ * exactly `ready` endpoints, every one READY. From then on every call is
+ * balanced over all of them, so shares and rotations are exact from the
+ * first call instead of skewed by endpoints still connecting.
+ *
+ * With `resolver`, the pool takes its addresses from that resolver (the test
+ * pushes them) through a `handed:` scheme registered here on first use, and
+ * `options` carries no `target`.
+ *
+ * @param pools - the suite's pools; the new one is appended before waiting.
+ * @param options - the pool's options; `connect` defaults to "eager" here.
+ * @param ready - how many endpoints the pool must have, all READY.
+ * @param resolver - where the pool's addresses come from, instead of a target.
+ */
+export function readyPool(
+  pools: PoolTransport[],
+  options: PoolTransportOptions,
+  ready: number,
+): Promise<PoolTransport>;
+export function readyPool(
+  pools: PoolTransport[],
+  options: Omit<PoolTransportOptions, "target">,
+  ready: number,
+  resolver: FakeResolver,
+): Promise<PoolTransport>;
+export async function readyPool(
+  pools: PoolTransport[],
+  options: Omit<PoolTransportOptions, "target"> & { target?: string },
+  ready: number,
+  resolver?: FakeResolver,
+): Promise<PoolTransport> {
+  let target = options.target;
+  if (resolver) {
+    // Registered lazily: a process that never hands a resolver keeps its schemes as they were.
+    if (handed.size === 0) {
+      registerResolver("handed", {
+        defaultAuthority: () => "rng.test:8081",
+        create: (t) => handed.get(t.endpoint) as FakeResolver,
+      });
+    }
+    const name = `pool-${handed.size}`;
+    handed.set(name, resolver);
+    target = `handed:${name}`;
+  }
+  if (target === undefined) throw new TypeError("readyPool: give options.target or a resolver");
+  const pool = createPoolTransport({ connect: "eager", ...options, target });
+  pools.push(pool);
+  await until(
+    () => {
+      const endpoints = pool.stats().endpoints;
+      return endpoints.length === ready && endpoints.every((e) => e.state === ConnectivityState.READY);
+    },
+    10_000,
+    `${ready} endpoints READY`,
+  );
+  return pool;
 }

@@ -2,43 +2,25 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectionScaling } from "../../src/connection/connection-scaling.js";
-import { Subchannel } from "../../src/connection/subchannel.js";
 import { unaryExchange } from "../../src/connection/unary-exchange.js";
 import { ConnectivityState as S } from "../../src/core/connectivity.js";
 import { neverProcessed } from "../../src/core/errors.js";
 import { resolvePoolOptions } from "../../src/options-resolve.js";
-import { FakeClock, FakeDialer, flushMicrotasks } from "../../src/testing/index.js";
+import { flushMicrotasks } from "../../src/testing/index.js";
+import { subchannelHarness } from "./subchannel-harness.js";
 
 const CALL = { ":method": "POST", ":path": "/rng.Rng/Rng" };
 
 function setup(scaling: Partial<ConnectionScaling>, maxConcurrentStreams = 2, deferClose = false) {
-  const clock = new FakeClock();
-  const dialer = new FakeDialer(maxConcurrentStreams, deferClose);
-  const transitions: string[] = [];
-  let goaways = 0;
-  const subchannel = new Subchannel(
-    {
-      address: { host: "10.0.0.1", port: 8081 },
-      authority: "http://svc:8081",
-      tls: undefined,
-      connectTimeoutMs: 1000,
-      keepalive: { timeoutMs: 1000, permitWithoutCalls: false },
-      backoff: { initialMs: 1000, maxMs: 3000, multiplier: 2, jitter: 0.2 },
-      http2Options: undefined,
-      clock,
-      dial: dialer.dial,
-      random: () => 0.5, // no jitter
-      scaling: { max: 1, min: 1, idleMs: 30_000, ...scaling },
-    },
-    {
-      onStateChange: (sc, previous) => transitions.push(`${previous}->${sc.state}`),
-      onGoaway: () => goaways++,
-    },
-  );
+  const t = subchannelHarness({
+    scaling: { max: 1, min: 1, idleMs: 30_000, ...scaling },
+    maxConcurrentStreams,
+    deferClose,
+  });
   /** Opens a stream, noting where it went once it did. */
   const open = (signal?: AbortSignal) => {
     const r: { settled: boolean; error?: unknown } = { settled: false };
-    subchannel.openStream(CALL, {}, signal).then(
+    t.subchannel.openStream(CALL, {}, signal).then(
       () => {
         r.settled = true;
       },
@@ -49,13 +31,53 @@ function setup(scaling: Partial<ConnectionScaling>, maxConcurrentStreams = 2, de
     );
     return r;
   };
-  return { clock, dialer, transitions, subchannel, open, goaways: () => goaways };
+  return { ...t, open };
 }
 
 /** Connects the first connection (READY). */
 async function ready(t: ReturnType<typeof setup>) {
   t.subchannel.requestConnection();
   t.dialer.last.settings();
+  await flushMicrotasks();
+}
+
+/**
+ * READY with `calls` calls open, two streams a connection: two on the lead,
+ * the rest on an extra connection, READY too. Returns both connections.
+ */
+async function onTwoConnections(scaling: Partial<ConnectionScaling>, calls: number) {
+  const t = setup(scaling);
+  await ready(t);
+  for (let i = 0; i < calls; i++) t.open();
+  await flushMicrotasks();
+  t.dialer.last.settings();
+  await flushMicrotasks();
+  const [first, second] = t.dialer.connections;
+  assert.ok(first && second);
+  return { t, first, second };
+}
+
+/**
+ * READY with three calls open, two streams a connection: two on the lead,
+ * the third (`queued`, opened with `signal`) waiting for the extra
+ * connection attempt it started.
+ */
+async function queuedBehindExtraAttempt(
+  scaling: Partial<ConnectionScaling> = { max: 2 },
+  signal?: AbortSignal,
+) {
+  const t = setup(scaling);
+  await ready(t);
+  t.open();
+  t.open();
+  const queued = t.open(signal);
+  await flushMicrotasks();
+  return { t, queued };
+}
+
+/** The newest connection attempt is refused, as by a host with nothing listening. */
+async function refuseLast(t: ReturnType<typeof setup>) {
+  t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
   await flushMicrotasks();
 }
 
@@ -90,14 +112,7 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
   });
 
   it("at the limit, a queued call goes out when a stream ends, in arrival order, on the oldest connection with room", async () => {
-    const t = setup({ max: 2 });
-    await ready(t);
-    for (let i = 0; i < 4; i++) t.open();
-    await flushMicrotasks();
-    t.dialer.last.settings();
-    await flushMicrotasks();
-    const [first, second] = t.dialer.connections;
-    assert.ok(first && second);
+    const { t, first, second } = await onTwoConnections({ max: 2 }, 4);
     const e = t.open();
     const f = t.open();
     await flushMicrotasks();
@@ -134,14 +149,7 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
   });
 
   it("GOAWAY on one connection leaves the others serving: still READY, new calls go to the others", async () => {
-    const t = setup({ max: 3 });
-    await ready(t);
-    for (let i = 0; i < 3; i++) t.open();
-    await flushMicrotasks();
-    t.dialer.last.settings();
-    await flushMicrotasks();
-    const [first, second] = t.dialer.connections;
-    assert.ok(first && second);
+    const { t, first, second } = await onTwoConnections({ max: 3 }, 3);
     first.goaway();
     assert.equal(t.goaways(), 1, "the endpoint hears of it (DNS may have news)");
     assert.equal(t.subchannel.state, S.READY);
@@ -155,12 +163,7 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
   });
 
   it("READY -> CONNECTING when the last connection goes while an extra attempt is in flight", async () => {
-    const t = setup({ max: 2 });
-    await ready(t);
-    t.open();
-    t.open();
-    const c = t.open();
-    await flushMicrotasks();
+    const { t, queued: c } = await queuedBehindExtraAttempt();
     assert.equal(t.dialer.connections.length, 2);
     t.dialer.connections[0]?.drop(new Error("read ECONNRESET"));
     assert.equal(t.subchannel.state, S.CONNECTING);
@@ -178,14 +181,8 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
   });
 
   it("a failed extra attempt backs off (the endpoint's shared backoff) and stays READY; losing the last connection then is TRANSIENT_FAILURE and fails the queued calls", async () => {
-    const t = setup({ max: 2 });
-    await ready(t);
-    t.open();
-    t.open();
-    const c = t.open();
-    await flushMicrotasks();
-    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
-    await flushMicrotasks();
+    const { t, queued: c } = await queuedBehindExtraAttempt();
+    await refuseLast(t);
     assert.equal(t.subchannel.state, S.READY);
     assert.equal(t.dialer.connections.length, 2, "no new attempt during the backoff");
     assert.ok(!c.settled, "the call still waits (a stream may free up)");
@@ -193,8 +190,7 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
     assert.equal(t.dialer.connections.length, 2);
     t.clock.advance(1);
     assert.equal(t.dialer.connections.length, 3, "retried after the 1 s backoff");
-    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
-    await flushMicrotasks();
+    await refuseLast(t);
     t.dialer.connections[0]?.drop(new Error("read ECONNRESET"));
     assert.equal(t.subchannel.state, S.TRANSIENT_FAILURE, "READY -> TRANSIENT_FAILURE in the backoff");
     await flushMicrotasks();
@@ -216,8 +212,7 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
     const a = t.open();
     await flushMicrotasks();
     assert.ok(!a.settled);
-    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
-    await flushMicrotasks();
+    await refuseLast(t);
     assert.ok(a.settled && neverProcessed(a.error));
     t.clock.advance(1000);
     t.dialer.last.settings();
@@ -233,14 +228,7 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
   });
 
   it("closes an extra connection idle for extraConnectionIdleMs, keeps the first", async () => {
-    const t = setup({ max: 2, idleMs: 5000 });
-    await ready(t);
-    for (let i = 0; i < 3; i++) t.open();
-    await flushMicrotasks();
-    t.dialer.last.settings();
-    await flushMicrotasks();
-    const [first, second] = t.dialer.connections;
-    assert.ok(first && second);
+    const { t, first, second } = await onTwoConnections({ max: 2, idleMs: 5000 }, 3);
     second.endStream();
     t.clock.advance(4000);
     assert.equal(second.closedGracefully, undefined, "not idle long enough");
@@ -290,12 +278,7 @@ describe("connection scaling (gRFC A105, over fake connections)", () => {
 
 describe("connection scaling: attempts, backoff and queued calls (review fixes)", () => {
   it("a released endpoint does not reconnect when an extra attempt's backoff ends: it rests IDLE", async () => {
-    const t = setup({ max: 2 });
-    await ready(t);
-    t.open();
-    t.open();
-    t.open();
-    await flushMicrotasks();
+    const { t } = await queuedBehindExtraAttempt();
     t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
     t.dialer.connections[0]?.drop(new Error("read ECONNRESET"));
     await flushMicrotasks();
@@ -342,28 +325,17 @@ describe("connection scaling: attempts, backoff and queued calls (review fixes)"
   });
 
   it("arms one backoff timer at a time", async () => {
-    const t = setup({ max: 3 });
-    await ready(t);
-    for (let i = 0; i < 3; i++) t.open();
-    await flushMicrotasks();
-    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
-    await flushMicrotasks();
+    const { t } = await queuedBehindExtraAttempt({ max: 3 });
+    await refuseLast(t);
     assert.equal(t.clock.pending, 1, "the backoff");
     t.clock.advance(1000);
-    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
-    await flushMicrotasks();
+    await refuseLast(t);
     assert.equal(t.clock.pending, 1, "still one: the new backoff replaced the old");
   });
 
   it("GOAWAY on the last connection during an extra attempt's backoff reconnects at once (IDLE -> CONNECTING), keeping the queued calls", async () => {
-    const t = setup({ max: 2 });
-    await ready(t);
-    t.open();
-    t.open();
-    const c = t.open();
-    await flushMicrotasks();
-    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
-    await flushMicrotasks();
+    const { t, queued: c } = await queuedBehindExtraAttempt();
+    await refuseLast(t);
     t.dialer.connections[0]?.goaway(0);
     await flushMicrotasks();
     assert.ok(!t.transitions.includes("READY->TRANSIENT_FAILURE"), t.transitions.join(" "));
@@ -381,14 +353,8 @@ describe("connection scaling: attempts, backoff and queued calls (review fixes)"
   });
 
   it("a connection lost without an error during the backoff names what happened, not 'undefined'", async () => {
-    const t = setup({ max: 2 });
-    await ready(t);
-    t.open();
-    t.open();
-    const c = t.open();
-    await flushMicrotasks();
-    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
-    await flushMicrotasks();
+    const { t, queued: c } = await queuedBehindExtraAttempt();
+    await refuseLast(t);
     t.dialer.connections[0]?.drop();
     await flushMicrotasks();
     assert.ok(c.settled && neverProcessed(c.error));
@@ -397,20 +363,14 @@ describe("connection scaling: attempts, backoff and queued calls (review fixes)"
   });
 
   it("a queued call whose signal aborts leaves the queue, rejected with the abort reason, and asks for no more connections", async () => {
-    const t = setup({ max: 2 });
-    await ready(t);
-    t.open();
-    t.open();
     const ac = new AbortController();
-    const c = t.open(ac.signal);
-    await flushMicrotasks();
+    const { t, queued: c } = await queuedBehindExtraAttempt({ max: 2 }, ac.signal);
     assert.equal(t.dialer.connections.length, 2, "the queued call started an extra attempt");
     const reason = new Error("deadline exceeded");
     ac.abort(reason);
     await flushMicrotasks();
     assert.ok(c.settled && c.error === reason, "rejected with the abort reason");
-    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
-    await flushMicrotasks();
+    await refuseLast(t);
     t.clock.advance(60_000);
     await flushMicrotasks();
     assert.equal(t.dialer.connections.length, 2, "nothing queued: no retry of the extra attempt");
@@ -435,8 +395,7 @@ describe("connection scaling: attempts, backoff and queued calls (review fixes)"
     await flushMicrotasks();
     assert.equal(t.dialer.connections.length, 2, "queued: an extra attempt");
     assert.equal(await outcome, "DeadlineExceeded");
-    t.dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
-    await flushMicrotasks();
+    await refuseLast(t);
     t.clock.advance(60_000);
     await flushMicrotasks();
     assert.equal(t.dialer.connections.length, 2, "nothing waits: no new attempt after the backoff");

@@ -1,39 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { PROBE_RETRY_MS, PROBE_TCP_TIMEOUT_MS, Subchannel } from "../../src/connection/subchannel.js";
+import { PROBE_RETRY_MS, PROBE_TCP_TIMEOUT_MS } from "../../src/connection/subchannel.js";
 import { ConnectivityState as S } from "../../src/core/connectivity.js";
 import { LIVENESS_TIMEOUT_CODE, neverProcessed } from "../../src/core/errors.js";
-import { FakeClock, FakeDialer } from "../../src/testing/index.js";
-
-function setup() {
-  const clock = new FakeClock();
-  const dialer = new FakeDialer();
-  const transitions: string[] = [];
-  let goaways = 0;
-  const subchannel = new Subchannel(
-    {
-      address: { host: "10.0.0.1", port: 8081 },
-      authority: "http://svc:8081",
-      tls: undefined,
-      connectTimeoutMs: 1000,
-      keepalive: { timeoutMs: 1000, permitWithoutCalls: false },
-      backoff: { initialMs: 1000, maxMs: 3000, multiplier: 2, jitter: 0.2 },
-      http2Options: undefined,
-      clock,
-      dial: dialer.dial,
-      random: () => 0.5, // no jitter
-    },
-    {
-      onStateChange: (sc, previous) => transitions.push(`${previous}->${sc.state}`),
-      onGoaway: () => goaways++,
-    },
-  );
-  return { clock, dialer, transitions, subchannel, goaways: () => goaways };
-}
+import { subchannelHarness } from "./subchannel-harness.js";
 
 describe("Subchannel (connectivity states and reconnect backoff, over a fake connection)", () => {
   it("connects on request and is READY when the server's SETTINGS arrive", () => {
-    const { dialer, subchannel, transitions } = setup();
+    const { dialer, subchannel, transitions } = subchannelHarness();
     assert.equal(subchannel.state, S.IDLE);
     subchannel.requestConnection();
     assert.equal(subchannel.state, S.CONNECTING);
@@ -46,7 +20,7 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
   });
 
   it("a READY connection whose session closed under it fails the call as unsent at once (Node 22 throws from request(); retrying the same connection spun forever)", async () => {
-    const { dialer, subchannel } = setup();
+    const { dialer, subchannel } = subchannelHarness();
     subchannel.requestConnection();
     dialer.last.settings();
     const connection = dialer.last;
@@ -72,7 +46,7 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
   });
 
   it("probes a pod lost to silence at a steady pace (the next attempt 250 ms after a failed one, whose TCP handshake may take 1 s), until it is READY again", () => {
-    const { clock, dialer, subchannel } = setup();
+    const { clock, dialer, subchannel } = subchannelHarness();
     subchannel.requestConnection();
     dialer.last.settings();
     assert.equal(dialer.last.options.tcpConnectTimeoutMs, undefined, "no TCP limit of its own normally");
@@ -103,7 +77,7 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
   });
 
   it("backs off exponentially after failures, and starts over after a success", () => {
-    const { clock, dialer, subchannel } = setup();
+    const { clock, dialer, subchannel } = subchannelHarness();
     subchannel.requestConnection();
     dialer.last.drop(new Error("connect ECONNREFUSED 10.0.0.1:8081"));
     assert.equal(subchannel.state, S.TRANSIENT_FAILURE);
@@ -130,14 +104,14 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
   });
 
   it("fails a stream request fast while in TRANSIENT_FAILURE, as never processed", async () => {
-    const { dialer, subchannel } = setup();
+    const { dialer, subchannel } = subchannelHarness();
     subchannel.requestConnection();
     dialer.last.drop(new Error("connect ECONNREFUSED"));
     await assert.rejects(subchannel.openStream({ ":path": "/x" }), (e: unknown) => neverProcessed(e));
   });
 
   it("GOAWAY: the connection is lost (IDLE), counted, reported, and a new one is dialed", () => {
-    const { dialer, subchannel, transitions, goaways } = setup();
+    const { dialer, subchannel, transitions, goaways } = subchannelHarness();
     subchannel.requestConnection();
     dialer.last.settings();
     dialer.last.goaway();
@@ -148,7 +122,7 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
   });
 
   it("a failure while not wanted goes back to IDLE after the backoff", () => {
-    const { clock, dialer, subchannel } = setup();
+    const { clock, dialer, subchannel } = subchannelHarness();
     void subchannel.openStream({ ":path": "/x" }).catch(() => {}); // connects without requestConnection()
     dialer.last.drop(new Error("refused"));
     clock.advance(1000);
@@ -156,7 +130,7 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
   });
 
   it("shutdown: SHUTDOWN, connections closed gracefully, no more dialing", async () => {
-    const { clock, dialer, subchannel } = setup();
+    const { clock, dialer, subchannel } = subchannelHarness();
     subchannel.requestConnection();
     dialer.last.settings();
     await subchannel.shutdown();
@@ -170,7 +144,7 @@ describe("Subchannel (connectivity states and reconnect backoff, over a fake con
 
 describe("Subchannel.release (pick_first no longer wants it)", () => {
   it("cancels an attempt under way: IDLE, the socket destroyed, no reconnect", () => {
-    const { clock, dialer, subchannel, transitions } = setup();
+    const { clock, dialer, subchannel, transitions } = subchannelHarness();
     subchannel.requestConnection();
     const attempt = dialer.last;
     subchannel.release();
@@ -188,7 +162,7 @@ describe("Subchannel.release (pick_first no longer wants it)", () => {
   });
 
   it("closes a READY connection gracefully (its calls finish), with no reconnect", () => {
-    const { clock, dialer, subchannel } = setup();
+    const { clock, dialer, subchannel } = subchannelHarness();
     subchannel.requestConnection();
     dialer.last.settings();
     subchannel.release();
@@ -199,7 +173,7 @@ describe("Subchannel.release (pick_first no longer wants it)", () => {
   });
 
   it("a failed one finishes its backoff, then rests IDLE instead of retrying", () => {
-    const { clock, dialer, subchannel } = setup();
+    const { clock, dialer, subchannel } = subchannelHarness();
     subchannel.requestConnection();
     dialer.last.drop(new Error("ECONNREFUSED"));
     assert.equal(subchannel.state, S.TRANSIENT_FAILURE);
