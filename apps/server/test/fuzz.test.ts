@@ -12,6 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { inspectOnDemandEnv } from "@rngbalance/testkit";
 import { formatSummary, freshSeed, runFuzz } from "@rngbalance/wire-fuzz";
 import { spawnAppServer } from "./helpers.js";
 
@@ -59,7 +60,9 @@ describe("rng-server under the wire fuzzer", () => {
     const fresh = freshSeed();
     console.log(`wire-fuzz: fresh seed ${fresh} (replay: pnpm fuzz --seed ${fresh})`);
     const summary = await runFuzz({
-      spawn: () => spawnAppServer(),
+      // Memory judged after a full GC when RSS stays up (see gcThroughInspector).
+      spawn: () => spawnAppServer({ env: inspectOnDemandEnv() }),
+      gcThroughInspector: true,
       seeds: [...FIXED_SEEDS, fresh],
       runsPerSeed: RUNS_PER_SEED,
       seedTimeLimitMs: SEED_TIME_LIMIT_MS,

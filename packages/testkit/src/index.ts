@@ -2,7 +2,8 @@
  * Test infrastructure for every package and app of the repository, in one
  * place: node child processes (the environment they need under node:test,
  * their output lines, servers that log JSON), waiting for a condition, free
- * ports, throwaway TLS certificates, and hand-built HTTP/2 frames.
+ * ports, throwaway TLS certificates, hand-built HTTP/2 frames, and a child
+ * process's inspector opened on demand (its stack, a full GC).
  *
  * @packageDocumentation
  */
@@ -23,6 +24,14 @@ export {
   hpackLiteral,
   postHeaderBlock,
 } from "./h2-frames.js";
+export {
+  collectGarbage,
+  INSPECT_ON_DEMAND,
+  type InspectorMessage,
+  inspectOnDemandEnv,
+  inspectorSession,
+  openInspector,
+} from "./inspector.js";
 export { type MainWrapper, writeMainWrapper } from "./main-wrapper.js";
 export {
   type ExitStatus,

@@ -13,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { RNG_SERVER_MAIN, spawnRngServer } from "@rngbalance/rng-fleet";
+import { inspectOnDemandEnv } from "@rngbalance/testkit";
 import { formatSummary, runFuzz } from "./runner.js";
 
 const USAGE = `usage: pnpm fuzz [--seconds N | --seed S [--path P]] [--runs N] [--seed-time-limit S] [--keep-going] [--main FILE]`;
@@ -38,7 +39,9 @@ function main(): Promise<number> | number {
   const seed = num("seed", values.seed);
   const main = values.main ?? RNG_SERVER_MAIN;
   return runFuzz({
-    spawn: () => spawnRngServer({ main }),
+    // SIGUSR1 may open the server's inspector, on a free port, for a full GC (gcThroughInspector).
+    spawn: () => spawnRngServer({ main, env: inspectOnDemandEnv() }),
+    gcThroughInspector: true,
     ...(seed !== undefined ? { replay: { seed, ...(values.path ? { path: values.path } : {}) } } : {}),
     ...(values.seconds !== undefined ? { seconds: num("seconds", values.seconds) } : {}),
     ...(values.runs !== undefined ? { runsPerSeed: num("runs", values.runs) } : {}),

@@ -3,21 +3,33 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { spawnJsonLogServer } from "@rngbalance/testkit";
+import { inspectOnDemandEnv, spawnJsonLogServer } from "@rngbalance/testkit";
 import fc from "fast-check";
 import { type Batch, type H2Op, runFuzz, valueAt, writePlanArb } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "wire-fuzz-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A stand-in server: gRPC Health/Check answers SERVING; a stream for /crash exits 3 (after a word on stderr). */
+/**
+ * A stand-in server: gRPC Health/Check answers SERVING; a stream for /crash
+ * exits 3 (after a word on stderr); /garbage allocates ~48 MB it drops at
+ * once (large arrays: only a full GC frees them, and an idle process runs
+ * none); /leak keeps ~48 MB for good.
+ */
 const FAKE_SERVER = join(dir, "fake-server.mjs");
 writeFileSync(
   FAKE_SERVER,
   `import * as http2 from "node:http2";
 const server = http2.createServer();
+const kept = [];
 server.on("stream", (stream, headers) => {
   if (headers[":path"] === "/crash") { process.stderr.write("boom: /crash\\n"); process.exit(3); }
+  if (headers[":path"] === "/garbage" || headers[":path"] === "/leak") {
+    for (let i = 0; i < 6; i++) {
+      const a = new Array(1_000_000).fill(i);
+      if (headers[":path"] === "/leak") kept.push(a);
+    }
+  }
   stream.on("error", () => {});
   stream.resume();
   stream.on("end", () => {
@@ -128,5 +140,54 @@ describe("runFuzz", () => {
     const shrunk = valueAt(seed, failure.counterexamplePath ?? "", arb);
     const ops = shrunk.sequences.flatMap((s) => (s.proto === "h2" ? s.ops : []));
     assert.deepEqual(ops, [call("/crash")]);
+  });
+
+  describe("memory judged after a full GC through the inspector (gcThroughInspector)", () => {
+    /** One batch of one call to `path`, 3 runs, RSS allowed 16 MiB over the baseline. */
+    const runOn = (path: string, gcThroughInspector: boolean) =>
+      runFuzz({
+        spawn: () =>
+          spawnJsonLogServer({
+            main: FAKE_SERVER,
+            ...(gcThroughInspector ? { env: inspectOnDemandEnv() } : {}),
+          }),
+        seeds: [1],
+        runsPerSeed: 3,
+        seedTimeLimitMs: 60_000,
+        tolerance: { rssBytes: 16 * 1024 * 1024 },
+        gcThroughInspector,
+        arbitrary: fc.constant<Batch>({
+          parallel: 1,
+          sequences: [
+            {
+              proto: "h2",
+              preface: "valid",
+              settings: [],
+              ops: [call(path)],
+              write: { cuts: [], lingerMs: 10, close: "end" },
+            },
+          ],
+        }),
+      });
+
+    it("without it, garbage an idle server has not collected yet is a finding", async () => {
+      const summary = await runOn("/garbage", false);
+      assert.equal(summary.failures.length, 1);
+      assert.equal(summary.failures[0]?.kind, "resources: rss");
+    });
+
+    it("with it, the same garbage passes (counted as rescued by a GC), and the inspector's descriptors are in the baseline", async () => {
+      const summary = await runOn("/garbage", true);
+      assert.equal(summary.failures.length, 0, summary.failures[0]?.report);
+      assert.ok(summary.gcRescues >= 1, `rescued ${summary.gcRescues}`);
+      assert.equal(summary.spawns, 1);
+    });
+
+    it("with it, memory still in use after the GC is a finding that says so", async () => {
+      const summary = await runOn("/leak", true);
+      assert.equal(summary.failures.length, 1);
+      assert.equal(summary.failures[0]?.kind, "resources: rss");
+      assert.match(summary.failures[0]?.report ?? "", /after a full GC through the inspector/);
+    });
   });
 });
