@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
@@ -83,41 +81,35 @@ describe("testkit", () => {
 describe("a child's inspector, opened on demand", () => {
   it("opens on a free loopback port at SIGUSR1, once, and runs a full GC that gives dropped memory back", async () => {
     // Allocates ~48 MB in large arrays and drops them: an idle V8 keeps them until a full GC.
-    const child = spawn(
-      process.execPath,
+    const child = spawnNode(
+      "-e",
       [
-        "-e",
         "let n = 0; for (let i = 0; i < 6; i++) n += new Array(1_000_000).fill(i).length; console.log(n); setInterval(() => {}, 1000);",
       ],
-      { stdio: ["ignore", "pipe", "pipe"], env: childProcessEnv(inspectOnDemandEnv()) },
+      { env: inspectOnDemandEnv() },
     );
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
     const rssMiB = () =>
-      Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1]) / 1024;
+      Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${child.child.pid}/status`, "utf8"))?.[1]) / 1024;
     try {
-      await once(child.stdout, "data");
-      assert.equal(stderr, "", "nothing listens before the signal");
-      const url = await openInspector(child, () => stderr);
+      await child.waitForLines(/^6000000$/, 1);
+      assert.equal(child.stderr(), "", "nothing listens before the signal");
+      const url = await openInspector(child.child, child.stderr);
       assert.match(url ?? "", /^ws:\/\/127\.0\.0\.1:\d+\//);
       assert.doesNotMatch(url ?? "", /:9229\//, "not the default port");
-      assert.equal(await openInspector(child, () => stderr), url, "the URL already printed is reused");
+      assert.equal(await openInspector(child.child, child.stderr), url, "the URL already printed is reused");
       const before = rssMiB();
-      assert.equal(await collectGarbage(child, () => stderr), true);
+      assert.equal(await collectGarbage(child.child, child.stderr), true);
       const after = rssMiB();
       assert.ok(before - after > 20, `RSS ${before.toFixed(1)} -> ${after.toFixed(1)} MiB`);
     } finally {
-      child.kill("SIGKILL");
-      await once(child, "exit").catch(() => {});
+      await child.stop("SIGKILL");
     }
   });
 
   it("says undefined for a process that has exited", async () => {
-    const child = spawn(process.execPath, ["-e", ""], { stdio: ["ignore", "ignore", "pipe"] });
-    await once(child, "exit");
-    assert.equal(await openInspector(child, () => ""), undefined);
-    assert.equal(await collectGarbage(child, () => ""), false);
+    const done = spawnNode("-e", [""]);
+    await done.exited;
+    assert.equal(await openInspector(done.child, done.stderr), undefined);
+    assert.equal(await collectGarbage(done.child, done.stderr), false);
   });
 });
