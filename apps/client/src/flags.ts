@@ -72,6 +72,11 @@ export interface ClientConfig {
    * not answered after this long; undefined: no hedging.
    */
   readonly hedgeDelayMs: number | undefined;
+  /**
+   * Adaptive hedging: the delay is this percentile of recent calls'
+   * latencies (at least `hedgeDelayMs`); undefined: a fixed delay.
+   */
+  readonly hedgePercentile: number | undefined;
   /** Connection scaling (gRFC A105): connections per pod at most. */
   readonly maxConnectionsPerEndpoint: number;
 }
@@ -200,6 +205,13 @@ export const CLIENT_FLAGS = {
     default: 0,
     help: "hedging (gRFC A6): a second attempt on another\npod when a call has not answered after this long",
   },
+  "hedge-percentile": {
+    type: "number",
+    min: 50,
+    max: 99.9,
+    placeholder: "p",
+    help: "hedging: wait the p-th percentile of recent calls'\nlatencies instead (at least --hedge-delay), e.g.\n95: the slowest 5 % get a second attempt",
+  },
   "max-connections-per-endpoint": {
     type: "int",
     default: 1,
@@ -314,7 +326,9 @@ export function parseFlags(
       locality: v.locality,
       hashKey: v["hash-key"],
       balanceFactor: v["balance-factor"],
-      hedgeDelayMs: v["hedge-delay"] === 0 ? undefined : v["hedge-delay"],
+      hedgeDelayMs:
+        v["hedge-delay"] === 0 && v["hedge-percentile"] === undefined ? undefined : v["hedge-delay"],
+      hedgePercentile: v["hedge-percentile"],
       maxConnectionsPerEndpoint: v["max-connections-per-endpoint"],
     },
   };

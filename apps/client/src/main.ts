@@ -70,6 +70,9 @@ try {
           hedgingPolicy: {
             maxAttempts: 2,
             hedgingDelayMs: config.hedgeDelayMs,
+            ...(config.hedgePercentile === undefined
+              ? {}
+              : { hedgingDelayPercentile: config.hedgePercentile }),
             nonFatalCodes: [Code.Unavailable],
           },
         }),

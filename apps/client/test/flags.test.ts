@@ -59,6 +59,7 @@ describe("parseFlags", () => {
       hashKey: undefined,
       balanceFactor: undefined,
       hedgeDelayMs: undefined,
+      hedgePercentile: undefined,
       maxConnectionsPerEndpoint: 1,
     });
   });
@@ -71,9 +72,14 @@ describe("parseFlags", () => {
     rejects(["--policy", "ring_hash", "--balance-factor", "0.5"], /--balance-factor/);
   });
 
-  it("--hedge-delay (0: off) and --max-connections-per-endpoint (1 to 100)", () => {
+  it("--hedge-delay (0: off), --hedge-percentile (50 to 99.9) and --max-connections-per-endpoint (1 to 100)", () => {
     assert.equal(config(["--hedge-delay", "20ms"]).hedgeDelayMs, 20);
     assert.equal(config(["--hedge-delay", "0"]).hedgeDelayMs, undefined);
+    // --hedge-percentile turns hedging on by itself; --hedge-delay is then its floor.
+    const adaptive = config(["--hedge-percentile", "95"]);
+    assert.deepEqual([adaptive.hedgeDelayMs, adaptive.hedgePercentile], [0, 95]);
+    assert.equal(config(["--hedge-percentile", "99", "--hedge-delay", "5ms"]).hedgeDelayMs, 5);
+    rejects(["--hedge-percentile", "30"], /--hedge-percentile must be a number from 50 to 99\.9/);
     assert.equal(config(["--max-connections-per-endpoint", "8"]).maxConnectionsPerEndpoint, 8);
     rejects(["--max-connections-per-endpoint", "0"], /--max-connections-per-endpoint/);
     rejects(["--max-connections-per-endpoint", "101"], /--max-connections-per-endpoint/);
@@ -148,6 +154,7 @@ describe("parseFlags", () => {
         hashKey: undefined,
         balanceFactor: undefined,
         hedgeDelayMs: undefined,
+        hedgePercentile: undefined,
         maxConnectionsPerEndpoint: 1,
       },
     );

@@ -231,6 +231,11 @@ function resolveExtraAttempts(
   const hedgingPolicy = h && {
     maxAttempts: int("hedgingPolicy.maxAttempts", h.maxAttempts, 2, 2, 5),
     hedgingDelayMs: num("hedgingPolicy.hedgingDelayMs", h.hedgingDelayMs, 0, 0, 3_600_000),
+    // 0 is off; otherwise a percentile worth hedging at (below the median would hedge most calls).
+    hedgingDelayPercentile:
+      h.hedgingDelayPercentile === 0
+        ? 0
+        : num("hedgingPolicy.hedgingDelayPercentile", h.hedgingDelayPercentile, 0, 50, 99.9),
     nonFatalCodes: h.nonFatalCodes ?? [],
   };
   const t = o.retryThrottling;

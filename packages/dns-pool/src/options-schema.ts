@@ -222,6 +222,7 @@ const poolFields: FieldsOf<PoolTransportOptions> = {
     object<HedgingPolicy>("hedgingPolicy", {
       maxAttempts: required(number, "attempts in all, 2 to 5"),
       hedgingDelayMs: number,
+      hedgingDelayPercentile: number,
       nonFatalCodes: arrayOf({ kind: "code" }),
     }),
   ),

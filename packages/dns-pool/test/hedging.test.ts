@@ -111,6 +111,52 @@ describe("hedging over real servers", () => {
     });
   }
 
+  it("hedgingDelayPercentile: no timed hedge before 100 latencies; then the slow pod's calls are hedged at the fast pods' latency", async () => {
+    const hosts = ["127.0.0.101", "127.0.0.102", "127.0.0.103", "127.0.0.104"];
+    // A quarter of the calls (round_robin's share of the last pod) take 300 ms: the 70th
+    // percentile of the call latencies is a fast pod's, so those are the ones hedged.
+    const { port, pods } = await spawnPods(hosts, (i) => (i === 3 ? ["--fault", "latency:300ms"] : []));
+    const slow = pods[3] as RngServerProcess;
+    const pool = await readyPool(
+      pools,
+      {
+        target: `ipv4:${hosts.map((h) => `${h}:${port}`).join(",")}`,
+        outlierDetection: false,
+        policy: "round_robin",
+        hedgingPolicy: { maxAttempts: 2, hedgingDelayPercentile: 70 },
+        retryBudget: false,
+      },
+      4,
+    );
+    const client = createClient(Rng, pool);
+    // 99 latencies, 16 calls at a time: not enough for a delay, so nothing is hedged on a timer.
+    const warmUp: bigint[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < 99) {
+          next++;
+          warmUp.push((await client.rng({}, { timeoutMs: 5000 })).RN);
+        }
+      }),
+    );
+    assert.equal(pool.stats().retries.hedges, 0, "no hedge before 100 latencies");
+    assert.ok(warmUp.includes(slow.rn), "the slow pod answered its share meanwhile");
+    // From now on the delay is the 70th percentile: a fast pod's latency, far below 300 ms.
+    const rns: bigint[] = [];
+    for (let i = 0; i < 200; i++) rns.push((await client.rng({}, { timeoutMs: 5000 })).RN);
+    const hedges = pool.stats().retries.hedges;
+    assert.equal(
+      rns.filter((rn) => rn === slow.rn).length,
+      0,
+      "every call to the slow pod was answered by a hedge",
+    );
+    assert.ok(
+      hedges >= 30 && hedges <= 150,
+      `hedges: ${hedges} of 200 calls (about a quarter, plus some fast ones)`,
+    );
+  });
+
   it("a full outage: the budget holds hedges and retries to its ratio, the A6 throttle stops them", async () => {
     const hosts = ["127.0.0.91", "127.0.0.92", "127.0.0.93"];
     const { port, metrics } = await spawnPods(hosts, () => ["--fault", "unavailable"]);

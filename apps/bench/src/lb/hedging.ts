@@ -147,8 +147,8 @@ async function measured(
 /**
  * Two parts. Tail latency: one of `pods` pods slow (`fault`), round_robin,
  * without hedging and with `hedgingPolicy: { maxAttempts: 2,
- * hedgingDelayMs }`, taking turns: p50/p99 and the extra attempts per
- * call. Outage: every pod failing with UNAVAILABLE, hedging (maxAttempts
+ * hedgingDelayMs }` (or a `hedgingDelayPercentile`), taking turns: p50/p99
+ * and the extra attempts per call. Outage: every pod failing with UNAVAILABLE, hedging (maxAttempts
  * 5, UNAVAILABLE non-fatal) and retryPolicy (maxAttempts 5), each with the
  * default budget (20 % + 10/s over 10 s) and without: extra attempts per call.
  */
@@ -176,6 +176,21 @@ export async function hedging(s: HedgingSettings): Promise<HedgingResult> {
           policy: "peak_ewma",
           peakEwma: { decayMs: 1000 },
           hedgingPolicy: { maxAttempts: 2, hedgingDelayMs: s.hedgingDelayMs },
+        },
+      ],
+      // The delay from the calls' own latencies: below the slow pod's share of first attempts
+      // (a fifth) under round_robin, at the 95th percentile where peak_ewma leaves it few calls.
+      [
+        "hedging (p75 of recent latencies)",
+        { ...base, hedgingPolicy: { maxAttempts: 2, hedgingDelayPercentile: 75 } },
+      ],
+      [
+        "peak_ewma + hedging (p95 of recent latencies)",
+        {
+          ...base,
+          policy: "peak_ewma",
+          peakEwma: { decayMs: 1000 },
+          hedgingPolicy: { maxAttempts: 2, hedgingDelayPercentile: 95 },
         },
       ],
       // The floor on this machine: the healthy pods alone, no hedging.

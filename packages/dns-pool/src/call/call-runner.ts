@@ -19,7 +19,7 @@ import {
   withHeaders,
 } from "./call-helpers.js";
 import type { EndpointSet } from "./endpoint-set.js";
-import { type HedgingPolicy, runHedged } from "./hedging.js";
+import { AdaptiveHedgingDelay, type HedgingPolicy, runHedged } from "./hedging.js";
 import type { PickQueue } from "./pick-queue.js";
 import type { Retry, RetryState } from "./retry.js";
 import { ExtraAttempts, ResetBudget } from "./retry-limits.js";
@@ -79,6 +79,8 @@ export class CallRunner {
   private readonly telemetry: PoolTelemetry;
   private readonly requestHeaders: Readonly<Record<string, string>> | undefined;
   private readonly hedging: Required<HedgingPolicy> | undefined;
+  /** With `hedgingDelayPercentile`: the delay from each method's latencies. */
+  private readonly hedgingDelay: AdaptiveHedgingDelay | undefined;
   /** Streams hedged calls may reset per endpoint (servers' rapid-reset limits). */
   private readonly resets: ResetBudget;
   /** The throttle and budget of extra attempts, or undefined for none. */
@@ -95,6 +97,10 @@ export class CallRunner {
     this.telemetry = parts.telemetry;
     this.requestHeaders = parts.requestHeaders;
     this.hedging = parts.hedging;
+    this.hedgingDelay =
+      parts.hedging && parts.hedging.hedgingDelayPercentile > 0
+        ? new AdaptiveHedgingDelay(parts.hedging, parts.clock)
+        : undefined;
     this.limits = parts.limits;
     this.resets = new ResetBudget(parts.clock);
   }
@@ -215,8 +221,14 @@ export class CallRunner {
     const hedging = this.hedging as Required<HedgingPolicy>;
     const kinds: ("first" | "hedge" | "transparent")[] = [];
     const info: PickInfo = { header, contextValues };
+    const adaptive = this.hedgingDelay;
+    const procedure = adaptive && procedureOf(method);
+    const firstSent = adaptive && preciseNow(clock);
     const result = runHedged<UnaryResponse<I, O>>({
-      policy: hedging,
+      policy:
+        procedure === undefined
+          ? hedging
+          : { ...hedging, hedgingDelayMs: (adaptive as AdaptiveHedgingDelay).delayFor(procedure) },
       clock,
       limits: this.limits ?? NO_LIMITS,
       signal,
@@ -287,6 +299,7 @@ export class CallRunner {
     });
     return result.then(
       (response) => {
+        if (procedure !== undefined) adaptive?.record(procedure, preciseNow(clock) - (firstSent as number));
         this.limits?.callSucceeded();
         ct?.end(undefined);
         return response;

@@ -22,6 +22,20 @@ export interface HedgingPolicy {
    */
   hedgingDelayMs?: number;
   /**
+   * Derive the delay from the calls themselves: wait this percentile of the
+   * method's recent call latencies (successful calls, from the first
+   * attempt's start to the answer, over the last 10 to 20 s), never less
+   * than `hedgingDelayMs`. 95 hedges about 5 % of the calls, the slowest,
+   * and follows the servers as they speed up or slow down, where a fixed
+   * delay hedges far more or far less. The rate is self-correcting: a call
+   * answered before the delay is not hedged, so about (100 - p) % of the
+   * calls take longer than the p-th percentile and get a hedge. Until a
+   * method has 100 latencies no hedge is sent on a timer (non-fatal codes
+   * still send the next attempt at once). 50 to 99.9; default 0: off, the
+   * delay is `hedgingDelayMs` alone.
+   */
+  hedgingDelayPercentile?: number;
+  /**
    * Codes after which the next attempt is sent at once (instead of after
    * the delay) rather than ending the call, e.g. [Code.Unavailable]. Any
    * other error ends the call and cancels the others. Default: none.
@@ -128,7 +142,15 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
     const arm = () => {
       clock.clearTimeout(timer);
       timer = undefined;
-      if (done || committed !== -1 || started >= policy.maxAttempts) return;
+      // Infinity: an adaptive delay without enough latencies yet sends no hedge on a timer.
+      if (
+        done ||
+        committed !== -1 ||
+        started >= policy.maxAttempts ||
+        !Number.isFinite(policy.hedgingDelayMs)
+      ) {
+        return;
+      }
       if (!beforeDeadline(policy.hedgingDelayMs)) return;
       timer = clock.setTimeout(() => {
         timer = undefined;
@@ -201,4 +223,118 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
     launch(true);
     if (policy.hedgingDelayMs === 0) while (!done && hedge()) {}
   });
+}
+
+/** Latencies are kept in buckets 5 % wide from 10 µs up: a percentile is at most 5 % above the truth. */
+const MIN_LATENCY_MS = 0.01;
+const STEP = 1.05;
+const LOG_STEP = Math.log(STEP);
+/** 10 µs × 1.05^400 is over 3,000 s: every deadline a pool takes fits. */
+const BUCKETS = 400;
+
+/** One method's latencies: the current window and the one before. */
+class LatencyWindows {
+  private current = new Uint32Array(BUCKETS);
+  private previous = new Uint32Array(BUCKETS);
+  private currentCount = 0;
+  private previousCount = 0;
+  private windowStart: number;
+  private cached = Number.POSITIVE_INFINITY;
+  private sinceComputed = Number.POSITIVE_INFINITY;
+
+  constructor(now: number) {
+    this.windowStart = now;
+  }
+
+  record(latencyMs: number, now: number, windowMs: number): void {
+    this.rotate(now, windowMs);
+    const i =
+      latencyMs <= MIN_LATENCY_MS
+        ? 0
+        : Math.min(BUCKETS - 1, Math.ceil(Math.log(latencyMs / MIN_LATENCY_MS) / LOG_STEP));
+    this.current[i] = (this.current[i] as number) + 1;
+    this.currentCount++;
+    this.sinceComputed++;
+  }
+
+  /** The `percentile` over both windows (a bucket's upper bound), or Infinity with fewer than `minSamples`. */
+  percentile(percentile: number, minSamples: number, now: number, windowMs: number): number {
+    this.rotate(now, windowMs);
+    const total = this.currentCount + this.previousCount;
+    if (total < minSamples) return Number.POSITIVE_INFINITY;
+    // Recomputed every 16 samples: a walk over 400 buckets, not one per call.
+    if (this.sinceComputed < 16) return this.cached;
+    this.sinceComputed = 0;
+    const rank = Math.ceil((percentile / 100) * total);
+    let seen = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      seen += (this.current[i] as number) + (this.previous[i] as number);
+      if (seen >= rank) {
+        this.cached = MIN_LATENCY_MS * STEP ** i;
+        return this.cached;
+      }
+    }
+    this.cached = MIN_LATENCY_MS * STEP ** (BUCKETS - 1);
+    return this.cached;
+  }
+
+  private rotate(now: number, windowMs: number): void {
+    if (now - this.windowStart < windowMs) return;
+    const idle = now - this.windowStart >= 2 * windowMs;
+    const emptied = this.previous;
+    this.previous = idle ? new Uint32Array(BUCKETS) : this.current;
+    this.previousCount = idle ? 0 : this.currentCount;
+    emptied.fill(0);
+    this.current = emptied;
+    this.currentCount = 0;
+    this.windowStart = now;
+    this.sinceComputed = Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * The adaptive hedging delay (`hedgingDelayPercentile`): each method's
+ * recent latencies in two rotating windows of log-spaced buckets (bounded
+ * memory: 3.2 KiB per method, whatever the call rate), and from them the
+ * delay to wait before a hedge.
+ */
+export class AdaptiveHedgingDelay {
+  private readonly methods = new Map<string, LatencyWindows>();
+
+  /**
+   * @param policy - the percentile (50 to 99.9) and the floor (`hedgingDelayMs`).
+   * @param clock - the pool's clock.
+   * @param windowMs - how long a window lasts: latencies count for one to two of them. Default 10000.
+   * @param minSamples - latencies a method needs before the delay is used. Default 100.
+   */
+  constructor(
+    private readonly policy: Pick<Required<HedgingPolicy>, "hedgingDelayPercentile" | "hedgingDelayMs">,
+    private readonly clock: Clock,
+    private readonly windowMs = 10_000,
+    private readonly minSamples = 100,
+  ) {}
+
+  /** The delay for the next call of `method`: Infinity (no timed hedge) until it has enough latencies. */
+  delayFor(method: string): number {
+    const w = this.methods.get(method);
+    if (w === undefined) return Number.POSITIVE_INFINITY;
+    const p = w.percentile(
+      this.policy.hedgingDelayPercentile,
+      this.minSamples,
+      this.clock.now(),
+      this.windowMs,
+    );
+    return Math.max(this.policy.hedgingDelayMs, p);
+  }
+
+  /** A call of `method` answered after `latencyMs` (from its first attempt's start). */
+  record(method: string, latencyMs: number): void {
+    const now = this.clock.now();
+    let w = this.methods.get(method);
+    if (w === undefined) {
+      w = new LatencyWindows(now);
+      this.methods.set(method, w);
+    }
+    w.record(latencyMs, now, this.windowMs);
+  }
 }

@@ -31,7 +31,17 @@ describe("hedgingPolicy, retryThrottling and retryBudget options", () => {
       hedgingPolicy: { maxAttempts: 2 },
       retryThrottling: { maxTokens: 10, tokenRatio: 0.1 },
     });
-    assert.deepEqual(o.hedgingPolicy, { maxAttempts: 2, hedgingDelayMs: 0, nonFatalCodes: [] });
+    assert.deepEqual(o.hedgingPolicy, {
+      maxAttempts: 2,
+      hedgingDelayMs: 0,
+      hedgingDelayPercentile: 0,
+      nonFatalCodes: [],
+    });
+    assert.equal(
+      resolvePoolOptions({ target, hedgingPolicy: { maxAttempts: 2, hedgingDelayPercentile: 95 } })
+        .hedgingPolicy?.hedgingDelayPercentile,
+      95,
+    );
     assert.deepEqual(o.retryThrottling, { maxTokens: 10, tokenRatio: 0.1 });
     assert.deepEqual(o.retryBudget, { ratio: 0.2, minRetriesPerSecond: 10, ttlMs: 10_000 });
     const r = resolvePoolOptions({
@@ -54,6 +64,14 @@ describe("hedgingPolicy, retryThrottling and retryBudget options", () => {
         retryPolicy: { maxAttempts: 2, retryableCodes: [Code.Unavailable] },
       },
       /retryPolicy and options\.hedgingPolicy are exclusive \(gRFC A6\).*remove one of them/,
+    );
+    invalid(
+      { hedgingPolicy: { maxAttempts: 2, hedgingDelayPercentile: 30 } },
+      /options\.hedgingPolicy\.hedgingDelayPercentile must be a number from 50 to 99\.9, got 30/,
+    );
+    invalid(
+      { hedgingPolicy: { maxAttempts: 2, hedgingDelayPercentile: 100 } },
+      /options\.hedgingPolicy\.hedgingDelayPercentile must be a number from 50 to 99\.9, got 100/,
     );
     invalid(
       { hedgingPolicy: { maxAttempts: 6 } },

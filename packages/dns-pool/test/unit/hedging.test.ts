@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type HedgingPolicy, runHedged } from "../../src/call/hedging.js";
+import { AdaptiveHedgingDelay, type HedgingPolicy, runHedged } from "../../src/call/hedging.js";
 import { ExtraAttempts, ResetBudget, RetryBudget, RetryThrottle } from "../../src/call/retry-limits.js";
 import { unsentError } from "../../src/core/errors.js";
 import { FakeClock, flushMicrotasks } from "../../src/testing/index.js";
@@ -30,7 +30,7 @@ function setup(
   const attempts: Attempt[] = [];
   let outcome: string | ConnectError | "pending" = "pending";
   const result = runHedged<string>({
-    policy: { hedgingDelayMs: 0, nonFatalCodes: [], ...policy },
+    policy: { hedgingDelayMs: 0, hedgingDelayPercentile: 0, nonFatalCodes: [], ...policy },
     clock,
     limits: o.limits ?? new ExtraAttempts(undefined, undefined),
     signal: o.signal,
@@ -210,6 +210,91 @@ describe("runHedged (gRFC A6 hedging)", () => {
     assert.equal(a.attempts.length, 2, "one hedge, then the budget is spent");
     assert.equal(limits.refused.budget, 1);
     a.attempts[0]?.resolve("ok");
+  });
+});
+
+describe("the adaptive hedging delay (hedgingDelayPercentile)", () => {
+  const M = "rng.Rng/Rng";
+  const delay = (percentile: number, floorMs = 0) => {
+    const clock = new FakeClock();
+    return {
+      clock,
+      d: new AdaptiveHedgingDelay({ hedgingDelayPercentile: percentile, hedgingDelayMs: floorMs }, clock),
+    };
+  };
+  /** `n` latencies of `ms` each. */
+  const feed = (d: AdaptiveHedgingDelay, n: number, ms: number) => {
+    for (let i = 0; i < n; i++) d.record(M, ms);
+  };
+
+  it("is Infinity (no timed hedge) until a method has 100 latencies; then the percentile, within a bucket's 5 %", () => {
+    const { d } = delay(95);
+    assert.equal(d.delayFor(M), Number.POSITIVE_INFINITY, "nothing seen yet");
+    feed(d, 90, 2);
+    feed(d, 9, 40);
+    assert.equal(d.delayFor(M), Number.POSITIVE_INFINITY, "99 latencies");
+    feed(d, 1, 40);
+    // 90 at 2 ms, 10 at 40 ms: the 95th is 40 ms; the 90th, 2 ms.
+    const p95 = d.delayFor(M);
+    assert.ok(p95 >= 40 && p95 <= 42, `p95 ${p95}`);
+    assert.equal(d.delayFor("rng.v1.RngService/Generate"), Number.POSITIVE_INFINITY, "per method");
+    const p90 = delay(90).d;
+    feed(p90, 90, 2);
+    feed(p90, 10, 40);
+    const v = p90.delayFor(M);
+    assert.ok(v >= 2 && v <= 2.1, `p90 ${v}`);
+  });
+
+  it("never goes below hedgingDelayMs", () => {
+    const { d } = delay(99, 25);
+    feed(d, 200, 1);
+    assert.equal(d.delayFor(M), 25);
+  });
+
+  it("follows the servers: latencies count for one to two 10 s windows, then only the new ones do", async () => {
+    const { clock, d } = delay(95);
+    feed(d, 200, 10);
+    const before = d.delayFor(M);
+    assert.ok(before >= 10 && before <= 10.5, String(before));
+    await clock.advanceAsync(10_000);
+    feed(d, 200, 100);
+    // Both windows: 200 at 10 ms and 200 at 100 ms: the 95th is 100 ms.
+    const mixed = d.delayFor(M);
+    assert.ok(mixed >= 100 && mixed <= 105, String(mixed));
+    await clock.advanceAsync(10_000);
+    feed(d, 200, 1);
+    // The 10 ms window left; 200 at 100 ms and 200 at 1 ms remain.
+    const later = d.delayFor(M);
+    assert.ok(later >= 100 && later <= 105, String(later));
+    await clock.advanceAsync(20_000);
+    assert.equal(d.delayFor(M), Number.POSITIVE_INFINITY, "idle for two windows: nothing recent is known");
+  });
+
+  it("is recomputed every 16 latencies, not on every call", () => {
+    const { d } = delay(50);
+    feed(d, 100, 1);
+    assert.ok(d.delayFor(M) <= 1.05);
+    feed(d, 15, 1000);
+    assert.ok(d.delayFor(M) <= 1.05, "15 new latencies: the cached value");
+    feed(d, 200, 1000);
+    assert.ok(d.delayFor(M) >= 1000, "then the new median");
+  });
+
+  it("runHedged sends no timed hedge while the delay is Infinity; a non-fatal code still sends the next attempt", async () => {
+    const t = setup({
+      maxAttempts: 3,
+      hedgingDelayMs: Number.POSITIVE_INFINITY,
+      nonFatalCodes: [Code.Unavailable],
+    });
+    await t.clock.advanceAsync(60_000);
+    assert.equal(t.attempts.length, 1);
+    assert.equal(t.clock.pending, 0, "no timer armed");
+    t.attempts[0]?.reject(unavailable());
+    await flushMicrotasks();
+    assert.equal(t.attempts.length, 2);
+    t.attempts[1]?.resolve("second");
+    await flushMicrotasks();
+    assert.equal(t.outcome(), "second");
   });
 });
 
