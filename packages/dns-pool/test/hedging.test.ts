@@ -129,12 +129,13 @@ describe("hedging over real servers", () => {
       4,
     );
     const client = createClient(Rng, pool);
-    // 99 latencies, 16 calls at a time: not enough for a delay, so nothing is hedged on a timer.
+    // 100 calls, 16 at a time: each started before the 100th answer (the last after the 84th),
+    // while there was no delay yet, so none is hedged on a timer; every later call has one.
     const warmUp: bigint[] = [];
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
-        while (next < 99) {
+        while (next < 100) {
           next++;
           warmUp.push((await client.rng({}, { timeoutMs: 5000 })).RN);
         }

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Clock, TimerHandle } from "../core/clock.js";
+import { type Clock, preciseNow, type TimerHandle } from "../core/clock.js";
 import { neverProcessed } from "../core/errors.js";
 import type { ExtraAttempts } from "./retry-limits.js";
 
@@ -152,10 +152,27 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
         return;
       }
       if (!beforeDeadline(policy.hedgingDelayMs)) return;
-      timer = clock.setTimeout(() => {
-        timer = undefined;
-        hedge();
-      }, policy.hedgingDelayMs);
+      wait(preciseNow(clock), policy.hedgingDelayMs);
+    };
+
+    /**
+     * Hedges once `delayMs` have passed since `from` on the precise clock.
+     * Node starts a timer from the event loop's cached time, which lags by
+     * however long the current turn has run: a 1 ms timer armed late in a
+     * 3 ms turn fires at once. Delays of a few ms (an adaptive delay at a
+     * fast method's p95) would hedge far more calls than they should; a
+     * timer that fires early waits out the rest.
+     */
+    const wait = (from: number, delayMs: number) => {
+      timer = clock.setTimeout(
+        () => {
+          timer = undefined;
+          const left = delayMs - (preciseNow(clock) - from);
+          if (left >= 0.1) wait(from, delayMs);
+          else hedge();
+        },
+        Math.max(0, delayMs - (preciseNow(clock) - from)),
+      );
     };
 
     /** One more attempt, if the policy, the throttle and the budget let it; false when not. */
