@@ -80,7 +80,8 @@ child.stdout.setEncoding("utf8").on("data", (chunk) => {
     if (!current) current = Object.assign(pkg(name), { name });
     // The spec reporter's closing "✖ failing tests:" block (names, locations, errors) is kept,
     // bounded, and printed again under the summary: CI's record keeps only the end of a log.
-    if (text.trim() === "✖ failing tests:") current.failures = [];
+    // A package whose script runs the runner twice has two such blocks: both are kept.
+    if (text.trim() === "✖ failing tests:") current.failures ??= [];
     else if (current.failures && current.failures.length < failureLines && !/\(node:|ELIFECYCLE/.test(text))
       current.failures.push(text);
     // node:test summaries: "# pass 3" (tap reporter) or "ℹ pass 3" (spec reporter).

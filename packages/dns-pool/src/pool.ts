@@ -79,7 +79,7 @@ export interface LocalityStats {
   readonly zone: string | undefined;
   /** Attempts that ended, by where they went: the client's zone (or hinted for it), or other zones. */
   readonly attempts: { readonly local: number; readonly otherZones: number };
-  /** The share of calls (0-1) the layer keeps in the client's zone now; undefined while the zone is unknown or nothing is READY. */
+  /** The share of calls (0-1) the layer keeps in the client's zone now; undefined while the zone is unknown, nothing is READY, or the pool is closed. */
   readonly localShare: number | undefined;
 }
 
@@ -169,7 +169,7 @@ export class PoolTransport implements Transport {
       lastResolutionError: this.endpoints.lastResolutionError?.rawMessage,
       panic: this.endpoints.panic,
       panicsEntered: this.endpoints.panicsEntered,
-      locality: this.locality && localityStats(this.locality),
+      locality: this.locality && localityStats(this.locality, this.closedPromise !== undefined),
     };
   }
 
@@ -224,7 +224,8 @@ export function createPoolTransport(options: PoolTransportOptions): PoolTranspor
   return new PoolTransport(options);
 }
 
-function localityStats(layer: LocalityPolicy<Endpoint>): LocalityStats {
+/** The layer's figures; a closed pool plans no share (its last picker is gone). */
+function localityStats(layer: LocalityPolicy<Endpoint>, closed: boolean): LocalityStats {
   const { local, otherZones, localShare } = layer.counts();
-  return { zone: layer.zone, attempts: { local, otherZones }, localShare };
+  return { zone: layer.zone, attempts: { local, otherZones }, localShare: closed ? undefined : localShare };
 }

@@ -48,8 +48,9 @@ export async function captureStuckStack(
       )
       .join("\n");
   } catch (err) {
-    return /did not answer/.test(String(err))
-      ? "(the inspector did not pause it)"
-      : "(could not connect to its inspector)";
+    const message = err instanceof Error ? err.message : String(err);
+    if (/did not answer/.test(message)) return "(the inspector did not pause it)";
+    if (message.startsWith("inspector:")) return `(${message})`;
+    return "(could not connect to its inspector)";
   }
 }

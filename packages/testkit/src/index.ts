@@ -26,6 +26,7 @@ export {
 } from "./h2-frames.js";
 export {
   collectGarbage,
+  collectGarbageAt,
   INSPECT_ON_DEMAND,
   type InspectorMessage,
   inspectOnDemandEnv,

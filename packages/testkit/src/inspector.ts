@@ -73,22 +73,31 @@ export async function inspectorSession(
         () => reject(new Error(`the inspector did not answer within ${options.timeoutMs ?? 5000} ms`)),
         options.timeoutMs ?? 5000,
       );
+      let settled = false;
       const settle = (f: () => void) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         f();
       };
       ws.onerror = () => settle(() => reject(new Error(`could not talk to the inspector at ${url}`)));
+      // The process died or closed the session before the answer: say so now, not at the timeout.
+      ws.onclose = () => settle(() => reject(new Error(`the inspector at ${url} closed the session`)));
       ws.onopen = () => {
         commands.forEach((c, i) => {
           ws.send(JSON.stringify({ id: i + 1, method: c.method, ...(c.params ? { params: c.params } : {}) }));
         });
       };
       ws.onmessage = (event) => {
-        const message = JSON.parse(String(event.data)) as InspectorMessage;
-        if (message.error) {
-          const error = message.error;
-          settle(() => reject(new Error(`inspector: ${error.message}`)));
-        } else if (done(message)) settle(() => resolve(message));
+        try {
+          const message = JSON.parse(String(event.data)) as InspectorMessage;
+          if (message.error) {
+            const error = message.error;
+            settle(() => reject(new Error(`inspector: ${error.message}`)));
+          } else if (done(message)) settle(() => resolve(message));
+        } catch (err) {
+          settle(() => reject(err));
+        }
       };
     });
   } finally {
@@ -112,6 +121,11 @@ export async function collectGarbage(
 ): Promise<boolean> {
   const url = await openInspector(child, stderrText, timeoutMs);
   if (!url) return false;
-  await inspectorSession(url, [{ method: "HeapProfiler.collectGarbage" }], { timeoutMs });
+  await collectGarbageAt(url, timeoutMs);
   return true;
+}
+
+/** {@link collectGarbage} through an inspector already open at `url` (what {@link openInspector} resolved with). */
+export async function collectGarbageAt(url: string, timeoutMs = 5000): Promise<void> {
+  await inspectorSession(url, [{ method: "HeapProfiler.collectGarbage" }], { timeoutMs });
 }

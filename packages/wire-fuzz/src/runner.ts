@@ -7,7 +7,7 @@
  */
 import { randomInt } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { collectGarbage, openInspector } from "@rngbalance/testkit";
+import { collectGarbageAt, openInspector } from "@rngbalance/testkit";
 import fc, { type Arbitrary, type RunDetails } from "fast-check";
 import { batchArb } from "./arbitraries.js";
 import {
@@ -219,6 +219,8 @@ class ServerUnderTest {
   spawns = 0;
   peak: Resources | undefined;
   gcRescues = 0;
+  /** The server's inspector, opened before the baseline (gcThroughInspector). */
+  private inspectorUrl: string | undefined;
 
   constructor(
     private readonly spawn: () => Promise<FuzzTarget>,
@@ -251,10 +253,15 @@ class ServerUnderTest {
     await sendBatch(target, WARMUP, 5000);
     await healthCheck(target, 5000);
     // The inspector, once open, keeps a thread and its descriptors: open it before the baseline.
-    if (this.gcThroughInspector && !(await openInspector(target.child, () => this.stderr))) {
-      throw new Error(
-        "gcThroughInspector: the server's inspector did not open (start it with INSPECT_ON_DEMAND)",
-      );
+    // Its URL is kept here: the server's stderr, where Node prints it once, is only kept in part.
+    this.inspectorUrl = undefined;
+    if (this.gcThroughInspector) {
+      this.inspectorUrl = await openInspector(target.child, () => this.stderr);
+      if (!this.inspectorUrl) {
+        throw new Error(
+          "gcThroughInspector: the server's inspector did not open (start it with INSPECT_ON_DEMAND)",
+        );
+      }
     }
     this.baseline = await steadyResources(target.child.pid ?? 0);
     this.baselineFds = readFdTargets(target.child.pid ?? 0);
@@ -355,12 +362,15 @@ class ServerUnderTest {
     let settled = await settledResources(pid, baseline, this.tolerance);
     let afterGc = "";
     const rssOver = (r: Resources) => r.rssBytes > baseline.rssBytes + this.tolerance.rssBytes;
-    if (!settled.ok && settled.last && rssOver(settled.last) && this.gcThroughInspector) {
-      if (await collectGarbage(target.child, () => this.stderr)) {
+    if (!settled.ok && settled.last && rssOver(settled.last) && this.inspectorUrl) {
+      try {
+        await collectGarbageAt(this.inspectorUrl);
         settled = await settledResources(pid, baseline, { ...this.tolerance, settleMs: 1000 });
         afterGc = " (and after a full GC through the inspector)";
         if (settled.ok) this.gcRescues++;
-      } else afterGc = " (a full GC through the inspector was asked for, but the inspector did not open)";
+      } catch (err) {
+        afterGc = ` (a full GC through the inspector was asked for and failed: ${String(err)})`;
+      }
     }
     if (settled.last) {
       this.peak = {

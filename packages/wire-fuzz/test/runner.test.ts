@@ -12,9 +12,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /**
  * A stand-in server: gRPC Health/Check answers SERVING; a stream for /crash
- * exits 3 (after a word on stderr); /garbage allocates ~48 MB it drops at
+ * exits 3 (after a word on stderr); /garbage allocates ~80 MB it drops at
  * once (large arrays: only a full GC frees them, and an idle process runs
- * none); /leak keeps ~48 MB for good.
+ * none); /leak keeps ~80 MB for good.
  */
 const FAKE_SERVER = join(dir, "fake-server.mjs");
 writeFileSync(
@@ -25,7 +25,7 @@ const kept = [];
 server.on("stream", (stream, headers) => {
   if (headers[":path"] === "/crash") { process.stderr.write("boom: /crash\\n"); process.exit(3); }
   if (headers[":path"] === "/garbage" || headers[":path"] === "/leak") {
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 10; i++) {
       const a = new Array(1_000_000).fill(i);
       if (headers[":path"] === "/leak") kept.push(a);
     }

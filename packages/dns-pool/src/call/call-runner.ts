@@ -221,14 +221,13 @@ export class CallRunner {
     const hedging = this.hedging as Required<HedgingPolicy>;
     const kinds: ("first" | "hedge" | "transparent")[] = [];
     const info: PickInfo = { header, contextValues };
-    const adaptive = this.hedgingDelay;
-    const procedure = adaptive && procedureOf(method);
-    const firstSent = adaptive && preciseNow(clock);
+    // With an adaptive delay: this method's delay now, and the call's latency for it afterwards.
+    const adaptive = this.hedgingDelay && { delay: this.hedgingDelay, procedure: procedureOf(method) };
+    const firstSent = preciseNow(clock);
     const result = runHedged<UnaryResponse<I, O>>({
-      policy:
-        procedure === undefined
-          ? hedging
-          : { ...hedging, hedgingDelayMs: (adaptive as AdaptiveHedgingDelay).delayFor(procedure) },
+      policy: adaptive
+        ? { ...hedging, hedgingDelayMs: adaptive.delay.delayFor(adaptive.procedure) }
+        : hedging,
       clock,
       limits: this.limits ?? NO_LIMITS,
       signal,
@@ -299,7 +298,7 @@ export class CallRunner {
     });
     return result.then(
       (response) => {
-        if (procedure !== undefined) adaptive?.record(procedure, preciseNow(clock) - (firstSent as number));
+        adaptive?.delay.record(adaptive.procedure, preciseNow(clock) - firstSent);
         this.limits?.callSucceeded();
         ct?.end(undefined);
         return response;

@@ -16,7 +16,8 @@ export interface HedgingPolicy {
   maxAttempts: number;
   /**
    * Wait this long for an answer before the next attempt, in ms. 0 sends
-   * all attempts at once. Pick it a little above the servers' normal p95
+   * all attempts at once (with `hedgingDelayPercentile`: no floor, and no
+   * timed hedge until the percentile is known). Pick it a little above the servers' normal p95
    * (or p99): then about 5 % (1 %) of calls make an extra attempt, and
    * those are the slow ones. Default 0 (A6's).
    */
@@ -30,9 +31,10 @@ export interface HedgingPolicy {
    * delay hedges far more or far less. The rate is self-correcting: a call
    * answered before the delay is not hedged, so about (100 - p) % of the
    * calls take longer than the p-th percentile and get a hedge. Until a
-   * method has 100 latencies no hedge is sent on a timer (non-fatal codes
-   * still send the next attempt at once). 50 to 99.9; default 0: off, the
-   * delay is `hedgingDelayMs` alone.
+   * method has 100 latencies in that span the delay is `hedgingDelayMs`,
+   * or, when that is 0, no hedge is sent on a timer (non-fatal codes still
+   * send the next attempt at once). 50 to 99.9; default 0: off, the delay
+   * is `hedgingDelayMs` alone.
    */
   hedgingDelayPercentile?: number;
   /**
@@ -246,8 +248,8 @@ export function runHedged<R>(run: HedgeRun<R>): Promise<R> {
 const MIN_LATENCY_MS = 0.01;
 const STEP = 1.05;
 const LOG_STEP = Math.log(STEP);
-/** 10 µs × 1.05^400 is over 3,000 s: every deadline a pool takes fits. */
-const BUCKETS = 400;
+/** 10 µs × 1.05^404 is over 3,600 s, the longest `hedgingDelayMs`. */
+const BUCKETS = 405;
 
 /** One method's latencies: the current window and the one before. */
 class LatencyWindows {
@@ -295,25 +297,33 @@ class LatencyWindows {
     return this.cached;
   }
 
+  /** Windows on a fixed grid from the first latency: what counts is never more than two windows old. */
   private rotate(now: number, windowMs: number): void {
-    if (now - this.windowStart < windowMs) return;
-    const idle = now - this.windowStart >= 2 * windowMs;
-    const emptied = this.previous;
-    this.previous = idle ? new Uint32Array(BUCKETS) : this.current;
-    this.previousCount = idle ? 0 : this.currentCount;
-    emptied.fill(0);
-    this.current = emptied;
+    const passed = Math.floor((now - this.windowStart) / windowMs);
+    if (passed < 1) return;
+    if (passed >= 2) {
+      this.previous.fill(0);
+      this.previousCount = 0;
+      this.current.fill(0);
+    } else {
+      const emptied = this.previous;
+      this.previous = this.current;
+      this.previousCount = this.currentCount;
+      emptied.fill(0);
+      this.current = emptied;
+    }
     this.currentCount = 0;
-    this.windowStart = now;
+    this.windowStart += passed * windowMs;
     this.sinceComputed = Number.POSITIVE_INFINITY;
   }
 }
 
 /**
  * The adaptive hedging delay (`hedgingDelayPercentile`): each method's
- * recent latencies in two rotating windows of log-spaced buckets (bounded
- * memory: 3.2 KiB per method, whatever the call rate), and from them the
- * delay to wait before a hedge.
+ * recent latencies (successful calls, from the call's start, any wait for
+ * a READY endpoint included, to its answer) in two rotating windows of
+ * log-spaced buckets (bounded memory: 3.2 KiB per method, whatever the
+ * call rate), and from them the delay to wait before a hedge.
  */
 export class AdaptiveHedgingDelay {
   private readonly methods = new Map<string, LatencyWindows>();
@@ -331,17 +341,20 @@ export class AdaptiveHedgingDelay {
     private readonly minSamples = 100,
   ) {}
 
-  /** The delay for the next call of `method`: Infinity (no timed hedge) until it has enough latencies. */
+  /**
+   * The delay for the next call of `method`: the percentile, at least
+   * `hedgingDelayMs`; until the method has enough latencies,
+   * `hedgingDelayMs`, or Infinity (no timed hedge) when that is 0.
+   */
   delayFor(method: string): number {
+    const floor = this.policy.hedgingDelayMs;
     const w = this.methods.get(method);
-    if (w === undefined) return Number.POSITIVE_INFINITY;
-    const p = w.percentile(
-      this.policy.hedgingDelayPercentile,
-      this.minSamples,
-      this.clock.now(),
-      this.windowMs,
-    );
-    return Math.max(this.policy.hedgingDelayMs, p);
+    const p =
+      w === undefined
+        ? Number.POSITIVE_INFINITY
+        : w.percentile(this.policy.hedgingDelayPercentile, this.minSamples, this.clock.now(), this.windowMs);
+    if (p === Number.POSITIVE_INFINITY) return floor > 0 ? floor : p;
+    return Math.max(floor, p);
   }
 
   /** A call of `method` answered after `latencyMs` (from its first attempt's start). */

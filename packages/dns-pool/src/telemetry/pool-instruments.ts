@@ -205,9 +205,13 @@ export function observeGauges(
     description:
       "The share of calls (0-1) zone-aware routing keeps in the client's zone now, from the zones' capacity.",
   });
+  // Once reported, always reported (0 while there is no plan: zone unknown, nothing READY, pool
+  // closed): a cumulative exporter would otherwise keep showing the last share.
+  let shareSeen = false;
   observe(localShare, (result) => {
     const share = sources.locality()?.localShare;
-    if (share !== undefined) result.observe(share, target);
+    if (share !== undefined) shareSeen = true;
+    if (shareSeen) result.observe(share ?? 0, target);
   });
   return () => {
     if (closed) return;

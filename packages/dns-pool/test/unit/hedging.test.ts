@@ -245,10 +245,13 @@ describe("the adaptive hedging delay (hedgingDelayPercentile)", () => {
     assert.ok(v >= 2 && v <= 2.1, `p90 ${v}`);
   });
 
-  it("never goes below hedgingDelayMs", () => {
+  it("never goes below hedgingDelayMs, which is also the delay until the percentile is known", () => {
     const { d } = delay(99, 25);
+    assert.equal(d.delayFor(M), 25, "no latency yet: the fixed delay");
     feed(d, 200, 1);
     assert.equal(d.delayFor(M), 25);
+    feed(d, 200, 80);
+    assert.ok(d.delayFor(M) >= 80, "above the floor: the percentile");
   });
 
   it("follows the servers: latencies count for one to two 10 s windows, then only the new ones do", async () => {
@@ -278,6 +281,57 @@ describe("the adaptive hedging delay (hedgingDelayPercentile)", () => {
     assert.ok(d.delayFor(M) <= 1.05, "15 new latencies: the cached value");
     feed(d, 200, 1000);
     assert.ok(d.delayFor(M) >= 1000, "then the new median");
+  });
+
+  it("windows sit on a fixed grid: a latency never counts for more than two windows", async () => {
+    const { clock, d } = delay(50);
+    feed(d, 100, 10);
+    await clock.advanceAsync(19_999);
+    assert.ok(d.delayFor(M) >= 10, "still in the window after the first");
+    // Sparse calls at 25 s: the grid has moved two windows (0-10 s, 10-20 s) on, not one.
+    await clock.advanceAsync(5_001);
+    d.record(M, 1);
+    assert.equal(d.delayFor(M), Number.POSITIVE_INFINITY, "the latencies of 0-10 s are gone");
+  });
+
+  it("a hedge timer Node fires early (it starts from the loop's stale time) waits out the rest on the precise clock", async () => {
+    const fake = new FakeClock();
+    let lag = 0;
+    // precise() is the real time; the timers run on fake time, which lags by `lag` while a busy turn runs.
+    const clock = {
+      now: () => fake.now(),
+      setTimeout: (f: () => void, ms: number) => fake.setTimeout(f, ms),
+      clearTimeout: (h: Parameters<FakeClock["clearTimeout"]>[0]) => fake.clearTimeout(h),
+      precise: () => fake.now() + lag,
+    };
+    const starts: number[] = [];
+    lag = 3; // the call starts 3 ms into a turn
+    const result = runHedged<string>({
+      policy: { maxAttempts: 2, hedgingDelayMs: 1, hedgingDelayPercentile: 0, nonFatalCodes: [] },
+      clock,
+      limits: new ExtraAttempts(undefined, undefined),
+      signal: undefined,
+      deadline: undefined,
+      transparentRetries: 0,
+      start: (_i, signal) =>
+        new Promise<string>((resolve, reject) => {
+          starts.push(clock.precise());
+          signal.addEventListener("abort", () => reject(ConnectError.from(signal.reason, Code.Canceled)));
+          if (starts.length === 2) resolve("hedge");
+        }),
+    });
+    // The next turn: the loop's time catches up, the 1 ms timer (armed on stale time) is due at once.
+    lag = 0;
+    await fake.advanceAsync(1);
+    assert.equal(starts.length, 1, "fired 2 ms too early by the precise clock: no hedge yet");
+    await fake.advanceAsync(3);
+    assert.equal(starts.length, 2);
+    assert.ok(
+      (starts[1] as number) - (starts[0] as number) >= 1,
+      `hedged after ${(starts[1] as number) - (starts[0] as number)} ms`,
+    );
+    assert.equal(await result, "hedge");
+    assert.equal(fake.pending, 0);
   });
 
   it("runHedged sends no timed hedge while the delay is Infinity; a non-fatal code still sends the next attempt", async () => {
