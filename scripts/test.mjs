@@ -53,6 +53,8 @@ const pkg = (name) => {
       end: undefined,
       timedOut: false,
       failures: undefined,
+      specBlock: false,
+      tap: undefined,
     };
     packages.set(name, p);
   }
@@ -81,9 +83,32 @@ child.stdout.setEncoding("utf8").on("data", (chunk) => {
     // The spec reporter's closing "✖ failing tests:" block (names, locations, errors) is kept,
     // bounded, and printed again under the summary: CI's record keeps only the end of a log.
     // A package whose script runs the runner twice has two such blocks: both are kept.
-    if (text.trim() === "✖ failing tests:") current.failures ??= [];
-    else if (current.failures && current.failures.length < failureLines && !/\(node:|ELIFECYCLE/.test(text))
+    if (text.trim() === "✖ failing tests:") {
+      current.specBlock = true;
+      current.failures ??= [];
+    } else if (
+      current.specBlock &&
+      current.failures.length < failureLines &&
+      !/\(node:|at node:internal|ELIFECYCLE/.test(text)
+    )
       current.failures.push(text);
+    // The TAP reporter (Node 22 without a terminal) has no such block: each failing test is a
+    // "not ok" line and a YAML block up to "...". A suite's block (subtestsFailed) adds nothing.
+    if (/^\s*not ok \d+ - /.test(text)) current.tap = [text.trim()];
+    else if (current.tap) {
+      const t = text.trim();
+      if (t !== "...") current.tap.push(t);
+      else {
+        if (!current.tap.some((l) => l.includes("subtestsFailed"))) {
+          current.failures ??= [];
+          const kept = current.tap.filter(
+            (l) => !/node:internal|\(<anonymous>\)|^(duration_ms|type):/.test(l),
+          );
+          for (const l of kept) if (current.failures.length < failureLines) current.failures.push(l);
+        }
+        current.tap = undefined;
+      }
+    }
     // node:test summaries: "# pass 3" (tap reporter) or "ℹ pass 3" (spec reporter).
     // A cancelled test (its file crashed or timed out under it) did not pass: it counts as failed.
     const m = /^(?:# |ℹ )(pass|fail|cancelled|skipped|todo) (\d+)\s*$/.exec(text.trim());
