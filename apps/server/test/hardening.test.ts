@@ -202,14 +202,20 @@ describe("rng-server JSON limits", () => {
   it("refuses deeply nested and oversize JSON quickly, with a clear Connect error", async () => {
     const server = await spawnAppServer();
     try {
+      // As a careful HTTP/1.1 client does (RFC 9112, 9.5): the body goes out in pieces, and stops
+      // once the server has answered. The server answers early and closes the connection (half-close,
+      // then destroy 500 ms later): a client still writing then gets EPIPE, and on a loaded machine
+      // it may not have read the answer yet.
       const post = (contentType: string, body: string | Buffer) =>
         new Promise<{ status: number; text: string; ms: number }>((resolve, reject) => {
           const started = Date.now();
+          let answered = false;
           // A connection of its own each: the server may close one after an early answer.
           const req = http.request(
             `http://${server.address}/rng.Rng/Rng`,
             { method: "POST", agent: false, headers: { "content-type": contentType } },
             (res) => {
+              answered = true;
               let text = "";
               res.setEncoding("utf8").on("data", (c: string) => {
                 text += c;
@@ -217,8 +223,16 @@ describe("rng-server JSON limits", () => {
               res.on("end", () => resolve({ status: res.statusCode ?? 0, text, ms: Date.now() - started }));
             },
           );
-          req.on("error", reject);
-          req.end(body);
+          req.on("error", (err) => {
+            if (!answered) reject(err);
+          });
+          const bytes = Buffer.from(body);
+          void (async () => {
+            for (let at = 0; at < bytes.length && !answered && !req.destroyed; at += 64 * 1024) {
+              if (!req.write(bytes.subarray(at, at + 64 * 1024))) await once(req, "drain").catch(() => {});
+            }
+            if (!req.destroyed) req.end();
+          })();
         });
       const deep = await post("application/json", `{"x":${"[".repeat(500_000)}${"]".repeat(500_000)}}`);
       assert.equal(deep.status, 400);
