@@ -95,7 +95,11 @@ describe("panic threshold (real servers, real health checks)", () => {
       assert.equal(left?.panic, false);
       assert.equal(left?.healthy, 3);
       assert.ok(left.total <= 6, `3 healthy of ${left.total} is at least 50 %`);
-      assert.deepEqual(await panicMetrics(meter.reader), { gauge: [0], entered: [1] });
+      // Removing pods may tip it in and out again on the way: the counter matches stats, the gauge is 0.
+      const ended = await panicMetrics(meter.reader);
+      assert.deepEqual(ended.gauge, [0]);
+      assert.deepEqual(ended.entered, [panicking.stats().panicsEntered]);
+      assert.ok((ended.entered?.[0] ?? 0) >= 1);
       const after = await spread(panicking, 300);
       assert.equal(after.size, 3, "back to the healthy ones only");
     } finally {
